@@ -1,0 +1,193 @@
+//! The pipeline, top to bottom: spec → plan → (launch) → run → record → summarize → compare →
+//! report, and baselines written on request. Everything that can be wrong with the input is
+//! found before the first service is launched.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use url::Url;
+
+use crate::baseline::{self, Baseline};
+use crate::compare::compare;
+use crate::meta::Provenance;
+use crate::paths::Paths;
+use crate::plan::{self, Overrides, Plan};
+use crate::report;
+use crate::service::{self, ServiceFailure};
+use crate::summary::summarize;
+use crate::verdict::{GateResult, SpecResult, Verdict};
+use crate::{run, units};
+
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    pub paths: Paths,
+    /// Spec names or files; empty runs every spec in the loadspec directory.
+    pub specs: Vec<String>,
+    /// Test this running service instead of launching the spec's `[service]`.
+    pub target: Option<Url>,
+    pub overrides: Overrides,
+    pub update_baselines: bool,
+    pub require_baselines: bool,
+}
+
+/// Runs the gate. `console` receives the human-readable report as each spec completes; the
+/// files go to the output directory. Errors are bad input (exit 2); everything the gate judged,
+/// including a failed service, is in the returned result.
+pub async fn loadtest(options: &GateOptions, console: &mut dyn Write) -> anyhow::Result<GateResult> {
+    let paths = &options.paths;
+    let provenance = Provenance::collect(&paths.root);
+
+    let mut planned: Vec<(Plan, Option<Baseline>)> = Vec::new();
+    for file in paths.spec_files(&options.specs)? {
+        let plan = plan::load(&file, &options.overrides)?;
+        if let Some((other, _)) = planned.iter().find(|(p, _)| p.name == plan.name) {
+            bail!("two specs are named `{}`: {} and {} (their baselines and logs would collide)", plan.name, other.file.display(), file.display());
+        }
+        if plan.service.is_none() && options.target.is_none() {
+            bail!("{}: the spec has no [service] to launch; add one or pass --target URL", file.display());
+        }
+        let baseline_file = paths.baseline_file(&plan.name);
+        let baseline = baseline::read(&baseline_file)?;
+        if baseline.is_none() && options.require_baselines && !options.update_baselines {
+            bail!("no baseline for `{}` ({} is missing) and --require-baselines is set", plan.name, baseline_file.display());
+        }
+        planned.push((plan, baseline));
+    }
+
+    let mut results = Vec::new();
+    for (plan, baseline) in &planned {
+        let result = run_spec(plan, baseline.as_ref(), options).await?;
+        report::console::write_spec(console, &result)?;
+        results.push(result);
+    }
+
+    let mut baselines_updated = Vec::new();
+    if options.update_baselines {
+        for result in &results {
+            if let Some(baseline) = baseline::from_result(result, &provenance) {
+                let file = paths.baseline_file(&result.name);
+                baseline::write(&file, &baseline)?;
+                baselines_updated.push(file);
+            }
+        }
+    }
+
+    let result = GateResult::new(provenance, results, baselines_updated);
+    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+    report::write_files(&result, &paths.out_dir, step_summary.as_deref())?;
+    report::console::write_footer(console, &result, &paths.out_dir)?;
+    Ok(result)
+}
+
+async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOptions) -> anyhow::Result<SpecResult> {
+    let paths = &options.paths;
+    let mut notes = Vec::new();
+    let unjudged = |failure: Option<ServiceFailure>, notes: Vec<String>| SpecResult {
+        name: plan.name.clone(),
+        file: plan.file.clone(),
+        spec_hash: plan.spec_hash.clone(),
+        verdict: Verdict::Pass,
+        reason: None,
+        service_failure: failure,
+        notes,
+        summary: None,
+        checks: Vec::new(),
+    };
+
+    let mut service = match (&options.target, &plan.service) {
+        (Some(_), _) => None,
+        (None, Some(service_plan)) => {
+            eprintln!("loadgate: {}: starting `{}`", plan.name, service_plan.command.join(" "));
+            match service::launch(service_plan, &paths.root, &paths.service_log(&plan.name)).await {
+                Ok(service) => Some(service),
+                Err(failure) => return Ok(unjudged(Some(failure), notes).judged(None)),
+            }
+        }
+        (None, None) => unreachable!("checked while planning"),
+    };
+    let base_url = match (&options.target, &service) {
+        (Some(target), _) => target.clone(),
+        (None, Some(service)) => service.base_url.clone(),
+        (None, None) => unreachable!("checked while planning"),
+    };
+
+    let load = &plan.load;
+    eprintln!(
+        "loadgate: {}: {} users for {} (+{} warmup) against {base_url}",
+        plan.name,
+        load.users,
+        units::format_micros(load.duration.as_secs_f64() * 1e6),
+        units::format_micros(load.warmup.as_secs_f64() * 1e6),
+    );
+    let started = Instant::now();
+    let mut running = run::start(plan, &base_url)?;
+    let mut service_failure = None;
+    match service.as_mut() {
+        Some(service) => {
+            tokio::select! {
+                () = running.wait() => {}
+                status = service.exited() => service_failure = Some(service.died(status, started.elapsed())),
+            }
+        }
+        None => running.wait().await,
+    }
+    let recording = running.finish().await;
+    if let Some(service) = service.as_mut() {
+        service.stop().await;
+    }
+
+    let summary = summarize(plan, &recording.warmup, &recording.measured, recording.window);
+    if service_failure.is_some() {
+        // What was measured up to the crash is kept, but not judged.
+        let mut result = unjudged(service_failure, notes);
+        result.summary = Some(summary);
+        return Ok(result.judged(None));
+    }
+
+    let checks = compare(&plan.thresholds, &summary, baseline.map(|b| &b.summary));
+    let inconclusive = match baseline {
+        None => {
+            notes.push(format!(
+                "no baseline ({}): regression checks were not judged; record one with --update-baselines",
+                paths.baseline_file(&plan.name).display()
+            ));
+            None
+        }
+        Some(baseline) if baseline.spec_hash != plan.spec_hash => Some(format!(
+            "the baseline was recorded for another version of the spec (workload hash {} there, {} now): \
+             record a new one with --update-baselines",
+            baseline.spec_hash, plan.spec_hash
+        )),
+        Some(_) => None,
+    };
+    if options.overrides.users.is_some() || options.overrides.duration.is_some() || options.overrides.warmup.is_some() {
+        notes.push("run with --users/--duration/--warmup overrides: the load differs from the spec's".to_owned());
+    }
+    Ok(SpecResult { summary: Some(summary), checks, ..unjudged(None, notes) }.judged(inconclusive))
+}
+
+/// Promotes the specs of the last run's `summary.json` to baselines, without running anything.
+pub fn accept(paths: &Paths) -> anyhow::Result<Vec<PathBuf>> {
+    let summary_file = paths.summary_json();
+    let text = std::fs::read_to_string(&summary_file)
+        .with_context(|| format!("cannot read {} (run `cargo xtask loadtest` first)", summary_file.display()))?;
+    let result: GateResult =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a loadgate summary", summary_file.display()))?;
+    let mut written = Vec::new();
+    for spec in &result.specs {
+        match baseline::from_result(spec, &result.provenance) {
+            Some(baseline) => {
+                let file = paths.baseline_file(&spec.name);
+                baseline::write(&file, &baseline)?;
+                written.push(file);
+            }
+            None => eprintln!("loadgate: {}: not accepted: the run did not complete ({})", spec.name, spec.reason.as_deref().unwrap_or("no summary")),
+        }
+    }
+    if written.is_empty() {
+        bail!("{} holds no completed run to accept", summary_file.display());
+    }
+    Ok(written)
+}

@@ -1,0 +1,25 @@
+//! loadgate: a performance gate for HTTP services.
+//!
+//! The data flows one way, each arrow a module with plain data in and out:
+//! spec file → [`spec`] → [`plan`] → ([`service`] launch) → [`run`] → [`record`] →
+//! [`summary`] → [`compare`] → [`verdict`] → [`report`], with [`baseline`] files read before the
+//! run and written on request. [`gate::loadtest`] is the whole pipeline in one function.
+
+pub mod baseline;
+pub mod compare;
+pub mod exit;
+pub mod files;
+pub mod gate;
+pub mod meta;
+pub mod metric;
+pub mod paths;
+pub mod plan;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod service;
+pub mod spec;
+pub mod summary;
+pub mod template;
+pub mod units;
+pub mod verdict;

@@ -1,0 +1,197 @@
+//! What the load generator writes on the hot path: per request name, an HDR histogram of latency
+//! (µs, 3 significant digits, fixed memory), status-code counts, error counts by kind and bytes.
+//! No allocation per request and no samples kept; recorders are merged once at the end.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Latencies above this are clamped (and counted as clamped): ten minutes is past any timeout.
+pub const LATENCY_MAX_US: u64 = 600_000_000;
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Why a request did not count as a success. Classified once, never stringified per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// The connection could not be made (refused, reset during connect).
+    Connect,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection broke while sending or receiving.
+    Io,
+    /// An answer arrived with a status the spec does not expect.
+    Status,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 4] = [ErrorKind::Connect, ErrorKind::Timeout, ErrorKind::Io, ErrorKind::Status];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Io => "io",
+            ErrorKind::Status => "status",
+        }
+    }
+}
+
+/// The result of one request as the recorder needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Option<u16>,
+    pub error: Option<ErrorKind>,
+    pub bytes_received: u64,
+}
+
+/// Everything recorded for one request name (or, merged, for all of them).
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub latency_us: Histogram<u64>,
+    pub n_requests: u64,
+    pub n_errors: [u64; ErrorKind::ALL.len()],
+    /// (status, count), few distinct codes, so a linear scan beats a map.
+    pub statuses: Vec<(u16, u64)>,
+    pub bytes_received: u64,
+    pub n_clamped: u64,
+}
+
+impl RequestRecord {
+    pub fn new() -> RequestRecord {
+        RequestRecord {
+            latency_us: Histogram::new_with_bounds(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS).expect("valid histogram bounds"),
+            n_requests: 0,
+            n_errors: [0; ErrorKind::ALL.len()],
+            statuses: Vec::with_capacity(4),
+            bytes_received: 0,
+            n_clamped: 0,
+        }
+    }
+
+    pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        if micros > LATENCY_MAX_US {
+            self.n_clamped += 1;
+        }
+        self.latency_us.saturating_record(micros.min(LATENCY_MAX_US));
+        self.n_requests += 1;
+        if let Some(kind) = outcome.error {
+            self.n_errors[kind as usize] += 1;
+        }
+        if let Some(status) = outcome.status {
+            match self.statuses.iter_mut().find(|(code, _)| *code == status) {
+                Some((_, count)) => *count += 1,
+                None => self.statuses.push((status, 1)),
+            }
+        }
+        self.bytes_received += outcome.bytes_received;
+    }
+
+    pub fn merge(&mut self, other: &RequestRecord) {
+        self.latency_us.add(&other.latency_us).expect("histograms share their bounds");
+        self.n_requests += other.n_requests;
+        for (mine, theirs) in self.n_errors.iter_mut().zip(other.n_errors) {
+            *mine += theirs;
+        }
+        for &(status, count) in &other.statuses {
+            match self.statuses.iter_mut().find(|(code, _)| *code == status) {
+                Some((_, mine)) => *mine += count,
+                None => self.statuses.push((status, count)),
+            }
+        }
+        self.bytes_received += other.bytes_received;
+        self.n_clamped += other.n_clamped;
+    }
+
+    pub fn n_failures(&self) -> u64 {
+        self.n_errors.iter().sum()
+    }
+}
+
+impl Default for RequestRecord {
+    fn default() -> Self {
+        RequestRecord::new()
+    }
+}
+
+/// One record per request of the plan, indexed like `Plan::requests`.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub by_request: Vec<RequestRecord>,
+}
+
+impl Recorder {
+    pub fn new(n_requests: usize) -> Recorder {
+        Recorder { by_request: (0..n_requests).map(|_| RequestRecord::new()).collect() }
+    }
+
+    pub fn record(&mut self, request_idx: usize, latency: Duration, outcome: &Outcome) {
+        self.by_request[request_idx].record(latency, outcome);
+    }
+
+    pub fn merge(&mut self, other: &Recorder) {
+        for (mine, theirs) in self.by_request.iter_mut().zip(&other.by_request) {
+            mine.merge(theirs);
+        }
+    }
+
+    /// All requests together.
+    pub fn total(&self) -> RequestRecord {
+        let mut total = RequestRecord::new();
+        for record in &self.by_request {
+            total.merge(record);
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: Outcome = Outcome { status: Some(200), error: None, bytes_received: 10 };
+
+    #[test]
+    fn percentiles_come_from_the_histogram_within_its_precision() {
+        let mut record = RequestRecord::new();
+        for ms in 1..=100 {
+            record.record(Duration::from_millis(ms), &OK);
+        }
+        let p50 = record.latency_us.value_at_quantile(0.5) as f64;
+        let p90 = record.latency_us.value_at_quantile(0.9) as f64;
+        assert!((p50 - 50_000.0).abs() / 50_000.0 < 0.001, "{p50}");
+        assert!((p90 - 90_000.0).abs() / 90_000.0 < 0.001, "{p90}");
+        assert_eq!(record.latency_us.max(), record.latency_us.highest_equivalent(100_000));
+        assert_eq!(record.bytes_received, 1_000);
+    }
+
+    #[test]
+    fn outliers_are_clamped_and_counted_not_dropped() {
+        let mut record = RequestRecord::new();
+        record.record(Duration::from_secs(3_600), &OK);
+        record.record(Duration::ZERO, &OK);
+        assert_eq!((record.n_requests, record.n_clamped), (2, 1));
+        assert_eq!(record.latency_us.min(), 1);
+    }
+
+    #[test]
+    fn merging_adds_counts_statuses_and_errors() {
+        let mut a = Recorder::new(2);
+        let mut b = Recorder::new(2);
+        let conflict = Outcome { status: Some(409), error: Some(ErrorKind::Status), bytes_received: 0 };
+        let refused = Outcome { status: None, error: Some(ErrorKind::Connect), bytes_received: 0 };
+        a.record(0, Duration::from_millis(1), &OK);
+        b.record(0, Duration::from_millis(2), &conflict);
+        b.record(1, Duration::from_millis(3), &refused);
+        a.merge(&b);
+        let total = a.total();
+        assert_eq!(total.n_requests, 3);
+        assert_eq!(total.n_failures(), 2);
+        assert_eq!(total.n_errors[ErrorKind::Status as usize], 1);
+        assert_eq!(total.n_errors[ErrorKind::Connect as usize], 1);
+        let mut statuses = total.statuses.clone();
+        statuses.sort();
+        assert_eq!(statuses, vec![(200, 1), (409, 1)]);
+        assert_eq!(a.by_request[0].n_requests, 2);
+    }
+}

@@ -1,0 +1,122 @@
+//! The console report, in the manner of Vegeta's and Locust's: per request name requests,
+//! failures, latency percentiles and throughput, then status codes, errors and each check.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::compare::CheckOutcome;
+use crate::summary::Metrics;
+use crate::units::format_micros;
+use crate::verdict::{GateResult, SpecResult};
+
+pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
+    write!(out, "\n{} ({})", result.name, result.file.display())?;
+    let Some(summary) = &result.summary else {
+        writeln!(out)?;
+        return write_failure_and_verdict(out, result);
+    };
+    let load = &summary.load;
+    writeln!(
+        out,
+        " · {} model · {} users · {:.1}s measured after {:.1}s warmup ({} requests) · seed {}",
+        load.model, load.users, load.measured_seconds.0, load.warmup_seconds.0, summary.warmup.requests, load.seed
+    )?;
+
+    let width = summary.requests.keys().map(String::len).max().unwrap_or(0).max("request".len());
+    writeln!(
+        out,
+        "  {:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "request", "reqs", "fails", "avg", "min", "p50", "p90", "p99", "max", "req/s"
+    )?;
+    for (name, metrics) in summary.requests.iter().map(|(n, m)| (n.as_str(), m)).chain([("total", &summary.total)]) {
+        write_row(out, name, metrics, width)?;
+    }
+    let total = &summary.total;
+    let statuses: Vec<String> = total.status_codes.iter().map(|(code, n)| format!("{code} ×{n}")).collect();
+    writeln!(out, "  status codes: {}", if statuses.is_empty() { "none".to_owned() } else { statuses.join(", ") })?;
+    if !total.errors.is_empty() {
+        let errors: Vec<String> = total.errors.iter().map(|(kind, n)| format!("{kind} ×{n}")).collect();
+        writeln!(out, "  errors: {}", errors.join(", "))?;
+    }
+    if !result.checks.is_empty() {
+        writeln!(out, "  checks:")?;
+        let name_width = result.checks.iter().map(|c| c.name().len()).max().unwrap_or(0);
+        for check in &result.checks {
+            let mark = match check.outcome {
+                CheckOutcome::Pass => "✓",
+                CheckOutcome::Fail => "✗",
+                CheckOutcome::NoBaseline => "·",
+            };
+            writeln!(out, "    {mark} {:<name_width$}  {}", check.name(), check.message)?;
+        }
+    }
+    write_failure_and_verdict(out, result)
+}
+
+fn write_row(out: &mut dyn Write, name: &str, metrics: &Metrics, width: usize) -> io::Result<()> {
+    let latency = &metrics.latency_us;
+    writeln!(
+        out,
+        "  {name:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
+        metrics.requests,
+        metrics.failures,
+        format_micros(latency.mean),
+        format_micros(latency.min as f64),
+        format_micros(latency.p50 as f64),
+        format_micros(latency.p90 as f64),
+        format_micros(latency.p99 as f64),
+        format_micros(latency.max as f64),
+        metrics.rps,
+    )
+}
+
+fn write_failure_and_verdict(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
+    for note in &result.notes {
+        writeln!(out, "  note: {note}")?;
+    }
+    if let Some(failure) = &result.service_failure {
+        writeln!(out, "  service failure: {}", failure.message)?;
+        writeln!(out, "  last lines of {}:", failure.log_file.display())?;
+        for line in failure.log_tail.lines() {
+            writeln!(out, "    | {line}")?;
+        }
+    } else if let Some(reason) = &result.reason {
+        writeln!(out, "  {reason}")?;
+    }
+    writeln!(out, "  → {}", result.verdict.label())
+}
+
+/// The closing line: overall verdict, counts, where the files are.
+pub fn write_footer(out: &mut dyn Write, result: &GateResult, out_dir: &Path) -> io::Result<()> {
+    let n_checks: usize = result.specs.iter().map(|s| s.checks.len()).sum();
+    let n_failed: usize = result.specs.iter().map(|s| s.failed_checks().count()).sum();
+    writeln!(
+        out,
+        "\nloadgate: {} · {} spec{} · {n_checks} checks, {n_failed} failed · reports in {}",
+        result.verdict.label(),
+        result.specs.len(),
+        if result.specs.len() == 1 { "" } else { "s" },
+        out_dir.display()
+    )?;
+    for file in &result.baselines_updated {
+        writeln!(out, "loadgate: baseline written: {}", file.display())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{fixtures, golden};
+
+    #[test]
+    fn console_report_matches_its_golden_file() {
+        let result = fixtures::result();
+        let mut out = Vec::new();
+        for spec in &result.specs {
+            write_spec(&mut out, spec).unwrap();
+        }
+        write_footer(&mut out, &result, Path::new("target/loadtest")).unwrap();
+        golden::check("console.txt", &String::from_utf8(out).unwrap());
+    }
+}

@@ -1,0 +1,71 @@
+//! `junit.xml`: a testsuite per spec, a testcase per check. A failed check is a `<failure>` whose
+//! message gives metric, baseline, current, change and threshold; a broken service or an
+//! untrustworthy run is an `<error>`, so CI tells "slower" from "unmeasurable".
+
+use std::io::Write;
+
+use junit_report::{Duration, OffsetDateTime, Report, TestCase, TestSuite};
+
+use crate::compare::CheckOutcome;
+use crate::verdict::{GateResult, Verdict};
+
+pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
+    let timestamp = humantime::parse_rfc3339(&result.provenance.recorded_at)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| OffsetDateTime::from_unix_timestamp(i64::try_from(d.as_secs()).ok()?).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let mut report = Report::new();
+    for spec in &result.specs {
+        let mut suite = TestSuite::new(&spec.name);
+        suite.set_timestamp(timestamp);
+        let classname = format!("loadgate.{}", spec.name);
+        let mut cases = Vec::new();
+        if let Some(failure) = &spec.service_failure {
+            let mut case = TestCase::error("service", Duration::ZERO, "service_failed", &failure.message);
+            case.set_system_err(&failure.log_tail);
+            cases.push(case);
+        }
+        if spec.verdict == Verdict::Inconclusive
+            && let Some(reason) = &spec.reason
+        {
+            cases.push(TestCase::error("trustworthy run", Duration::ZERO, "inconclusive", reason));
+        }
+        for check in &spec.checks {
+            cases.push(match check.outcome {
+                CheckOutcome::Fail => TestCase::failure(&check.name(), Duration::ZERO, "regression", &check.message),
+                CheckOutcome::Pass | CheckOutcome::NoBaseline => {
+                    let mut case = TestCase::success(&check.name(), Duration::ZERO);
+                    case.set_system_out(&check.message);
+                    case
+                }
+            });
+        }
+        for case in &mut cases {
+            case.set_classname(&classname);
+        }
+        suite.add_testcases(cases);
+        if !spec.notes.is_empty() {
+            suite.set_system_out(&spec.notes.join("\n"));
+        }
+        report.add_testsuite(suite);
+    }
+    report.write_xml(&mut *out)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{fixtures, golden};
+
+    #[test]
+    fn junit_matches_its_golden_file() {
+        let mut out = Vec::new();
+        write(&mut out, &fixtures::result()).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(xml.contains(r#"<failure type="regression" message="p90 2.00ms -&gt; 2.40ms (+20.0%) exceeds +15%"/>"#), "{xml}");
+        golden::check("junit.xml", &xml);
+    }
+}

@@ -1,0 +1,90 @@
+//! `summary.md`, for the CI job page: a verdict line, then per spec a table of checks
+//! (metric, baseline, current, change, threshold, verdict) and the failures spelled out.
+
+use std::io::{self, Write};
+
+use crate::compare::{Check, CheckKind, CheckOutcome};
+use crate::units::format_percent;
+use crate::verdict::{GateResult, Verdict};
+
+pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
+    let icon = |verdict| match verdict {
+        Verdict::Pass => "✅",
+        Verdict::Fail | Verdict::ServiceFailed => "❌",
+        Verdict::Inconclusive => "⚠️",
+    };
+    writeln!(out, "## loadgate: {} {}\n", icon(result.verdict), result.verdict.label())?;
+    for spec in &result.specs {
+        writeln!(out, "### {} {} — {}\n", icon(spec.verdict), spec.name, spec.verdict.label())?;
+        if let Some(summary) = &spec.summary {
+            let total = &summary.total;
+            writeln!(
+                out,
+                "{} users · {:.1}s · {} requests · {:.1} req/s · {} errors\n",
+                summary.load.users,
+                summary.load.measured_seconds.0,
+                total.requests,
+                total.rps,
+                format_percent(total.error_rate)
+            )?;
+        }
+        if !spec.checks.is_empty() {
+            writeln!(out, "| check | baseline | current | change | threshold | verdict |")?;
+            writeln!(out, "|---|---|---|---|---|---|")?;
+            for check in &spec.checks {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    check.name(),
+                    check.baseline.map_or("—".to_owned(), |b| check.metric.format(b)),
+                    check.metric.format(check.current),
+                    check.change.map_or("—".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
+                    threshold(check),
+                    match check.outcome {
+                        CheckOutcome::Pass => "✅",
+                        CheckOutcome::Fail => "❌",
+                        CheckOutcome::NoBaseline => "➖ no baseline",
+                    }
+                )?;
+            }
+            writeln!(out)?;
+        }
+        for check in spec.failed_checks() {
+            writeln!(out, "- ❌ **{}**: {}", check.name(), check.message)?;
+        }
+        if let Some(failure) = &spec.service_failure {
+            writeln!(out, "- ❌ **service**: {}\n\n```\n{}\n```", failure.message, failure.log_tail)?;
+        } else if let Some(reason) = &spec.reason {
+            writeln!(out, "- ⚠️ {reason}")?;
+        }
+        for note in &spec.notes {
+            writeln!(out, "- {note}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn threshold(check: &Check) -> String {
+    match check.kind {
+        CheckKind::Regression => {
+            let sign = if check.metric.higher_is_worse() { '+' } else { '-' };
+            format!("{sign}{:.0}%", check.limit * 100.0)
+        }
+        CheckKind::Max => format!("≤ {}", check.metric.format(check.limit)),
+        CheckKind::Min => format!("≥ {}", check.metric.format(check.limit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{fixtures, golden};
+
+    #[test]
+    fn markdown_matches_its_golden_file() {
+        let mut out = Vec::new();
+        write(&mut out, &fixtures::result()).unwrap();
+        golden::check("summary.md", &String::from_utf8(out).unwrap());
+    }
+}

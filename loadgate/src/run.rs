@@ -1,0 +1,273 @@
+//! Plan + base URL → recorded outcomes: the closed-model load generator.
+//!
+//! Each virtual user is a task that picks a request by weight, sends it, waits for the whole
+//! answer, records it, then thinks. Users start spread over `ramp_up`. Requests that start
+//! before `warmup` are recorded apart and not judged. Recording goes to a few sharded recorders
+//! (one lock per shard, held for a histogram increment): no per-request message to a collector,
+//! no samples kept, so memory stays flat however long the run.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::plan::{LoadPlan, Plan, RequestPlan};
+use crate::record::{ErrorKind, Outcome, Recorder};
+use crate::template::RenderContext;
+
+/// What a finished (or stopped) run recorded.
+#[derive(Debug)]
+pub struct Recording {
+    pub warmup: Recorder,
+    pub measured: Recorder,
+    /// The judged window: `duration`, or less when the run was stopped early.
+    pub window: Duration,
+}
+
+#[derive(Debug)]
+struct Shard {
+    warmup: Recorder,
+    measured: Recorder,
+}
+
+/// State shared by all users of one run; read-only but for the shards and the sequence.
+struct Shared {
+    client: reqwest::Client,
+    base_url: String,
+    requests: Vec<RequestPlan>,
+    /// Running sums of the weights, for picking a request with one random draw.
+    cumulative_weights: Vec<u32>,
+    load: LoadPlan,
+    seed: u64,
+    started: Instant,
+    shards: Vec<Mutex<Shard>>,
+    seq: AtomicU64,
+}
+
+impl Shared {
+    fn warmup_end(&self) -> Instant {
+        self.started + self.load.warmup
+    }
+
+    fn end(&self) -> Instant {
+        self.warmup_end() + self.load.duration
+    }
+}
+
+/// A run in progress.
+pub struct Load {
+    shared: Arc<Shared>,
+    users: JoinSet<()>,
+    stop: watch::Sender<bool>,
+    stopped_at: Option<Instant>,
+}
+
+impl std::fmt::Debug for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Load").field("users", &self.users.len()).finish()
+    }
+}
+
+/// Starts the users of `plan` against `base_url`; the run ends by itself after warmup + duration.
+pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
+    let users = plan.load.users as usize;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(users)
+        .connect_timeout(plan.requests.iter().map(|r| r.timeout).max().unwrap_or(Duration::from_secs(10)))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let n_shards = users.min(4 * std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cumulative_weights = plan
+        .requests
+        .iter()
+        .scan(0u32, |sum, r| {
+            *sum = sum.saturating_add(r.weight);
+            Some(*sum)
+        })
+        .collect();
+    let shared = Arc::new(Shared {
+        client,
+        base_url: base_url.as_str().trim_end_matches('/').to_owned(),
+        requests: plan.requests.clone(),
+        cumulative_weights,
+        load: plan.load.clone(),
+        seed: plan.seed,
+        started: Instant::now(),
+        shards: (0..n_shards)
+            .map(|_| {
+                Mutex::new(Shard {
+                    warmup: Recorder::new(plan.requests.len()),
+                    measured: Recorder::new(plan.requests.len()),
+                })
+            })
+            .collect(),
+        seq: AtomicU64::new(0),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for user_idx in 0..plan.load.users {
+        tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
+    }
+    Ok(Load { shared, users: tasks, stop, stopped_at: None })
+}
+
+impl Load {
+    /// Resolves when every user has finished. Cancel-safe: it can lose a `select!` and be called again.
+    pub async fn wait(&mut self) {
+        while let Some(result) = self.users.join_next().await {
+            if let Err(err) = result
+                && err.is_panic()
+            {
+                std::panic::resume_unwind(err.into_panic());
+            }
+        }
+    }
+
+    /// Tells every user to stop after its request in flight.
+    pub fn stop(&mut self) {
+        self.stopped_at.get_or_insert_with(Instant::now);
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops (if still running), waits for the users and merges what they recorded.
+    pub async fn finish(mut self) -> Recording {
+        if !self.users.is_empty() {
+            self.stop();
+        }
+        self.wait().await;
+        let shared = &self.shared;
+        let n_requests = shared.requests.len();
+        let mut warmup = Recorder::new(n_requests);
+        let mut measured = Recorder::new(n_requests);
+        for shard in &shared.shards {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            warmup.merge(&shard.warmup);
+            measured.merge(&shard.measured);
+        }
+        let window_end = self.stopped_at.map_or(shared.end(), |at| at.min(shared.end()));
+        Recording { warmup, measured, window: window_end.saturating_duration_since(shared.warmup_end()) }
+    }
+}
+
+async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<bool>) {
+    let load = &shared.load;
+    let ramp_offset = load.ramp_up.mul_f64(f64::from(user_idx) / f64::from(load.users));
+    let end = shared.end();
+    if !sleep_unless_stopped(shared.started + ramp_offset, &mut stop).await {
+        return;
+    }
+    let mut rng = fastrand::Rng::with_seed(shared.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(u64::from(user_idx)));
+    let shard = &shared.shards[user_idx as usize % shared.shards.len()];
+    let total_weight = *shared.cumulative_weights.last().expect("a plan has requests");
+    let mut url_buf = String::with_capacity(shared.base_url.len() + 64);
+    let mut text_buf = String::new();
+
+    while Instant::now() < end && !*stop.borrow() {
+        let draw = rng.u32(0..total_weight);
+        let request_idx = shared.cumulative_weights.partition_point(|&w| w <= draw);
+        let plan = &shared.requests[request_idx];
+        let mut ctx = RenderContext { seq: &shared.seq, user_id: user_idx + 1, rng: &mut rng };
+        let request = build_request(&shared, plan, &mut ctx, &mut url_buf, &mut text_buf);
+
+        let sent_at = Instant::now();
+        let outcome = match request {
+            Ok(request) => send(&shared.client, request, plan).await,
+            Err(()) => Outcome { status: None, error: Some(ErrorKind::Io), bytes_received: 0 },
+        };
+        let latency = sent_at.elapsed();
+        {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let recorder = if sent_at < shared.warmup_end() { &mut shard.warmup } else { &mut shard.measured };
+            recorder.record(request_idx, latency, &outcome);
+        }
+
+        let think = think_time(load, &mut rng);
+        if think.is_zero() {
+            continue;
+        }
+        if Instant::now() + think >= end || !sleep_unless_stopped(Instant::now() + think, &mut stop).await {
+            break;
+        }
+    }
+}
+
+/// Sleeps until `deadline`; false if the run was stopped meanwhile.
+async fn sleep_unless_stopped(deadline: Instant, stop: &mut watch::Receiver<bool>) -> bool {
+    let stopped = tokio::select! {
+        () = tokio::time::sleep_until(deadline) => false,
+        _ = stop.wait_for(|stopped| *stopped) => true,
+    };
+    !stopped && !*stop.borrow()
+}
+
+fn think_time(load: &LoadPlan, rng: &mut fastrand::Rng) -> Duration {
+    let (min, max) = (load.think_time.min, load.think_time.max);
+    if min == max {
+        return min;
+    }
+    let span = u64::try_from((max - min).as_nanos()).unwrap_or(u64::MAX);
+    min + Duration::from_nanos(rng.u64(0..=span))
+}
+
+/// Renders the request's templates into a ready-to-send request. Fails only when a rendered
+/// URL or header is not valid HTTP, which is counted as an I/O error of that request.
+fn build_request(
+    shared: &Shared,
+    plan: &RequestPlan,
+    ctx: &mut RenderContext<'_>,
+    url_buf: &mut String,
+    text_buf: &mut String,
+) -> Result<reqwest::Request, ()> {
+    url_buf.clear();
+    url_buf.push_str(&shared.base_url);
+    plan.path.render(ctx, url_buf);
+    let url = Url::parse(url_buf).map_err(drop)?;
+    let mut builder = shared.client.request(plan.method.clone(), url).timeout(plan.timeout);
+    for (name, value) in &plan.headers {
+        text_buf.clear();
+        value.render(ctx, text_buf);
+        builder = builder.header(name, text_buf.as_str());
+    }
+    if let Some(body) = &plan.body {
+        text_buf.clear();
+        body.render(ctx, text_buf);
+        builder = builder.body(text_buf.clone());
+    }
+    builder.build().map_err(drop)
+}
+
+/// Sends the request and drains the answer (counting, not keeping, its bytes).
+async fn send(client: &reqwest::Client, request: reqwest::Request, plan: &RequestPlan) -> Outcome {
+    let mut response = match client.execute(request).await {
+        Ok(response) => response,
+        Err(err) => return Outcome { status: None, error: Some(classify(&err)), bytes_received: 0 },
+    };
+    let status = response.status().as_u16();
+    let mut bytes_received = 0;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes_received += chunk.len() as u64,
+            Ok(None) => break,
+            Err(err) => return Outcome { status: Some(status), error: Some(classify(&err)), bytes_received },
+        }
+    }
+    let error = (!plan.expect.accepts(status)).then_some(ErrorKind::Status);
+    Outcome { status: Some(status), error, bytes_received }
+}
+
+fn classify(err: &reqwest::Error) -> ErrorKind {
+    if err.is_timeout() {
+        ErrorKind::Timeout
+    } else if err.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Io
+    }
+}

@@ -1,0 +1,236 @@
+//! The service under test as a resource: launched in its own process group with its output in a
+//! log file, probed until ready, watched while the load runs, and stopped with SIGTERM → grace →
+//! SIGKILL on every path — including errors, panics and an interrupted gate (via `Drop`).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::files::tail;
+use crate::plan::ServicePlan;
+
+/// How many lines of the service's log a failure report carries.
+const LOG_TAIL_LINES: usize = 30;
+const READY_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Why the service could not be used, with the end of its log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFailure {
+    pub message: String,
+    pub log_file: PathBuf,
+    pub log_tail: String,
+}
+
+impl std::fmt::Display for ServiceFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n--- last lines of {} ---\n{}", self.message, self.log_file.display(), self.log_tail)
+    }
+}
+
+/// A running service. Dropping it stops the whole process group.
+#[derive(Debug)]
+pub struct Service {
+    child: tokio::process::Child,
+    /// The child's pid, which is also its process group id.
+    pgid: i32,
+    pub base_url: Url,
+    pub log_file: PathBuf,
+    stop_grace: Duration,
+    stopped: bool,
+}
+
+/// Starts the service from `root` with output to `log_file`, and waits until it is ready.
+pub async fn launch(plan: &ServicePlan, root: &Path, log_file: &Path) -> Result<Service, ServiceFailure> {
+    let failure = |message: String| ServiceFailure { message, log_file: log_file.to_path_buf(), log_tail: tail(log_file, LOG_TAIL_LINES) };
+    let port = free_port().map_err(|err| failure(format!("cannot find a free port on 127.0.0.1: {err}")))?;
+    let args: Vec<String> = plan.command.iter().map(|arg| arg.replace("{port}", &port.to_string())).collect();
+    let log = open_log(log_file).map_err(|err| failure(format!("cannot create the service log {}: {err}", log_file.display())))?;
+    let log_err = log.try_clone().map_err(|err| failure(format!("cannot share the service log: {err}")))?;
+
+    let mut command = tokio::process::Command::new(program_path(&args[0], root));
+    command
+        .args(&args[1..])
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0);
+    die_with_parent(&mut command);
+    let child = command.spawn().map_err(|err| failure(format!("cannot start `{}`: {err}", args.join(" "))))?;
+    let pgid = child.id().and_then(|id| i32::try_from(id).ok()).expect("a spawned child has a pid");
+
+    let mut service = Service {
+        child,
+        pgid,
+        base_url: Url::parse(&format!("http://127.0.0.1:{port}")).expect("a valid URL"),
+        log_file: log_file.to_path_buf(),
+        stop_grace: plan.stop_grace,
+        stopped: false,
+    };
+    if let Err(message) = service.wait_ready(plan.ready_path.as_deref(), plan.ready_timeout, port).await {
+        service.stop().await;
+        return Err(failure(message));
+    }
+    Ok(service)
+}
+
+impl Service {
+    async fn wait_ready(&mut self, ready_path: Option<&str>, timeout: Duration, port: u16) -> Result<(), String> {
+        let started = Instant::now();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(1))
+            .build()
+            .map_err(|err| format!("cannot build the readiness client: {err}"))?;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("the service {} before it became ready", describe_exit(status)));
+            }
+            let probe = match ready_path {
+                Some(path) => match client.get(self.base_url.join(path).expect("a path joins a base URL")).send().await {
+                    Ok(response) if response.status().is_success() => Ok(()),
+                    Ok(response) => Err(format!("GET {path} answered {}", response.status())),
+                    Err(err) => Err(format!("GET {path} failed: {}", root_cause(&err))),
+                },
+                None => TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_secs(1))
+                    .map(drop)
+                    .map_err(|err| format!("port {port} refused connections: {err}")),
+            };
+            let Err(last_problem) = probe else { return Ok(()) };
+            if started.elapsed() >= timeout {
+                return Err(format!("the service was not ready after {:?} (last probe: {last_problem})", timeout));
+            }
+            tokio::time::sleep(READY_POLL_INTERVAL).await;
+        }
+    }
+
+    /// Resolves when the service exits on its own: during a run that is a crash.
+    pub async fn exited(&mut self) -> ExitStatus {
+        match self.child.wait().await {
+            Ok(status) => status,
+            // Waiting on our own child only fails if it was already reaped; report it as gone.
+            Err(_) => ExitStatus::from_raw(0),
+        }
+    }
+
+    /// The service's failure report for an exit during the run.
+    pub fn died(&self, status: ExitStatus, after: Duration) -> ServiceFailure {
+        ServiceFailure {
+            message: format!("the service {} {:.1}s into the run", describe_exit(status), after.as_secs_f64()),
+            log_file: self.log_file.clone(),
+            log_tail: tail(&self.log_file, LOG_TAIL_LINES),
+        }
+    }
+
+    /// SIGTERM to the group, up to the grace period to exit, then SIGKILL.
+    pub async fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        signal_group(self.pgid, libc::SIGTERM);
+        if tokio::time::timeout(self.stop_grace, self.child.wait()).await.is_err() {
+            signal_group(self.pgid, libc::SIGKILL);
+            let _ = self.child.wait().await;
+        }
+        // Workers a service forked may outlive their parent: the group goes too.
+        signal_group(self.pgid, libc::SIGKILL);
+        self.stopped = true;
+    }
+}
+
+impl Drop for Service {
+    /// The path for errors and interruptions, where nothing can be awaited: the same sequence,
+    /// polling the child without blocking on it.
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        signal_group(self.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + self.stop_grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        signal_group(self.pgid, libc::SIGKILL);
+        let _ = self.child.try_wait();
+    }
+}
+
+/// "exited with status 1", "was killed by signal 9 (SIGKILL)".
+pub fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}{}", signal_name(signal)),
+        (None, None) => "exited".to_owned(),
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGINT => " (SIGINT)",
+        _ => "",
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path)
+}
+
+/// A relative program path with a slash ("target/release/app") is relative to the project
+/// root; a bare name ("python3") is looked up on PATH.
+fn program_path(program: &str, root: &Path) -> PathBuf {
+    let path = Path::new(program);
+    if path.is_relative() && program.contains('/') { root.join(path) } else { path.to_path_buf() }
+}
+
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// Sends `signal` to every process in the group; a group that is already gone is fine.
+#[allow(unsafe_code, reason = "kill(2) has no safe wrapper in std; it touches no memory")]
+fn signal_group(pgid: i32, signal: i32) {
+    // SAFETY: kill with a negative pid signals a process group; no memory is shared.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// Asks Linux to SIGKILL the service if the gate itself dies without running its cleanup
+/// (SIGKILL, OOM): no service may outlive the run.
+#[allow(unsafe_code, reason = "pre_exec is unsafe by signature; the closure only calls prctl(2)")]
+fn die_with_parent(command: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

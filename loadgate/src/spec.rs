@@ -1,0 +1,324 @@
+//! A load spec as the user wrote it (TOML), and the errors that point back into the file.
+//!
+//! Takes the text of a spec file; gives a [`SpecFile`] or a [`SpecError`] naming file, line,
+//! column and key. Nothing here is validated beyond shape: `plan` turns a `SpecFile` into a
+//! runnable `Plan`, and a `SpecFile` never travels further than that.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::units::{DurationRange, HumanDuration, Percent, Quantity};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    pub name: Option<Spanned<String>>,
+    /// Seed of the random streams (request mix, think time, templates), so a run can be repeated.
+    pub seed: Option<u64>,
+    pub service: Option<ServiceSpec>,
+    pub load: Spanned<LoadSpec>,
+    #[serde(default)]
+    pub defaults: DefaultsSpec,
+    #[serde(default, rename = "request")]
+    pub requests: Vec<Spanned<RequestSpec>>,
+    #[serde(default)]
+    pub gate: GateSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub command: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub ready: Option<ReadySpec>,
+    pub stop_grace: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadySpec {
+    pub http: Option<Spanned<String>>,
+    pub timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    #[serde(default)]
+    pub model: Model,
+    pub users: Spanned<u32>,
+    pub ramp_up: Option<HumanDuration>,
+    pub think_time: Option<DurationRange>,
+    pub warmup: Option<HumanDuration>,
+    pub duration: Spanned<HumanDuration>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    /// A fixed number of users, each sending a request, waiting for the answer, then thinking.
+    #[default]
+    Closed,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSpec {
+    pub timeout: Option<HumanDuration>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    pub name: Spanned<String>,
+    pub weight: Option<Spanned<u32>>,
+    pub method: Option<Spanned<String>>,
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub json: Option<Spanned<toml::Value>>,
+    pub body: Option<Spanned<String>>,
+    pub expect: Option<ExpectSpec>,
+    pub timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    pub status: Spanned<Vec<u16>>,
+}
+
+/// Thresholds on the aggregate, and per request name under `request.NAME` (one level only;
+/// `plan` rejects a `request` table nested inside another).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    pub p50: Option<Spanned<ThresholdSpec>>,
+    pub p90: Option<Spanned<ThresholdSpec>>,
+    pub p99: Option<Spanned<ThresholdSpec>>,
+    pub error_rate: Option<Spanned<ThresholdSpec>>,
+    pub rps: Option<Spanned<ThresholdSpec>>,
+    #[serde(default)]
+    pub request: BTreeMap<String, Spanned<GateSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSpec {
+    /// Worse than the baseline by more than this fraction fails.
+    pub regression: Option<Percent>,
+    /// An absolute ceiling (latency, error rate).
+    pub max: Option<Spanned<Quantity>>,
+    /// An absolute floor (requests/second).
+    pub min: Option<Spanned<Quantity>>,
+    /// Changes smaller than this absolute amount never fail the regression check.
+    pub noise_floor: Option<Spanned<Quantity>>,
+}
+
+/// A spec that cannot be used, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct SpecError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the error concerns the file as a whole.
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key path such as `load.duration`, where one could be located.
+    pub key: Option<String>,
+    pub message: String,
+    /// The offending line of the file, quoted under the message.
+    pub source_line: Option<String>,
+}
+
+impl SpecError {
+    /// An error about the whole file (missing, unreadable).
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> SpecError {
+        SpecError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: None,
+            message: message.into(),
+            source_line: None,
+        }
+    }
+
+    /// An error at a byte span of the file's text.
+    pub fn at(file: &Path, text: &str, span: Range<usize>, message: impl Into<String>) -> SpecError {
+        let start = span.start.min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        SpecError {
+            file: file.to_path_buf(),
+            line: text[..start].matches('\n').count() + 1,
+            column: text[line_start..start].chars().count() + 1,
+            key: key_at(text, span),
+            message: message.into(),
+            source_line: Some(text[line_start..line_end].trim_end().to_owned()),
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = format!("{}", self.file.display());
+        if self.line > 0 {
+            out += &format!(":{}:{}", self.line, self.column);
+        }
+        out += ": ";
+        if let Some(key) = &self.key {
+            out += &format!("key `{key}`: ");
+        }
+        out += &self.message;
+        if let Some(source_line) = &self.source_line {
+            out += &format!("\n{:>5} | {source_line}", self.line);
+        }
+        out
+    }
+}
+
+/// Parses a spec's text; `file` is only used to locate errors.
+pub fn parse(file: &Path, text: &str) -> Result<SpecFile, SpecError> {
+    toml::from_str(text).map_err(|err| {
+        let message = err.message().trim_end().to_owned();
+        match err.span() {
+            Some(span) => SpecError::at(file, text, span, hint(&message)),
+            None => SpecError::whole_file(file, hint(&message)),
+        }
+    })
+}
+
+/// Adds advice to toml's own words where a common mistake is known.
+fn hint(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        format!("{message} (see loadspec/README.md for every key)")
+    } else if message.contains("missing field `load`") {
+        format!("{message}: every spec needs a [load] table with `users` and `duration`")
+    } else {
+        message.to_owned()
+    }
+}
+
+/// The dotted key an error at `span` concerns: the enclosing `[table]` header, any inline
+/// tables open on the line, and the key itself (the span is the key for unknown keys, the
+/// value otherwise).
+fn key_at(text: &str, span: Range<usize>) -> Option<String> {
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let prefix = &text[line_start..start];
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let table = text[..line_start]
+        .lines()
+        .chain(std::iter::once(line))
+        .filter_map(|line| {
+            let line = line.trim();
+            line.starts_with('[').then(|| line.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+        })
+        .next_back();
+    if line.trim_start().starts_with('[') {
+        return table;
+    }
+    let mut parts: Vec<String> = table.into_iter().collect();
+    // Keys of inline tables still open before the span, e.g. `ready = { timeout = "x" }`.
+    let mut rest = prefix;
+    while let Some(eq) = rest.find('=') {
+        let key = last_key(&rest[..eq]);
+        let after = rest[eq + 1..].trim_start();
+        if after.starts_with('{') {
+            parts.extend(key);
+            rest = &after[1..];
+        } else {
+            rest = &rest[eq + 1..];
+            if !rest.contains('=') {
+                parts.extend(key);
+            }
+        }
+    }
+    let spanned = text.get(span.clone()).unwrap_or("");
+    let follows_eq = text[span.end.min(text.len())..].trim_start().starts_with('=');
+    if follows_eq && !spanned.is_empty() {
+        parts.push(spanned.trim_matches('"').to_owned());
+    }
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
+fn last_key(before_eq: &str) -> Option<String> {
+    let key: String = before_eq
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '"'))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let key = key.trim_matches('"').to_owned();
+    (!key.is_empty()).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[load]\nusers = 2\nduration = \"1s\"\n\n[[request]]\nname = \"home\"\npath = \"/\"\n";
+
+    fn error_of(text: &str) -> SpecError {
+        parse(Path::new("loadspec/x.toml"), text).unwrap_err()
+    }
+
+    #[test]
+    fn a_minimal_spec_parses() {
+        let spec = parse(Path::new("x.toml"), MINIMAL).unwrap();
+        assert_eq!(*spec.load.get_ref().users.get_ref(), 2);
+        assert_eq!(spec.requests.len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let err = error_of(&MINIMAL.replace("users = 2", "users = 2\nthinktime = \"1s\""));
+        assert_eq!((err.line, err.key.as_deref()), (3, Some("load.thinktime")));
+        assert!(err.message.contains("unknown field `thinktime`"), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("loadspec/x.toml:3:1: key `load.thinktime`: unknown field"), "{text}");
+        assert!(text.contains("3 | thinktime = \"1s\""), "{text}");
+    }
+
+    #[test]
+    fn a_bad_duration_is_named_with_its_line_and_key() {
+        let err = error_of(&MINIMAL.replace("\"1s\"", "\"1 fortnight\""));
+        assert_eq!((err.line, err.key.as_deref()), (3, Some("load.duration")));
+        assert!(err.message.contains("invalid duration `1 fortnight`"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_inside_an_inline_table_names_the_full_key() {
+        let text = format!("[service]\ncommand = [\"x\"]\nready = {{ http = \"/health\", timeout = \"soon\" }}\n{MINIMAL}");
+        let err = error_of(&text);
+        assert_eq!((err.line, err.key.as_deref()), (3, Some("service.ready.timeout")));
+    }
+
+    #[test]
+    fn a_key_in_an_array_of_tables_is_named() {
+        let err = error_of(&MINIMAL.replace("path = \"/\"", "path = \"/\"\nweight = -1"));
+        assert_eq!(err.key.as_deref(), Some("request.weight"));
+        assert_eq!(err.line, 8);
+    }
+
+    #[test]
+    fn a_missing_load_table_gets_a_hint() {
+        let err = error_of("[[request]]\nname = \"a\"\npath = \"/\"\n");
+        assert!(err.message.contains("every spec needs a [load] table"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_model_lists_the_known_ones() {
+        let err = error_of(&MINIMAL.replace("users = 2", "users = 2\nmodel = \"swarm\""));
+        assert_eq!(err.key.as_deref(), Some("load.model"));
+        assert!(err.message.contains("closed"), "{err}");
+    }
+}

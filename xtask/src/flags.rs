@@ -1,0 +1,82 @@
+//! The command line, as plain clap types: no behaviour lives here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Project tasks for loadgate", version)]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run load specs against the service and gate on its baselines.
+    Loadtest(Loadtest),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Loadtest {
+    #[command(subcommand)]
+    pub action: Option<LoadtestAction>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoadtestAction {
+    /// Promote the last run's summary.json to baselines, without running anything.
+    Accept(AcceptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Spec names (looked up in loadspec/) or files; all of loadspec/*.toml when none.
+    pub specs: Vec<String>,
+    /// Test a service that is already running at this URL instead of launching the spec's.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<Url>,
+    /// Where baselines are read and written.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where reports and service logs are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Override every spec's measured duration (a quick local run), e.g. "3s".
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override every spec's warmup, e.g. "0s".
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Override every spec's number of users.
+    #[arg(long)]
+    pub users: Option<u32>,
+    /// Run, then record the results as the new baselines (review them in the pull request).
+    #[arg(long)]
+    pub update_baselines: bool,
+    /// Fail (exit 2) when a spec has no baseline instead of passing with a note.
+    #[arg(long)]
+    pub require_baselines: bool,
+    /// Do not build the workspace's binaries before running.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// Where baselines are written.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where the last run's summary.json is.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    loadgate::units::parse_duration(text)
+}

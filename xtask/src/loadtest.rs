@@ -1,0 +1,95 @@
+//! `cargo xtask loadtest`: builds the workspace's binaries, runs the gate, maps the answer to an
+//! exit code. Ctrl-C and SIGTERM stop the service before the gate exits.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use loadgate::exit;
+use loadgate::gate::{self, GateOptions};
+use loadgate::paths::Paths;
+use loadgate::plan::Overrides;
+
+use crate::flags::{AcceptArgs, Loadtest, LoadtestAction, RunArgs};
+
+impl Loadtest {
+    pub fn run(self, root: &Path) -> anyhow::Result<i32> {
+        match self.action {
+            Some(LoadtestAction::Accept(args)) => args.run(root),
+            None => self.run.run(root),
+        }
+    }
+}
+
+fn paths(root: &Path, baselines: Option<PathBuf>, out: Option<PathBuf>) -> Paths {
+    let defaults = Paths::under(root);
+    Paths {
+        baselines_dir: baselines.unwrap_or(defaults.baselines_dir.clone()),
+        out_dir: out.unwrap_or(defaults.out_dir.clone()),
+        ..defaults
+    }
+}
+
+impl RunArgs {
+    fn run(self, root: &Path) -> anyhow::Result<i32> {
+        if !self.no_build && self.target.is_none() {
+            build_binaries(root)?;
+        }
+        let options = GateOptions {
+            paths: paths(root, self.baselines, self.out),
+            specs: self.specs,
+            target: self.target,
+            overrides: Overrides { users: self.users, duration: self.duration, warmup: self.warmup },
+            update_baselines: self.update_baselines,
+            require_baselines: self.require_baselines,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let mut stdout = std::io::stdout();
+            tokio::select! {
+                result = gate::loadtest(&options, &mut stdout) => Ok(result?.exit_code),
+                signal = interrupted() => {
+                    // Leaving this branch drops the gate's future, and with it the service
+                    // handle, whose drop stops the service's process group.
+                    eprintln!("loadgate: interrupted by {signal}: stopping the service");
+                    Ok(exit::INTERRUPTED)
+                }
+            }
+        })
+    }
+}
+
+impl AcceptArgs {
+    fn run(self, root: &Path) -> anyhow::Result<i32> {
+        for file in gate::accept(&paths(root, self.baselines, self.out))? {
+            println!("loadgate: baseline written: {}", file.display());
+        }
+        Ok(exit::PASSED)
+    }
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// The specs start the workspace's own release binaries (the demo service), so they are
+/// built first; cargo makes this a no-op when nothing changed.
+fn build_binaries(root: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--workspace", "--bins", "--quiet"])
+        .current_dir(root)
+        .status()
+        .context("cannot run cargo to build the service")?;
+    if !status.success() {
+        bail!("building the workspace's binaries failed ({status})");
+    }
+    Ok(())
+}
