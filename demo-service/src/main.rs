@@ -37,7 +37,9 @@ struct Args {
 }
 
 fn parse_fraction(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     if (0.0..=1.0).contains(&value) {
         Ok(value)
     } else {
@@ -73,10 +75,14 @@ async fn main() -> anyhow::Result<()> {
         .route("/health", get(|| async { "ok\n" }))
         .with_state(state);
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
-    println!("demo-service listening on http://{}", listener.local_addr()?);
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    println!(
+        "demo-service listening on http://{}",
+        listener.local_addr()?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -107,7 +113,11 @@ async fn shutdown_signal() {
 }
 
 /// Applies `--delay` and `--fail-rate` to every request that passes through it.
-async fn inject_faults(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn inject_faults(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     state.n_requests.fetch_add(1, Ordering::Relaxed);
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
@@ -135,7 +145,7 @@ struct SimulateRequest {
 /// number of arithmetic rounds. Bounded so a hostile body cannot pin a core for long.
 async fn simulate(Json(body): Json<SimulateRequest>) -> Response {
     const MAX_HOUSEHOLDS: u32 = 100_000;
-    const ROUNDS_PER_HOUSEHOLD: u64 = 2_000;
+    const ROUNDS_PER_HOUSEHOLD: u64 = 20_000;
     if body.households > MAX_HOUSEHOLDS {
         return (StatusCode::UNPROCESSABLE_ENTITY, "too many households\n").into_response();
     }
@@ -143,7 +153,9 @@ async fn simulate(Json(body): Json<SimulateRequest>) -> Response {
     for household in 0..u64::from(body.households) {
         let mut income = household.wrapping_mul(2_654_435_761) | 1;
         for _ in 0..ROUNDS_PER_HOUSEHOLD {
-            income = income.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            income = income
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             total = total.wrapping_add(income >> 48);
         }
     }
@@ -160,7 +172,10 @@ struct Emission {
 
 /// Stores a badge emission: 201 Created when the id is new, 409 Conflict when it was seen before.
 async fn badges(State(state): State<Arc<AppState>>, Json(emission): Json<Emission>) -> Response {
-    let db = state.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let db = state
+        .db
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let inserted = db.execute(
         "INSERT OR IGNORE INTO emissions (id, badge, reader) VALUES (?1, ?2, ?3)",
         (&emission.id, &emission.badge, &emission.reader),
@@ -168,6 +183,10 @@ async fn badges(State(state): State<Arc<AppState>>, Json(emission): Json<Emissio
     match inserted {
         Ok(1) => (StatusCode::CREATED, "created\n").into_response(),
         Ok(_) => (StatusCode::CONFLICT, "duplicate emission\n").into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("database error: {err}\n")).into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("database error: {err}\n"),
+        )
+            .into_response(),
     }
 }

@@ -3,7 +3,8 @@
 //! A template is parsed once while planning into literal and dynamic parts; rendering on the hot
 //! path only appends to a reused buffer. `${env.NAME}` is resolved at parse time (the environment
 //! does not change during a run), so a missing variable is an error before any load is sent.
-//! `$${` writes a literal `${`.
+//! `$${` writes a literal `${`. In a JSON body, a string that is exactly one numeric template
+//! (`"${random.int(1, 9)}"`, `"${seq}"`, `"${user.id}"`) is sent as a JSON number.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,10 @@ enum Part {
     /// The 1-based index of the virtual user sending the request.
     UserId,
     /// A uniform integer in `low..=high`.
-    RandomInt { low: i64, high: i64 },
+    RandomInt {
+        low: i64,
+        high: i64,
+    },
 }
 
 /// How values substituted from outside (the environment) are written into the text.
@@ -41,7 +45,11 @@ pub struct RenderContext<'a> {
 
 impl Template {
     /// Parses `text`; `env` looks up `${env.NAME}`.
-    pub fn parse(text: &str, escape: Escape, env: &dyn Fn(&str) -> Option<String>) -> Result<Template, String> {
+    pub fn parse(
+        text: &str,
+        escape: Escape,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -52,7 +60,9 @@ impl Template {
                 literal.push_str("${");
                 rest = escaped;
             } else if let Some(open) = after.strip_prefix("${") {
-                let close = open.find('}').ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+                let close = open
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
                 let expression = open[..close].trim();
                 match parse_expression(expression)? {
                     Expression::Env(name) => {
@@ -61,6 +71,19 @@ impl Template {
                         push_escaped(&mut literal, &value, escape);
                     }
                     Expression::Dynamic(part) => {
+                        let after_close = &open[close + 1..];
+                        if escape == Escape::JsonString
+                            && is_whole_json_string(&literal, after_close)
+                        {
+                            // `"${seq}"` becomes the bare number: drop both quotes.
+                            literal.pop();
+                            rest = &after_close[1..];
+                            if !literal.is_empty() {
+                                parts.push(Part::Literal(std::mem::take(&mut literal)));
+                            }
+                            parts.push(part);
+                            continue;
+                        }
                         if !literal.is_empty() {
                             parts.push(Part::Literal(std::mem::take(&mut literal)));
                         }
@@ -120,18 +143,42 @@ fn parse_expression(expression: &str) -> Result<Expression<'_>, String> {
     }
     if let Some(name) = expression.strip_prefix("env.") {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`${{{expression}}}`: `{name}` is not an environment variable name"));
+            return Err(format!(
+                "`${{{expression}}}`: `{name}` is not an environment variable name"
+            ));
         }
         return Ok(Expression::Env(name));
     }
-    if let Some(args) = expression.strip_prefix("random.int(").and_then(|a| a.strip_suffix(')')) {
+    if let Some(args) = expression
+        .strip_prefix("random.int(")
+        .and_then(|a| a.strip_suffix(')'))
+    {
         let bounds: Vec<Option<i64>> = args.split(',').map(|a| a.trim().parse().ok()).collect();
         return match bounds.as_slice() {
-            [Some(low), Some(high)] if low <= high => Ok(Expression::Dynamic(Part::RandomInt { low: *low, high: *high })),
-            _ => Err(format!("`${{{expression}}}`: random.int takes two integers, the first not larger than the second")),
+            [Some(low), Some(high)] if low <= high => Ok(Expression::Dynamic(Part::RandomInt {
+                low: *low,
+                high: *high,
+            })),
+            _ => Err(format!(
+                "`${{{expression}}}`: random.int takes two integers, the first not larger than the second"
+            )),
         };
     }
     Err(format!("unknown template `${{{expression}}}` ({KNOWN})"))
+}
+
+/// In JSON text, whether a template sits alone between the quotes of a string: the quote before
+/// it is not escaped (an even number of backslashes precedes it) and a quote follows it.
+fn is_whole_json_string(before: &str, after: &str) -> bool {
+    let Some(without_quote) = before.strip_suffix('"') else {
+        return false;
+    };
+    let backslashes = without_quote
+        .chars()
+        .rev()
+        .take_while(|c| *c == '\\')
+        .count();
+    backslashes % 2 == 0 && after.starts_with('"')
 }
 
 fn push_escaped(out: &mut String, value: &str, escape: Escape) {
@@ -152,7 +199,12 @@ mod tests {
         None
     }
 
-    fn render(template: &Template, user_id: u32, seq: &AtomicU64, rng: &mut fastrand::Rng) -> String {
+    fn render(
+        template: &Template,
+        user_id: u32,
+        seq: &AtomicU64,
+        rng: &mut fastrand::Rng,
+    ) -> String {
         let mut out = String::new();
         template.render(&mut RenderContext { seq, user_id, rng }, &mut out);
         out
@@ -162,12 +214,22 @@ mod tests {
     fn literal_text_is_static() {
         let template = Template::parse("/orders?x=1$", Escape::None, &no_env).unwrap();
         assert_eq!(template.as_static(), Some("/orders?x=1$"));
-        assert_eq!(Template::parse("", Escape::None, &no_env).unwrap().as_static(), Some(""));
+        assert_eq!(
+            Template::parse("", Escape::None, &no_env)
+                .unwrap()
+                .as_static(),
+            Some("")
+        );
     }
 
     #[test]
     fn dynamic_parts_render_per_call() {
-        let template = Template::parse("/u/${user.id}/n/${seq}/r/${random.int(5, 5)}", Escape::None, &no_env).unwrap();
+        let template = Template::parse(
+            "/u/${user.id}/n/${seq}/r/${random.int(5, 5)}",
+            Escape::None,
+            &no_env,
+        )
+        .unwrap();
         assert_eq!(template.as_static(), None);
         let seq = AtomicU64::new(0);
         let mut rng = fastrand::Rng::with_seed(7);
@@ -181,7 +243,9 @@ mod tests {
         let seq = AtomicU64::new(0);
         let draw = |seed| {
             let mut rng = fastrand::Rng::with_seed(seed);
-            (0..50).map(|_| render(&template, 1, &seq, &mut rng).parse::<i64>().unwrap()).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| render(&template, 1, &seq, &mut rng).parse::<i64>().unwrap())
+                .collect::<Vec<_>>()
         };
         let first = draw(42);
         assert!(first.iter().all(|n| (-2..=3).contains(n)));
@@ -191,10 +255,30 @@ mod tests {
     #[test]
     fn env_values_are_resolved_once_and_escaped_for_json() {
         let env = |name: &str| (name == "TOKEN").then(|| "a\"b".to_owned());
-        let template = Template::parse(r#"{"t":"${env.TOKEN}"}"#, Escape::JsonString, &env).unwrap();
+        let template =
+            Template::parse(r#"{"t":"${env.TOKEN}"}"#, Escape::JsonString, &env).unwrap();
         assert_eq!(template.as_static(), Some(r#"{"t":"a\"b"}"#));
         let err = Template::parse("${env.MISSING}", Escape::None, &env).unwrap_err();
         assert!(err.contains("`MISSING` is not set"), "{err}");
+    }
+
+    #[test]
+    fn a_json_string_holding_only_a_numeric_template_becomes_a_number() {
+        let template = Template::parse(
+            r#"{"n":"${random.int(7, 7)}","id":"a-${seq}","q":"\"${user.id}\""}"#,
+            Escape::JsonString,
+            &no_env,
+        )
+        .unwrap();
+        let seq = AtomicU64::new(0);
+        let mut rng = fastrand::Rng::with_seed(1);
+        assert_eq!(
+            render(&template, 2, &seq, &mut rng),
+            r#"{"n":7,"id":"a-1","q":"\"2\""}"#
+        );
+        // Outside JSON the quotes are text like any other.
+        let plain = Template::parse(r#""${seq}""#, Escape::None, &no_env).unwrap();
+        assert_eq!(render(&plain, 1, &seq, &mut rng), r#""2""#);
     }
 
     #[test]
@@ -209,6 +293,11 @@ mod tests {
             let err = Template::parse(text, Escape::None, &no_env).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
         }
-        assert_eq!(Template::parse("$${seq}", Escape::None, &no_env).unwrap().as_static(), Some("${seq}"));
+        assert_eq!(
+            Template::parse("$${seq}", Escape::None, &no_env)
+                .unwrap()
+                .as_static(),
+            Some("${seq}")
+        );
     }
 }
