@@ -30,7 +30,10 @@ pub enum BaselineError {
     #[error("corrupt baseline {}: {detail} (the file was left as it is: fix it, delete it, or record a new one with --update-baselines)", path.display())]
     Corrupt { path: PathBuf, detail: String },
     #[error("cannot read baseline {}: {source}", path.display())]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Reads a baseline; `Ok(None)` when there is none yet.
@@ -39,19 +42,39 @@ pub fn read(path: &Path) -> Result<Option<Baseline>, BaselineError> {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) if source.kind() == std::io::ErrorKind::InvalidData => {
-            return Err(BaselineError::Corrupt { path: path.to_path_buf(), detail: "not UTF-8 text".into() });
+            return Err(BaselineError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "not UTF-8 text".into(),
+            });
         }
-        Err(source) => return Err(BaselineError::Unreadable { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(BaselineError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
-    let corrupt = |detail: String| BaselineError::Corrupt { path: path.to_path_buf(), detail };
+    let corrupt = |detail: String| BaselineError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
     let baseline: Baseline = serde_json::from_str(&text).map_err(|err| corrupt(err.to_string()))?;
     if baseline.schema_version != SCHEMA_VERSION {
-        return Err(corrupt(format!("schema version {} is not the supported {SCHEMA_VERSION}", baseline.schema_version)));
+        return Err(corrupt(format!(
+            "schema version {} is not the supported {SCHEMA_VERSION}",
+            baseline.schema_version
+        )));
     }
-    let histograms = std::iter::once(("total", &baseline.summary.total))
-        .chain(baseline.summary.requests.iter().map(|(name, metrics)| (name.as_str(), metrics)));
+    let histograms = std::iter::once(("total", &baseline.summary.total)).chain(
+        baseline
+            .summary
+            .requests
+            .iter()
+            .map(|(name, metrics)| (name.as_str(), metrics)),
+    );
     for (scope, metrics) in histograms {
-        decode_histogram(&metrics.histogram).map_err(|err| corrupt(format!("the histogram of `{scope}` does not decode: {err}")))?;
+        decode_histogram(&metrics.histogram)
+            .map_err(|err| corrupt(format!("the histogram of `{scope}` does not decode: {err}")))?;
     }
     Ok(Some(baseline))
 }

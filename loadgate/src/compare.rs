@@ -64,13 +64,21 @@ fn metrics_in<'a>(summary: &'a SpecSummary, scope: &Scope) -> Option<&'a Metrics
 }
 
 /// Judges `current` against the thresholds and, for regressions, against `baseline`.
-pub fn compare(thresholds: &[Threshold], current: &SpecSummary, baseline: Option<&SpecSummary>) -> Vec<Check> {
+pub fn compare(
+    thresholds: &[Threshold],
+    current: &SpecSummary,
+    baseline: Option<&SpecSummary>,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     for threshold in thresholds {
-        let Some(current_metrics) = metrics_in(current, &threshold.scope) else { continue };
+        let Some(current_metrics) = metrics_in(current, &threshold.scope) else {
+            continue;
+        };
         let metric = threshold.metric;
         let value = metric.value(current_metrics);
-        let base = baseline.and_then(|b| metrics_in(b, &threshold.scope)).map(|m| metric.value(m));
+        let base = baseline
+            .and_then(|b| metrics_in(b, &threshold.scope))
+            .map(|m| metric.value(m));
         let change = base.filter(|b| *b != 0.0).map(|b| (value - b) / b);
         let check = |kind, limit, outcome, message| Check {
             scope: threshold.scope.label().to_owned(),
@@ -84,40 +92,92 @@ pub fn compare(thresholds: &[Threshold], current: &SpecSummary, baseline: Option
             message,
         };
         if let Some(allowed) = threshold.regression {
-            let (outcome, message) = judge_regression(metric, value, base, allowed, threshold.noise_floor);
+            let (outcome, message) =
+                judge_regression(metric, value, base, allowed, threshold.noise_floor);
             checks.push(check(CheckKind::Regression, allowed, outcome, message));
         }
         if let Some(max) = threshold.max {
-            let outcome = if value > max { CheckOutcome::Fail } else { CheckOutcome::Pass };
-            let verb = if outcome == CheckOutcome::Fail { "exceeds" } else { "within" };
-            let message = format!("{metric} {} {verb} max {}", metric.format(value), metric.format(max));
+            let outcome = if value > max {
+                CheckOutcome::Fail
+            } else {
+                CheckOutcome::Pass
+            };
+            let verb = if outcome == CheckOutcome::Fail {
+                "exceeds"
+            } else {
+                "within"
+            };
+            let message = format!(
+                "{metric} {} {verb} max {}",
+                metric.format(value),
+                metric.format(max)
+            );
             checks.push(check(CheckKind::Max, max, outcome, message));
         }
         if let Some(min) = threshold.min {
-            let outcome = if value < min { CheckOutcome::Fail } else { CheckOutcome::Pass };
-            let verb = if outcome == CheckOutcome::Fail { "below" } else { "at or above" };
-            let message = format!("{metric} {} {verb} min {}", metric.format(value), metric.format(min));
+            let outcome = if value < min {
+                CheckOutcome::Fail
+            } else {
+                CheckOutcome::Pass
+            };
+            let verb = if outcome == CheckOutcome::Fail {
+                "below"
+            } else {
+                "at or above"
+            };
+            let message = format!(
+                "{metric} {} {verb} min {}",
+                metric.format(value),
+                metric.format(min)
+            );
             checks.push(check(CheckKind::Min, min, outcome, message));
         }
     }
     checks
 }
 
-fn judge_regression(metric: Metric, value: f64, base: Option<f64>, allowed: f64, noise_floor: f64) -> (CheckOutcome, String) {
+fn judge_regression(
+    metric: Metric,
+    value: f64,
+    base: Option<f64>,
+    allowed: f64,
+    noise_floor: f64,
+) -> (CheckOutcome, String) {
     let sign = if metric.higher_is_worse() { '+' } else { '-' };
     let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
     let Some(base) = base else {
-        return (CheckOutcome::NoBaseline, format!("{metric} {} (no baseline to compare with)", metric.format(value)));
+        return (
+            CheckOutcome::NoBaseline,
+            format!(
+                "{metric} {} (no baseline to compare with)",
+                metric.format(value)
+            ),
+        );
     };
-    let transition = format!("{metric} {} -> {}", metric.format(base), metric.format(value));
+    let transition = format!(
+        "{metric} {} -> {}",
+        metric.format(base),
+        metric.format(value)
+    );
     let change_text = if base == 0.0 {
-        if value == 0.0 { "(no change)".to_owned() } else { "(from zero)".to_owned() }
+        if value == 0.0 {
+            "(no change)".to_owned()
+        } else {
+            "(from zero)".to_owned()
+        }
     } else {
         format!("({:+.1}%)", (value - base) / base * 100.0)
     };
-    let worse_by = if metric.higher_is_worse() { value - base } else { base - value };
+    let worse_by = if metric.higher_is_worse() {
+        value - base
+    } else {
+        base - value
+    };
     if worse_by < 0.0 {
-        return (CheckOutcome::Pass, format!("{transition} {change_text} improved"));
+        return (
+            CheckOutcome::Pass,
+            format!("{transition} {change_text} improved"),
+        );
     }
     let relative = match (base == 0.0, worse_by > 0.0) {
         (true, true) => f64::INFINITY,
@@ -125,12 +185,21 @@ fn judge_regression(metric: Metric, value: f64, base: Option<f64>, allowed: f64,
         (false, _) => worse_by / base,
     };
     if relative <= allowed {
-        (CheckOutcome::Pass, format!("{transition} {change_text} within {allowed_text}"))
+        (
+            CheckOutcome::Pass,
+            format!("{transition} {change_text} within {allowed_text}"),
+        )
     } else if worse_by <= noise_floor {
         let floor = metric.format(noise_floor);
-        (CheckOutcome::Pass, format!("{transition} {change_text} within the noise floor of {floor}"))
+        (
+            CheckOutcome::Pass,
+            format!("{transition} {change_text} within the noise floor of {floor}"),
+        )
     } else {
-        (CheckOutcome::Fail, format!("{transition} {change_text} exceeds {allowed_text}"))
+        (
+            CheckOutcome::Fail,
+            format!("{transition} {change_text} exceeds {allowed_text}"),
+        )
     }
 }
 
@@ -154,7 +223,14 @@ mod tests {
             failures: (error_rate * 1000.0) as u64,
             error_rate,
             rps,
-            latency_us: LatencyStats { min: 100, mean: 900.0, p50: p90_us / 2, p90: p90_us, p99: p90_us * 2, max: p90_us * 3 },
+            latency_us: LatencyStats {
+                min: 100,
+                mean: 900.0,
+                p50: p90_us / 2,
+                p90: p90_us,
+                p99: p90_us * 2,
+                max: p90_us * 3,
+            },
             status_codes: BTreeMap::new(),
             errors: BTreeMap::new(),
             bytes_received: 0,
@@ -162,15 +238,36 @@ mod tests {
             histogram: String::new(),
         };
         SpecSummary {
-            load: LoadFacts { model: "closed".into(), users: 1, seed: 1, measured_seconds: Seconds(1.0), warmup_seconds: Seconds(0.0) },
+            load: LoadFacts {
+                model: "closed".into(),
+                users: 1,
+                seed: 1,
+                measured_seconds: Seconds(1.0),
+                warmup_seconds: Seconds(0.0),
+            },
             total: metrics.clone(),
             requests: BTreeMap::from([("home".to_owned(), metrics)]),
-            warmup: WarmupFacts { requests: 0, failures: 0 },
+            warmup: WarmupFacts {
+                requests: 0,
+                failures: 0,
+            },
         }
     }
 
-    fn threshold(metric: Metric, regression: Option<f64>, max: Option<f64>, min: Option<f64>) -> Threshold {
-        Threshold { scope: Scope::Total, metric, regression, max, min, noise_floor: metric.default_noise_floor() }
+    fn threshold(
+        metric: Metric,
+        regression: Option<f64>,
+        max: Option<f64>,
+        min: Option<f64>,
+    ) -> Threshold {
+        Threshold {
+            scope: Scope::Total,
+            metric,
+            regression,
+            max,
+            min,
+            noise_floor: metric.default_noise_floor(),
+        }
     }
 
     fn only(checks: Vec<Check>) -> Check {
@@ -185,18 +282,78 @@ mod tests {
         let rps = |r| summary(10_000, 0.0, r);
         let errors = |e| summary(10_000, e, 100.0);
         let cases: Vec<(Metric, SpecSummary, SpecSummary, f64, CheckOutcome, &str)> = vec![
-            (Metric::P90, p90(12_400), p90(15_100), 0.15, CheckOutcome::Fail, "p90 12.40ms -> 15.10ms (+21.8%) exceeds +15%"),
-            (Metric::P90, p90(12_400), p90(13_000), 0.15, CheckOutcome::Pass, "p90 12.40ms -> 13.00ms (+4.8%) within +15%"),
-            (Metric::P90, p90(12_400), p90(10_000), 0.15, CheckOutcome::Pass, "p90 12.40ms -> 10.00ms (-19.4%) improved"),
+            (
+                Metric::P90,
+                p90(12_400),
+                p90(15_100),
+                0.15,
+                CheckOutcome::Fail,
+                "p90 12.40ms -> 15.10ms (+21.8%) exceeds +15%",
+            ),
+            (
+                Metric::P90,
+                p90(12_400),
+                p90(13_000),
+                0.15,
+                CheckOutcome::Pass,
+                "p90 12.40ms -> 13.00ms (+4.8%) within +15%",
+            ),
+            (
+                Metric::P90,
+                p90(12_400),
+                p90(10_000),
+                0.15,
+                CheckOutcome::Pass,
+                "p90 12.40ms -> 10.00ms (-19.4%) improved",
+            ),
             // +100 %, but only 400 µs: inside the default 1 ms noise floor.
-            (Metric::P90, p90(400), p90(800), 0.15, CheckOutcome::Pass, "p90 400µs -> 800µs (+100.0%) within the noise floor of 1.00ms"),
-            (Metric::Rps, rps(120.0), rps(90.0), 0.10, CheckOutcome::Fail, "rps 120.0/s -> 90.0/s (-25.0%) exceeds -10%"),
-            (Metric::Rps, rps(120.0), rps(200.0), 0.10, CheckOutcome::Pass, "rps 120.0/s -> 200.0/s (+66.7%) improved"),
-            (Metric::ErrorRate, errors(0.0), errors(0.02), 0.5, CheckOutcome::Fail, "error_rate 0.00% -> 2.00% (from zero) exceeds +50%"),
-            (Metric::ErrorRate, errors(0.0), errors(0.0005), 0.5, CheckOutcome::Pass, "error_rate 0.00% -> 0.05% (from zero) within the noise floor of 0.10%"),
+            (
+                Metric::P90,
+                p90(400),
+                p90(800),
+                0.15,
+                CheckOutcome::Pass,
+                "p90 400µs -> 800µs (+100.0%) within the noise floor of 1.00ms",
+            ),
+            (
+                Metric::Rps,
+                rps(120.0),
+                rps(90.0),
+                0.10,
+                CheckOutcome::Fail,
+                "rps 120.0/s -> 90.0/s (-25.0%) exceeds -10%",
+            ),
+            (
+                Metric::Rps,
+                rps(120.0),
+                rps(200.0),
+                0.10,
+                CheckOutcome::Pass,
+                "rps 120.0/s -> 200.0/s (+66.7%) improved",
+            ),
+            (
+                Metric::ErrorRate,
+                errors(0.0),
+                errors(0.02),
+                0.5,
+                CheckOutcome::Fail,
+                "error_rate 0.00% -> 2.00% (from zero) exceeds +50%",
+            ),
+            (
+                Metric::ErrorRate,
+                errors(0.0),
+                errors(0.0005),
+                0.5,
+                CheckOutcome::Pass,
+                "error_rate 0.00% -> 0.05% (from zero) within the noise floor of 0.10%",
+            ),
         ];
         for (metric, base, current, allowed, outcome, message) in cases {
-            let check = only(compare(&[threshold(metric, Some(allowed), None, None)], &current, Some(&base)));
+            let check = only(compare(
+                &[threshold(metric, Some(allowed), None, None)],
+                &current,
+                Some(&base),
+            ));
             assert_eq!((check.outcome, check.message.as_str()), (outcome, message));
             assert_eq!(check.kind, CheckKind::Regression);
         }
@@ -205,31 +362,58 @@ mod tests {
     #[test]
     fn without_a_baseline_regressions_are_not_judged_but_bounds_are() {
         let current = summary(30_000, 0.0, 100.0);
-        let checks = compare(&[threshold(Metric::P90, Some(0.1), Some(20_000.0), None)], &current, None);
-        assert_eq!(checks.iter().map(|c| c.outcome).collect::<Vec<_>>(), [CheckOutcome::NoBaseline, CheckOutcome::Fail]);
+        let checks = compare(
+            &[threshold(Metric::P90, Some(0.1), Some(20_000.0), None)],
+            &current,
+            None,
+        );
+        assert_eq!(
+            checks.iter().map(|c| c.outcome).collect::<Vec<_>>(),
+            [CheckOutcome::NoBaseline, CheckOutcome::Fail]
+        );
         assert_eq!(checks[1].message, "p90 30.00ms exceeds max 20.00ms");
         assert_eq!(checks[1].name(), "total p90 max");
     }
 
     #[test]
     fn a_floor_on_throughput() {
-        let check = only(compare(&[threshold(Metric::Rps, None, None, Some(150.0))], &summary(1, 0.0, 100.0), None));
-        assert_eq!((check.outcome, check.message.as_str()), (CheckOutcome::Fail, "rps 100.0/s below min 150.0/s"));
+        let check = only(compare(
+            &[threshold(Metric::Rps, None, None, Some(150.0))],
+            &summary(1, 0.0, 100.0),
+            None,
+        ));
+        assert_eq!(
+            (check.outcome, check.message.as_str()),
+            (CheckOutcome::Fail, "rps 100.0/s below min 150.0/s")
+        );
     }
 
     #[test]
     fn per_request_scopes_read_their_own_metrics() {
         let mut current = summary(10_000, 0.0, 100.0);
         current.requests.get_mut("home").unwrap().latency_us.p90 = 50_000;
-        let per_request = Threshold { scope: Scope::Request("home".into()), ..threshold(Metric::P90, None, Some(20_000.0), None) };
+        let per_request = Threshold {
+            scope: Scope::Request("home".into()),
+            ..threshold(Metric::P90, None, Some(20_000.0), None)
+        };
         let check = only(compare(&[per_request], &current, None));
-        assert_eq!((check.scope.as_str(), check.outcome), ("home", CheckOutcome::Fail));
+        assert_eq!(
+            (check.scope.as_str(), check.outcome),
+            ("home", CheckOutcome::Fail)
+        );
     }
 
     #[test]
     fn change_is_relative_to_the_baseline() {
-        let check = only(compare(&[threshold(Metric::P90, Some(0.5), None, None)], &summary(15_000, 0.0, 1.0), Some(&summary(10_000, 0.0, 1.0))));
-        assert_eq!((check.baseline, check.current, check.change), (Some(10_000.0), 15_000.0, Some(0.5)));
+        let check = only(compare(
+            &[threshold(Metric::P90, Some(0.5), None, None)],
+            &summary(15_000, 0.0, 1.0),
+            Some(&summary(10_000, 0.0, 1.0)),
+        ));
+        assert_eq!(
+            (check.baseline, check.current, check.change),
+            (Some(10_000.0), 15_000.0, Some(0.5))
+        );
         assert_eq!(check.outcome, CheckOutcome::Pass);
     }
 }

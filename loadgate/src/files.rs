@@ -8,16 +8,28 @@ use anyhow::Context as _;
 
 /// Replaces `path` with `contents` atomically; on error the old file is untouched.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
     let mut temp = tempfile::Builder::new()
         .prefix(".loadgate-")
         .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}: cannot create a temporary file in {}", path.display(), dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot write {}: cannot create a temporary file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
     temp.write_all(contents)
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    temp.persist(path).map_err(|err| err.error).with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .map_err(|err| err.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -42,7 +54,10 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.json")]);
     }
 

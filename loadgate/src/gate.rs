@@ -15,10 +15,10 @@ use crate::meta::Provenance;
 use crate::paths::Paths;
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
+use crate::run;
 use crate::service::{self, ServiceFailure};
 use crate::summary::summarize;
 use crate::verdict::{GateResult, SpecResult, Verdict};
-use crate::{run, units};
 
 #[derive(Debug, Clone)]
 pub struct GateOptions {
@@ -35,7 +35,10 @@ pub struct GateOptions {
 /// Runs the gate. `console` receives the human-readable report as each spec completes; the
 /// files go to the output directory. Errors are bad input (exit 2); everything the gate judged,
 /// including a failed service, is in the returned result.
-pub async fn loadtest(options: &GateOptions, console: &mut dyn Write) -> anyhow::Result<GateResult> {
+pub async fn loadtest(
+    options: &GateOptions,
+    console: &mut dyn Write,
+) -> anyhow::Result<GateResult> {
     let paths = &options.paths;
     let provenance = Provenance::collect(&paths.root);
 
@@ -43,15 +46,27 @@ pub async fn loadtest(options: &GateOptions, console: &mut dyn Write) -> anyhow:
     for file in paths.spec_files(&options.specs)? {
         let plan = plan::load(&file, &options.overrides)?;
         if let Some((other, _)) = planned.iter().find(|(p, _)| p.name == plan.name) {
-            bail!("two specs are named `{}`: {} and {} (their baselines and logs would collide)", plan.name, other.file.display(), file.display());
+            bail!(
+                "two specs are named `{}`: {} and {} (their baselines and logs would collide)",
+                plan.name,
+                other.file.display(),
+                file.display()
+            );
         }
         if plan.service.is_none() && options.target.is_none() {
-            bail!("{}: the spec has no [service] to launch; add one or pass --target URL", file.display());
+            bail!(
+                "{}: the spec has no [service] to launch; add one or pass --target URL",
+                file.display()
+            );
         }
         let baseline_file = paths.baseline_file(&plan.name);
         let baseline = baseline::read(&baseline_file)?;
         if baseline.is_none() && options.require_baselines && !options.update_baselines {
-            bail!("no baseline for `{}` ({} is missing) and --require-baselines is set", plan.name, baseline_file.display());
+            bail!(
+                "no baseline for `{}` ({} is missing) and --require-baselines is set",
+                plan.name,
+                baseline_file.display()
+            );
         }
         planned.push((plan, baseline));
     }
@@ -69,7 +84,7 @@ pub async fn loadtest(options: &GateOptions, console: &mut dyn Write) -> anyhow:
             if let Some(baseline) = baseline::from_result(result, &provenance) {
                 let file = paths.baseline_file(&result.name);
                 baseline::write(&file, &baseline)?;
-                baselines_updated.push(file);
+                baselines_updated.push(paths.shown(&file));
             }
         }
     }
@@ -77,16 +92,20 @@ pub async fn loadtest(options: &GateOptions, console: &mut dyn Write) -> anyhow:
     let result = GateResult::new(provenance, results, baselines_updated);
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
     report::write_files(&result, &paths.out_dir, step_summary.as_deref())?;
-    report::console::write_footer(console, &result, &paths.out_dir)?;
+    report::console::write_footer(console, &result, &paths.shown(&paths.out_dir))?;
     Ok(result)
 }
 
-async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOptions) -> anyhow::Result<SpecResult> {
+async fn run_spec(
+    plan: &Plan,
+    baseline: Option<&Baseline>,
+    options: &GateOptions,
+) -> anyhow::Result<SpecResult> {
     let paths = &options.paths;
     let mut notes = Vec::new();
     let unjudged = |failure: Option<ServiceFailure>, notes: Vec<String>| SpecResult {
         name: plan.name.clone(),
-        file: plan.file.clone(),
+        file: paths.shown(&plan.file),
         spec_hash: plan.spec_hash.clone(),
         verdict: Verdict::Pass,
         reason: None,
@@ -99,10 +118,27 @@ async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOption
     let mut service = match (&options.target, &plan.service) {
         (Some(_), _) => None,
         (None, Some(service_plan)) => {
-            eprintln!("loadgate: {}: starting `{}`", plan.name, service_plan.command.join(" "));
+            eprintln!(
+                "loadgate: {}: starting `{}`",
+                plan.name,
+                service_plan.command.join(" ")
+            );
+            let launched = Instant::now();
             match service::launch(service_plan, &paths.root, &paths.service_log(&plan.name)).await {
-                Ok(service) => Some(service),
-                Err(failure) => return Ok(unjudged(Some(failure), notes).judged(None)),
+                Ok(service) => {
+                    let log = paths.shown(&service.log_file);
+                    eprintln!(
+                        "loadgate: {}: ready after {:.1?} (log: {})",
+                        plan.name,
+                        launched.elapsed(),
+                        log.display()
+                    );
+                    Some(service)
+                }
+                Err(mut failure) => {
+                    failure.log_file = paths.shown(&failure.log_file);
+                    return Ok(unjudged(Some(failure), notes).judged(None));
+                }
             }
         }
         (None, None) => unreachable!("checked while planning"),
@@ -115,11 +151,12 @@ async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOption
 
     let load = &plan.load;
     eprintln!(
-        "loadgate: {}: {} users for {} (+{} warmup) against {base_url}",
+        "loadgate: {}: {} users for {} (+{} warmup) against {}",
         plan.name,
         load.users,
-        units::format_micros(load.duration.as_secs_f64() * 1e6),
-        units::format_micros(load.warmup.as_secs_f64() * 1e6),
+        humantime::format_duration(load.duration),
+        humantime::format_duration(load.warmup),
+        base_url.as_str().trim_end_matches('/'),
     );
     let started = Instant::now();
     let mut running = run::start(plan, &base_url)?;
@@ -128,7 +165,11 @@ async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOption
         Some(service) => {
             tokio::select! {
                 () = running.wait() => {}
-                status = service.exited() => service_failure = Some(service.died(status, started.elapsed())),
+                status = service.exited() => {
+                    let mut failure = service.died(status, started.elapsed());
+                    failure.log_file = paths.shown(&failure.log_file);
+                    service_failure = Some(failure);
+                }
             }
         }
         None => running.wait().await,
@@ -138,7 +179,12 @@ async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOption
         service.stop().await;
     }
 
-    let summary = summarize(plan, &recording.warmup, &recording.measured, recording.window);
+    let summary = summarize(
+        plan,
+        &recording.warmup,
+        &recording.measured,
+        recording.window,
+    );
     if service_failure.is_some() {
         // What was measured up to the crash is kept, but not judged.
         let mut result = unjudged(service_failure, notes);
@@ -151,7 +197,7 @@ async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOption
         None => {
             notes.push(format!(
                 "no baseline ({}): regression checks were not judged; record one with --update-baselines",
-                paths.baseline_file(&plan.name).display()
+                paths.shown(&paths.baseline_file(&plan.name)).display()
             ));
             None
         }
@@ -162,19 +208,34 @@ async fn run_spec(plan: &Plan, baseline: Option<&Baseline>, options: &GateOption
         )),
         Some(_) => None,
     };
-    if options.overrides.users.is_some() || options.overrides.duration.is_some() || options.overrides.warmup.is_some() {
-        notes.push("run with --users/--duration/--warmup overrides: the load differs from the spec's".to_owned());
+    if options.overrides.users.is_some()
+        || options.overrides.duration.is_some()
+        || options.overrides.warmup.is_some()
+    {
+        notes.push(
+            "run with --users/--duration/--warmup overrides: the load differs from the spec's"
+                .to_owned(),
+        );
     }
-    Ok(SpecResult { summary: Some(summary), checks, ..unjudged(None, notes) }.judged(inconclusive))
+    Ok(SpecResult {
+        summary: Some(summary),
+        checks,
+        ..unjudged(None, notes)
+    }
+    .judged(inconclusive))
 }
 
 /// Promotes the specs of the last run's `summary.json` to baselines, without running anything.
 pub fn accept(paths: &Paths) -> anyhow::Result<Vec<PathBuf>> {
     let summary_file = paths.summary_json();
-    let text = std::fs::read_to_string(&summary_file)
-        .with_context(|| format!("cannot read {} (run `cargo xtask loadtest` first)", summary_file.display()))?;
-    let result: GateResult =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a loadgate summary", summary_file.display()))?;
+    let text = std::fs::read_to_string(&summary_file).with_context(|| {
+        format!(
+            "cannot read {} (run `cargo xtask loadtest` first)",
+            summary_file.display()
+        )
+    })?;
+    let result: GateResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a loadgate summary", summary_file.display()))?;
     let mut written = Vec::new();
     for spec in &result.specs {
         match baseline::from_result(spec, &result.provenance) {
@@ -183,11 +244,18 @@ pub fn accept(paths: &Paths) -> anyhow::Result<Vec<PathBuf>> {
                 baseline::write(&file, &baseline)?;
                 written.push(file);
             }
-            None => eprintln!("loadgate: {}: not accepted: the run did not complete ({})", spec.name, spec.reason.as_deref().unwrap_or("no summary")),
+            None => eprintln!(
+                "loadgate: {}: not accepted: the run did not complete ({})",
+                spec.name,
+                spec.reason.as_deref().unwrap_or("no summary")
+            ),
         }
     }
     if written.is_empty() {
-        bail!("{} holds no completed run to accept", summary_file.display());
+        bail!(
+            "{} holds no completed run to accept",
+            summary_file.display()
+        );
     }
     Ok(written)
 }

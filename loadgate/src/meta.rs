@@ -32,9 +32,11 @@ impl Provenance {
     /// Reads the clock, git (in `repo`) and the host once.
     pub fn collect(repo: &Path) -> Provenance {
         Provenance {
-            recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string(),
             git_revision: git(repo, &["rev-parse", "HEAD"]),
-            git_dirty: git(repo, &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()),
+            git_dirty: git(repo, &["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty()),
             host: Host::collect(),
             loadgate_version: env!("CARGO_PKG_VERSION").to_owned(),
         }
@@ -47,17 +49,27 @@ impl Host {
             os: std::env::consts::OS.to_owned(),
             arch: std::env::consts::ARCH.to_owned(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu_model: std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|info| {
-                info.lines()
-                    .find(|line| line.starts_with("model name"))
-                    .and_then(|line| line.split_once(':'))
-                    .map(|(_, model)| model.trim().to_owned())
-            }),
+            cpu_model: std::fs::read_to_string("/proc/cpuinfo")
+                .ok()
+                .and_then(|info| {
+                    info.lines()
+                        .find(|line| line.starts_with("model name"))
+                        .and_then(|line| line.split_once(':'))
+                        .map(|(_, model)| model.trim().to_owned())
+                }),
         }
     }
 }
 
 fn git(repo: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git").arg("-C").arg(repo).args(args).output().ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }

@@ -17,7 +17,13 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 5] = [Metric::P50, Metric::P90, Metric::P99, Metric::ErrorRate, Metric::Rps];
+    pub const ALL: [Metric; 5] = [
+        Metric::P50,
+        Metric::P90,
+        Metric::P99,
+        Metric::ErrorRate,
+        Metric::Rps,
+    ];
 
     /// The key used in specs, reports and baselines.
     pub fn key(self) -> &'static str {
@@ -58,8 +64,12 @@ impl Metric {
             (Metric::P50 | Metric::P90 | Metric::P99, _) => {
                 Err(format!("{} takes a duration such as \"20ms\"", self.key()))
             }
-            (Metric::ErrorRate, _) => Err("error_rate takes a percentage such as \"1%\"".to_owned()),
-            (Metric::Rps, _) => Err("rps takes a non-negative number of requests per second, such as 100".to_owned()),
+            (Metric::ErrorRate, _) => {
+                Err("error_rate takes a percentage such as \"1%\"".to_owned())
+            }
+            (Metric::Rps, _) => Err(
+                "rps takes a non-negative number of requests per second, such as 100".to_owned(),
+            ),
         }
     }
 

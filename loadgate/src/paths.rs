@@ -24,6 +24,12 @@ impl Paths {
         }
     }
 
+    /// `path` as a reader wants it in reports: relative to the project root when inside it.
+    pub fn shown(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.root)
+            .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+    }
+
     pub fn baseline_file(&self, spec_name: &str) -> PathBuf {
         self.baselines_dir.join(format!("{spec_name}.json"))
     }
@@ -40,8 +46,12 @@ impl Paths {
     /// A name is a path to a file, or a spec name looked up in the loadspec directory.
     pub fn spec_files(&self, named: &[String]) -> anyhow::Result<Vec<PathBuf>> {
         if named.is_empty() {
-            let entries = std::fs::read_dir(&self.loadspec_dir)
-                .with_context(|| format!("cannot read the spec directory {}", self.loadspec_dir.display()))?;
+            let entries = std::fs::read_dir(&self.loadspec_dir).with_context(|| {
+                format!(
+                    "cannot read the spec directory {}",
+                    self.loadspec_dir.display()
+                )
+            })?;
             let mut files = Vec::new();
             for entry in entries {
                 let path = entry?.path();
@@ -65,7 +75,11 @@ impl Paths {
                 } else if in_dir.is_file() {
                     Ok(in_dir)
                 } else {
-                    bail!("spec file not found: {name} (looked for {} and {})", as_path.display(), in_dir.display())
+                    bail!(
+                        "spec file not found: {name} (looked for {} and {})",
+                        as_path.display(),
+                        in_dir.display()
+                    )
                 }
             })
             .collect()

@@ -139,27 +139,46 @@ pub struct Threshold {
 /// Reads and plans a spec file; environment variables come from the process.
 pub fn load(file: &Path, overrides: &Overrides) -> Result<Plan, SpecError> {
     let text = std::fs::read_to_string(file).map_err(|err| {
-        let what = if err.kind() == std::io::ErrorKind::NotFound { "spec file not found" } else { "cannot read spec file" };
+        let what = if err.kind() == std::io::ErrorKind::NotFound {
+            "spec file not found"
+        } else {
+            "cannot read spec file"
+        };
         SpecError::whole_file(file, format!("{what}: {err}"))
     })?;
     build(file, &text, overrides, &|name| std::env::var(name).ok())
 }
 
 /// Plans a spec's text. `env` looks up `${env.NAME}`.
-pub fn build(file: &Path, text: &str, overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, SpecError> {
+pub fn build(
+    file: &Path,
+    text: &str,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, SpecError> {
     let spec = spec::parse(file, text)?;
-    let at = |span: std::ops::Range<usize>, message: String| SpecError::at(file, text, span, message);
+    let at =
+        |span: std::ops::Range<usize>, message: String| SpecError::at(file, text, span, message);
 
     let name = match &spec.name {
         Some(name) => {
             let valid = !name.get_ref().is_empty()
-                && name.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                && name
+                    .get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
             if !valid {
-                return Err(at(name.span(), "a spec name may use letters, digits, `-`, `_` and `.` (it names files)".into()));
+                return Err(at(
+                    name.span(),
+                    "a spec name may use letters, digits, `-`, `_` and `.` (it names files)".into(),
+                ));
             }
             name.get_ref().clone()
         }
-        None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
 
     let service = spec
@@ -167,20 +186,34 @@ pub fn build(file: &Path, text: &str, overrides: &Overrides, env: &dyn Fn(&str) 
         .as_ref()
         .map(|service| {
             if service.command.get_ref().is_empty() {
-                return Err(at(service.command.span(), "the service command is empty".into()));
+                return Err(at(
+                    service.command.span(),
+                    "the service command is empty".into(),
+                ));
             }
             let ready_path = match service.ready.as_ref().and_then(|r| r.http.as_ref()) {
                 Some(path) if !path.get_ref().starts_with('/') => {
-                    return Err(at(path.span(), format!("`{}` must be a path starting with /", path.get_ref())));
+                    return Err(at(
+                        path.span(),
+                        format!("`{}` must be a path starting with /", path.get_ref()),
+                    ));
                 }
                 Some(path) => Some(path.get_ref().clone()),
                 None => defaults::READY_PATH.map(str::to_owned),
             };
             Ok(ServicePlan {
                 command: service.command.get_ref().clone(),
-                env: service.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                env: service
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 ready_path,
-                ready_timeout: service.ready.as_ref().and_then(|r| r.timeout).map_or(defaults::READY_TIMEOUT, |d| d.0),
+                ready_timeout: service
+                    .ready
+                    .as_ref()
+                    .and_then(|r| r.timeout)
+                    .map_or(defaults::READY_TIMEOUT, |d| d.0),
                 stop_grace: service.stop_grace.map_or(defaults::STOP_GRACE, |d| d.0),
             })
         })
@@ -189,33 +222,61 @@ pub fn build(file: &Path, text: &str, overrides: &Overrides, env: &dyn Fn(&str) 
     let load_spec = spec.load.get_ref();
     let users = overrides.users.unwrap_or(*load_spec.users.get_ref());
     if users == 0 || users > MAX_USERS {
-        return Err(at(load_spec.users.span(), format!("users must be between 1 and {MAX_USERS}, not {users}")));
+        return Err(at(
+            load_spec.users.span(),
+            format!("users must be between 1 and {MAX_USERS}, not {users}"),
+        ));
     }
     let duration = overrides.duration.unwrap_or(load_spec.duration.get_ref().0);
     if duration.is_zero() {
-        return Err(at(load_spec.duration.span(), "the duration must be longer than zero".into()));
+        return Err(at(
+            load_spec.duration.span(),
+            "the duration must be longer than zero".into(),
+        ));
     }
     let load = LoadPlan {
         model: load_spec.model,
         users,
         ramp_up: load_spec.ramp_up.map_or(defaults::RAMP_UP, |d| d.0),
-        think_time: load_spec
-            .think_time
-            .unwrap_or(DurationRange { min: defaults::THINK_TIME, max: defaults::THINK_TIME }),
-        warmup: overrides.warmup.or(load_spec.warmup.map(|d| d.0)).unwrap_or(defaults::WARMUP),
+        think_time: load_spec.think_time.unwrap_or(DurationRange {
+            min: defaults::THINK_TIME,
+            max: defaults::THINK_TIME,
+        }),
+        warmup: overrides
+            .warmup
+            .or(load_spec.warmup.map(|d| d.0))
+            .unwrap_or(defaults::WARMUP),
         duration,
     };
 
     if spec.requests.is_empty() {
-        return Err(at(spec.load.span(), "the spec has no [[request]]: add at least one".into()));
+        return Err(at(
+            spec.load.span(),
+            "the spec has no [[request]]: add at least one".into(),
+        ));
     }
-    let default_timeout = spec.defaults.timeout.map_or(defaults::REQUEST_TIMEOUT, |d| d.0);
+    let default_timeout = spec
+        .defaults
+        .timeout
+        .map_or(defaults::REQUEST_TIMEOUT, |d| d.0);
     let mut requests: Vec<RequestPlan> = Vec::with_capacity(spec.requests.len());
     for request in &spec.requests {
-        let planned = plan_request(request.get_ref(), &spec.defaults.headers, default_timeout, env, &at)?;
+        let planned = plan_request(
+            request.get_ref(),
+            &spec.defaults.headers,
+            default_timeout,
+            env,
+            &at,
+        )?;
         if requests.iter().any(|r| r.name == planned.name) {
             let name = &request.get_ref().name;
-            return Err(at(name.span(), format!("two requests are named `{}`: names group statistics, so they must differ", planned.name)));
+            return Err(at(
+                name.span(),
+                format!(
+                    "two requests are named `{}`: names group statistics, so they must differ",
+                    planned.name
+                ),
+            ));
         }
         requests.push(planned);
     }
@@ -243,48 +304,85 @@ fn plan_request(
     env: &dyn Fn(&str) -> Option<String>,
     at: &At<'_>,
 ) -> Result<RequestPlan, SpecError> {
-    let template = |value: &Spanned<String>, escape| Template::parse(value.get_ref(), escape, env).map_err(|e| at(value.span(), e));
+    let template = |value: &Spanned<String>, escape| {
+        Template::parse(value.get_ref(), escape, env).map_err(|e| at(value.span(), e))
+    };
 
     let name = request.name.get_ref().clone();
     if name.is_empty() {
-        return Err(at(request.name.span(), "a request name cannot be empty".into()));
+        return Err(at(
+            request.name.span(),
+            "a request name cannot be empty".into(),
+        ));
     }
     let weight = match &request.weight {
         Some(weight) if *weight.get_ref() == 0 => {
-            return Err(at(weight.span(), "weight must be at least 1 (remove the request to stop sending it)".into()));
+            return Err(at(
+                weight.span(),
+                "weight must be at least 1 (remove the request to stop sending it)".into(),
+            ));
         }
         Some(weight) => *weight.get_ref(),
         None => defaults::WEIGHT,
     };
     let method = match &request.method {
         Some(method) => Method::from_bytes(method.get_ref().to_ascii_uppercase().as_bytes())
-            .map_err(|_| at(method.span(), format!("`{}` is not an HTTP method", method.get_ref())))?,
-        None => Method::from_bytes(defaults::METHOD.as_bytes()).expect("the default method is valid"),
+            .map_err(|_| {
+                at(
+                    method.span(),
+                    format!("`{}` is not an HTTP method", method.get_ref()),
+                )
+            })?,
+        None => {
+            Method::from_bytes(defaults::METHOD.as_bytes()).expect("the default method is valid")
+        }
     };
     if !request.path.get_ref().starts_with('/') {
         return Err(at(
             request.path.span(),
-            format!("`{}` must be a path starting with / (the host comes from the service or --target)", request.path.get_ref()),
+            format!(
+                "`{}` must be a path starting with / (the host comes from the service or --target)",
+                request.path.get_ref()
+            ),
         ));
     }
     let path = template(&request.path, Escape::None)?;
 
     let mut headers = Vec::new();
-    for (key, value) in default_headers.iter().filter(|(k, _)| !request.headers.contains_key(*k)).chain(&request.headers) {
-        let header = HeaderName::from_bytes(key.as_bytes()).map_err(|_| at(value.span(), format!("`{key}` is not a header name")))?;
+    for (key, value) in default_headers
+        .iter()
+        .filter(|(k, _)| !request.headers.contains_key(*k))
+        .chain(&request.headers)
+    {
+        let header = HeaderName::from_bytes(key.as_bytes())
+            .map_err(|_| at(value.span(), format!("`{key}` is not a header name")))?;
         let value_template = template(value, Escape::None)?;
         if let Some(text) = value_template.as_static() {
-            HeaderValue::from_str(text).map_err(|_| at(value.span(), format!("the value of header `{key}` is not valid in HTTP")))?;
+            HeaderValue::from_str(text).map_err(|_| {
+                at(
+                    value.span(),
+                    format!("the value of header `{key}` is not valid in HTTP"),
+                )
+            })?;
         }
         headers.push((header, value_template));
     }
 
     let body = match (&request.json, &request.body) {
-        (Some(_), Some(body)) => return Err(at(body.span(), "give either `json` or `body`, not both".into())),
+        (Some(_), Some(body)) => {
+            return Err(at(
+                body.span(),
+                "give either `json` or `body`, not both".into(),
+            ));
+        }
         (Some(json), None) => {
-            let text = serde_json::to_string(json.get_ref()).map_err(|e| at(json.span(), format!("cannot encode as JSON: {e}")))?;
+            let text = serde_json::to_string(json.get_ref())
+                .map_err(|e| at(json.span(), format!("cannot encode as JSON: {e}")))?;
             if !headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
-                headers.push((CONTENT_TYPE, Template::parse("application/json", Escape::None, env).expect("static")));
+                headers.push((
+                    CONTENT_TYPE,
+                    Template::parse("application/json", Escape::None, env).expect("static"),
+                ));
             }
             Some(Template::parse(&text, Escape::JsonString, env).map_err(|e| at(json.span(), e))?)
         }
@@ -296,7 +394,10 @@ fn plan_request(
         Some(expect) => {
             let statuses = expect.status.get_ref();
             if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
-                return Err(at(expect.status.span(), "expect.status takes a non-empty list of HTTP status codes (100-599)".into()));
+                return Err(at(
+                    expect.status.span(),
+                    "expect.status takes a non-empty list of HTTP status codes (100-599)".into(),
+                ));
             }
             Expect::Statuses(statuses.clone())
         }
@@ -305,23 +406,55 @@ fn plan_request(
 
     let timeout = request.timeout.map_or(default_timeout, |d| d.0);
     if timeout.is_zero() || timeout > MAX_TIMEOUT {
-        return Err(at(request.name.span(), format!("request timeout must be between 1ms and {}s", MAX_TIMEOUT.as_secs())));
+        return Err(at(
+            request.name.span(),
+            format!(
+                "request timeout must be between 1ms and {}s",
+                MAX_TIMEOUT.as_secs()
+            ),
+        ));
     }
 
-    Ok(RequestPlan { name, weight, method, path, headers, body, expect, timeout })
+    Ok(RequestPlan {
+        name,
+        weight,
+        method,
+        path,
+        headers,
+        body,
+        expect,
+        timeout,
+    })
 }
 
-fn plan_gate(gate: &GateSpec, requests: &[RequestPlan], at: &At<'_>) -> Result<Vec<Threshold>, SpecError> {
+fn plan_gate(
+    gate: &GateSpec,
+    requests: &[RequestPlan],
+    at: &At<'_>,
+) -> Result<Vec<Threshold>, SpecError> {
     let mut thresholds = plan_scope(gate, Scope::Total, at)?;
     for (name, request_gate) in &gate.request {
         if !requests.iter().any(|r| &r.name == name) {
             let known: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
-            return Err(at(request_gate.span(), format!("[gate.request.{name}] names no request (requests: {})", known.join(", "))));
+            return Err(at(
+                request_gate.span(),
+                format!(
+                    "[gate.request.{name}] names no request (requests: {})",
+                    known.join(", ")
+                ),
+            ));
         }
         if !request_gate.get_ref().request.is_empty() {
-            return Err(at(request_gate.span(), "per-request gates cannot nest another `request` table".into()));
+            return Err(at(
+                request_gate.span(),
+                "per-request gates cannot nest another `request` table".into(),
+            ));
         }
-        thresholds.extend(plan_scope(request_gate.get_ref(), Scope::Request(name.clone()), at)?);
+        thresholds.extend(plan_scope(
+            request_gate.get_ref(),
+            Scope::Request(name.clone()),
+            at,
+        )?);
     }
     Ok(thresholds)
 }
@@ -342,22 +475,45 @@ fn plan_scope(gate: &GateSpec, scope: Scope, at: &At<'_>) -> Result<Vec<Threshol
     Ok(thresholds)
 }
 
-fn plan_threshold(metric: Metric, spec: &Spanned<ThresholdSpec>, scope: Scope, at: &At<'_>) -> Result<Threshold, SpecError> {
-    let ThresholdSpec { regression, max, min, noise_floor } = spec.get_ref();
+fn plan_threshold(
+    metric: Metric,
+    spec: &Spanned<ThresholdSpec>,
+    scope: Scope,
+    at: &At<'_>,
+) -> Result<Threshold, SpecError> {
+    let ThresholdSpec {
+        regression,
+        max,
+        min,
+        noise_floor,
+    } = spec.get_ref();
     let amount = |value: &Option<Spanned<Quantity>>| {
         value
             .as_ref()
-            .map(|q| metric.parse_amount(q.get_ref()).map_err(|e| at(q.span(), e)))
+            .map(|q| {
+                metric
+                    .parse_amount(q.get_ref())
+                    .map_err(|e| at(q.span(), e))
+            })
             .transpose()
     };
     if regression.is_none() && max.is_none() && min.is_none() {
-        return Err(at(spec.span(), format!("the {metric} threshold sets no limit: give `regression`, `max` or `min`")));
+        return Err(at(
+            spec.span(),
+            format!("the {metric} threshold sets no limit: give `regression`, `max` or `min`"),
+        ));
     }
     if let (true, Some(min)) = (metric.higher_is_worse(), min) {
-        return Err(at(min.span(), format!("{metric} grows when it gets worse: limit it with `max`, not `min`")));
+        return Err(at(
+            min.span(),
+            format!("{metric} grows when it gets worse: limit it with `max`, not `min`"),
+        ));
     }
     if let (false, Some(max)) = (metric.higher_is_worse(), max) {
-        return Err(at(max.span(), format!("{metric} shrinks when it gets worse: limit it with `min`, not `max`")));
+        return Err(at(
+            max.span(),
+            format!("{metric} shrinks when it gets worse: limit it with `min`, not `max`"),
+        ));
     }
     Ok(Threshold {
         scope,
@@ -419,7 +575,12 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
 "#;
 
     fn plan(text: &str) -> Result<Plan, SpecError> {
-        build(Path::new("loadspec/orders.toml"), text, &Overrides::default(), &|_| None)
+        build(
+            Path::new("loadspec/orders.toml"),
+            text,
+            &Overrides::default(),
+            &|_| None,
+        )
     }
 
     #[test]
@@ -442,8 +603,22 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
         assert_eq!(
             plan.thresholds,
             vec![
-                Threshold { scope: Scope::Total, metric: Metric::P90, regression: Some(0.15), max: Some(20_000.0), min: None, noise_floor: 1_000.0 },
-                Threshold { scope: Scope::Total, metric: Metric::Rps, regression: Some(0.10), max: None, min: Some(5.0), noise_floor: 0.0 },
+                Threshold {
+                    scope: Scope::Total,
+                    metric: Metric::P90,
+                    regression: Some(0.15),
+                    max: Some(20_000.0),
+                    min: None,
+                    noise_floor: 1_000.0
+                },
+                Threshold {
+                    scope: Scope::Total,
+                    metric: Metric::Rps,
+                    regression: Some(0.10),
+                    max: None,
+                    min: Some(5.0),
+                    noise_floor: 0.0
+                },
                 Threshold {
                     scope: Scope::Request("create".into()),
                     metric: Metric::ErrorRate,
@@ -458,32 +633,94 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
 
     #[test]
     fn overrides_replace_users_duration_and_warmup_but_not_the_hash() {
-        let overrides = Overrides { users: Some(1), duration: Some(Duration::from_secs(1)), warmup: Some(Duration::ZERO) };
+        let overrides = Overrides {
+            users: Some(1),
+            duration: Some(Duration::from_secs(1)),
+            warmup: Some(Duration::ZERO),
+        };
         let quick = build(Path::new("orders.toml"), SPEC, &overrides, &|_| None).unwrap();
-        assert_eq!((quick.load.users, quick.load.duration), (1, Duration::from_secs(1)));
+        assert_eq!(
+            (quick.load.users, quick.load.duration),
+            (1, Duration::from_secs(1))
+        );
         assert_eq!(quick.spec_hash, plan(SPEC).unwrap().spec_hash);
     }
 
     #[test]
     fn the_hash_follows_the_workload_not_the_gate_or_comments() {
         let base = plan(SPEC).unwrap().spec_hash;
-        assert_eq!(plan(&format!("# comment\n{}", SPEC.replace("15%", "50%"))).unwrap().spec_hash, base);
-        assert_ne!(plan(&SPEC.replace("users = 4", "users = 5")).unwrap().spec_hash, base);
+        assert_eq!(
+            plan(&format!("# comment\n{}", SPEC.replace("15%", "50%")))
+                .unwrap()
+                .spec_hash,
+            base
+        );
+        assert_ne!(
+            plan(&SPEC.replace("users = 4", "users = 5"))
+                .unwrap()
+                .spec_hash,
+            base
+        );
     }
 
     #[test]
     fn invalid_values_point_at_their_key() {
         let cases = [
-            ("users = 4", "users = 0", "load.users", "users must be between 1"),
-            ("weight = 3", "weight = 0", "request.weight", "weight must be at least 1"),
-            ("method = \"post\"", "method = \"PO ST\"", "request.method", "not an HTTP method"),
-            ("path = \"/orders\"", "path = \"orders\"", "request.path", "must be a path starting with /"),
-            ("[201, 409]", "[201, 999]", "request.expect.status", "HTTP status codes"),
-            ("max = \"20ms\"", "max = \"20 parsecs\"", "gate.p90.max", "invalid duration"),
+            (
+                "users = 4",
+                "users = 0",
+                "load.users",
+                "users must be between 1",
+            ),
+            (
+                "weight = 3",
+                "weight = 0",
+                "request.weight",
+                "weight must be at least 1",
+            ),
+            (
+                "method = \"post\"",
+                "method = \"PO ST\"",
+                "request.method",
+                "not an HTTP method",
+            ),
+            (
+                "path = \"/orders\"",
+                "path = \"orders\"",
+                "request.path",
+                "must be a path starting with /",
+            ),
+            (
+                "[201, 409]",
+                "[201, 999]",
+                "request.expect.status",
+                "HTTP status codes",
+            ),
+            (
+                "max = \"20ms\"",
+                "max = \"20 parsecs\"",
+                "gate.p90.max",
+                "invalid duration",
+            ),
             ("min = 5", "max = 5", "gate.rps.max", "limit it with `min`"),
-            ("[gate.request.create]", "[gate.request.nope]", "gate.request.nope", "names no request"),
-            ("\"${seq}\"", "\"${sequence}\"", "request.json", "unknown template"),
-            ("name = \"home\"", "name = \"create\"", "request.name", "two requests are named `create`"),
+            (
+                "[gate.request.create]",
+                "[gate.request.nope]",
+                "gate.request.nope",
+                "names no request",
+            ),
+            (
+                "\"${seq}\"",
+                "\"${sequence}\"",
+                "request.json",
+                "unknown template",
+            ),
+            (
+                "name = \"home\"",
+                "name = \"create\"",
+                "request.name",
+                "two requests are named `create`",
+            ),
         ];
         for (from, to, key, message) in cases {
             let text = SPEC.replacen(from, to, 1);
@@ -497,17 +734,27 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
 
     #[test]
     fn a_missing_env_variable_fails_planning() {
-        let text = SPEC.replace("X-Team = \"perf\"", "Authorization = \"Bearer ${env.API_TOKEN}\"");
+        let text = SPEC.replace(
+            "X-Team = \"perf\"",
+            "Authorization = \"Bearer ${env.API_TOKEN}\"",
+        );
         let err = plan(&text).unwrap_err();
         assert!(err.message.contains("`API_TOKEN` is not set"), "{err}");
         let env = |name: &str| (name == "API_TOKEN").then(|| "t0k".to_owned());
         let plan = build(Path::new("x.toml"), &text, &Overrides::default(), &env).unwrap();
-        assert_eq!(plan.requests[0].headers[0].1.as_static(), Some("Bearer t0k"));
+        assert_eq!(
+            plan.requests[0].headers[0].1.as_static(),
+            Some("Bearer t0k")
+        );
     }
 
     #[test]
     fn a_missing_file_is_named() {
         let err = load(Path::new("loadspec/nope.toml"), &Overrides::default()).unwrap_err();
-        assert!(err.to_string().starts_with("loadspec/nope.toml: spec file not found"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("loadspec/nope.toml: spec file not found"),
+            "{err}"
+        );
     }
 }

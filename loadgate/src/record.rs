@@ -24,7 +24,12 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 4] = [ErrorKind::Connect, ErrorKind::Timeout, ErrorKind::Io, ErrorKind::Status];
+    pub const ALL: [ErrorKind; 4] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Io,
+        ErrorKind::Status,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,7 +64,8 @@ pub struct RequestRecord {
 impl RequestRecord {
     pub fn new() -> RequestRecord {
         RequestRecord {
-            latency_us: Histogram::new_with_bounds(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS).expect("valid histogram bounds"),
+            latency_us: Histogram::new_with_bounds(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS)
+                .expect("valid histogram bounds"),
             n_requests: 0,
             n_errors: [0; ErrorKind::ALL.len()],
             statuses: Vec::with_capacity(4),
@@ -69,11 +75,14 @@ impl RequestRecord {
     }
 
     pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
         if micros > LATENCY_MAX_US {
             self.n_clamped += 1;
         }
-        self.latency_us.saturating_record(micros.min(LATENCY_MAX_US));
+        self.latency_us
+            .saturating_record(micros.min(LATENCY_MAX_US));
         self.n_requests += 1;
         if let Some(kind) = outcome.error {
             self.n_errors[kind as usize] += 1;
@@ -88,7 +97,9 @@ impl RequestRecord {
     }
 
     pub fn merge(&mut self, other: &RequestRecord) {
-        self.latency_us.add(&other.latency_us).expect("histograms share their bounds");
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("histograms share their bounds");
         self.n_requests += other.n_requests;
         for (mine, theirs) in self.n_errors.iter_mut().zip(other.n_errors) {
             *mine += theirs;
@@ -122,7 +133,9 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(n_requests: usize) -> Recorder {
-        Recorder { by_request: (0..n_requests).map(|_| RequestRecord::new()).collect() }
+        Recorder {
+            by_request: (0..n_requests).map(|_| RequestRecord::new()).collect(),
+        }
     }
 
     pub fn record(&mut self, request_idx: usize, latency: Duration, outcome: &Outcome) {
@@ -149,7 +162,11 @@ impl Recorder {
 mod tests {
     use super::*;
 
-    const OK: Outcome = Outcome { status: Some(200), error: None, bytes_received: 10 };
+    const OK: Outcome = Outcome {
+        status: Some(200),
+        error: None,
+        bytes_received: 10,
+    };
 
     #[test]
     fn percentiles_come_from_the_histogram_within_its_precision() {
@@ -161,7 +178,10 @@ mod tests {
         let p90 = record.latency_us.value_at_quantile(0.9) as f64;
         assert!((p50 - 50_000.0).abs() / 50_000.0 < 0.001, "{p50}");
         assert!((p90 - 90_000.0).abs() / 90_000.0 < 0.001, "{p90}");
-        assert_eq!(record.latency_us.max(), record.latency_us.highest_equivalent(100_000));
+        assert_eq!(
+            record.latency_us.max(),
+            record.latency_us.highest_equivalent(100_000)
+        );
         assert_eq!(record.bytes_received, 1_000);
     }
 
@@ -178,8 +198,16 @@ mod tests {
     fn merging_adds_counts_statuses_and_errors() {
         let mut a = Recorder::new(2);
         let mut b = Recorder::new(2);
-        let conflict = Outcome { status: Some(409), error: Some(ErrorKind::Status), bytes_received: 0 };
-        let refused = Outcome { status: None, error: Some(ErrorKind::Connect), bytes_received: 0 };
+        let conflict = Outcome {
+            status: Some(409),
+            error: Some(ErrorKind::Status),
+            bytes_received: 0,
+        };
+        let refused = Outcome {
+            status: None,
+            error: Some(ErrorKind::Connect),
+            bytes_received: 0,
+        };
         a.record(0, Duration::from_millis(1), &OK);
         b.record(0, Duration::from_millis(2), &conflict);
         b.record(1, Duration::from_millis(3), &refused);

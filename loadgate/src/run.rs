@@ -69,7 +69,9 @@ pub struct Load {
 
 impl std::fmt::Debug for Load {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Load").field("users", &self.users.len()).finish()
+        f.debug_struct("Load")
+            .field("users", &self.users.len())
+            .finish()
     }
 }
 
@@ -80,7 +82,13 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
         .no_proxy()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(users)
-        .connect_timeout(plan.requests.iter().map(|r| r.timeout).max().unwrap_or(Duration::from_secs(10)))
+        .connect_timeout(
+            plan.requests
+                .iter()
+                .map(|r| r.timeout)
+                .max()
+                .unwrap_or(Duration::from_secs(10)),
+        )
         .build()
         .context("cannot build the HTTP client")?;
     let n_shards = users.min(4 * std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -115,7 +123,12 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
     for user_idx in 0..plan.load.users {
         tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
     }
-    Ok(Load { shared, users: tasks, stop, stopped_at: None })
+    Ok(Load {
+        shared,
+        users: tasks,
+        stop,
+        stopped_at: None,
+    })
 }
 
 impl Load {
@@ -151,21 +164,37 @@ impl Load {
             warmup.merge(&shard.warmup);
             measured.merge(&shard.measured);
         }
-        let window_end = self.stopped_at.map_or(shared.end(), |at| at.min(shared.end()));
-        Recording { warmup, measured, window: window_end.saturating_duration_since(shared.warmup_end()) }
+        let window_end = self
+            .stopped_at
+            .map_or(shared.end(), |at| at.min(shared.end()));
+        Recording {
+            warmup,
+            measured,
+            window: window_end.saturating_duration_since(shared.warmup_end()),
+        }
     }
 }
 
 async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<bool>) {
     let load = &shared.load;
-    let ramp_offset = load.ramp_up.mul_f64(f64::from(user_idx) / f64::from(load.users));
+    let ramp_offset = load
+        .ramp_up
+        .mul_f64(f64::from(user_idx) / f64::from(load.users));
     let end = shared.end();
     if !sleep_unless_stopped(shared.started + ramp_offset, &mut stop).await {
         return;
     }
-    let mut rng = fastrand::Rng::with_seed(shared.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(u64::from(user_idx)));
+    let mut rng = fastrand::Rng::with_seed(
+        shared
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(u64::from(user_idx)),
+    );
     let shard = &shared.shards[user_idx as usize % shared.shards.len()];
-    let total_weight = *shared.cumulative_weights.last().expect("a plan has requests");
+    let total_weight = *shared
+        .cumulative_weights
+        .last()
+        .expect("a plan has requests");
     let mut url_buf = String::with_capacity(shared.base_url.len() + 64);
     let mut text_buf = String::new();
 
@@ -173,18 +202,30 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
         let draw = rng.u32(0..total_weight);
         let request_idx = shared.cumulative_weights.partition_point(|&w| w <= draw);
         let plan = &shared.requests[request_idx];
-        let mut ctx = RenderContext { seq: &shared.seq, user_id: user_idx + 1, rng: &mut rng };
+        let mut ctx = RenderContext {
+            seq: &shared.seq,
+            user_id: user_idx + 1,
+            rng: &mut rng,
+        };
         let request = build_request(&shared, plan, &mut ctx, &mut url_buf, &mut text_buf);
 
         let sent_at = Instant::now();
         let outcome = match request {
             Ok(request) => send(&shared.client, request, plan).await,
-            Err(()) => Outcome { status: None, error: Some(ErrorKind::Io), bytes_received: 0 },
+            Err(()) => Outcome {
+                status: None,
+                error: Some(ErrorKind::Io),
+                bytes_received: 0,
+            },
         };
         let latency = sent_at.elapsed();
         {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            let recorder = if sent_at < shared.warmup_end() { &mut shard.warmup } else { &mut shard.measured };
+            let recorder = if sent_at < shared.warmup_end() {
+                &mut shard.warmup
+            } else {
+                &mut shard.measured
+            };
             recorder.record(request_idx, latency, &outcome);
         }
 
@@ -192,7 +233,9 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
         if think.is_zero() {
             continue;
         }
-        if Instant::now() + think >= end || !sleep_unless_stopped(Instant::now() + think, &mut stop).await {
+        if Instant::now() + think >= end
+            || !sleep_unless_stopped(Instant::now() + think, &mut stop).await
+        {
             break;
         }
     }
@@ -229,7 +272,10 @@ fn build_request(
     url_buf.push_str(&shared.base_url);
     plan.path.render(ctx, url_buf);
     let url = Url::parse(url_buf).map_err(drop)?;
-    let mut builder = shared.client.request(plan.method.clone(), url).timeout(plan.timeout);
+    let mut builder = shared
+        .client
+        .request(plan.method.clone(), url)
+        .timeout(plan.timeout);
     for (name, value) in &plan.headers {
         text_buf.clear();
         value.render(ctx, text_buf);
@@ -247,7 +293,13 @@ fn build_request(
 async fn send(client: &reqwest::Client, request: reqwest::Request, plan: &RequestPlan) -> Outcome {
     let mut response = match client.execute(request).await {
         Ok(response) => response,
-        Err(err) => return Outcome { status: None, error: Some(classify(&err)), bytes_received: 0 },
+        Err(err) => {
+            return Outcome {
+                status: None,
+                error: Some(classify(&err)),
+                bytes_received: 0,
+            };
+        }
     };
     let status = response.status().as_u16();
     let mut bytes_received = 0;
@@ -255,11 +307,21 @@ async fn send(client: &reqwest::Client, request: reqwest::Request, plan: &Reques
         match response.chunk().await {
             Ok(Some(chunk)) => bytes_received += chunk.len() as u64,
             Ok(None) => break,
-            Err(err) => return Outcome { status: Some(status), error: Some(classify(&err)), bytes_received },
+            Err(err) => {
+                return Outcome {
+                    status: Some(status),
+                    error: Some(classify(&err)),
+                    bytes_received,
+                };
+            }
         }
     }
     let error = (!plan.expect.accepts(status)).then_some(ErrorKind::Status);
-    Outcome { status: Some(status), error, bytes_received }
+    Outcome {
+        status: Some(status),
+        error,
+        bytes_received,
+    }
 }
 
 fn classify(err: &reqwest::Error) -> ErrorKind {

@@ -29,7 +29,13 @@ pub struct ServiceFailure {
 
 impl std::fmt::Display for ServiceFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n--- last lines of {} ---\n{}", self.message, self.log_file.display(), self.log_tail)
+        write!(
+            f,
+            "{}\n--- last lines of {} ---\n{}",
+            self.message,
+            self.log_file.display(),
+            self.log_tail
+        )
     }
 }
 
@@ -46,12 +52,32 @@ pub struct Service {
 }
 
 /// Starts the service from `root` with output to `log_file`, and waits until it is ready.
-pub async fn launch(plan: &ServicePlan, root: &Path, log_file: &Path) -> Result<Service, ServiceFailure> {
-    let failure = |message: String| ServiceFailure { message, log_file: log_file.to_path_buf(), log_tail: tail(log_file, LOG_TAIL_LINES) };
-    let port = free_port().map_err(|err| failure(format!("cannot find a free port on 127.0.0.1: {err}")))?;
-    let args: Vec<String> = plan.command.iter().map(|arg| arg.replace("{port}", &port.to_string())).collect();
-    let log = open_log(log_file).map_err(|err| failure(format!("cannot create the service log {}: {err}", log_file.display())))?;
-    let log_err = log.try_clone().map_err(|err| failure(format!("cannot share the service log: {err}")))?;
+pub async fn launch(
+    plan: &ServicePlan,
+    root: &Path,
+    log_file: &Path,
+) -> Result<Service, ServiceFailure> {
+    let failure = |message: String| ServiceFailure {
+        message,
+        log_file: log_file.to_path_buf(),
+        log_tail: tail(log_file, LOG_TAIL_LINES),
+    };
+    let port = free_port()
+        .map_err(|err| failure(format!("cannot find a free port on 127.0.0.1: {err}")))?;
+    let args: Vec<String> = plan
+        .command
+        .iter()
+        .map(|arg| arg.replace("{port}", &port.to_string()))
+        .collect();
+    let log = open_log(log_file).map_err(|err| {
+        failure(format!(
+            "cannot create the service log {}: {err}",
+            log_file.display()
+        ))
+    })?;
+    let log_err = log
+        .try_clone()
+        .map_err(|err| failure(format!("cannot share the service log: {err}")))?;
 
     let mut command = tokio::process::Command::new(program_path(&args[0], root));
     command
@@ -63,8 +89,13 @@ pub async fn launch(plan: &ServicePlan, root: &Path, log_file: &Path) -> Result<
         .stderr(log_err)
         .process_group(0);
     die_with_parent(&mut command);
-    let child = command.spawn().map_err(|err| failure(format!("cannot start `{}`: {err}", args.join(" "))))?;
-    let pgid = child.id().and_then(|id| i32::try_from(id).ok()).expect("a spawned child has a pid");
+    let child = command
+        .spawn()
+        .map_err(|err| failure(format!("cannot start `{}`: {err}", args.join(" "))))?;
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .expect("a spawned child has a pid");
 
     let mut service = Service {
         child,
@@ -74,7 +105,10 @@ pub async fn launch(plan: &ServicePlan, root: &Path, log_file: &Path) -> Result<
         stop_grace: plan.stop_grace,
         stopped: false,
     };
-    if let Err(message) = service.wait_ready(plan.ready_path.as_deref(), plan.ready_timeout, port).await {
+    if let Err(message) = service
+        .wait_ready(plan.ready_path.as_deref(), plan.ready_timeout, port)
+        .await
+    {
         service.stop().await;
         return Err(failure(message));
     }
@@ -82,7 +116,12 @@ pub async fn launch(plan: &ServicePlan, root: &Path, log_file: &Path) -> Result<
 }
 
 impl Service {
-    async fn wait_ready(&mut self, ready_path: Option<&str>, timeout: Duration, port: u16) -> Result<(), String> {
+    async fn wait_ready(
+        &mut self,
+        ready_path: Option<&str>,
+        timeout: Duration,
+        port: u16,
+    ) -> Result<(), String> {
         let started = Instant::now();
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -91,21 +130,36 @@ impl Service {
             .map_err(|err| format!("cannot build the readiness client: {err}"))?;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the service {} before it became ready", describe_exit(status)));
+                return Err(format!(
+                    "the service {} before it became ready",
+                    describe_exit(status)
+                ));
             }
             let probe = match ready_path {
-                Some(path) => match client.get(self.base_url.join(path).expect("a path joins a base URL")).send().await {
+                Some(path) => match client
+                    .get(self.base_url.join(path).expect("a path joins a base URL"))
+                    .send()
+                    .await
+                {
                     Ok(response) if response.status().is_success() => Ok(()),
                     Ok(response) => Err(format!("GET {path} answered {}", response.status())),
                     Err(err) => Err(format!("GET {path} failed: {}", root_cause(&err))),
                 },
-                None => TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_secs(1))
-                    .map(drop)
-                    .map_err(|err| format!("port {port} refused connections: {err}")),
+                None => TcpStream::connect_timeout(
+                    &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                    Duration::from_secs(1),
+                )
+                .map(drop)
+                .map_err(|err| format!("port {port} refused connections: {err}")),
             };
-            let Err(last_problem) = probe else { return Ok(()) };
+            let Err(last_problem) = probe else {
+                return Ok(());
+            };
             if started.elapsed() >= timeout {
-                return Err(format!("the service was not ready after {:?} (last probe: {last_problem})", timeout));
+                return Err(format!(
+                    "the service was not ready after {:?} (last probe: {last_problem})",
+                    timeout
+                ));
             }
             tokio::time::sleep(READY_POLL_INTERVAL).await;
         }
@@ -123,7 +177,11 @@ impl Service {
     /// The service's failure report for an exit during the run.
     pub fn died(&self, status: ExitStatus, after: Duration) -> ServiceFailure {
         ServiceFailure {
-            message: format!("the service {} {:.1}s into the run", describe_exit(status), after.as_secs_f64()),
+            message: format!(
+                "the service {} {:.1}s into the run",
+                describe_exit(status),
+                after.as_secs_f64()
+            ),
             log_file: self.log_file.clone(),
             log_tail: tail(&self.log_file, LOG_TAIL_LINES),
         }
@@ -135,7 +193,10 @@ impl Service {
             return;
         }
         signal_group(self.pgid, libc::SIGTERM);
-        if tokio::time::timeout(self.stop_grace, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(self.stop_grace, self.child.wait())
+            .await
+            .is_err()
+        {
             signal_group(self.pgid, libc::SIGKILL);
             let _ = self.child.wait().await;
         }
@@ -186,7 +247,9 @@ fn signal_name(signal: i32) -> &'static str {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }
 
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
@@ -200,7 +263,11 @@ fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
 /// root; a bare name ("python3") is looked up on PATH.
 fn program_path(program: &str, root: &Path) -> PathBuf {
     let path = Path::new(program);
-    if path.is_relative() && program.contains('/') { root.join(path) } else { path.to_path_buf() }
+    if path.is_relative() && program.contains('/') {
+        root.join(path)
+    } else {
+        path.to_path_buf()
+    }
 }
 
 fn root_cause(err: &dyn std::error::Error) -> String {
@@ -212,7 +279,10 @@ fn root_cause(err: &dyn std::error::Error) -> String {
 }
 
 /// Sends `signal` to every process in the group; a group that is already gone is fine.
-#[allow(unsafe_code, reason = "kill(2) has no safe wrapper in std; it touches no memory")]
+#[allow(
+    unsafe_code,
+    reason = "kill(2) has no safe wrapper in std; it touches no memory"
+)]
 fn signal_group(pgid: i32, signal: i32) {
     // SAFETY: kill with a negative pid signals a process group; no memory is shared.
     unsafe {
@@ -222,7 +292,10 @@ fn signal_group(pgid: i32, signal: i32) {
 
 /// Asks Linux to SIGKILL the service if the gate itself dies without running its cleanup
 /// (SIGKILL, OOM): no service may outlive the run.
-#[allow(unsafe_code, reason = "pre_exec is unsafe by signature; the closure only calls prctl(2)")]
+#[allow(
+    unsafe_code,
+    reason = "pre_exec is unsafe by signature; the closure only calls prctl(2)"
+)]
 fn die_with_parent(command: &mut tokio::process::Command) {
     // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
     unsafe {

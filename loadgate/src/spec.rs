@@ -151,7 +151,12 @@ impl SpecError {
     }
 
     /// An error at a byte span of the file's text.
-    pub fn at(file: &Path, text: &str, span: Range<usize>, message: impl Into<String>) -> SpecError {
+    pub fn at(
+        file: &Path,
+        text: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> SpecError {
         let start = span.start.min(text.len());
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
@@ -217,7 +222,11 @@ fn key_at(text: &str, span: Range<usize>) -> Option<String> {
         .chain(std::iter::once(line))
         .filter_map(|line| {
             let line = line.trim();
-            line.starts_with('[').then(|| line.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+            line.starts_with('[').then(|| {
+                line.trim_matches(|c| c == '[' || c == ']')
+                    .trim()
+                    .to_owned()
+            })
         })
         .next_back();
     if line.trim_start().starts_with('[') {
@@ -240,7 +249,9 @@ fn key_at(text: &str, span: Range<usize>) -> Option<String> {
         }
     }
     let spanned = text.get(span.clone()).unwrap_or("");
-    let follows_eq = text[span.end.min(text.len())..].trim_start().starts_with('=');
+    let follows_eq = text[span.end.min(text.len())..]
+        .trim_start()
+        .starts_with('=');
     if follows_eq && !spanned.is_empty() {
         parts.push(spanned.trim_matches('"').to_owned());
     }
@@ -265,7 +276,8 @@ fn last_key(before_eq: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = "[load]\nusers = 2\nduration = \"1s\"\n\n[[request]]\nname = \"home\"\npath = \"/\"\n";
+    const MINIMAL: &str =
+        "[load]\nusers = 2\nduration = \"1s\"\n\n[[request]]\nname = \"home\"\npath = \"/\"\n";
 
     fn error_of(text: &str) -> SpecError {
         parse(Path::new("loadspec/x.toml"), text).unwrap_err()
@@ -284,7 +296,10 @@ mod tests {
         assert_eq!((err.line, err.key.as_deref()), (3, Some("load.thinktime")));
         assert!(err.message.contains("unknown field `thinktime`"), "{err}");
         let text = err.to_string();
-        assert!(text.starts_with("loadspec/x.toml:3:1: key `load.thinktime`: unknown field"), "{text}");
+        assert!(
+            text.starts_with("loadspec/x.toml:3:1: key `load.thinktime`: unknown field"),
+            "{text}"
+        );
         assert!(text.contains("3 | thinktime = \"1s\""), "{text}");
     }
 
@@ -292,14 +307,22 @@ mod tests {
     fn a_bad_duration_is_named_with_its_line_and_key() {
         let err = error_of(&MINIMAL.replace("\"1s\"", "\"1 fortnight\""));
         assert_eq!((err.line, err.key.as_deref()), (3, Some("load.duration")));
-        assert!(err.message.contains("invalid duration `1 fortnight`"), "{err}");
+        assert!(
+            err.message.contains("invalid duration `1 fortnight`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_bad_value_inside_an_inline_table_names_the_full_key() {
-        let text = format!("[service]\ncommand = [\"x\"]\nready = {{ http = \"/health\", timeout = \"soon\" }}\n{MINIMAL}");
+        let text = format!(
+            "[service]\ncommand = [\"x\"]\nready = {{ http = \"/health\", timeout = \"soon\" }}\n{MINIMAL}"
+        );
         let err = error_of(&text);
-        assert_eq!((err.line, err.key.as_deref()), (3, Some("service.ready.timeout")));
+        assert_eq!(
+            (err.line, err.key.as_deref()),
+            (3, Some("service.ready.timeout"))
+        );
     }
 
     #[test]
@@ -312,7 +335,10 @@ mod tests {
     #[test]
     fn a_missing_load_table_gets_a_hint() {
         let err = error_of("[[request]]\nname = \"a\"\npath = \"/\"\n");
-        assert!(err.message.contains("every spec needs a [load] table"), "{err}");
+        assert!(
+            err.message.contains("every spec needs a [load] table"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -77,7 +77,12 @@ pub struct LatencyStats {
 
 /// Summarizes a run of `plan`: `measured` holds the judged requests, which started within a
 /// window of `window` (the planned duration, or less when the run stopped early).
-pub fn summarize(plan: &Plan, warmup: &Recorder, measured: &Recorder, window: Duration) -> SpecSummary {
+pub fn summarize(
+    plan: &Plan,
+    warmup: &Recorder,
+    measured: &Recorder,
+    window: Duration,
+) -> SpecSummary {
     let warmup_total = warmup.total();
     SpecSummary {
         load: LoadFacts {
@@ -94,19 +99,36 @@ pub fn summarize(plan: &Plan, warmup: &Recorder, measured: &Recorder, window: Du
             .zip(&measured.by_request)
             .map(|(request, record)| (request.name.clone(), metrics(record, window)))
             .collect(),
-        warmup: WarmupFacts { requests: warmup_total.n_requests, failures: warmup_total.n_failures() },
+        warmup: WarmupFacts {
+            requests: warmup_total.n_requests,
+            failures: warmup_total.n_failures(),
+        },
     }
 }
 
 fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
     let latency = &record.latency_us;
     let empty = record.n_requests == 0;
-    let quantile = |q| if empty { 0 } else { latency.value_at_quantile(q) };
+    let quantile = |q| {
+        if empty {
+            0
+        } else {
+            latency.value_at_quantile(q)
+        }
+    };
     Metrics {
         requests: record.n_requests,
         failures: record.n_failures(),
-        error_rate: if empty { 0.0 } else { round_to(record.n_failures() as f64 / record.n_requests as f64, 6) },
-        rps: if window.is_zero() { 0.0 } else { round_to(record.n_requests as f64 / window.as_secs_f64(), 3) },
+        error_rate: if empty {
+            0.0
+        } else {
+            round_to(record.n_failures() as f64 / record.n_requests as f64, 6)
+        },
+        rps: if window.is_zero() {
+            0.0
+        } else {
+            round_to(record.n_requests as f64 / window.as_secs_f64(), 3)
+        },
         latency_us: LatencyStats {
             min: if empty { 0 } else { latency.min() },
             mean: round_to(latency.mean(), 1),
@@ -115,7 +137,11 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
             p99: quantile(0.99),
             max: latency.max(),
         },
-        status_codes: record.statuses.iter().map(|(code, count)| (code.to_string(), *count)).collect(),
+        status_codes: record
+            .statuses
+            .iter()
+            .map(|(code, count)| (code.to_string(), *count))
+            .collect(),
         errors: ErrorKind::ALL
             .iter()
             .filter(|kind| record.n_errors[**kind as usize] > 0)
@@ -129,7 +155,9 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
 
 pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
-    V2DeflateSerializer::new().serialize(histogram, &mut bytes).expect("serializing into memory cannot fail");
+    V2DeflateSerializer::new()
+        .serialize(histogram, &mut bytes)
+        .expect("serializing into memory cannot fail");
     BASE64.encode(bytes)
 }
 
@@ -147,7 +175,14 @@ mod tests {
     fn histograms_survive_a_round_trip_through_text() {
         let mut record = RequestRecord::new();
         for us in [120, 450, 900, 15_000] {
-            record.record(Duration::from_micros(us), &Outcome { status: Some(200), error: None, bytes_received: 0 });
+            record.record(
+                Duration::from_micros(us),
+                &Outcome {
+                    status: Some(200),
+                    error: None,
+                    bytes_received: 0,
+                },
+            );
         }
         let decoded = decode_histogram(&encode_histogram(&record.latency_us)).unwrap();
         assert_eq!(decoded, record.latency_us);
@@ -157,21 +192,47 @@ mod tests {
     #[test]
     fn metrics_of_an_empty_record_are_zero_not_nan() {
         let metrics = metrics(&RequestRecord::new(), Duration::ZERO);
-        assert_eq!((metrics.error_rate, metrics.rps, metrics.latency_us.p99), (0.0, 0.0, 0));
+        assert_eq!(
+            (metrics.error_rate, metrics.rps, metrics.latency_us.p99),
+            (0.0, 0.0, 0)
+        );
         assert!(metrics.latency_us.mean.is_finite());
     }
 
     #[test]
     fn rates_are_per_second_of_the_window() {
         let mut record = RequestRecord::new();
-        let failure = Outcome { status: Some(500), error: Some(ErrorKind::Status), bytes_received: 0 };
+        let failure = Outcome {
+            status: Some(500),
+            error: Some(ErrorKind::Status),
+            bytes_received: 0,
+        };
         for i in 0..40 {
-            let outcome = if i < 2 { failure } else { Outcome { status: Some(200), error: None, bytes_received: 3 } };
+            let outcome = if i < 2 {
+                failure
+            } else {
+                Outcome {
+                    status: Some(200),
+                    error: None,
+                    bytes_received: 3,
+                }
+            };
             record.record(Duration::from_millis(1), &outcome);
         }
         let metrics = metrics(&record, Duration::from_secs(2));
-        assert_eq!((metrics.requests, metrics.failures, metrics.rps, metrics.error_rate), (40, 2, 20.0, 0.05));
-        assert_eq!(metrics.status_codes, BTreeMap::from([("200".into(), 38), ("500".into(), 2)]));
+        assert_eq!(
+            (
+                metrics.requests,
+                metrics.failures,
+                metrics.rps,
+                metrics.error_rate
+            ),
+            (40, 2, 20.0, 0.05)
+        );
+        assert_eq!(
+            metrics.status_codes,
+            BTreeMap::from([("200".into(), 38), ("500".into(), 2)])
+        );
         assert_eq!(metrics.errors, BTreeMap::from([("status".into(), 2)]));
     }
 }

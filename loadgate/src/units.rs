@@ -14,10 +14,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    if let Some(number) = text.strip_suffix("ms").and_then(|n| n.trim().parse::<f64>().ok()) {
+    if let Some(number) = text
+        .strip_suffix("ms")
+        .and_then(|n| n.trim().parse::<f64>().ok())
+    {
         return non_negative_secs(number / 1e3, text);
     }
-    if let Some(number) = text.strip_suffix('s').and_then(|n| n.trim().parse::<f64>().ok()) {
+    if let Some(number) = text
+        .strip_suffix('s')
+        .and_then(|n| n.trim().parse::<f64>().ok())
+    {
         return non_negative_secs(number, text);
     }
     humantime::parse_duration(text).map_err(|_| {
@@ -26,7 +32,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn non_negative_secs(secs: f64, text: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration `{text}`: must be a non-negative, finite amount"))
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("invalid duration `{text}`: must be a non-negative, finite amount"))
 }
 
 /// Parses "10%" or "0.5%" into a fraction (0.10, 0.005).
@@ -47,7 +54,9 @@ pub struct HumanDuration(pub Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map(HumanDuration).map_err(de::Error::custom)
+        parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -79,7 +88,9 @@ impl DurationRange {
             }
         };
         if min > max {
-            return Err(format!("invalid range `{text}`: the minimum is larger than the maximum"));
+            return Err(format!(
+                "invalid range `{text}`: the minimum is larger than the maximum"
+            ));
         }
         Ok(DurationRange { min, max })
     }
@@ -193,10 +204,17 @@ mod tests {
     #[test]
     fn think_time_is_a_fixed_value_or_an_ordered_range() {
         let range = DurationRange::parse("100ms..500ms").unwrap();
-        assert_eq!((range.min, range.max), (Duration::from_millis(100), Duration::from_millis(500)));
+        assert_eq!(
+            (range.min, range.max),
+            (Duration::from_millis(100), Duration::from_millis(500))
+        );
         let fixed = DurationRange::parse("200ms").unwrap();
         assert_eq!(fixed.min, fixed.max);
-        assert!(DurationRange::parse("500ms..100ms").unwrap_err().contains("minimum is larger"));
+        assert!(
+            DurationRange::parse("500ms..100ms")
+                .unwrap_err()
+                .contains("minimum is larger")
+        );
     }
 
     #[test]

@@ -81,7 +81,9 @@ impl SpecResult {
     }
 
     pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.outcome == CheckOutcome::Fail)
+        self.checks
+            .iter()
+            .filter(|c| c.outcome == CheckOutcome::Fail)
     }
 }
 
@@ -100,13 +102,28 @@ pub struct GateResult {
 }
 
 impl GateResult {
-    pub fn new(provenance: Provenance, specs: Vec<SpecResult>, baselines_updated: Vec<PathBuf>) -> GateResult {
-        let verdict = specs.iter().map(|s| s.verdict).max().unwrap_or(Verdict::Pass);
+    pub fn new(
+        provenance: Provenance,
+        specs: Vec<SpecResult>,
+        baselines_updated: Vec<PathBuf>,
+    ) -> GateResult {
+        let verdict = specs
+            .iter()
+            .map(|s| s.verdict)
+            .max()
+            .unwrap_or(Verdict::Pass);
         let exit_code = if !baselines_updated.is_empty() && verdict != Verdict::ServiceFailed {
             exit::PASSED
         } else {
             verdict.exit_code()
         };
-        GateResult { schema_version: SCHEMA_VERSION, verdict, exit_code, provenance, specs, baselines_updated }
+        GateResult {
+            schema_version: SCHEMA_VERSION,
+            verdict,
+            exit_code,
+            provenance,
+            specs,
+            baselines_updated,
+        }
     }
 }

@@ -19,35 +19,77 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
     writeln!(
         out,
         " · {} model · {} users · {:.1}s measured after {:.1}s warmup ({} requests) · seed {}",
-        load.model, load.users, load.measured_seconds.0, load.warmup_seconds.0, summary.warmup.requests, load.seed
+        load.model,
+        load.users,
+        load.measured_seconds.0,
+        load.warmup_seconds.0,
+        summary.warmup.requests,
+        load.seed
     )?;
 
-    let width = summary.requests.keys().map(String::len).max().unwrap_or(0).max("request".len());
+    let width = summary
+        .requests
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("request".len());
     writeln!(
         out,
         "  {:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "request", "reqs", "fails", "avg", "min", "p50", "p90", "p99", "max", "req/s"
     )?;
-    for (name, metrics) in summary.requests.iter().map(|(n, m)| (n.as_str(), m)).chain([("total", &summary.total)]) {
+    for (name, metrics) in summary
+        .requests
+        .iter()
+        .map(|(n, m)| (n.as_str(), m))
+        .chain([("total", &summary.total)])
+    {
         write_row(out, name, metrics, width)?;
     }
     let total = &summary.total;
-    let statuses: Vec<String> = total.status_codes.iter().map(|(code, n)| format!("{code} ×{n}")).collect();
-    writeln!(out, "  status codes: {}", if statuses.is_empty() { "none".to_owned() } else { statuses.join(", ") })?;
+    let statuses: Vec<String> = total
+        .status_codes
+        .iter()
+        .map(|(code, n)| format!("{code} ×{n}"))
+        .collect();
+    writeln!(
+        out,
+        "  status codes: {}",
+        if statuses.is_empty() {
+            "none".to_owned()
+        } else {
+            statuses.join(", ")
+        }
+    )?;
     if !total.errors.is_empty() {
-        let errors: Vec<String> = total.errors.iter().map(|(kind, n)| format!("{kind} ×{n}")).collect();
+        let errors: Vec<String> = total
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{kind} ×{n}"))
+            .collect();
         writeln!(out, "  errors: {}", errors.join(", "))?;
     }
     if !result.checks.is_empty() {
         writeln!(out, "  checks:")?;
-        let name_width = result.checks.iter().map(|c| c.name().len()).max().unwrap_or(0);
+        let name_width = result
+            .checks
+            .iter()
+            .map(|c| c.name().len())
+            .max()
+            .unwrap_or(0);
         for check in &result.checks {
             let mark = match check.outcome {
                 CheckOutcome::Pass => "✓",
                 CheckOutcome::Fail => "✗",
                 CheckOutcome::NoBaseline => "·",
             };
-            writeln!(out, "    {mark} {:<name_width$}  {}", check.name(), check.message)?;
+            writeln!(
+                out,
+                "    {mark} {:<name_width$}  {}",
+                check.name(),
+                check.message
+            )?;
         }
     }
     write_failure_and_verdict(out, result)

@@ -22,18 +22,30 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
         let classname = format!("loadgate.{}", spec.name);
         let mut cases = Vec::new();
         if let Some(failure) = &spec.service_failure {
-            let mut case = TestCase::error("service", Duration::ZERO, "service_failed", &failure.message);
+            let mut case = TestCase::error(
+                "service",
+                Duration::ZERO,
+                "service_failed",
+                &failure.message,
+            );
             case.set_system_err(&failure.log_tail);
             cases.push(case);
         }
         if spec.verdict == Verdict::Inconclusive
             && let Some(reason) = &spec.reason
         {
-            cases.push(TestCase::error("trustworthy run", Duration::ZERO, "inconclusive", reason));
+            cases.push(TestCase::error(
+                "trustworthy run",
+                Duration::ZERO,
+                "inconclusive",
+                reason,
+            ));
         }
         for check in &spec.checks {
             cases.push(match check.outcome {
-                CheckOutcome::Fail => TestCase::failure(&check.name(), Duration::ZERO, "regression", &check.message),
+                CheckOutcome::Fail => {
+                    TestCase::failure(&check.name(), Duration::ZERO, "regression", &check.message)
+                }
                 CheckOutcome::Pass | CheckOutcome::NoBaseline => {
                     let mut case = TestCase::success(&check.name(), Duration::ZERO);
                     case.set_system_out(&check.message);

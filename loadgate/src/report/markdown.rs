@@ -13,9 +13,20 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
         Verdict::Fail | Verdict::ServiceFailed => "❌",
         Verdict::Inconclusive => "⚠️",
     };
-    writeln!(out, "## loadgate: {} {}\n", icon(result.verdict), result.verdict.label())?;
+    writeln!(
+        out,
+        "## loadgate: {} {}\n",
+        icon(result.verdict),
+        result.verdict.label()
+    )?;
     for spec in &result.specs {
-        writeln!(out, "### {} {} — {}\n", icon(spec.verdict), spec.name, spec.verdict.label())?;
+        writeln!(
+            out,
+            "### {} {} — {}\n",
+            icon(spec.verdict),
+            spec.name,
+            spec.verdict.label()
+        )?;
         if let Some(summary) = &spec.summary {
             let total = &summary.total;
             writeln!(
@@ -29,16 +40,23 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
             )?;
         }
         if !spec.checks.is_empty() {
-            writeln!(out, "| check | baseline | current | change | threshold | verdict |")?;
+            writeln!(
+                out,
+                "| check | baseline | current | change | threshold | verdict |"
+            )?;
             writeln!(out, "|---|---|---|---|---|---|")?;
             for check in &spec.checks {
                 writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} |",
                     check.name(),
-                    check.baseline.map_or("—".to_owned(), |b| check.metric.format(b)),
+                    check
+                        .baseline
+                        .map_or("—".to_owned(), |b| check.metric.format(b)),
                     check.metric.format(check.current),
-                    check.change.map_or("—".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
+                    check
+                        .change
+                        .map_or("—".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
                     threshold(check),
                     match check.outcome {
                         CheckOutcome::Pass => "✅",
@@ -53,7 +71,11 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
             writeln!(out, "- ❌ **{}**: {}", check.name(), check.message)?;
         }
         if let Some(failure) = &spec.service_failure {
-            writeln!(out, "- ❌ **service**: {}\n\n```\n{}\n```", failure.message, failure.log_tail)?;
+            writeln!(
+                out,
+                "- ❌ **service**: {}\n\n```\n{}\n```",
+                failure.message, failure.log_tail
+            )?;
         } else if let Some(reason) = &spec.reason {
             writeln!(out, "- ⚠️ {reason}")?;
         }
@@ -68,7 +90,11 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
 fn threshold(check: &Check) -> String {
     match check.kind {
         CheckKind::Regression => {
-            let sign = if check.metric.higher_is_worse() { '+' } else { '-' };
+            let sign = if check.metric.higher_is_worse() {
+                '+'
+            } else {
+                '-'
+            };
             format!("{sign}{:.0}%", check.limit * 100.0)
         }
         CheckKind::Max => format!("≤ {}", check.metric.format(check.limit)),

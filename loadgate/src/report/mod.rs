@@ -15,11 +15,18 @@ use crate::verdict::GateResult;
 
 /// Writes `junit.xml`, `summary.json` and `summary.md` into `out_dir`, each atomically, and
 /// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given.
-pub fn write_files(result: &GateResult, out_dir: &Path, step_summary: Option<&Path>) -> anyhow::Result<()> {
+pub fn write_files(
+    result: &GateResult,
+    out_dir: &Path,
+    step_summary: Option<&Path>,
+) -> anyhow::Result<()> {
     let mut junit = Vec::new();
     junit::write(&mut junit, result)?;
     write_atomic(&out_dir.join("junit.xml"), &junit)?;
-    write_atomic(&out_dir.join("summary.json"), summary_json(result).as_bytes())?;
+    write_atomic(
+        &out_dir.join("summary.json"),
+        summary_json(result).as_bytes(),
+    )?;
     let mut markdown = Vec::new();
     markdown::write(&mut markdown, result)?;
     write_atomic(&out_dir.join("summary.md"), &markdown)?;
@@ -62,16 +69,39 @@ pub(crate) mod fixtures {
             failures,
             error_rate: failures as f64 / requests as f64,
             rps: requests as f64 / 10.0,
-            latency_us: LatencyStats { min: p50 / 4, mean: p50 as f64 * 1.2, p50, p90: p50 * 2, p99: p50 * 4, max: p50 * 9 },
-            status_codes: BTreeMap::from([("201".into(), requests / 20), ("409".into(), requests - requests / 20 - failures), ("500".into(), failures)]),
-            errors: if failures > 0 { BTreeMap::from([("status".into(), failures)]) } else { BTreeMap::new() },
+            latency_us: LatencyStats {
+                min: p50 / 4,
+                mean: p50 as f64 * 1.2,
+                p50,
+                p90: p50 * 2,
+                p99: p50 * 4,
+                max: p50 * 9,
+            },
+            status_codes: BTreeMap::from([
+                ("201".into(), requests / 20),
+                ("409".into(), requests - requests / 20 - failures),
+                ("500".into(), failures),
+            ]),
+            errors: if failures > 0 {
+                BTreeMap::from([("status".into(), failures)])
+            } else {
+                BTreeMap::new()
+            },
             bytes_received: requests * 12,
             clamped: 0,
             histogram: "HISTOGRAM".into(),
         }
     }
 
-    fn check(metric: Metric, kind: CheckKind, limit: f64, baseline: Option<f64>, current: f64, outcome: CheckOutcome, message: &str) -> Check {
+    fn check(
+        metric: Metric,
+        kind: CheckKind,
+        limit: f64,
+        baseline: Option<f64>,
+        current: f64,
+        outcome: CheckOutcome,
+        message: &str,
+    ) -> Check {
         Check {
             scope: "total".into(),
             metric,
@@ -87,10 +117,22 @@ pub(crate) mod fixtures {
 
     pub fn result() -> GateResult {
         let summary = SpecSummary {
-            load: LoadFacts { model: "closed".into(), users: 20, seed: 1, measured_seconds: Seconds(10.0), warmup_seconds: Seconds(2.0) },
+            load: LoadFacts {
+                model: "closed".into(),
+                users: 20,
+                seed: 1,
+                measured_seconds: Seconds(10.0),
+                warmup_seconds: Seconds(2.0),
+            },
             total: metrics(4000, 40, 1_200),
-            requests: BTreeMap::from([("emit-duplicate".into(), metrics(3800, 38, 1_100)), ("emit-new".into(), metrics(200, 2, 2_400))]),
-            warmup: WarmupFacts { requests: 800, failures: 0 },
+            requests: BTreeMap::from([
+                ("emit-duplicate".into(), metrics(3800, 38, 1_100)),
+                ("emit-new".into(), metrics(200, 2, 2_400)),
+            ]),
+            warmup: WarmupFacts {
+                requests: 800,
+                failures: 0,
+            },
         };
         let failing = SpecResult {
             name: "badges".into(),
@@ -102,9 +144,33 @@ pub(crate) mod fixtures {
             notes: vec![],
             summary: Some(summary),
             checks: vec![
-                check(Metric::P90, CheckKind::Regression, 0.15, Some(2_000.0), 2_400.0, CheckOutcome::Fail, "p90 2.00ms -> 2.40ms (+20.0%) exceeds +15%"),
-                check(Metric::P90, CheckKind::Max, 20_000.0, Some(2_000.0), 2_400.0, CheckOutcome::Pass, "p90 2.40ms within max 20.00ms"),
-                check(Metric::ErrorRate, CheckKind::Max, 0.01, Some(0.0), 0.01, CheckOutcome::Pass, "error_rate 1.00% within max 1.00%"),
+                check(
+                    Metric::P90,
+                    CheckKind::Regression,
+                    0.15,
+                    Some(2_000.0),
+                    2_400.0,
+                    CheckOutcome::Fail,
+                    "p90 2.00ms -> 2.40ms (+20.0%) exceeds +15%",
+                ),
+                check(
+                    Metric::P90,
+                    CheckKind::Max,
+                    20_000.0,
+                    Some(2_000.0),
+                    2_400.0,
+                    CheckOutcome::Pass,
+                    "p90 2.40ms within max 20.00ms",
+                ),
+                check(
+                    Metric::ErrorRate,
+                    CheckKind::Max,
+                    0.01,
+                    Some(0.0),
+                    0.01,
+                    CheckOutcome::Pass,
+                    "error_rate 1.00% within max 1.00%",
+                ),
             ],
         };
         let crashed = SpecResult {
@@ -118,7 +184,9 @@ pub(crate) mod fixtures {
                 log_file: PathBuf::from("target/loadtest/reads.service.log"),
                 log_tail: "error: address in use".into(),
             }),
-            notes: vec!["no baseline (baselines/reads.json): regression checks were not judged".into()],
+            notes: vec![
+                "no baseline (baselines/reads.json): regression checks were not judged".into(),
+            ],
             summary: None,
             checks: vec![],
         };
@@ -126,7 +194,12 @@ pub(crate) mod fixtures {
             recorded_at: "2026-11-24T12:00:00Z".into(),
             git_revision: Some("4b825dc642cb6eb9a060e54bf8d69288fbee4904".into()),
             git_dirty: false,
-            host: Host { os: "linux".into(), arch: "x86_64".into(), cpus: 2, cpu_model: Some("Test CPU".into()) },
+            host: Host {
+                os: "linux".into(),
+                arch: "x86_64".into(),
+                cpus: 2,
+                cpu_model: Some("Test CPU".into()),
+            },
             loadgate_version: "0.1.0".into(),
         };
         GateResult::new(provenance, vec![failing, crashed], vec![])
@@ -140,14 +213,20 @@ pub(crate) mod golden {
     use std::path::PathBuf;
 
     pub fn check(name: &str, actual: &str) {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, actual).unwrap();
             return;
         }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|_| panic!("{} is missing: run `UPDATE_GOLDEN=1 cargo test -p loadgate` to create it", path.display()));
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `UPDATE_GOLDEN=1 cargo test -p loadgate` to create it",
+                path.display()
+            )
+        });
         assert!(
             expected == actual,
             "{} differs from the output (rerun with UPDATE_GOLDEN=1 to accept it, then review the diff):\n{actual}",
@@ -167,7 +246,10 @@ mod tests {
         golden::check("summary.json", &text);
         let parsed: GateResult = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed, result);
-        assert_eq!((result.verdict.label(), result.exit_code), ("SERVICE FAILED", crate::exit::SERVICE_FAILED));
+        assert_eq!(
+            (result.verdict.label(), result.exit_code),
+            ("SERVICE FAILED", crate::exit::SERVICE_FAILED)
+        );
     }
 
     #[test]
@@ -175,11 +257,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let step_summary = dir.path().join("step.md");
         std::fs::write(&step_summary, "earlier step\n").unwrap();
-        write_files(&fixtures::result(), &dir.path().join("out"), Some(&step_summary)).unwrap();
+        write_files(
+            &fixtures::result(),
+            &dir.path().join("out"),
+            Some(&step_summary),
+        )
+        .unwrap();
         for name in ["junit.xml", "summary.json", "summary.md"] {
             assert!(dir.path().join("out").join(name).is_file(), "{name}");
         }
         let appended = std::fs::read_to_string(step_summary).unwrap();
-        assert!(appended.starts_with("earlier step\n## loadgate"), "{appended}");
+        assert!(
+            appended.starts_with("earlier step\n## loadgate"),
+            "{appended}"
+        );
     }
 }
