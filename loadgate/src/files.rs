@@ -2,6 +2,7 @@
 //! target, flush it to disk, then rename it over the target.
 
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -14,8 +15,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    // Reports and baselines are shared files, not secrets: 0644 before the umask, not
+    // tempfile's private 0600.
     let mut temp = tempfile::Builder::new()
         .prefix(".loadgate-")
+        .permissions(std::fs::Permissions::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| {
             format!(
@@ -59,6 +63,11 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.json")]);
+        // Readable like any file written under the same umask (0644 under the usual 022).
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&plain) & 0o644);
     }
 
     #[test]
