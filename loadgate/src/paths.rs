@@ -69,7 +69,7 @@ impl Paths {
             .iter()
             .map(|name| {
                 let as_path = PathBuf::from(name);
-                let in_dir = self.loadspec_dir.join(format!("{name}.toml"));
+                let in_dir = self.loadspec_dir.join(name).with_extension("toml");
                 if as_path.is_file() {
                     Ok(as_path)
                 } else if in_dir.is_file() {

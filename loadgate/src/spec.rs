@@ -237,10 +237,9 @@ fn key_at(text: &str, span: Range<usize>) -> Option<String> {
     let mut rest = prefix;
     while let Some(eq) = rest.find('=') {
         let key = last_key(&rest[..eq]);
-        let after = rest[eq + 1..].trim_start();
-        if after.starts_with('{') {
+        if let Some(inside) = rest[eq + 1..].trim_start().strip_prefix('{') {
             parts.extend(key);
-            rest = &after[1..];
+            rest = inside;
         } else {
             rest = &rest[eq + 1..];
             if !rest.contains('=') {

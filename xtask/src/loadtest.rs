@@ -39,11 +39,17 @@ impl RunArgs {
             paths: paths(root, self.baselines, self.out),
             specs: self.specs,
             target: self.target,
-            overrides: Overrides { users: self.users, duration: self.duration, warmup: self.warmup },
+            overrides: Overrides {
+                users: self.users,
+                duration: self.duration,
+                warmup: self.warmup,
+            },
             update_baselines: self.update_baselines,
             require_baselines: self.require_baselines,
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(async {
             let mut stdout = std::io::stdout();
             tokio::select! {
@@ -70,7 +76,10 @@ impl AcceptArgs {
 
 async fn interrupted() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {

@@ -10,7 +10,9 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root");
     let outcome = match flags.command {
         flags::Command::Loadtest(loadtest) => loadtest.run(root),
     };
