@@ -1,1 +1,251 @@
+//! Helpers for the end-to-end tests: the workspace's real binaries (`xtask`, `demo-service`),
+//! each test in a sandbox directory with its own specs, baselines and output, and a scan of
+//! `/proc` for service processes a run left behind.
+//!
+//! Every service a sandbox spec starts carries the sandbox path on its command line (its
+//! `--db` file), which is how [`Sandbox::leftover_processes`] recognises it.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use tempfile::TempDir;
+
+/// The workspace's binaries, built once per test process (a no-op for cargo when current).
+#[derive(Debug)]
+pub struct Bins {
+    pub xtask: PathBuf,
+    pub demo_service: PathBuf,
+}
+
+pub fn bins() -> &'static Bins {
+    static BINS: OnceLock<Bins> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--workspace", "--bins", "--quiet"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the workspace's binaries failed");
+        // This test executable lives in <target>/<profile>/deps/; the binaries one level up.
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps/<test>");
+        Bins {
+            xtask: dir.join("xtask"),
+            demo_service: dir.join("demo-service"),
+        }
+    })
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// What a finished `xtask` run left: its exit code and output.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, showing the whole output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A directory of its own for one test: `loadspec/`, `baselines/`, `out/`.
+#[derive(Debug)]
+pub struct Sandbox {
+    dir: TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("loadgate-e2e-")
+            .tempdir()
+            .expect("a temporary directory");
+        for sub in ["loadspec", "baselines", "out"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn baselines(&self) -> PathBuf {
+        self.path().join("baselines")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    /// A TOML array starting the demo service on `{port}`, with extra arguments.
+    pub fn demo_command(&self, extra: &[&str]) -> String {
+        let mut args = vec![
+            bins().demo_service.display().to_string(),
+            "--port".into(),
+            "{port}".into(),
+            "--db".into(),
+            self.path().join("demo.sqlite").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        toml_array(&args)
+    }
+
+    /// A short closed-model spec against the demo service (started with `service_args`): GET `/`
+    /// and `/status` from 4 users for 2 s after a 300 ms warmup, then `rest` (usually a `[gate]`).
+    pub fn quick_spec(&self, name: &str, service_args: &[&str], rest: &str) -> PathBuf {
+        let command = self.demo_command(service_args);
+        self.spec(
+            name,
+            &format!(
+                r#"name = "{name}"
+
+[service]
+command = {command}
+ready = {{ http = "/health", timeout = "20s" }}
+
+[load]
+model = "closed"
+users = 4
+ramp_up = "200ms"
+think_time = "5ms..15ms"
+warmup = "300ms"
+duration = "2s"
+
+[[request]]
+name = "home"
+weight = 3
+path = "/"
+
+[[request]]
+name = "status"
+path = "/status"
+
+{rest}"#
+            ),
+        )
+    }
+
+    /// Writes `loadspec/NAME.toml` and returns its path.
+    pub fn spec(&self, name: &str, text: &str) -> PathBuf {
+        let file = self.path().join("loadspec").join(format!("{name}.toml"));
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    /// The xtask command for `loadtest` with this sandbox's baselines and output.
+    pub fn loadtest(&self) -> Command {
+        let mut command = Command::new(&bins().xtask);
+        command
+            .arg("loadtest")
+            .arg("--no-build")
+            .arg("--baselines")
+            .arg(self.baselines())
+            .arg("--out")
+            .arg(self.out());
+        command
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("GITHUB_ACTIONS");
+        command
+    }
+
+    /// Runs `loadtest` with more arguments and waits for it.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_command(self.loadtest().args(args))
+    }
+
+    pub fn run_command(&self, command: &mut Command) -> Run {
+        Run::from(command.output().expect("xtask runs"))
+    }
+
+    pub fn read_out(&self, file: &str) -> String {
+        let path = self.out().join(file);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+    }
+
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_str(&self.read_out("summary.json")).expect("summary.json is JSON")
+    }
+
+    /// Processes whose command line mentions this sandbox: services a run failed to stop.
+    pub fn leftover_processes(&self) -> Vec<String> {
+        let marker = self.path().display().to_string();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|entry| {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                cmdline
+                    .contains(&marker)
+                    .then(|| format!("pid {}: {cmdline}", entry.file_name().to_string_lossy()))
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    pub fn assert_no_leftover_processes(&self) {
+        let leftovers = self.leftover_processes();
+        assert!(
+            leftovers.is_empty(),
+            "processes outlived the run:\n{}",
+            leftovers.join("\n")
+        );
+    }
+}
+
+/// `["a", "b"]` with TOML basic-string escaping.
+pub fn toml_array(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}

@@ -1,0 +1,244 @@
+//! The service under test as a process: a service that cannot start, never becomes ready or dies
+//! mid-run fails the gate with exit 3 and its log tail; an interrupted gate exits 130; and after
+//! every one of these, no service process is left behind. `--target` tests a running service.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use loadgate_tests::{Sandbox, bins};
+
+#[test]
+fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("reads", &["--no-such-flag"], "");
+    let run = sandbox.run(&[spec.to_str().unwrap()]);
+    run.expect_code(3);
+    assert!(
+        run.stdout
+            .contains("exited with status 2 before it became ready"),
+        "{}",
+        run.stdout
+    );
+    // The service's own complaint, from its log.
+    assert!(
+        run.stdout.contains("unexpected argument '--no-such-flag'"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("SERVICE FAILED"), "{}", run.stdout);
+    let junit = sandbox.read_out("junit.xml");
+    assert!(
+        junit.contains(r#"<error type="service_failed""#) && junit.contains("--no-such-flag"),
+        "{junit}"
+    );
+    assert_eq!(sandbox.summary()["exit_code"], 3);
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("reads", &[], "");
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        r#"ready = { http = "/health", timeout = "20s" }"#,
+        r#"ready = { http = "/not-a-health-check", timeout = "1s" }"#,
+    );
+    std::fs::write(&spec, text).unwrap();
+    let run = sandbox.run(&[spec.to_str().unwrap()]);
+    run.expect_code(3);
+    assert!(run.stdout.contains("not ready after 1s"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("404"),
+        "the last probe's answer is given:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("demo-service listening on"),
+        "the log tail is shown:\n{}",
+        run.stdout
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn a_service_that_dies_mid_run_fails_the_run_and_keeps_what_was_measured() {
+    let sandbox = Sandbox::new();
+    // `timeout` is the launched process: after 3 s, well into the measured run, it sends SIGKILL
+    // to its process group, the demo service and itself: an out-of-memory kill, as seen here.
+    let demo = sandbox.demo_command(&[]);
+    let command = format!(r#"["timeout", "--signal=KILL", "3s", {}"#, &demo[1..]);
+    let spec = sandbox.quick_spec("reads", &[], "");
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        &format!("command = {demo}"),
+        &format!("command = {command}"),
+    );
+    let text = text.replace(r#"duration = "2s""#, r#"duration = "30s""#);
+    std::fs::write(&spec, text).unwrap();
+
+    let started = Instant::now();
+    let run = sandbox.run(&[spec.to_str().unwrap()]);
+    run.expect_code(3);
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the run stops when the service dies, not at its end"
+    );
+    assert!(
+        run.stdout.contains("killed by signal 9 (SIGKILL)") && run.stdout.contains("into the run"),
+        "{}",
+        run.stdout
+    );
+    let spec = &sandbox.summary()["specs"][0];
+    assert_eq!(spec["verdict"], "service_failed");
+    assert!(
+        spec["summary"]["total"]["requests"].as_u64().unwrap() > 0,
+        "what was measured is kept: {spec:#}"
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn sigint_to_the_gate_stops_the_service_and_exits_130() {
+    interrupt_mid_run("INT");
+}
+
+#[test]
+fn sigterm_to_the_gate_stops_the_service_and_exits_130() {
+    interrupt_mid_run("TERM");
+}
+
+fn interrupt_mid_run(signal: &str) {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("reads", &[], "");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace(r#"duration = "2s""#, r#"duration = "45s""#);
+    std::fs::write(&spec, text).unwrap();
+    let mut gate = sandbox
+        .loadtest()
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Interrupt once the load is running; the rest of stderr is drained so the gate can write it.
+    let mut stderr = BufReader::new(gate.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        let running = line.contains("users for 45s");
+        seen.push(line);
+        if running {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains("users for 45s")),
+        "the run never started:\n{}",
+        seen.join("\n")
+    );
+    let rest =
+        std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    assert!(
+        !sandbox.leftover_processes().is_empty(),
+        "the service runs during the load"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // The shell's built-in `kill`: no extra package needed.
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -{signal} {}", gate.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let code = wait_bounded(&mut gate, Duration::from_secs(30));
+    let rest = rest.join().unwrap();
+    assert_eq!(code, Some(130), "an interrupted gate exits 130:\n{rest}");
+    assert!(
+        rest.contains(&format!("interrupted by SIG{signal}")),
+        "{rest}"
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+/// Waits for `child`, killing it and failing the test after `limit`.
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            panic!("the gate did not stop within {limit:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A demo service started by the test, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+#[test]
+fn target_mode_loads_a_service_that_is_already_running() {
+    let sandbox = Sandbox::new();
+    let db = sandbox.path().join("demo.sqlite");
+    let mut service = Running(
+        Command::new(&bins().demo_service)
+            .args(["--port", "0", "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first_line = String::new();
+    BufReader::new(service.0.stdout.as_mut().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let url = first_line
+        .trim()
+        .strip_prefix("demo-service listening on ")
+        .unwrap_or_else(|| panic!("{first_line}"));
+
+    // No [service] table: a spec for --target only.
+    let spec = sandbox.spec(
+        "remote",
+        r#"name = "remote"
+
+[load]
+model = "closed"
+users = 2
+duration = "1s"
+think_time = "5ms"
+
+[[request]]
+name = "status"
+path = "/status"
+"#,
+    );
+    let run = sandbox.run(&["--target", url, spec.to_str().unwrap()]);
+    run.expect_code(0);
+    let total = &sandbox.summary()["specs"][0]["summary"]["total"];
+    assert!(total["requests"].as_u64().unwrap() > 10, "{total:#}");
+    assert!(
+        !sandbox.out().join("remote.service.log").exists(),
+        "nothing was launched"
+    );
+    assert_eq!(
+        service.0.try_wait().unwrap(),
+        None,
+        "the gate leaves a service it did not start running"
+    );
+
+    // Without --target, a spec with nothing to launch is bad input.
+    sandbox.run(&[spec.to_str().unwrap()]).expect_code(2);
+}

@@ -1,0 +1,60 @@
+//! The specs and baselines shipped in the repository fit together: every spec plans, and its
+//! committed baseline was recorded for that exact workload. Changing a spec's load without
+//! recording a new baseline (`cargo xtask loadtest --update-baselines`) fails here, in the
+//! tests, rather than as an inconclusive gate later.
+
+use loadgate::baseline;
+use loadgate::paths::Paths;
+use loadgate::plan::{self, Overrides};
+use loadgate_tests::workspace_root;
+
+#[test]
+fn every_shipped_spec_plans_and_has_a_baseline_for_its_workload() {
+    let paths = Paths::under(&workspace_root());
+    let files = paths.spec_files(&[]).unwrap();
+    assert!(
+        files.len() >= 2,
+        "the read mix and the badge workload are shipped: {files:?}"
+    );
+    let mut names = Vec::new();
+    for file in files {
+        let plan = plan::load(&file, &Overrides::default()).unwrap_or_else(|err| panic!("{err}"));
+        let baseline_file = paths.baseline_file(&plan.name);
+        let baseline = baseline::read(&baseline_file)
+            .unwrap_or_else(|err| panic!("{err}"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} has no committed baseline {}",
+                    file.display(),
+                    baseline_file.display()
+                )
+            });
+        assert_eq!(baseline.spec, plan.name);
+        assert_eq!(
+            baseline.spec_hash,
+            plan.spec_hash,
+            "{} was recorded for another version of {}: run `cargo xtask loadtest --update-baselines`",
+            baseline_file.display(),
+            file.display()
+        );
+        let requests: Vec<&String> = baseline.summary.requests.keys().collect();
+        let mut planned: Vec<&String> = plan.requests.iter().map(|r| &r.name).collect();
+        planned.sort();
+        assert_eq!(
+            requests,
+            planned,
+            "{}: a baseline row per request name",
+            baseline_file.display()
+        );
+        names.push(plan.name);
+    }
+    for entry in std::fs::read_dir(&paths.baselines_dir).unwrap() {
+        let file = entry.unwrap().path();
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            names.contains(&stem),
+            "{} belongs to no spec in loadspec/",
+            file.display()
+        );
+    }
+}
