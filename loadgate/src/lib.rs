@@ -6,6 +6,7 @@
 //! run and written on request. [`gate::loadtest`] is the whole pipeline in one function.
 
 pub mod baseline;
+pub mod cargo;
 pub mod compare;
 pub mod exit;
 pub mod files;

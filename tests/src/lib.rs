@@ -21,10 +21,8 @@ pub struct Bins {
 pub fn bins() -> &'static Bins {
     static BINS: OnceLock<Bins> = OnceLock::new();
     BINS.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
+        let status = loadgate::cargo::command(&workspace_root())
             .args(["build", "--workspace", "--bins", "--quiet"])
-            .current_dir(workspace_root())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the workspace's binaries failed");

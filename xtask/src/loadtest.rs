@@ -2,7 +2,6 @@
 //! exit code. Ctrl-C and SIGTERM stop the service before the gate exits.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context as _, bail};
 use loadgate::exit;
@@ -91,10 +90,8 @@ async fn interrupted() -> &'static str {
 /// The specs start the workspace's own release binaries (the demo service), so they are
 /// built first; cargo makes this a no-op when nothing changed.
 fn build_binaries(root: &Path) -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let status = loadgate::cargo::command(root)
         .args(["build", "--release", "--workspace", "--bins", "--quiet"])
-        .current_dir(root)
         .status()
         .context("cannot run cargo to build the service")?;
     if !status.success() {
