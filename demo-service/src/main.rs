@@ -1,7 +1,9 @@
 //! demo-service: a real HTTP service standing in for our users' APIs.
 //!
-//! It listens on 127.0.0.1 only. Its knobs (`--delay`, `--fail-rate`) let tests and users inject a
-//! regression for real, so the gate is exercised against a service that actually got slower or worse.
+//! It listens on 127.0.0.1 only. Its knobs let tests and users inject a regression for real, so the
+//! gate is exercised against a service that actually got slower (`--delay`), worse (`--fail-rate`),
+//! hungrier (`--leak-per-request`) or costlier (`--cpu-per-request`). `--workers N` makes it a
+//! supervisor of N worker processes sharing the port, like gunicorn with `-w N`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -31,9 +33,22 @@ struct Args {
     /// Fraction of requests (0..1) answered with 500 Internal Server Error; /health is spared.
     #[arg(long, env = "DEMO_SERVICE_FAIL_RATE", value_parser = parse_fraction, default_value_t = 0.0)]
     fail_rate: f64,
-    /// SQLite database file for /badges; in memory when omitted, so every start is fresh.
+    /// SQLite database file for /badges; in memory when omitted, so every start is fresh
+    /// (and, with --workers, separate in each worker).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Memory kept forever by every request, e.g. "64KiB": a leak the gate should see.
+    #[arg(long, env = "DEMO_SERVICE_LEAK_PER_REQUEST", default_value = "0")]
+    leak_per_request: bytesize::ByteSize,
+    /// CPU time burnt by every request (measured on the thread's own clock), e.g. "500us".
+    #[arg(long, env = "DEMO_SERVICE_CPU_PER_REQUEST", value_parser = humantime::parse_duration, default_value = "0s")]
+    cpu_per_request: Duration,
+    /// Serve from N worker processes sharing the port (SO_REUSEPORT); this process supervises.
+    #[arg(long, default_value_t = 0)]
+    workers: u32,
+    /// Bind with SO_REUSEPORT (set by the supervisor for its workers).
+    #[arg(long, hide = true)]
+    reuse_port: bool,
 }
 
 fn parse_fraction(text: &str) -> Result<f64, String> {
@@ -50,6 +65,10 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
 struct AppState {
     delay: Duration,
     fail_rate: f64,
+    leak_per_request: usize,
+    cpu_per_request: Duration,
+    /// What `--leak-per-request` keeps: never freed while the service runs.
+    leaked: Mutex<Vec<Box<[u8]>>>,
     db: Mutex<rusqlite::Connection>,
     n_requests: AtomicU64,
 }
@@ -57,10 +76,17 @@ struct AppState {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.workers > 0 {
+        return supervise(&args).await;
+    }
     let db = open_db(args.db.as_deref())?;
     let state = Arc::new(AppState {
         delay: args.delay,
         fail_rate: args.fail_rate,
+        leak_per_request: usize::try_from(args.leak_per_request.as_u64())
+            .context("--leak-per-request is too large")?,
+        cpu_per_request: args.cpu_per_request,
+        leaked: Mutex::new(Vec::new()),
         db: Mutex::new(db),
         n_requests: AtomicU64::new(0),
     });
@@ -75,10 +101,8 @@ async fn main() -> anyhow::Result<()> {
         .route("/health", get(|| async { "ok\n" }))
         .with_state(state);
 
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
-            .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let listener = listen(args.port, args.reuse_port)
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     println!(
         "demo-service listening on http://{}",
         listener.local_addr()?
@@ -88,6 +112,80 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     println!("demo-service stopped");
     Ok(())
+}
+
+fn listen(port: u16, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(reuse_port)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    socket.listen(1024)
+}
+
+/// `--workers N`: starts N copies of this program on one port and watches them. A worker that
+/// exits takes the whole service down (the gate then reports the death); SIGTERM stops them all.
+async fn supervise(args: &Args) -> anyhow::Result<()> {
+    let port = match args.port {
+        // Workers need one port to share: take a free one now.
+        0 => std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port(),
+        port => port,
+    };
+    let exe = std::env::current_exe().context("cannot find this program to start workers")?;
+    let mut worker_args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--reuse-port".into(),
+        "--delay".into(),
+        humantime::format_duration(args.delay).to_string(),
+        "--fail-rate".into(),
+        args.fail_rate.to_string(),
+        "--leak-per-request".into(),
+        args.leak_per_request.as_u64().to_string(),
+        "--cpu-per-request".into(),
+        humantime::format_duration(args.cpu_per_request).to_string(),
+    ];
+    if let Some(db) = &args.db {
+        worker_args.extend(["--db".into(), db.display().to_string()]);
+    }
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..args.workers {
+        let mut child = tokio::process::Command::new(&exe)
+            .args(&worker_args)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start a worker")?;
+        let mut stopped = stop.subscribe();
+        workers.spawn(async move {
+            tokio::select! {
+                status = child.wait() => Some(status),
+                _ = stopped.changed() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    None
+                }
+            }
+        });
+    }
+    println!(
+        "demo-service supervising {} workers on 127.0.0.1:{port}",
+        args.workers
+    );
+    tokio::select! {
+        () = shutdown_signal() => {
+            let _ = stop.send(true);
+            while workers.join_next().await.is_some() {}
+            println!("demo-service stopped");
+            Ok(())
+        }
+        Some(exited) = workers.join_next() => {
+            let _ = stop.send(true);
+            while workers.join_next().await.is_some() {}
+            anyhow::bail!("a worker exited ({:?}): stopping the service", exited.ok().flatten())
+        }
+    }
 }
 
 fn open_db(path: Option<&std::path::Path>) -> anyhow::Result<rusqlite::Connection> {
@@ -112,13 +210,26 @@ async fn shutdown_signal() {
     }
 }
 
-/// Applies `--delay` and `--fail-rate` to every request that passes through it.
+/// Applies the knobs (`--delay`, `--fail-rate`, `--leak-per-request`, `--cpu-per-request`) to
+/// every request that passes through it.
 async fn inject_faults(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
     state.n_requests.fetch_add(1, Ordering::Relaxed);
+    if state.leak_per_request > 0 {
+        // Filled, not just reserved, so the pages are resident and show in RSS.
+        let leak = vec![0x5a_u8; state.leak_per_request].into_boxed_slice();
+        state
+            .leaked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(leak);
+    }
+    if !state.cpu_per_request.is_zero() {
+        burn_cpu(state.cpu_per_request);
+    }
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
     }
@@ -189,4 +300,34 @@ async fn badges(State(state): State<Arc<AppState>>, Json(emission): Json<Emissio
         )
             .into_response(),
     }
+}
+
+/// Busy work until this thread has used `amount` of CPU time: on its own clock, so a busy machine
+/// stretches the wall time but not the CPU cost the gate measures.
+fn burn_cpu(amount: Duration) {
+    let started = thread_cpu_time();
+    let mut x: u64 = 1;
+    while thread_cpu_time().saturating_sub(started) < amount {
+        for _ in 0..1_000 {
+            x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        }
+    }
+}
+
+#[allow(unsafe_code, reason = "clock_gettime has no safe wrapper in std")]
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec and the clock id is a constant the kernel knows.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(
+        status, 0,
+        "CLOCK_THREAD_CPUTIME_ID is always available on Linux"
+    );
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
