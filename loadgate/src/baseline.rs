@@ -96,6 +96,10 @@ pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Basel
         spec: result.name.clone(),
         spec_hash: result.spec_hash.clone(),
         provenance: provenance.clone(),
-        summary: result.summary.clone()?,
+        // The time series is for charts of one run; a baseline keeps the figures.
+        summary: SpecSummary {
+            service_series: Vec::new(),
+            ..result.summary.clone()?
+        },
     })
 }

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metric::Metric;
-use crate::plan::{Scope, Threshold};
-use crate::summary::{Metrics, SpecSummary};
+use crate::plan::Threshold;
+use crate::summary::SpecSummary;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,13 +56,6 @@ impl Check {
     }
 }
 
-fn metrics_in<'a>(summary: &'a SpecSummary, scope: &Scope) -> Option<&'a Metrics> {
-    match scope {
-        Scope::Total => Some(&summary.total),
-        Scope::Request(name) => summary.requests.get(name),
-    }
-}
-
 /// Judges `current` against the thresholds and, for regressions, against `baseline`.
 pub fn compare(
     thresholds: &[Threshold],
@@ -71,14 +64,11 @@ pub fn compare(
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     for threshold in thresholds {
-        let Some(current_metrics) = metrics_in(current, &threshold.scope) else {
+        let metric = threshold.metric;
+        let Some(value) = metric.value(current, &threshold.scope) else {
             continue;
         };
-        let metric = threshold.metric;
-        let value = metric.value(current_metrics);
-        let base = baseline
-            .and_then(|b| metrics_in(b, &threshold.scope))
-            .map(|m| metric.value(m));
+        let base = baseline.and_then(|b| metric.value(b, &threshold.scope));
         let change = base.filter(|b| *b != 0.0).map(|b| (value - b) / b);
         let check = |kind, limit, outcome, message| Check {
             scope: threshold.scope.label().to_owned(),
@@ -214,7 +204,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::summary::{LatencyStats, LoadFacts, WarmupFacts};
+    use crate::plan::Scope;
+    use crate::summary::{LatencyStats, LoadFacts, Metrics, WarmupFacts};
     use crate::units::Seconds;
 
     fn summary(p90_us: u64, error_rate: f64, rps: f64) -> SpecSummary {
@@ -251,6 +242,9 @@ mod tests {
                 requests: 0,
                 failures: 0,
             },
+            service: None,
+            generator: None,
+            service_series: Vec::new(),
         }
     }
 
@@ -373,6 +367,53 @@ mod tests {
         );
         assert_eq!(checks[1].message, "p90 30.00ms exceeds max 20.00ms");
         assert_eq!(checks[1].name(), "total p90 max");
+    }
+
+    #[test]
+    fn service_metrics_are_judged_when_measured() {
+        let with_cpu = |us: f64| SpecSummary {
+            service: Some(crate::resources::ResourceFigures {
+                rss_peak_bytes: 64 << 20,
+                rss_mean_bytes: 60 << 20,
+                rss_start_bytes: 60 << 20,
+                rss_end_bytes: 60 << 20,
+                rss_growth_bytes: 0,
+                cpu_seconds: 1.0,
+                cpu_per_request_us: us,
+                cpu_utilisation: 0.1,
+                threads_peak: 4,
+                fds_peak: 10,
+                processes_peak: 1,
+            }),
+            ..summary(1_000, 0.0, 100.0)
+        };
+        let cpu = [threshold(
+            Metric::ServiceCpuPerRequest,
+            Some(0.15),
+            None,
+            None,
+        )];
+        let check = only(compare(&cpu, &with_cpu(130.0), Some(&with_cpu(100.0))));
+        assert_eq!(
+            (check.outcome, check.message.as_str()),
+            (
+                CheckOutcome::Fail,
+                "service_cpu_per_request 100µs/req -> 130µs/req (+30.0%) exceeds +15%"
+            )
+        );
+        let rss = [threshold(
+            Metric::ServiceRssPeak,
+            None,
+            Some(32.0 * 1024.0 * 1024.0),
+            None,
+        )];
+        let check = only(compare(&rss, &with_cpu(100.0), None));
+        assert_eq!(
+            check.message,
+            "service_rss_peak 64.0 MiB exceeds max 32.0 MiB"
+        );
+        // Not measured (--target): nothing to judge.
+        assert!(compare(&cpu, &summary(1_000, 0.0, 100.0), None).is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::meta::Provenance;
 use crate::paths::Paths;
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
+use crate::resources::Sampler;
 use crate::run;
 use crate::service::{self, ServiceFailure};
 use crate::summary::summarize;
@@ -159,6 +160,7 @@ async fn run_spec(
         base_url.as_str().trim_end_matches('/'),
     );
     let started = Instant::now();
+    let sampler = Sampler::start(service.as_ref().map(service::Service::pid));
     let mut running = run::start(plan, &base_url)?;
     let mut service_failure = None;
     match service.as_mut() {
@@ -175,6 +177,7 @@ async fn run_spec(
         None => running.wait().await,
     }
     let recording = running.finish().await;
+    let samples = sampler.finish();
     if let Some(service) = service.as_mut() {
         service.stop().await;
     }
@@ -184,6 +187,7 @@ async fn run_spec(
         &recording.warmup,
         &recording.measured,
         recording.window,
+        &samples,
     );
     if service_failure.is_some() {
         // What was measured up to the crash is kept, but not judged.
@@ -208,6 +212,9 @@ async fn run_spec(
         )),
         Some(_) => None,
     };
+    if summary.service.is_none() && plan.thresholds.iter().any(|t| t.metric.is_service()) {
+        notes.push("the service_* checks were not judged: there is no service process to measure (--target)".to_owned());
+    }
     if options.overrides.users.is_some()
         || options.overrides.duration.is_some()
         || options.overrides.warmup.is_some()

@@ -17,6 +17,7 @@ pub mod paths;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod resources;
 pub mod run;
 pub mod service;
 pub mod spec;

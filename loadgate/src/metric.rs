@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::summary::Metrics;
+use crate::plan::Scope;
+use crate::resources::format_bytes;
+use crate::summary::SpecSummary;
 use crate::units::{Quantity, format_micros, format_percent, parse_duration, parse_percent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -14,17 +16,16 @@ pub enum Metric {
     P99,
     ErrorRate,
     Rps,
+    /// The service's highest resident memory (bytes), summed over its process tree.
+    ServiceRssPeak,
+    /// How much the service's resident memory grew over the judged window (bytes): a leak.
+    ServiceRssGrowth,
+    /// The service's CPU time per judged request (µs): far steadier on a shared machine than
+    /// wall-clock latency.
+    ServiceCpuPerRequest,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 5] = [
-        Metric::P50,
-        Metric::P90,
-        Metric::P99,
-        Metric::ErrorRate,
-        Metric::Rps,
-    ];
-
     /// The key used in specs, reports and baselines.
     pub fn key(self) -> &'static str {
         match self {
@@ -33,7 +34,18 @@ impl Metric {
             Metric::P99 => "p99",
             Metric::ErrorRate => "error_rate",
             Metric::Rps => "rps",
+            Metric::ServiceRssPeak => "service_rss_peak",
+            Metric::ServiceRssGrowth => "service_rss_growth",
+            Metric::ServiceCpuPerRequest => "service_cpu_per_request",
         }
+    }
+
+    /// Measured on the service's processes, for the whole spec: not per request name.
+    pub fn is_service(self) -> bool {
+        matches!(
+            self,
+            Metric::ServiceRssPeak | Metric::ServiceRssGrowth | Metric::ServiceCpuPerRequest
+        )
     }
 
     /// Latency and errors get worse as they grow; throughput gets worse as it shrinks.
@@ -41,15 +53,24 @@ impl Metric {
         !matches!(self, Metric::Rps)
     }
 
-    /// The metric's value in its internal unit: µs for latency, a fraction for the error rate,
-    /// requests/second for throughput.
-    pub fn value(self, metrics: &Metrics) -> f64 {
+    /// The metric's value in `scope` of `summary`, in its internal unit: µs for latency and CPU
+    /// per request, a fraction for the error rate, requests/second for throughput, bytes for
+    /// memory. `None` when it was not measured (no such request, no service with `--target`).
+    pub fn value(self, summary: &SpecSummary, scope: &Scope) -> Option<f64> {
+        let metrics = match scope {
+            Scope::Total => Some(&summary.total),
+            Scope::Request(name) => summary.requests.get(name),
+        };
+        let service = summary.service.as_ref();
         match self {
-            Metric::P50 => metrics.latency_us.p50 as f64,
-            Metric::P90 => metrics.latency_us.p90 as f64,
-            Metric::P99 => metrics.latency_us.p99 as f64,
-            Metric::ErrorRate => metrics.error_rate,
-            Metric::Rps => metrics.rps,
+            Metric::P50 => metrics.map(|m| m.latency_us.p50 as f64),
+            Metric::P90 => metrics.map(|m| m.latency_us.p90 as f64),
+            Metric::P99 => metrics.map(|m| m.latency_us.p99 as f64),
+            Metric::ErrorRate => metrics.map(|m| m.error_rate),
+            Metric::Rps => metrics.map(|m| m.rps),
+            Metric::ServiceRssPeak => service.map(|s| s.rss_peak_bytes as f64),
+            Metric::ServiceRssGrowth => service.map(|s| s.rss_growth_bytes as f64),
+            Metric::ServiceCpuPerRequest => service.map(|s| s.cpu_per_request_us),
         }
     }
 
@@ -61,8 +82,18 @@ impl Metric {
             }
             (Metric::ErrorRate, Quantity::Text(text)) => parse_percent(text),
             (Metric::Rps, Quantity::Number(n)) if n.is_finite() && *n >= 0.0 => Ok(*n),
-            (Metric::P50 | Metric::P90 | Metric::P99, _) => {
+            (Metric::ServiceRssPeak | Metric::ServiceRssGrowth, Quantity::Text(text)) => text
+                .parse::<bytesize::ByteSize>()
+                .map(|size| size.as_u64() as f64)
+                .map_err(|_| format!("invalid size `{text}`: expected a number with a unit, like \"512MiB\" or \"50MB\"")),
+            (Metric::ServiceCpuPerRequest, Quantity::Text(text)) => {
+                parse_duration(text).map(|d| d.as_secs_f64() * 1e6)
+            }
+            (Metric::P50 | Metric::P90 | Metric::P99 | Metric::ServiceCpuPerRequest, _) => {
                 Err(format!("{} takes a duration such as \"20ms\"", self.key()))
+            }
+            (Metric::ServiceRssPeak | Metric::ServiceRssGrowth, _) => {
+                Err(format!("{} takes a size such as \"512MiB\"", self.key()))
             }
             (Metric::ErrorRate, _) => {
                 Err("error_rate takes a percentage such as \"1%\"".to_owned())
@@ -81,6 +112,9 @@ impl Metric {
             Metric::P50 | Metric::P90 | Metric::P99 => 1_000.0,
             Metric::ErrorRate => 0.001,
             Metric::Rps => 0.0,
+            // Allocator and page-cache jitter of a service at rest.
+            Metric::ServiceRssPeak | Metric::ServiceRssGrowth => 4.0 * 1024.0 * 1024.0,
+            Metric::ServiceCpuPerRequest => 1.0,
         }
     }
 
@@ -89,6 +123,8 @@ impl Metric {
             Metric::P50 | Metric::P90 | Metric::P99 => format_micros(value),
             Metric::ErrorRate => format_percent(value),
             Metric::Rps => format!("{value:.1}/s"),
+            Metric::ServiceRssPeak | Metric::ServiceRssGrowth => format_bytes(value),
+            Metric::ServiceCpuPerRequest => format!("{}/req", format_micros(value)),
         }
     }
 }

@@ -466,10 +466,21 @@ fn plan_scope(gate: &GateSpec, scope: Scope, at: &At<'_>) -> Result<Vec<Threshol
         (Metric::P99, &gate.p99),
         (Metric::ErrorRate, &gate.error_rate),
         (Metric::Rps, &gate.rps),
+        (Metric::ServiceRssPeak, &gate.service_rss_peak),
+        (Metric::ServiceRssGrowth, &gate.service_rss_growth),
+        (Metric::ServiceCpuPerRequest, &gate.service_cpu_per_request),
     ];
     let mut thresholds = Vec::new();
     for (metric, spec) in by_metric {
         let Some(spec) = spec else { continue };
+        if metric.is_service() && scope != Scope::Total {
+            return Err(at(
+                spec.span(),
+                format!(
+                    "{metric} is measured on the service as a whole: set it under [gate], not per request"
+                ),
+            ));
+        }
         thresholds.push(plan_threshold(metric, spec, scope.clone(), at)?);
     }
     Ok(thresholds)
@@ -569,6 +580,7 @@ path = "/"
 [gate]
 p90 = { regression = "15%", max = "20ms" }
 rps = { regression = "10%", min = 5 }
+service_rss_peak = { max = "512MiB", regression = "20%" }
 
 [gate.request.create]
 error_rate = { max = "1%", noise_floor = "0.5%" }
@@ -618,6 +630,14 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
                     max: None,
                     min: Some(5.0),
                     noise_floor: 0.0
+                },
+                Threshold {
+                    scope: Scope::Total,
+                    metric: Metric::ServiceRssPeak,
+                    regression: Some(0.20),
+                    max: Some(512.0 * 1024.0 * 1024.0),
+                    min: None,
+                    noise_floor: 4.0 * 1024.0 * 1024.0,
                 },
                 Threshold {
                     scope: Scope::Request("create".into()),
@@ -720,6 +740,18 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
                 "name = \"create\"",
                 "request.name",
                 "two requests are named `create`",
+            ),
+            (
+                "\"512MiB\"",
+                "\"512 parsecs\"",
+                "gate.service_rss_peak.max",
+                "invalid size",
+            ),
+            (
+                "error_rate = { max",
+                "service_cpu_per_request = { max",
+                "gate.request.create.service_cpu_per_request",
+                "measured on the service as a whole",
             ),
         ];
         for (from, to, key, message) in cases {

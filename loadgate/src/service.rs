@@ -165,6 +165,11 @@ impl Service {
         }
     }
 
+    /// The service's process id, the root of its process tree.
+    pub fn pid(&self) -> i32 {
+        self.pgid
+    }
+
     /// Resolves when the service exits on its own: during a run that is a crash.
     pub async fn exited(&mut self) -> ExitStatus {
         match self.child.wait().await {

@@ -105,6 +105,9 @@ pub struct GateSpec {
     pub p99: Option<Spanned<ThresholdSpec>>,
     pub error_rate: Option<Spanned<ThresholdSpec>>,
     pub rps: Option<Spanned<ThresholdSpec>>,
+    pub service_rss_peak: Option<Spanned<ThresholdSpec>>,
+    pub service_rss_growth: Option<Spanned<ThresholdSpec>>,
+    pub service_cpu_per_request: Option<Spanned<ThresholdSpec>>,
     #[serde(default)]
     pub request: BTreeMap<String, Spanned<GateSpec>>,
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Recorder, RequestRecord};
+use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::units::{Seconds, round_to};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,15 @@ pub struct SpecSummary {
     pub requests: BTreeMap<String, Metrics>,
     /// The warmup was measured but is not judged; its size is kept to show it happened.
     pub warmup: WarmupFacts,
+    /// The service's process tree during the judged window; null with `--target`.
+    #[serde(default)]
+    pub service: Option<ResourceFigures>,
+    /// The generator (this process) during the judged window, to show it was not the limit.
+    #[serde(default)]
+    pub generator: Option<ResourceFigures>,
+    /// The service's readings over the whole load, every 100 ms, for charts. Not kept in baselines.
+    #[serde(default)]
+    pub service_series: Vec<ResourcePoint>,
 }
 
 /// What the load actually was.
@@ -76,14 +86,26 @@ pub struct LatencyStats {
 }
 
 /// Summarizes a run of `plan`: `measured` holds the judged requests, which started within a
-/// window of `window` (the planned duration, or less when the run stopped early).
+/// window of `window` (the planned duration, or less when the run stopped early) after the
+/// warmup; `samples` are the resource readings since the load started.
 pub fn summarize(
     plan: &Plan,
     warmup: &Recorder,
     measured: &Recorder,
     window: Duration,
+    samples: &[Sample],
 ) -> SpecSummary {
     let warmup_total = warmup.total();
+    let measured_total = measured.total();
+    let judged = |who| {
+        resources::figures(
+            samples,
+            who,
+            plan.load.warmup,
+            plan.load.warmup + window,
+            measured_total.n_requests,
+        )
+    };
     SpecSummary {
         load: LoadFacts {
             model: "closed".to_owned(),
@@ -92,7 +114,7 @@ pub fn summarize(
             measured_seconds: window.into(),
             warmup_seconds: plan.load.warmup.into(),
         },
-        total: metrics(&measured.total(), window),
+        total: metrics(&measured_total, window),
         requests: plan
             .requests
             .iter()
@@ -103,6 +125,9 @@ pub fn summarize(
             requests: warmup_total.n_requests,
             failures: warmup_total.n_failures(),
         },
+        service: judged(Who::Service),
+        generator: judged(Who::Generator),
+        service_series: resources::series(samples),
     }
 }
 

@@ -70,6 +70,14 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
             .collect();
         writeln!(out, "  errors: {}", errors.join(", "))?;
     }
+    for (who, figures) in [
+        ("service", &summary.service),
+        ("generator", &summary.generator),
+    ] {
+        if let Some(figures) = figures {
+            writeln!(out, "  {who:<9}  {}", figures.describe())?;
+        }
+    }
     if !result.checks.is_empty() {
         writeln!(out, "  checks:")?;
         let name_width = result

@@ -57,8 +57,17 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
             case.set_classname(&classname);
         }
         suite.add_testcases(cases);
-        if !spec.notes.is_empty() {
-            suite.set_system_out(&spec.notes.join("\n"));
+        let resources = spec.summary.iter().flat_map(|summary| {
+            [
+                ("service", &summary.service),
+                ("generator", &summary.generator),
+            ]
+            .into_iter()
+            .filter_map(|(who, figures)| Some(format!("{who}: {}", figures.as_ref()?.describe())))
+        });
+        let system_out: Vec<String> = resources.chain(spec.notes.iter().cloned()).collect();
+        if !system_out.is_empty() {
+            suite.set_system_out(&system_out.join("\n"));
         }
         report.add_testsuite(suite);
     }

@@ -38,6 +38,15 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
                 total.rps,
                 format_percent(total.error_rate)
             )?;
+            for (who, figures) in [
+                ("service", &summary.service),
+                ("generator", &summary.generator),
+            ] {
+                if let Some(figures) = figures {
+                    writeln!(out, "- {who}: {}", figures.describe())?;
+                }
+            }
+            writeln!(out)?;
         }
         if !spec.checks.is_empty() {
             writeln!(

@@ -58,6 +58,7 @@ pub(crate) mod fixtures {
     use crate::compare::{Check, CheckKind, CheckOutcome};
     use crate::meta::{Host, Provenance};
     use crate::metric::Metric;
+    use crate::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
     use crate::summary::{LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts};
     use crate::units::Seconds;
@@ -133,6 +134,40 @@ pub(crate) mod fixtures {
                 requests: 800,
                 failures: 0,
             },
+            service: Some(ResourceFigures {
+                rss_peak_bytes: 48 << 20,
+                rss_mean_bytes: 40 << 20,
+                rss_start_bytes: 36 << 20,
+                rss_end_bytes: 44 << 20,
+                rss_growth_bytes: 8 << 20,
+                cpu_seconds: 1.6,
+                cpu_per_request_us: 400.0,
+                cpu_utilisation: 0.16,
+                threads_peak: 6,
+                fds_peak: 31,
+                processes_peak: 1,
+            }),
+            generator: Some(ResourceFigures {
+                rss_peak_bytes: 12 << 20,
+                rss_mean_bytes: 12 << 20,
+                rss_start_bytes: 12 << 20,
+                rss_end_bytes: 12 << 20,
+                rss_growth_bytes: 0,
+                cpu_seconds: 0.4,
+                cpu_per_request_us: 100.0,
+                cpu_utilisation: 0.04,
+                threads_peak: 3,
+                fds_peak: 40,
+                processes_peak: 1,
+            }),
+            service_series: vec![ResourcePoint {
+                t: Seconds(0.1),
+                rss_bytes: 36 << 20,
+                cpu_seconds: 0.01,
+                threads: 6,
+                fds: 31,
+                processes: 1,
+            }],
         };
         let failing = SpecResult {
             name: "badges".into(),
