@@ -228,6 +228,17 @@ path = "/status"
             .collect()
     }
 
+    /// The pids of the demo services running for this sandbox (not the gate, whose command
+    /// line mentions the sandbox too while it runs).
+    pub fn service_pids(&self) -> Vec<u32> {
+        let demo = bins().demo_service.display().to_string();
+        self.leftover_processes()
+            .iter()
+            .filter(|line| line.contains(&demo))
+            .filter_map(|line| line.strip_prefix("pid ")?.split(':').next()?.parse().ok())
+            .collect()
+    }
+
     #[track_caller]
     pub fn assert_no_leftover_processes(&self) {
         let leftovers = self.leftover_processes();

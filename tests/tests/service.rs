@@ -62,39 +62,83 @@ fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
 }
 
 #[test]
-fn a_service_that_dies_mid_run_fails_the_run_and_keeps_what_was_measured() {
+fn a_service_killed_mid_run_fails_the_run_and_keeps_what_was_measured() {
     let sandbox = Sandbox::new();
-    // `timeout` is the launched process: after 3 s, well into the measured run, it sends SIGKILL
-    // to its process group, the demo service and itself: an out-of-memory kill, as seen here.
-    let demo = sandbox.demo_command(&[]);
-    let command = format!(r#"["timeout", "--signal=KILL", "3s", {}"#, &demo[1..]);
     let spec = sandbox.quick_spec("reads", &[], "");
-    let text = std::fs::read_to_string(&spec).unwrap().replace(
-        &format!("command = {demo}"),
-        &format!("command = {command}"),
-    );
-    let text = text.replace(r#"duration = "2s""#, r#"duration = "30s""#);
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace(r#"duration = "2s""#, r#"duration = "30s""#);
     std::fs::write(&spec, text).unwrap();
-
     let started = Instant::now();
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
-    run.expect_code(3);
+    let mut gate = sandbox
+        .loadtest()
+        .arg(&spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = wait_for_load(&mut gate, "users for 30s");
+
+    // An out-of-memory kill, as the service sees it.
+    std::thread::sleep(Duration::from_secs(1));
+    let pids = sandbox.service_pids();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let killed = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -KILL {}", pids[0]))
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let code = wait_bounded(&mut gate, Duration::from_secs(30));
+    let stdout = std::io::read_to_string(gate.stdout.take().unwrap()).unwrap();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
     assert!(
         started.elapsed() < Duration::from_secs(25),
         "the run stops when the service dies, not at its end"
     );
     assert!(
-        run.stdout.contains("killed by signal 9 (SIGKILL)") && run.stdout.contains("into the run"),
-        "{}",
-        run.stdout
+        stdout.contains("killed by signal 9 (SIGKILL)") && stdout.contains("into the run"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo-service listening on"),
+        "the log tail is shown:\n{stdout}"
     );
     let spec = &sandbox.summary()["specs"][0];
     assert_eq!(spec["verdict"], "service_failed");
+    let summary = &spec["summary"];
     assert!(
-        spec["summary"]["total"]["requests"].as_u64().unwrap() > 0,
+        summary["total"]["requests"].as_u64().unwrap() > 0,
         "what was measured is kept: {spec:#}"
     );
+    assert!(
+        summary["service"]["rss_peak_bytes"].as_u64().unwrap() > 0,
+        "and the service's figures: {spec:#}"
+    );
     sandbox.assert_no_leftover_processes();
+}
+
+/// Reads the gate's stderr until `marker` (the load is running), then drains the rest in a
+/// thread so the gate never blocks on a full pipe; the thread returns what it read.
+fn wait_for_load(gate: &mut Child, marker: &str) -> std::thread::JoinHandle<String> {
+    let mut stderr = BufReader::new(gate.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        let running = line.contains(marker);
+        seen.push(line);
+        if running {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains(marker)),
+        "the run never started:\n{}",
+        seen.join("\n")
+    );
+    std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>().join("\n"))
 }
 
 #[test]
@@ -122,24 +166,7 @@ fn interrupt_mid_run(signal: &str) {
         .spawn()
         .unwrap();
 
-    // Interrupt once the load is running; the rest of stderr is drained so the gate can write it.
-    let mut stderr = BufReader::new(gate.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in stderr.by_ref() {
-        let line = line.unwrap();
-        let running = line.contains("users for 45s");
-        seen.push(line);
-        if running {
-            break;
-        }
-    }
-    assert!(
-        seen.last().is_some_and(|l| l.contains("users for 45s")),
-        "the run never started:\n{}",
-        seen.join("\n")
-    );
-    let rest =
-        std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let rest = wait_for_load(&mut gate, "users for 45s");
     assert!(
         !sandbox.leftover_processes().is_empty(),
         "the service runs during the load"

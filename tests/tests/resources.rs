@@ -1,0 +1,153 @@
+//! The service's own memory and CPU, measured on its process tree and gated like latency. The
+//! regressions are injected for real with the demo service's knobs, and each is far larger than
+//! the threshold it must break, so machine noise cannot decide these verdicts.
+
+use loadgate_tests::Sandbox;
+
+const GATE: &str = r#"[gate]
+service_rss_peak = { regression = "20%", max = "1GiB" }
+service_rss_growth = { max = "50MiB" }
+service_cpu_per_request = { regression = "50%" }
+"#;
+
+#[test]
+fn a_leaking_service_fails_the_memory_checks_with_both_peaks() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("leaky", &[], GATE);
+    let spec = spec.to_str().unwrap();
+    sandbox.run(&["--update-baselines", spec]).expect_code(0);
+    sandbox.run(&[spec]).expect_code(0);
+
+    // 4 users at ~10 ms per request for 2 s: hundreds of requests × 512 KiB ≫ 50 MiB.
+    let leaking = sandbox.run_command(
+        sandbox
+            .loadtest()
+            .arg(spec)
+            .env("DEMO_SERVICE_LEAK_PER_REQUEST", "512KiB"),
+    );
+    leaking.expect_code(1);
+    let junit = sandbox.read_out("junit.xml");
+    let failures: Vec<&str> = junit
+        .split("<failure")
+        .skip(1)
+        .filter_map(|f| f.split("message=\"").nth(1)?.split('"').next())
+        .collect();
+    let peak = failures
+        .iter()
+        .find(|f| f.starts_with("service_rss_peak "))
+        .unwrap_or_else(|| panic!("no service_rss_peak failure:\n{junit}"));
+    // e.g. `service_rss_peak 9.8 MiB -&gt; 412.3 MiB (+4107.1%) exceeds +20%`
+    assert_eq!(
+        peak.matches(" MiB").count(),
+        2,
+        "baseline and current peak RSS: {peak}"
+    );
+    assert!(
+        peak.contains(" -&gt; ") && peak.contains("exceeds +20%"),
+        "{peak}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.starts_with("service_rss_growth ") && f.ends_with("exceeds max 50.0 MiB")),
+        "{junit}"
+    );
+    let service = &sandbox.summary()["specs"][0]["summary"]["service"];
+    assert!(
+        service["rss_growth_bytes"].as_i64().unwrap() > 50 << 20,
+        "{service:#}"
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn costlier_requests_fail_the_cpu_per_request_check() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("costly", &[], GATE);
+    let spec = spec.to_str().unwrap();
+    let with_cpu = |cost: &str| {
+        let mut command = sandbox.loadtest();
+        command.arg(spec).env("DEMO_SERVICE_CPU_PER_REQUEST", cost);
+        command
+    };
+    sandbox
+        .run_command(with_cpu("2ms").arg("--update-baselines"))
+        .expect_code(0);
+    let baseline: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.baselines().join("costly.json")).unwrap(),
+    )
+    .unwrap();
+    let base_cpu = baseline["summary"]["service"]["cpu_per_request_us"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        base_cpu >= 2_000.0,
+        "each request burns 2 ms of CPU, measured {base_cpu} µs"
+    );
+
+    sandbox.run_command(&mut with_cpu("2ms")).expect_code(0);
+    let costlier = sandbox.run_command(&mut with_cpu("4ms"));
+    costlier.expect_code(1);
+    assert!(
+        costlier
+            .stdout
+            .contains("✗ total service_cpu_per_request regression"),
+        "{}",
+        costlier.stdout
+    );
+    let junit = sandbox.read_out("junit.xml");
+    assert!(
+        junit.contains("message=\"service_cpu_per_request "),
+        "{junit}"
+    );
+}
+
+#[test]
+fn a_forking_service_is_measured_as_its_whole_tree_and_reported_everywhere() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("workers", &["--workers", "2"], "");
+    let run = sandbox.run(&[spec.to_str().unwrap()]);
+    run.expect_code(0);
+
+    let summary = &sandbox.summary()["specs"][0]["summary"];
+    let service = &summary["service"];
+    assert_eq!(
+        service["processes_peak"], 3,
+        "the supervisor and its 2 workers: {service:#}"
+    );
+    // Each process of the demo service has at least a megabyte resident.
+    assert!(
+        service["rss_peak_bytes"].as_u64().unwrap() > 3 << 20,
+        "{service:#}"
+    );
+    assert!(
+        service["cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{service:#}"
+    );
+    let series = summary["service_series"].as_array().unwrap();
+    assert!(
+        series.len() >= 20,
+        "2.3 s of load sampled every 100 ms: {}",
+        series.len()
+    );
+    assert!(
+        summary["generator"]["cpu_per_request_us"].as_f64().unwrap() > 0.0,
+        "{summary:#}"
+    );
+
+    // The figures are on the console, in junit.xml and in summary.md.
+    for (place, text) in [
+        ("console", run.stdout.clone()),
+        ("junit.xml", sandbox.read_out("junit.xml")),
+        ("summary.md", sandbox.read_out("summary.md")),
+    ] {
+        for who in ["service", "generator"] {
+            assert!(
+                text.contains(who) && text.contains("RSS peak") && text.contains("/req"),
+                "{place}:\n{text}"
+            );
+        }
+        assert!(text.contains("3 processes"), "{place}:\n{text}");
+    }
+    sandbox.assert_no_leftover_processes();
+}
