@@ -115,6 +115,11 @@ async fn run_spec(
         summary: None,
         checks: Vec::new(),
     };
+    // Reports name the service's log relative to the project root, like every other path.
+    let shown = |failure: ServiceFailure| ServiceFailure {
+        log_file: paths.shown(&failure.log_file),
+        ..failure
+    };
 
     let mut service = match (&options.target, &plan.service) {
         (Some(_), _) => None,
@@ -136,10 +141,7 @@ async fn run_spec(
                     );
                     Some(service)
                 }
-                Err(mut failure) => {
-                    failure.log_file = paths.shown(&failure.log_file);
-                    return Ok(unjudged(Some(failure), notes).judged(None));
-                }
+                Err(failure) => return Ok(unjudged(Some(shown(failure)), notes).judged(None)),
             }
         }
         (None, None) => unreachable!("checked while planning"),
@@ -168,9 +170,7 @@ async fn run_spec(
             tokio::select! {
                 () = running.wait() => {}
                 status = service.exited() => {
-                    let mut failure = service.died(status, started.elapsed());
-                    failure.log_file = paths.shown(&failure.log_file);
-                    service_failure = Some(failure);
+                    service_failure = Some(shown(service.died(status, started.elapsed())));
                 }
             }
         }
