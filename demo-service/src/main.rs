@@ -43,6 +43,16 @@ struct Args {
     /// CPU time burnt by every request (measured on the thread's own clock), e.g. "500us".
     #[arg(long, env = "DEMO_SERVICE_CPU_PER_REQUEST", value_parser = humantime::parse_duration, default_value = "0s")]
     cpu_per_request: Duration,
+    /// Every this often, the service stalls (like a stop-the-world pause) for --stall-for.
+    #[arg(long, env = "DEMO_SERVICE_STALL_EVERY", value_parser = humantime::parse_duration)]
+    stall_every: Option<Duration>,
+    /// How long each stall lasts: requests arriving during it wait until it ends.
+    #[arg(long, env = "DEMO_SERVICE_STALL_FOR", value_parser = humantime::parse_duration, default_value = "0s")]
+    stall_for: Duration,
+    /// At most N requests are served at once; the others queue, so the service saturates at a
+    /// known point (N / delay requests per second with --delay).
+    #[arg(long, env = "DEMO_SERVICE_MAX_CONCURRENCY")]
+    max_concurrency: Option<u32>,
     /// Serve from N worker processes sharing the port (SO_REUSEPORT); this process supervises.
     #[arg(long, default_value_t = 0)]
     workers: u32,
@@ -67,6 +77,11 @@ struct AppState {
     fail_rate: f64,
     leak_per_request: usize,
     cpu_per_request: Duration,
+    /// `--stall-every` and `--stall-for`, measured from the start.
+    stall: Option<(Duration, Duration)>,
+    started: std::time::Instant,
+    /// `--max-concurrency`.
+    slots: Option<tokio::sync::Semaphore>,
     /// What `--leak-per-request` keeps: never freed while the service runs.
     leaked: Mutex<Vec<Box<[u8]>>>,
     db: Mutex<rusqlite::Connection>,
@@ -86,6 +101,14 @@ async fn main() -> anyhow::Result<()> {
         leak_per_request: usize::try_from(args.leak_per_request.as_u64())
             .context("--leak-per-request is too large")?,
         cpu_per_request: args.cpu_per_request,
+        stall: args
+            .stall_every
+            .filter(|every| !every.is_zero())
+            .map(|every| (every, args.stall_for)),
+        started: std::time::Instant::now(),
+        slots: args
+            .max_concurrency
+            .map(|n| tokio::sync::Semaphore::new(n as usize)),
         leaked: Mutex::new(Vec::new()),
         db: Mutex::new(db),
         n_requests: AtomicU64::new(0),
@@ -145,7 +168,18 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
         args.leak_per_request.as_u64().to_string(),
         "--cpu-per-request".into(),
         humantime::format_duration(args.cpu_per_request).to_string(),
+        "--stall-for".into(),
+        humantime::format_duration(args.stall_for).to_string(),
     ];
+    if let Some(every) = args.stall_every {
+        worker_args.extend([
+            "--stall-every".into(),
+            humantime::format_duration(every).to_string(),
+        ]);
+    }
+    if let Some(n) = args.max_concurrency {
+        worker_args.extend(["--max-concurrency".into(), n.to_string()]);
+    }
     if let Some(db) = &args.db {
         worker_args.extend(["--db".into(), db.display().to_string()]);
     }
@@ -218,6 +252,24 @@ async fn inject_faults(
     next: Next,
 ) -> Response {
     state.n_requests.fetch_add(1, Ordering::Relaxed);
+    if let Some((every, stall_for)) = state.stall {
+        // Inside a stall window, wait for its end, like every request during a GC pause.
+        let elapsed = state.started.elapsed();
+        let into_period = Duration::from_nanos((elapsed.as_nanos() % every.as_nanos()) as u64);
+        if into_period < stall_for {
+            tokio::time::sleep(stall_for - into_period).await;
+        }
+    }
+    // Held until the answer is ready: the delay and the work count against the limit.
+    let _slot = match &state.slots {
+        Some(slots) => Some(
+            slots
+                .acquire()
+                .await
+                .expect("the semaphore is never closed"),
+        ),
+        None => None,
+    };
     if state.leak_per_request > 0 {
         // Filled, not just reserved, so the pages are resident and show in RSS.
         let leak = vec![0x5a_u8; state.leak_per_request].into_boxed_slice();
