@@ -91,6 +91,12 @@ pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Basel
     if result.verdict == Verdict::ServiceFailed {
         return None;
     }
+    // A run that did not apply the load it was asked for is no reference for later runs.
+    if let Some(schedule) = result.summary.as_ref()?.schedule.as_ref()
+        && schedule.shortfall().is_some()
+    {
+        return None;
+    }
     Some(Baseline {
         schema_version: SCHEMA_VERSION,
         spec: result.name.clone(),

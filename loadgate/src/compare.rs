@@ -231,6 +231,7 @@ mod tests {
         SpecSummary {
             load: LoadFacts {
                 model: "closed".into(),
+                rate: 0.0,
                 users: 1,
                 seed: 1,
                 measured_seconds: Seconds(1.0),
@@ -245,6 +246,7 @@ mod tests {
             service: None,
             generator: None,
             service_series: Vec::new(),
+            schedule: None,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::report;
 use crate::resources::Sampler;
 use crate::run;
 use crate::service::{self, ServiceFailure};
-use crate::summary::summarize;
+use crate::summary::{ScheduleSummary, summarize};
 use crate::verdict::{GateResult, SpecResult, Verdict};
 
 #[derive(Debug, Clone)]
@@ -154,9 +154,9 @@ async fn run_spec(
 
     let load = &plan.load;
     eprintln!(
-        "loadgate: {}: {} users for {} (+{} warmup) against {}",
+        "loadgate: {}: {} for {} (+{} warmup) against {}",
         plan.name,
-        load.users,
+        load.describe(),
         humantime::format_duration(load.duration),
         humantime::format_duration(load.warmup),
         base_url.as_str().trim_end_matches('/'),
@@ -182,13 +182,7 @@ async fn run_spec(
         service.stop().await;
     }
 
-    let summary = summarize(
-        plan,
-        &recording.warmup,
-        &recording.measured,
-        recording.window,
-        &samples,
-    );
+    let summary = summarize(plan, &recording, &samples);
     if service_failure.is_some() {
         // What was measured up to the crash is kept, but not judged.
         let mut result = unjudged(service_failure, notes);
@@ -197,7 +191,7 @@ async fn run_spec(
     }
 
     let checks = compare(&plan.thresholds, &summary, baseline.map(|b| &b.summary));
-    let inconclusive = match baseline {
+    let stale_baseline = match baseline {
         None => {
             notes.push(format!(
                 "no baseline ({}): regression checks were not judged; record one with --update-baselines",
@@ -212,6 +206,12 @@ async fn run_spec(
         )),
         Some(_) => None,
     };
+    let shortfall = summary
+        .schedule
+        .as_ref()
+        .and_then(ScheduleSummary::shortfall);
+    let reasons: Vec<String> = [stale_baseline, shortfall].into_iter().flatten().collect();
+    let inconclusive = (!reasons.is_empty()).then(|| reasons.join("; "));
     if summary.service.is_none() && plan.thresholds.iter().any(|t| t.metric.is_service()) {
         notes.push("the service_* checks were not judged: there is no service process to measure (--target)".to_owned());
     }

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 
 use crate::metric::Metric;
-use crate::spec::{self, GateSpec, Model, RequestSpec, SpecError, ThresholdSpec};
+use crate::spec::{self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, ThresholdSpec};
 use crate::template::{Escape, Template};
 use crate::units::{DurationRange, Quantity};
 
@@ -29,10 +29,12 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
     pub const WEIGHT: u32 = 1;
     pub const METHOD: &str = "GET";
+    pub const MAX_IN_FLIGHT: u32 = 1_000;
 }
 
 /// Upper bounds that catch typos (a rate of 1e9 users) before they become an attack.
 const MAX_USERS: u32 = 100_000;
+const MAX_RATE: f64 = 1_000_000.0;
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Command-line overrides for quick runs.
@@ -71,13 +73,28 @@ pub struct ServicePlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPlan {
     pub model: Model,
+    /// Closed model: concurrent users (0 for the open model).
     pub users: u32,
     pub ramp_up: Duration,
     pub think_time: DurationRange,
+    /// Open model: requests per second (0 for the closed model).
+    pub rate: f64,
+    /// Open model: requests in flight at most; reaching it makes the run inconclusive.
+    pub max_in_flight: u32,
     /// Measured but not judged.
     pub warmup: Duration,
     /// The judged part of the run, after the warmup.
     pub duration: Duration,
+}
+
+impl LoadPlan {
+    /// "10 users" or "200 req/s".
+    pub fn describe(&self) -> String {
+        match self.model {
+            Model::Closed => format!("{} users", self.users),
+            Model::Open => format!("{} req/s", self.rate),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -220,13 +237,7 @@ pub fn build(
         .transpose()?;
 
     let load_spec = spec.load.get_ref();
-    let users = overrides.users.unwrap_or(*load_spec.users.get_ref());
-    if users == 0 || users > MAX_USERS {
-        return Err(at(
-            load_spec.users.span(),
-            format!("users must be between 1 and {MAX_USERS}, not {users}"),
-        ));
-    }
+    let load_shape = plan_load_shape(load_spec, spec.load.span(), overrides, &at)?;
     let duration = overrides.duration.unwrap_or(load_spec.duration.get_ref().0);
     if duration.is_zero() {
         return Err(at(
@@ -235,18 +246,12 @@ pub fn build(
         ));
     }
     let load = LoadPlan {
-        model: load_spec.model,
-        users,
-        ramp_up: load_spec.ramp_up.map_or(defaults::RAMP_UP, |d| d.0),
-        think_time: load_spec.think_time.unwrap_or(DurationRange {
-            min: defaults::THINK_TIME,
-            max: defaults::THINK_TIME,
-        }),
         warmup: overrides
             .warmup
             .or(load_spec.warmup.map(|d| d.0))
             .unwrap_or(defaults::WARMUP),
         duration,
+        ..load_shape
     };
 
     if spec.requests.is_empty() {
@@ -296,6 +301,107 @@ pub fn build(
 }
 
 type At<'a> = dyn Fn(std::ops::Range<usize>, String) -> SpecError + 'a;
+
+/// The model-specific part of `[load]`: users, ramp-up and think time for the closed model, rate
+/// and in-flight bound for the open one. A key of the other model is an error, not ignored.
+/// `warmup` and `duration` are left for the caller.
+fn plan_load_shape(
+    load: &LoadSpec,
+    load_span: std::ops::Range<usize>,
+    overrides: &Overrides,
+    at: &At<'_>,
+) -> Result<LoadPlan, SpecError> {
+    let foreign = |span: std::ops::Range<usize>, key: &str| {
+        let (model, takes) = match load.model {
+            Model::Closed => ("closed", "`users`, `ramp_up` and `think_time`"),
+            Model::Open => ("open", "`rate` and `max_in_flight`"),
+        };
+        at(
+            span,
+            format!("`{key}` does not apply to model = \"{model}\", which takes {takes}"),
+        )
+    };
+    let mut shape = LoadPlan {
+        model: load.model,
+        users: 0,
+        ramp_up: defaults::RAMP_UP,
+        think_time: DurationRange {
+            min: defaults::THINK_TIME,
+            max: defaults::THINK_TIME,
+        },
+        rate: 0.0,
+        max_in_flight: 0,
+        warmup: Duration::ZERO,
+        duration: Duration::ZERO,
+    };
+    match load.model {
+        Model::Closed => {
+            if let Some(rate) = &load.rate {
+                return Err(foreign(rate.span(), "rate"));
+            }
+            if let Some(bound) = &load.max_in_flight {
+                return Err(foreign(bound.span(), "max_in_flight"));
+            }
+            let span = load.users.as_ref().map_or(load_span, |u| u.span());
+            let Some(users) = overrides
+                .users
+                .or(load.users.as_ref().map(|u| *u.get_ref()))
+            else {
+                return Err(at(span, "a closed model needs `users`".into()));
+            };
+            if users == 0 || users > MAX_USERS {
+                return Err(at(
+                    span,
+                    format!("users must be between 1 and {MAX_USERS}, not {users}"),
+                ));
+            }
+            shape.users = users;
+            shape.ramp_up = load
+                .ramp_up
+                .as_ref()
+                .map_or(defaults::RAMP_UP, |d| d.get_ref().0);
+            if let Some(think_time) = &load.think_time {
+                shape.think_time = *think_time.get_ref();
+            }
+        }
+        Model::Open => {
+            for (key, span) in [
+                ("users", load.users.as_ref().map(Spanned::span)),
+                ("ramp_up", load.ramp_up.as_ref().map(Spanned::span)),
+                ("think_time", load.think_time.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    return Err(foreign(span, key));
+                }
+            }
+            let Some(rate) = &load.rate else {
+                return Err(at(
+                    load_span,
+                    "an open model needs `rate` (requests per second)".into(),
+                ));
+            };
+            shape.rate = *rate.get_ref();
+            if !(shape.rate > 0.0 && shape.rate <= MAX_RATE) {
+                return Err(at(
+                    rate.span(),
+                    format!("rate must be above 0 and at most {MAX_RATE} requests per second"),
+                ));
+            }
+            shape.max_in_flight = load
+                .max_in_flight
+                .as_ref()
+                .map_or(defaults::MAX_IN_FLIGHT, |b| *b.get_ref());
+            if shape.max_in_flight == 0 || shape.max_in_flight > MAX_USERS {
+                let span = load.max_in_flight.as_ref().map_or(load_span, |b| b.span());
+                return Err(at(
+                    span,
+                    format!("max_in_flight must be between 1 and {MAX_USERS}"),
+                ));
+            }
+        }
+    }
+    Ok(shape)
+}
 
 fn plan_request(
     request: &RequestSpec,
@@ -761,6 +867,59 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             assert_eq!(err.key.as_deref(), Some(key), "{to}: {err}");
             assert!(err.message.contains(message), "{to}: {err}");
             assert!(err.line > 0, "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_open_model_takes_a_rate_and_refuses_closed_model_keys() {
+        let open = SPEC
+            .replacen(
+                "users = 4",
+                "model = \"open\"\nrate = 250.5\nmax_in_flight = 64",
+                1,
+            )
+            .replacen("think_time = \"10ms..20ms\"\n", "", 1);
+        let load = plan(&open).unwrap().load;
+        assert_eq!(
+            (load.model, load.rate, load.max_in_flight, load.users),
+            (Model::Open, 250.5, 64, 0)
+        );
+        let default_bound = plan(&open.replace("max_in_flight = 64\n", ""))
+            .unwrap()
+            .load;
+        assert_eq!(default_bound.max_in_flight, defaults::MAX_IN_FLIGHT);
+
+        let cases = [
+            (
+                open.replacen("rate = 250.5", "rate = 250.5\nusers = 3", 1),
+                "load.users",
+                "`users` does not apply to model = \"open\"",
+            ),
+            (
+                open.replacen("rate = 250.5\n", "", 1),
+                "load",
+                "an open model needs `rate`",
+            ),
+            (
+                open.replacen("rate = 250.5", "rate = 0.0", 1),
+                "load.rate",
+                "rate must be above 0",
+            ),
+            (
+                SPEC.replacen("users = 4", "users = 4\nrate = 10.0", 1),
+                "load.rate",
+                "`rate` does not apply to model = \"closed\"",
+            ),
+            (
+                SPEC.replacen("users = 4\n", "", 1),
+                "load",
+                "a closed model needs `users`",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let err = plan(&text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+            assert!(err.message.contains(message), "{err}");
         }
     }
 

@@ -64,8 +64,7 @@ pub struct RequestRecord {
 impl RequestRecord {
     pub fn new() -> RequestRecord {
         RequestRecord {
-            latency_us: Histogram::new_with_bounds(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS)
-                .expect("valid histogram bounds"),
+            latency_us: new_histogram(),
             n_requests: 0,
             n_errors: [0; ErrorKind::ALL.len()],
             statuses: Vec::with_capacity(4),
@@ -75,14 +74,10 @@ impl RequestRecord {
     }
 
     pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
-        let micros = u64::try_from(latency.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        if micros > LATENCY_MAX_US {
+        if latency.as_micros() > u128::from(LATENCY_MAX_US) {
             self.n_clamped += 1;
         }
-        self.latency_us
-            .saturating_record(micros.min(LATENCY_MAX_US));
+        self.latency_us.saturating_record(micros(latency));
         self.n_requests += 1;
         if let Some(kind) = outcome.error {
             self.n_errors[kind as usize] += 1;
@@ -125,16 +120,48 @@ impl Default for RequestRecord {
     }
 }
 
+/// A latency in the histograms' unit and range: µs, at least 1, clamped at the maximum.
+fn micros(latency: Duration) -> u64 {
+    u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, LATENCY_MAX_US)
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS)
+        .expect("valid histogram bounds")
+}
+
+/// How well an open-model run kept its schedule, over the requests due in the judged window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Schedule {
+    /// Requests whose intended send time fell in the judged window and that were sent.
+    pub sent: u64,
+    /// Of those, sent more than [`LATE_AFTER`] after their intended time.
+    pub late: u64,
+    pub max_late: Duration,
+    /// Times a request had to wait for a free slot under `max_in_flight`.
+    pub in_flight_limit_hits: u64,
+}
+
+/// Later than this, a send is late: well above the timer's millisecond granularity, well below
+/// any latency worth gating.
+pub const LATE_AFTER: Duration = Duration::from_millis(10);
+
 /// One record per request of the plan, indexed like `Plan::requests`.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub by_request: Vec<RequestRecord>,
+    /// Open model only: all requests' latency from their actual send, beside the judged latency
+    /// from their intended send time. Shows how much of the latency was waiting to be sent.
+    pub uncorrected_us: Histogram<u64>,
 }
 
 impl Recorder {
     pub fn new(n_requests: usize) -> Recorder {
         Recorder {
             by_request: (0..n_requests).map(|_| RequestRecord::new()).collect(),
+            uncorrected_us: new_histogram(),
         }
     }
 
@@ -142,10 +169,26 @@ impl Recorder {
         self.by_request[request_idx].record(latency, outcome);
     }
 
+    /// An open-model request: `latency` from its intended send time, `uncorrected` from the
+    /// moment it was actually sent.
+    pub fn record_scheduled(
+        &mut self,
+        request_idx: usize,
+        latency: Duration,
+        uncorrected: Duration,
+        outcome: &Outcome,
+    ) {
+        self.record(request_idx, latency, outcome);
+        self.uncorrected_us.saturating_record(micros(uncorrected));
+    }
+
     pub fn merge(&mut self, other: &Recorder) {
         for (mine, theirs) in self.by_request.iter_mut().zip(&other.by_request) {
             mine.merge(theirs);
         }
+        self.uncorrected_us
+            .add(&other.uncorrected_us)
+            .expect("histograms with the same bounds merge");
     }
 
     /// All requests together.

@@ -1,8 +1,15 @@
-//! Plan + base URL → recorded outcomes: the closed-model load generator.
+//! Plan + base URL → recorded outcomes: the load generator, closed and open model.
 //!
-//! Each virtual user is a task that picks a request by weight, sends it, waits for the whole
-//! answer, records it, then thinks. Users start spread over `ramp_up`. Requests that start
-//! before `warmup` are recorded apart and not judged. Recording goes to a few sharded recorders
+//! Closed model: each virtual user is a task that picks a request by weight, sends it, waits for
+//! the whole answer, records it, then thinks. Users start spread over `ramp_up`.
+//!
+//! Open model: one scheduler task gives request `i` the intended send time `i / rate`, sends it
+//! then in a task of its own (at most `max_in_flight` at once), and its latency is measured from
+//! that intended time, not from when it was actually sent: a service that stalls delays every
+//! request due meanwhile, and each of them shows it (no coordinated omission). How late the
+//! sends were is recorded, so a generator that could not keep up is caught, not believed.
+//!
+//! Requests due before `warmup` are recorded apart and not judged. Recording goes to a few sharded recorders
 //! (one lock per shard, held for a histogram increment): no per-request message to a collector,
 //! no samples kept, so memory stays flat however long the run.
 
@@ -11,13 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::plan::{LoadPlan, Plan, RequestPlan};
-use crate::record::{ErrorKind, Outcome, Recorder};
+use crate::record::{ErrorKind, LATE_AFTER, Outcome, Recorder, Schedule};
+use crate::spec::Model;
 use crate::template::RenderContext;
 
 /// What a finished (or stopped) run recorded.
@@ -27,6 +35,8 @@ pub struct Recording {
     pub measured: Recorder,
     /// The judged window: `duration`, or less when the run was stopped early.
     pub window: Duration,
+    /// Open model: how well the schedule was kept.
+    pub schedule: Option<Schedule>,
 }
 
 #[derive(Debug)]
@@ -47,9 +57,17 @@ struct Shared {
     started: Instant,
     shards: Vec<Mutex<Shard>>,
     seq: AtomicU64,
+    schedule: Mutex<Schedule>,
 }
 
 impl Shared {
+    /// A request of the mix, by weight, with one random draw.
+    fn pick(&self, rng: &mut fastrand::Rng) -> usize {
+        let total = *self.cumulative_weights.last().expect("a plan has requests");
+        let draw = rng.u32(0..total);
+        self.cumulative_weights.partition_point(|&w| w <= draw)
+    }
+
     fn warmup_end(&self) -> Instant {
         self.started + self.load.warmup
     }
@@ -77,11 +95,14 @@ impl std::fmt::Debug for Load {
 
 /// Starts the users of `plan` against `base_url`; the run ends by itself after warmup + duration.
 pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
-    let users = plan.load.users as usize;
+    let concurrency = match plan.load.model {
+        Model::Closed => plan.load.users,
+        Model::Open => plan.load.max_in_flight,
+    } as usize;
     let client = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
-        .pool_max_idle_per_host(users)
+        .pool_max_idle_per_host(concurrency)
         .connect_timeout(
             plan.requests
                 .iter()
@@ -91,7 +112,10 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
         )
         .build()
         .context("cannot build the HTTP client")?;
-    let n_shards = users.min(4 * std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let n_shards = concurrency.clamp(
+        1,
+        4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
     let cumulative_weights = plan
         .requests
         .iter()
@@ -117,11 +141,19 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
             })
             .collect(),
         seq: AtomicU64::new(0),
+        schedule: Mutex::new(Schedule::default()),
     });
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    for user_idx in 0..plan.load.users {
-        tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
+    match plan.load.model {
+        Model::Closed => {
+            for user_idx in 0..plan.load.users {
+                tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
+            }
+        }
+        Model::Open => {
+            tasks.spawn(run_schedule(shared.clone(), stop_rx));
+        }
     }
     Ok(Load {
         shared,
@@ -171,6 +203,8 @@ impl Load {
             warmup,
             measured,
             window: window_end.saturating_duration_since(shared.warmup_end()),
+            schedule: (shared.load.model == Model::Open)
+                .then(|| *shared.schedule.lock().unwrap_or_else(|p| p.into_inner())),
         }
     }
 }
@@ -191,16 +225,11 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             .wrapping_add(u64::from(user_idx)),
     );
     let shard = &shared.shards[user_idx as usize % shared.shards.len()];
-    let total_weight = *shared
-        .cumulative_weights
-        .last()
-        .expect("a plan has requests");
     let mut url_buf = String::with_capacity(shared.base_url.len() + 64);
     let mut text_buf = String::new();
 
     while Instant::now() < end && !*stop.borrow() {
-        let draw = rng.u32(0..total_weight);
-        let request_idx = shared.cumulative_weights.partition_point(|&w| w <= draw);
+        let request_idx = shared.pick(&mut rng);
         let plan = &shared.requests[request_idx];
         let mut ctx = RenderContext {
             seq: &shared.seq,
@@ -239,6 +268,84 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             break;
         }
     }
+}
+
+/// The open model's scheduler: sends request `i` at `started + i / rate` until the end, each in
+/// a task of its own holding one of `max_in_flight` slots, then waits for the last answers.
+async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let load = &shared.load;
+    let slots = Arc::new(Semaphore::new(load.max_in_flight as usize));
+    let mut rng = fastrand::Rng::with_seed(shared.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut schedule = Schedule::default();
+    let (mut url_buf, mut text_buf) = (String::new(), String::new());
+    let (warmup_end, end) = (shared.warmup_end(), shared.end());
+    for i in 0u64.. {
+        let intended = shared.started + Duration::from_secs_f64(i as f64 / load.rate);
+        // A scheduler that fell behind stops at the end all the same: what it could not send
+        // shows as a shortfall, not as a longer run.
+        if intended >= end
+            || Instant::now() >= end
+            || !sleep_unless_stopped(intended, &mut stop).await
+        {
+            break;
+        }
+        let judged = intended >= warmup_end;
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                schedule.in_flight_limit_hits += u64::from(judged);
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    _ = stop.wait_for(|stopped| *stopped) => break,
+                }
+            }
+        };
+        let request_idx = shared.pick(&mut rng);
+        let mut ctx = RenderContext {
+            seq: &shared.seq,
+            user_id: 1,
+            rng: &mut rng,
+        };
+        let request = build_request(
+            &shared,
+            &shared.requests[request_idx],
+            &mut ctx,
+            &mut url_buf,
+            &mut text_buf,
+        );
+        if judged {
+            let late = intended.elapsed();
+            schedule.sent += 1;
+            schedule.late += u64::from(late > LATE_AFTER);
+            schedule.max_late = schedule.max_late.max(late);
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let plan = &shared.requests[request_idx];
+            let sent_at = Instant::now();
+            let outcome = match request {
+                Ok(request) => send(&shared.client, request, plan).await,
+                Err(()) => Outcome {
+                    status: None,
+                    error: Some(ErrorKind::Io),
+                    bytes_received: 0,
+                },
+            };
+            let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());
+            let shard = &shared.shards[(i % shared.shards.len() as u64) as usize];
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let recorder = if judged {
+                &mut shard.measured
+            } else {
+                &mut shard.warmup
+            };
+            recorder.record_scheduled(request_idx, latency, uncorrected, &outcome);
+            drop(slot);
+        });
+    }
+    *shared.schedule.lock().unwrap_or_else(|p| p.into_inner()) = schedule;
+    // The last answers: every request has a timeout, so this ends.
+    let _ = slots.acquire_many(load.max_in_flight).await;
 }
 
 /// Sleeps until `deadline`; false if the run was stopped meanwhile.

@@ -51,9 +51,14 @@ pub struct ReadySpec {
 pub struct LoadSpec {
     #[serde(default)]
     pub model: Model,
-    pub users: Spanned<u32>,
-    pub ramp_up: Option<HumanDuration>,
-    pub think_time: Option<DurationRange>,
+    /// Closed model: the number of users.
+    pub users: Option<Spanned<u32>>,
+    pub ramp_up: Option<Spanned<HumanDuration>>,
+    pub think_time: Option<Spanned<DurationRange>>,
+    /// Open model: requests per second.
+    pub rate: Option<Spanned<f64>>,
+    /// Open model: the most requests in flight at once.
+    pub max_in_flight: Option<Spanned<u32>>,
     pub warmup: Option<HumanDuration>,
     pub duration: Spanned<HumanDuration>,
 }
@@ -64,6 +69,9 @@ pub enum Model {
     /// A fixed number of users, each sending a request, waiting for the answer, then thinking.
     #[default]
     Closed,
+    /// Requests arrive at a fixed rate whatever the service does; latency is measured from each
+    /// request's intended send time, so a stalled service cannot hide it (coordinated omission).
+    Open,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -288,7 +296,7 @@ mod tests {
     #[test]
     fn a_minimal_spec_parses() {
         let spec = parse(Path::new("x.toml"), MINIMAL).unwrap();
-        assert_eq!(*spec.load.get_ref().users.get_ref(), 2);
+        assert_eq!(*spec.load.get_ref().users.as_ref().unwrap().get_ref(), 2);
         assert_eq!(spec.requests.len(), 1);
     }
 

@@ -11,9 +11,12 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerial
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
-use crate::record::{ErrorKind, Recorder, RequestRecord};
+use crate::record::{ErrorKind, RequestRecord};
 use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
+use crate::run::Recording;
+use crate::spec::Model;
 use crate::units::{Seconds, round_to};
+use crate::units::{format_micros, format_percent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +36,69 @@ pub struct SpecSummary {
     /// The service's readings over the whole load, every 100 ms, for charts. Not kept in baselines.
     #[serde(default)]
     pub service_series: Vec<ResourcePoint>,
+    /// Open model: how well the generator kept its schedule; null for the closed model.
+    #[serde(default)]
+    pub schedule: Option<ScheduleSummary>,
+}
+
+/// The open model's schedule, kept or not, over the judged window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSummary {
+    pub target_rps: f64,
+    /// Requests due in the judged window that were sent, per second of the window.
+    pub achieved_rps: f64,
+    pub sent: u64,
+    /// Sent more than 10 ms after their intended time.
+    pub late: u64,
+    pub late_fraction: f64,
+    pub max_late_us: u64,
+    /// Times a request waited for a free slot under `max_in_flight`.
+    pub in_flight_limit_hits: u64,
+    pub max_in_flight: u32,
+    /// Latency from the actual send, as a closed-model tool would report it. The judged latency
+    /// (`total.latency_us`) runs from the intended send time.
+    pub uncorrected_latency_us: LatencyStats,
+}
+
+/// Above this fraction of late sends, the generator did not keep the schedule.
+const MAX_LATE_FRACTION: f64 = 0.01;
+/// Below this share of the target rate, the run did not apply the load it was asked for.
+const MIN_ACHIEVED_SHARE: f64 = 0.98;
+
+impl ScheduleSummary {
+    /// Why this run did not apply the load its spec asked for, if it did not: a reason to call
+    /// it inconclusive, never a pass.
+    pub fn shortfall(&self) -> Option<String> {
+        let mut problems = Vec::new();
+        if self.achieved_rps < self.target_rps * MIN_ACHIEVED_SHARE {
+            problems.push(format!(
+                "it sent {:.1} requests/s of the {} asked ({:+.1}%)",
+                self.achieved_rps,
+                self.target_rps,
+                (self.achieved_rps / self.target_rps - 1.0) * 100.0
+            ));
+        }
+        if self.late_fraction > MAX_LATE_FRACTION {
+            problems.push(format!(
+                "{} of its requests started more than 10ms late (up to {})",
+                format_percent(self.late_fraction),
+                format_micros(self.max_late_us as f64)
+            ));
+        }
+        if self.in_flight_limit_hits > 0 {
+            problems.push(format!(
+                "{} requests waited for a slot under max_in_flight = {}",
+                self.in_flight_limit_hits, self.max_in_flight
+            ));
+        }
+        (!problems.is_empty()).then(|| {
+            format!(
+                "the open model did not keep its schedule: {} (the service is saturated or the generator is the limit)",
+                problems.join("; ")
+            )
+        })
+    }
 }
 
 /// What the load actually was.
@@ -40,11 +106,26 @@ pub struct SpecSummary {
 #[serde(deny_unknown_fields)]
 pub struct LoadFacts {
     pub model: String,
+    /// Closed model: concurrent users; 0 for the open model.
     pub users: u32,
+    /// Open model: the target rate, requests/second; 0 for the closed model.
+    #[serde(default)]
+    pub rate: f64,
     pub seed: u64,
     /// Length of the judged window; shorter than planned when the run stopped early.
     pub measured_seconds: Seconds,
     pub warmup_seconds: Seconds,
+}
+
+impl LoadFacts {
+    /// "10 users" or "200 req/s".
+    pub fn describe(&self) -> String {
+        if self.model == "open" {
+            format!("{} req/s", self.rate)
+        } else {
+            format!("{} users", self.users)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,16 +166,17 @@ pub struct LatencyStats {
     pub max: u64,
 }
 
-/// Summarizes a run of `plan`: `measured` holds the judged requests, which started within a
-/// window of `window` (the planned duration, or less when the run stopped early) after the
-/// warmup; `samples` are the resource readings since the load started.
-pub fn summarize(
-    plan: &Plan,
-    warmup: &Recorder,
-    measured: &Recorder,
-    window: Duration,
-    samples: &[Sample],
-) -> SpecSummary {
+/// Summarizes a run of `plan`: the recording's judged requests started within its window (the
+/// planned duration, or less when the run stopped early) after the warmup; `samples` are the
+/// resource readings since the load started.
+pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> SpecSummary {
+    let Recording {
+        warmup,
+        measured,
+        window,
+        schedule,
+    } = recording;
+    let window = *window;
     let warmup_total = warmup.total();
     let measured_total = measured.total();
     let judged = |who| {
@@ -108,8 +190,13 @@ pub fn summarize(
     };
     SpecSummary {
         load: LoadFacts {
-            model: "closed".to_owned(),
+            model: match plan.load.model {
+                Model::Closed => "closed",
+                Model::Open => "open",
+            }
+            .to_owned(),
             users: plan.load.users,
+            rate: plan.load.rate,
             seed: plan.seed,
             measured_seconds: window.into(),
             warmup_seconds: plan.load.warmup.into(),
@@ -128,12 +215,38 @@ pub fn summarize(
         service: judged(Who::Service),
         generator: judged(Who::Generator),
         service_series: resources::series(samples),
+        schedule: schedule.map(|schedule| ScheduleSummary {
+            target_rps: plan.load.rate,
+            achieved_rps: rate(schedule.sent, window),
+            sent: schedule.sent,
+            late: schedule.late,
+            late_fraction: fraction(schedule.late, schedule.sent),
+            max_late_us: u64::try_from(schedule.max_late.as_micros()).unwrap_or(u64::MAX),
+            in_flight_limit_hits: schedule.in_flight_limit_hits,
+            max_in_flight: plan.load.max_in_flight,
+            uncorrected_latency_us: latency_stats(&measured.uncorrected_us),
+        }),
     }
 }
 
-fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
-    let latency = &record.latency_us;
-    let empty = record.n_requests == 0;
+fn fraction(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        round_to(part as f64 / whole as f64, 6)
+    }
+}
+
+fn rate(count: u64, window: Duration) -> f64 {
+    if window.is_zero() {
+        0.0
+    } else {
+        round_to(count as f64 / window.as_secs_f64(), 3)
+    }
+}
+
+fn latency_stats(latency: &Histogram<u64>) -> LatencyStats {
+    let empty = latency.is_empty();
     let quantile = |q| {
         if empty {
             0
@@ -141,27 +254,23 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
             latency.value_at_quantile(q)
         }
     };
+    LatencyStats {
+        min: if empty { 0 } else { latency.min() },
+        mean: round_to(latency.mean(), 1),
+        p50: quantile(0.50),
+        p90: quantile(0.90),
+        p99: quantile(0.99),
+        max: latency.max(),
+    }
+}
+
+fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
     Metrics {
         requests: record.n_requests,
         failures: record.n_failures(),
-        error_rate: if empty {
-            0.0
-        } else {
-            round_to(record.n_failures() as f64 / record.n_requests as f64, 6)
-        },
-        rps: if window.is_zero() {
-            0.0
-        } else {
-            round_to(record.n_requests as f64 / window.as_secs_f64(), 3)
-        },
-        latency_us: LatencyStats {
-            min: if empty { 0 } else { latency.min() },
-            mean: round_to(latency.mean(), 1),
-            p50: quantile(0.50),
-            p90: quantile(0.90),
-            p99: quantile(0.99),
-            max: latency.max(),
-        },
+        error_rate: fraction(record.n_failures(), record.n_requests),
+        rps: rate(record.n_requests, window),
+        latency_us: latency_stats(&record.latency_us),
         status_codes: record
             .statuses
             .iter()
@@ -174,7 +283,7 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
             .collect(),
         bytes_received: record.bytes_received,
         clamped: record.n_clamped,
-        histogram: encode_histogram(latency),
+        histogram: encode_histogram(&record.latency_us),
     }
 }
 
@@ -195,6 +304,47 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
 mod tests {
     use super::*;
     use crate::record::Outcome;
+
+    #[test]
+    fn a_schedule_not_kept_is_explained() {
+        let kept = ScheduleSummary {
+            target_rps: 200.0,
+            achieved_rps: 199.0,
+            sent: 1990,
+            late: 5,
+            late_fraction: 0.0025,
+            max_late_us: 30_000,
+            in_flight_limit_hits: 0,
+            max_in_flight: 100,
+            uncorrected_latency_us: latency_stats(&RequestRecord::new().latency_us),
+        };
+        assert_eq!(kept.shortfall(), None);
+        let behind = ScheduleSummary {
+            achieved_rps: 150.0,
+            late: 400,
+            late_fraction: 0.2,
+            ..kept.clone()
+        };
+        let reason = behind.shortfall().unwrap();
+        assert!(
+            reason.contains("sent 150.0 requests/s of the 200 asked (-25.0%)"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("20.00% of its requests started more than 10ms late (up to 30.00ms)"),
+            "{reason}"
+        );
+        let bounded = ScheduleSummary {
+            in_flight_limit_hits: 7,
+            ..kept
+        };
+        assert!(
+            bounded
+                .shortfall()
+                .unwrap()
+                .contains("7 requests waited for a slot under max_in_flight = 100")
+        );
+    }
 
     #[test]
     fn histograms_survive_a_round_trip_through_text() {

@@ -18,9 +18,9 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
     let load = &summary.load;
     writeln!(
         out,
-        " · {} model · {} users · {:.1}s measured after {:.1}s warmup ({} requests) · seed {}",
+        " · {} model · {} · {:.1}s measured after {:.1}s warmup ({} requests) · seed {}",
         load.model,
-        load.users,
+        load.describe(),
         load.measured_seconds.0,
         load.warmup_seconds.0,
         summary.warmup.requests,
@@ -69,6 +69,22 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
             .map(|(kind, n)| format!("{kind} ×{n}"))
             .collect();
         writeln!(out, "  errors: {}", errors.join(", "))?;
+    }
+    if let Some(schedule) = &summary.schedule {
+        let u = &schedule.uncorrected_latency_us;
+        writeln!(
+            out,
+            "  schedule   {:.1} of {} req/s sent · {} late (max {}) · in-flight limit {} hit {}× · uncorrected p50 {} p90 {} p99 {}",
+            schedule.achieved_rps,
+            schedule.target_rps,
+            schedule.late,
+            format_micros(schedule.max_late_us as f64),
+            schedule.max_in_flight,
+            schedule.in_flight_limit_hits,
+            format_micros(u.p50 as f64),
+            format_micros(u.p90 as f64),
+            format_micros(u.p99 as f64),
+        )?;
     }
     for (who, figures) in [
         ("service", &summary.service),

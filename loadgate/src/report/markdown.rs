@@ -31,8 +31,8 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
             let total = &summary.total;
             writeln!(
                 out,
-                "{} users · {:.1}s · {} requests · {:.1} req/s · {} errors\n",
-                summary.load.users,
+                "{} · {:.1}s · {} requests · {:.1} req/s · {} errors\n",
+                summary.load.describe(),
                 summary.load.measured_seconds.0,
                 total.requests,
                 total.rps,

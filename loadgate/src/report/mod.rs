@@ -120,6 +120,7 @@ pub(crate) mod fixtures {
         let summary = SpecSummary {
             load: LoadFacts {
                 model: "closed".into(),
+                rate: 0.0,
                 users: 20,
                 seed: 1,
                 measured_seconds: Seconds(10.0),
@@ -168,6 +169,7 @@ pub(crate) mod fixtures {
                 fds: 31,
                 processes: 1,
             }],
+            schedule: None,
         };
         let failing = SpecResult {
             name: "badges".into(),
