@@ -1,0 +1,102 @@
+//! The open model: requests at a fixed rate, latency from each request's intended send time.
+//! Against a service that stalls, it shows the stall that a closed model hides (coordinated
+//! omission); a rate the generator cannot keep is inconclusive, never a pass.
+
+use loadgate_tests::Sandbox;
+
+/// A spec against the demo service stalling 300 ms every second.
+fn stalling_spec(sandbox: &Sandbox, name: &str, load: &str) -> std::path::PathBuf {
+    let command = sandbox.demo_command(&["--stall-every", "1s", "--stall-for", "300ms"]);
+    sandbox.spec(
+        name,
+        &format!(
+            r#"name = "{name}"
+
+[service]
+command = {command}
+ready = {{ http = "/health", timeout = "20s" }}
+
+[load]
+{load}
+warmup = "500ms"
+duration = "3s"
+
+[[request]]
+name = "home"
+path = "/"
+"#
+        ),
+    )
+}
+
+fn p99_ms(sandbox: &Sandbox) -> f64 {
+    sandbox.summary()["specs"][0]["summary"]["total"]["latency_us"]["p99"]
+        .as_f64()
+        .unwrap()
+        / 1e3
+}
+
+#[test]
+fn the_open_model_sees_a_stall_the_closed_model_hides() {
+    let sandbox = Sandbox::new();
+    // 200 requests/s: about 30 % of them are due while the service stalls.
+    let open = stalling_spec(&sandbox, "open", "model = \"open\"\nrate = 200.0");
+    sandbox.run(&[open.to_str().unwrap()]).expect_code(0);
+    let open_p99 = p99_ms(&sandbox);
+    let schedule = &sandbox.summary()["specs"][0]["summary"]["schedule"];
+    assert_eq!(schedule["sent"], 600, "3 s at 200 requests/s: {schedule:#}");
+    assert!(
+        schedule["uncorrected_latency_us"]["p99"].as_u64().is_some(),
+        "{schedule:#}"
+    );
+
+    // Two users without think time: each is stuck once per stall, among thousands of fast
+    // requests, so the stall stays far above their 99th percentile.
+    let closed = stalling_spec(&sandbox, "closed", "model = \"closed\"\nusers = 2");
+    sandbox.run(&[closed.to_str().unwrap()]).expect_code(0);
+    let closed_p99 = p99_ms(&sandbox);
+
+    assert!(
+        open_p99 >= 250.0,
+        "the open model's p99 reflects the 300 ms stall: {open_p99} ms"
+    );
+    assert!(
+        closed_p99 < 150.0,
+        "the closed model's p99 hides it: {closed_p99} ms"
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn a_rate_the_generator_cannot_keep_is_inconclusive_and_never_a_baseline() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("flood", &[], "[gate]\np99 = { max = \"10s\" }\n");
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "model = \"closed\"\nusers = 4\nramp_up = \"200ms\"\nthink_time = \"5ms..15ms\"",
+        "model = \"open\"\nrate = 1000000.0",
+    );
+    assert!(text.contains("rate = 1000000.0"), "{text}");
+    std::fs::write(&spec, text).unwrap();
+
+    let run = sandbox.run(&["--update-baselines", spec.to_str().unwrap()]);
+    run.expect_code(4);
+    assert!(
+        run.stdout.contains("did not keep its schedule")
+            && run.stdout.contains("of the 1000000 asked"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("INCONCLUSIVE"), "{}", run.stdout);
+    let summary = sandbox.summary();
+    assert_eq!(
+        (&summary["verdict"], &summary["exit_code"]),
+        (&"inconclusive".into(), &4.into())
+    );
+    assert!(
+        !sandbox.baselines().join("flood.json").exists(),
+        "an untrustworthy run is no baseline"
+    );
+    let junit = sandbox.read_out("junit.xml");
+    assert!(junit.contains(r#"<error type="inconclusive""#), "{junit}");
+    sandbox.assert_no_leftover_processes();
+}
