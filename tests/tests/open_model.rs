@@ -41,7 +41,10 @@ fn the_open_model_sees_a_stall_the_closed_model_hides() {
     let sandbox = Sandbox::new();
     // 200 requests/s: about 30 % of them are due while the service stalls.
     let open = stalling_spec(&sandbox, "open", "model = \"open\"\nrate = 200.0");
-    sandbox.run(&[open.to_str().unwrap()]).expect_code(0);
+    let run = sandbox.run(&[open.to_str().unwrap()]);
+    // 4 when the tests running beside this one delayed more than 1 % of the sends by over 10 ms:
+    // the gate then rightly refuses to pass, and the latencies are still measured.
+    assert!(matches!(run.code, Some(0 | 4)), "{run:?}");
     let open_p99 = p99_ms(&sandbox);
     let schedule = &sandbox.summary()["specs"][0]["summary"]["schedule"];
     assert_eq!(schedule["sent"], 600, "3 s at 200 requests/s: {schedule:#}");
