@@ -239,14 +239,7 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
         let request = build_request(&shared, plan, &mut ctx, &mut url_buf, &mut text_buf);
 
         let sent_at = Instant::now();
-        let outcome = match request {
-            Ok(request) => send(&shared.client, request, plan).await,
-            Err(()) => Outcome {
-                status: None,
-                error: Some(ErrorKind::Io),
-                bytes_received: 0,
-            },
-        };
+        let outcome = send(&shared.client, request, plan).await;
         let latency = sent_at.elapsed();
         {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -323,14 +316,7 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         tokio::spawn(async move {
             let plan = &shared.requests[request_idx];
             let sent_at = Instant::now();
-            let outcome = match request {
-                Ok(request) => send(&shared.client, request, plan).await,
-                Err(()) => Outcome {
-                    status: None,
-                    error: Some(ErrorKind::Io),
-                    bytes_received: 0,
-                },
-            };
+            let outcome = send(&shared.client, request, plan).await;
             let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());
             let shard = &shared.shards[(i % shared.shards.len() as u64) as usize];
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -396,8 +382,20 @@ fn build_request(
     builder.build().map_err(drop)
 }
 
-/// Sends the request and drains the answer (counting, not keeping, its bytes).
-async fn send(client: &reqwest::Client, request: reqwest::Request, plan: &RequestPlan) -> Outcome {
+/// Sends the request and drains the answer (counting, not keeping, its bytes). A request that
+/// could not be built (see [`build_request`]) is an I/O error.
+async fn send(
+    client: &reqwest::Client,
+    request: Result<reqwest::Request, ()>,
+    plan: &RequestPlan,
+) -> Outcome {
+    let Ok(request) = request else {
+        return Outcome {
+            status: None,
+            error: Some(ErrorKind::Io),
+            bytes_received: 0,
+        };
+    };
     let mut response = match client.execute(request).await {
         Ok(response) => response,
         Err(err) => {

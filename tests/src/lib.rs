@@ -129,6 +129,17 @@ impl Sandbox {
     /// A short closed-model spec against the demo service (started with `service_args`): GET `/`
     /// and `/status` from 4 users for 2 s after a 300 ms warmup, then `rest` (usually a `[gate]`).
     pub fn quick_spec(&self, name: &str, service_args: &[&str], rest: &str) -> PathBuf {
+        self.demo_spec(
+            name,
+            service_args,
+            "model = \"closed\"\nusers = 4\nramp_up = \"200ms\"\nthink_time = \"5ms..15ms\"\nwarmup = \"300ms\"\nduration = \"2s\"",
+            rest,
+        )
+    }
+
+    /// A spec against the demo service (started with `service_args`) with the keys of `[load]`,
+    /// GET `/` and `/status` in a 3:1 mix, then `rest`.
+    pub fn demo_spec(&self, name: &str, service_args: &[&str], load: &str, rest: &str) -> PathBuf {
         let command = self.demo_command(service_args);
         self.spec(
             name,
@@ -140,12 +151,7 @@ command = {command}
 ready = {{ http = "/health", timeout = "20s" }}
 
 [load]
-model = "closed"
-users = 4
-ramp_up = "200ms"
-think_time = "5ms..15ms"
-warmup = "300ms"
-duration = "2s"
+{load}
 
 [[request]]
 name = "home"
