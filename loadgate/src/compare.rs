@@ -247,6 +247,7 @@ mod tests {
             generator: None,
             service_series: Vec::new(),
             schedule: None,
+            sweep: None,
         }
     }
 

@@ -17,8 +17,8 @@ use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::resources::Sampler;
 use crate::run;
-use crate::service::{self, ServiceFailure};
-use crate::summary::{ScheduleSummary, summarize};
+use crate::service::{self, Service, ServiceFailure};
+use crate::summary::{ScheduleSummary, SpecSummary, summarize, summarize_sweep};
 use crate::verdict::{GateResult, SpecResult, Verdict};
 
 #[derive(Debug, Clone)]
@@ -152,40 +152,36 @@ async fn run_spec(
         (None, None) => unreachable!("checked while planning"),
     };
 
-    let load = &plan.load;
-    eprintln!(
-        "loadgate: {}: {} for {} (+{} warmup) against {}",
-        plan.name,
-        load.describe(),
-        humantime::format_duration(load.duration),
-        humantime::format_duration(load.warmup),
-        base_url.as_str().trim_end_matches('/'),
-    );
-    let started = Instant::now();
-    let sampler = Sampler::start(service.as_ref().map(service::Service::pid));
-    let mut running = run::start(plan, &base_url)?;
-    let mut service_failure = None;
-    match service.as_mut() {
-        Some(service) => {
-            tokio::select! {
-                () = running.wait() => {}
-                status = service.exited() => {
-                    service_failure = Some(shown(service.died(status, started.elapsed())));
+    let (summary, service_failure) = match &plan.sweep {
+        None => run_load(plan, &base_url, service.as_mut()).await?,
+        Some(sweep) => {
+            // Each step is the spec's load at that many users or that rate, one after the
+            // other against the same service; a death ends the sweep.
+            let mut steps = Vec::new();
+            let mut failure = None;
+            for &step in &sweep.steps {
+                let (summary, died) =
+                    run_load(&plan.at_step(step), &base_url, service.as_mut()).await?;
+                steps.push((step, summary));
+                if died.is_some() {
+                    failure = died;
+                    break;
                 }
             }
+            let (sweep, chosen) = summarize_sweep(plan, &steps);
+            let summary = SpecSummary {
+                sweep: Some(sweep),
+                ..steps.swap_remove(chosen).1
+            };
+            (summary, failure)
         }
-        None => running.wait().await,
-    }
-    let recording = running.finish().await;
-    let samples = sampler.finish();
+    };
     if let Some(service) = service.as_mut() {
         service.stop().await;
     }
-
-    let summary = summarize(plan, &recording, &samples);
-    if service_failure.is_some() {
+    if let Some(failure) = service_failure {
         // What was measured up to the crash is kept, but not judged.
-        let mut result = unjudged(service_failure, notes);
+        let mut result = unjudged(Some(shown(failure)), notes);
         result.summary = Some(summary);
         return Ok(result.judged(None));
     }
@@ -230,6 +226,40 @@ async fn run_spec(
         ..unjudged(None, notes)
     }
     .judged(inconclusive))
+}
+
+/// Runs `plan`'s load once against `base_url`, watching the service's resources and its death;
+/// the summary covers what was measured, up to the death if it died.
+async fn run_load(
+    plan: &Plan,
+    base_url: &Url,
+    service: Option<&mut Service>,
+) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
+    let load = &plan.load;
+    eprintln!(
+        "loadgate: {}: {} for {} (+{} warmup) against {}",
+        plan.name,
+        load.describe(),
+        humantime::format_duration(load.duration),
+        humantime::format_duration(load.warmup),
+        base_url.as_str().trim_end_matches('/'),
+    );
+    let started = Instant::now();
+    let sampler = Sampler::start(service.as_deref().map(Service::pid));
+    let mut running = run::start(plan, base_url)?;
+    let mut service_failure = None;
+    match service {
+        Some(service) => {
+            tokio::select! {
+                () = running.wait() => {}
+                status = service.exited() => service_failure = Some(service.died(status, started.elapsed())),
+            }
+        }
+        None => running.wait().await,
+    }
+    let recording = running.finish().await;
+    let samples = sampler.finish();
+    Ok((summarize(plan, &recording, &samples), service_failure))
 }
 
 /// Promotes the specs of the last run's `summary.json` to baselines, without running anything.

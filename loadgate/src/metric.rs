@@ -23,6 +23,9 @@ pub enum Metric {
     /// The service's CPU time per judged request (µs): far steadier on a shared machine than
     /// wall-clock latency.
     ServiceCpuPerRequest,
+    /// A `[sweep]`'s capacity: the highest step (users or requests/second) whose throughput still
+    /// grew and whose limits held.
+    Capacity,
 }
 
 impl Metric {
@@ -37,7 +40,13 @@ impl Metric {
             Metric::ServiceRssPeak => "service_rss_peak",
             Metric::ServiceRssGrowth => "service_rss_growth",
             Metric::ServiceCpuPerRequest => "service_cpu_per_request",
+            Metric::Capacity => "capacity",
         }
+    }
+
+    /// Measured once for the whole spec, so it has no per-request threshold.
+    pub fn is_spec_wide(self) -> bool {
+        self.is_service() || self == Metric::Capacity
     }
 
     /// Measured on the service's processes, for the whole spec: not per request name.
@@ -50,7 +59,7 @@ impl Metric {
 
     /// Latency and errors get worse as they grow; throughput gets worse as it shrinks.
     pub fn higher_is_worse(self) -> bool {
-        !matches!(self, Metric::Rps)
+        !matches!(self, Metric::Rps | Metric::Capacity)
     }
 
     /// The metric's value in `scope` of `summary`, in its internal unit: µs for latency and CPU
@@ -71,6 +80,7 @@ impl Metric {
             Metric::ServiceRssPeak => service.map(|s| s.rss_peak_bytes as f64),
             Metric::ServiceRssGrowth => service.map(|s| s.rss_growth_bytes as f64),
             Metric::ServiceCpuPerRequest => service.map(|s| s.cpu_per_request_us),
+            Metric::Capacity => summary.sweep.as_ref().and_then(|s| s.capacity),
         }
     }
 
@@ -81,7 +91,9 @@ impl Metric {
                 parse_duration(text).map(|d| d.as_secs_f64() * 1e6)
             }
             (Metric::ErrorRate, Quantity::Text(text)) => parse_percent(text),
-            (Metric::Rps, Quantity::Number(n)) if n.is_finite() && *n >= 0.0 => Ok(*n),
+            (Metric::Rps | Metric::Capacity, Quantity::Number(n)) if n.is_finite() && *n >= 0.0 => {
+                Ok(*n)
+            }
             (Metric::ServiceRssPeak | Metric::ServiceRssGrowth, Quantity::Text(text)) => text
                 .parse::<bytesize::ByteSize>()
                 .map(|size| size.as_u64() as f64)
@@ -101,6 +113,9 @@ impl Metric {
             (Metric::Rps, _) => Err(
                 "rps takes a non-negative number of requests per second, such as 100".to_owned(),
             ),
+            (Metric::Capacity, _) => Err(
+                "capacity takes a number of users or requests per second, such as 50".to_owned(),
+            ),
         }
     }
 
@@ -111,7 +126,7 @@ impl Metric {
         match self {
             Metric::P50 | Metric::P90 | Metric::P99 => 1_000.0,
             Metric::ErrorRate => 0.001,
-            Metric::Rps => 0.0,
+            Metric::Rps | Metric::Capacity => 0.0,
             // Allocator and page-cache jitter of a service at rest.
             Metric::ServiceRssPeak | Metric::ServiceRssGrowth => 4.0 * 1024.0 * 1024.0,
             Metric::ServiceCpuPerRequest => 1.0,
@@ -125,6 +140,7 @@ impl Metric {
             Metric::Rps => format!("{value:.1}/s"),
             Metric::ServiceRssPeak | Metric::ServiceRssGrowth => format_bytes(value),
             Metric::ServiceCpuPerRequest => format!("{}/req", format_micros(value)),
+            Metric::Capacity => format!("{value}"),
         }
     }
 }

@@ -11,7 +11,9 @@ use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 
 use crate::metric::Metric;
-use crate::spec::{self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, ThresholdSpec};
+use crate::spec::{
+    self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, SweepSpec, ThresholdSpec,
+};
 use crate::template::{Escape, Template};
 use crate::units::{DurationRange, Quantity};
 
@@ -57,6 +59,34 @@ pub struct Plan {
     pub load: LoadPlan,
     pub requests: Vec<RequestPlan>,
     pub thresholds: Vec<Threshold>,
+    pub sweep: Option<SweepPlan>,
+}
+
+/// A capacity sweep: `[load]` run at each step's users (closed) or rate (open) in turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPlan {
+    /// Users or requests/second, increasing.
+    pub steps: Vec<f64>,
+    /// Each step's judged duration.
+    pub step_duration: Duration,
+    /// Latency limits in µs and the error rate as a fraction: a step beyond one does not count.
+    pub limits: Vec<(Metric, f64)>,
+}
+
+impl Plan {
+    /// The plan of one sweep step: the same spec at `step` users or requests/second, for the
+    /// step's duration.
+    pub fn at_step(&self, step: f64) -> Plan {
+        let mut plan = self.clone();
+        match plan.load.model {
+            Model::Closed => plan.load.users = step as u32,
+            Model::Open => plan.load.rate = step,
+        }
+        if let Some(sweep) = &self.sweep {
+            plan.load.duration = sweep.step_duration;
+        }
+        plan
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +317,19 @@ pub fn build(
     }
 
     let thresholds = plan_gate(&spec.gate, &requests, &at)?;
+    let sweep = spec
+        .sweep
+        .as_ref()
+        .map(|sweep| plan_sweep(sweep, &load, &at))
+        .transpose()?;
+    if sweep.is_none()
+        && let Some(capacity) = &spec.gate.capacity
+    {
+        return Err(at(
+            capacity.span(),
+            "`capacity` is measured by a [sweep]: add one, or remove this threshold".into(),
+        ));
+    }
 
     Ok(Plan {
         name,
@@ -297,6 +340,68 @@ pub fn build(
         load,
         requests,
         thresholds,
+        sweep,
+    })
+}
+
+/// `[sweep]`: steps of the load's model (users for closed, rates for open), increasing.
+fn plan_sweep(
+    sweep: &Spanned<SweepSpec>,
+    load: &LoadPlan,
+    at: &At<'_>,
+) -> Result<SweepPlan, SpecError> {
+    let spec = sweep.get_ref();
+    let (steps, span, key): (Vec<f64>, _, _) = match (load.model, &spec.users, &spec.rates) {
+        (Model::Closed, Some(users), None) => (
+            users.get_ref().iter().map(|&u| f64::from(u)).collect(),
+            users.span(),
+            "users",
+        ),
+        (Model::Open, None, Some(rates)) => (rates.get_ref().clone(), rates.span(), "rates"),
+        (Model::Closed, _, _) => {
+            return Err(at(
+                sweep.span(),
+                "a sweep of the closed model lists `users = [...]` (and no `rates`)".into(),
+            ));
+        }
+        (Model::Open, _, _) => {
+            return Err(at(
+                sweep.span(),
+                "a sweep of the open model lists `rates = [...]` (and no `users`)".into(),
+            ));
+        }
+    };
+    let (low, high) = match key {
+        "users" => (1.0, f64::from(MAX_USERS)),
+        _ => (f64::MIN_POSITIVE, MAX_RATE),
+    };
+    if steps.is_empty()
+        || steps.windows(2).any(|w| w[0] >= w[1])
+        || steps.iter().any(|s| !(low..=high).contains(s))
+    {
+        return Err(at(
+            span,
+            format!("sweep {key} must be increasing values between {low} and {high}"),
+        ));
+    }
+    let limit = &spec.limit;
+    let mut limits = Vec::new();
+    for (metric, value) in [
+        (Metric::P50, &limit.p50),
+        (Metric::P90, &limit.p90),
+        (Metric::P99, &limit.p99),
+    ] {
+        if let Some(value) = value {
+            limits.push((metric, value.get_ref().0.as_secs_f64() * 1e6));
+        }
+    }
+    if let Some(error_rate) = &limit.error_rate {
+        limits.push((Metric::ErrorRate, error_rate.get_ref().0));
+    }
+    Ok(SweepPlan {
+        steps,
+        step_duration: spec.step.map_or(load.duration, |d| d.0),
+        limits,
     })
 }
 
@@ -575,15 +680,16 @@ fn plan_scope(gate: &GateSpec, scope: Scope, at: &At<'_>) -> Result<Vec<Threshol
         (Metric::ServiceRssPeak, &gate.service_rss_peak),
         (Metric::ServiceRssGrowth, &gate.service_rss_growth),
         (Metric::ServiceCpuPerRequest, &gate.service_cpu_per_request),
+        (Metric::Capacity, &gate.capacity),
     ];
     let mut thresholds = Vec::new();
     for (metric, spec) in by_metric {
         let Some(spec) = spec else { continue };
-        if metric.is_service() && scope != Scope::Total {
+        if metric.is_spec_wide() && scope != Scope::Total {
             return Err(at(
                 spec.span(),
                 format!(
-                    "{metric} is measured on the service as a whole: set it under [gate], not per request"
+                    "{metric} is measured on the spec as a whole: set it under [gate], not per request"
                 ),
             ));
         }
@@ -645,7 +751,7 @@ fn plan_threshold(
 /// Hash of the parts of a spec that shape the workload, independent of formatting and comments.
 fn spec_hash(text: &str) -> String {
     let table: toml::Table = toml::from_str(text).unwrap_or_default();
-    let shaping: toml::Table = ["seed", "load", "defaults", "request"]
+    let shaping: toml::Table = ["seed", "load", "defaults", "request", "sweep"]
         .into_iter()
         .filter_map(|key| table.get(key).map(|value| (key.to_owned(), value.clone())))
         .collect();
@@ -857,7 +963,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
                 "error_rate = { max",
                 "service_cpu_per_request = { max",
                 "gate.request.create.service_cpu_per_request",
-                "measured on the service as a whole",
+                "measured on the spec as a whole",
             ),
         ];
         for (from, to, key, message) in cases {
@@ -921,6 +1027,60 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             assert_eq!(err.key.as_deref(), Some(key), "{err}");
             assert!(err.message.contains(message), "{err}");
         }
+    }
+
+    #[test]
+    fn a_sweep_takes_increasing_steps_of_its_model() {
+        let sweep = "\n[sweep]\nusers = [2, 4, 8]\nstep = \"1s\"\nlimit = { p90 = \"200ms\", error_rate = \"1%\" }\n";
+        let planned = plan(&format!("{SPEC}{sweep}")).unwrap();
+        assert_eq!(
+            planned.sweep,
+            Some(SweepPlan {
+                steps: vec![2.0, 4.0, 8.0],
+                step_duration: Duration::from_secs(1),
+                limits: vec![(Metric::P90, 200_000.0), (Metric::ErrorRate, 0.01)],
+            })
+        );
+        let step = planned.at_step(8.0);
+        assert_eq!(
+            (step.load.users, step.load.duration),
+            (8, Duration::from_secs(1))
+        );
+        assert_ne!(
+            planned.spec_hash,
+            plan(SPEC).unwrap().spec_hash,
+            "the sweep shapes the load"
+        );
+
+        let cases = [
+            (
+                sweep.replace("[2, 4, 8]", "[4, 2]"),
+                "sweep.users",
+                "must be increasing",
+            ),
+            (
+                sweep.replace("users = [2, 4, 8]", "rates = [2.0]"),
+                "sweep",
+                "lists `users = [...]`",
+            ),
+            (
+                sweep.replace("p90 = ", "p95 = "),
+                "sweep.limit.p95",
+                "unknown field",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let err = plan(&format!("{SPEC}{text}")).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+            assert!(err.message.contains(message), "{err}");
+        }
+        let err = plan(&SPEC.replacen(
+            "[gate]\n",
+            "[gate]\ncapacity = { regression = \"10%\" }\n",
+            1,
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("measured by a [sweep]"), "{err}");
     }
 
     #[test]

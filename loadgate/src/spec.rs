@@ -27,6 +27,29 @@ pub struct SpecFile {
     pub requests: Vec<Spanned<RequestSpec>>,
     #[serde(default)]
     pub gate: GateSpec,
+    pub sweep: Option<Spanned<SweepSpec>>,
+}
+
+/// A capacity sweep: the load of `[load]` at each of these user counts (closed) or rates (open).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub users: Option<Spanned<Vec<u32>>>,
+    pub rates: Option<Spanned<Vec<f64>>>,
+    /// Each step's judged duration; `[load] duration` when omitted.
+    pub step: Option<HumanDuration>,
+    #[serde(default)]
+    pub limit: SweepLimitSpec,
+}
+
+/// What a step must stay within to count towards the capacity.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepLimitSpec {
+    pub p50: Option<Spanned<HumanDuration>>,
+    pub p90: Option<Spanned<HumanDuration>>,
+    pub p99: Option<Spanned<HumanDuration>>,
+    pub error_rate: Option<Spanned<Percent>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +139,8 @@ pub struct GateSpec {
     pub service_rss_peak: Option<Spanned<ThresholdSpec>>,
     pub service_rss_growth: Option<Spanned<ThresholdSpec>>,
     pub service_cpu_per_request: Option<Spanned<ThresholdSpec>>,
+    /// A `[sweep]`'s capacity (users or requests/second).
+    pub capacity: Option<Spanned<ThresholdSpec>>,
     #[serde(default)]
     pub request: BTreeMap<String, Spanned<GateSpec>>,
 }

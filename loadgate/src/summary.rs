@@ -11,6 +11,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerial
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
+use crate::plan::Scope;
 use crate::record::{ErrorKind, RequestRecord};
 use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::run::Recording;
@@ -39,6 +40,90 @@ pub struct SpecSummary {
     /// Open model: how well the generator kept its schedule; null for the closed model.
     #[serde(default)]
     pub schedule: Option<ScheduleSummary>,
+    /// A `[sweep]`: every step, and the capacity. The rest of this summary is the capacity step's
+    /// (the first step's when no step qualifies).
+    #[serde(default)]
+    pub sweep: Option<SweepSummary>,
+}
+
+/// A capacity sweep, step by step: the table of our users' notes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSummary {
+    /// What the steps count: `users` (closed model) or `rate` (open model, requests/second).
+    pub by: String,
+    pub steps: Vec<SweepStep>,
+    /// The highest step whose throughput still grew and whose limits held; null when none did.
+    pub capacity: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepStep {
+    pub step: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub error_rate: f64,
+    pub rps: f64,
+    pub latency_us: LatencyStats,
+    /// Its throughput beat every step before it by at least a quarter of the load's growth
+    /// (doubling the users must bring 25 % more requests/second).
+    pub grew: bool,
+    /// It stayed within the sweep's limits.
+    pub limits_held: bool,
+}
+
+/// A step's throughput must grow by at least this share of its load's growth over the step
+/// before: a saturated service answers more users with the same requests/second, give or take
+/// the few per cent that queueing hides.
+const MIN_GROWTH_SHARE: f64 = 0.25;
+
+/// The sweep's table from each step's summary, with the index of the step the spec's summary
+/// stands for (the capacity step, or the first).
+pub fn summarize_sweep(plan: &Plan, steps: &[(f64, SpecSummary)]) -> (SweepSummary, usize) {
+    let sweep = plan.sweep.as_ref().expect("a sweep plan");
+    let mut best_rps = 0.0_f64;
+    let mut capacity = None;
+    let mut previous_step = None;
+    let rows = steps
+        .iter()
+        .enumerate()
+        .map(|(idx, (step, summary))| {
+            let total = &summary.total;
+            let load_growth = previous_step.map_or(0.0, |previous| step / previous - 1.0);
+            previous_step = Some(*step);
+            let grew = total.rps > best_rps * (1.0 + MIN_GROWTH_SHARE * load_growth);
+            best_rps = best_rps.max(total.rps);
+            let limits_held = sweep.limits.iter().all(|(metric, limit)| {
+                metric
+                    .value(summary, &Scope::Total)
+                    .is_some_and(|v| v <= *limit)
+            });
+            if grew && limits_held {
+                capacity = Some(idx);
+            }
+            SweepStep {
+                step: *step,
+                requests: total.requests,
+                failures: total.failures,
+                error_rate: total.error_rate,
+                rps: total.rps,
+                latency_us: total.latency_us.clone(),
+                grew,
+                limits_held,
+            }
+        })
+        .collect();
+    let by = match plan.load.model {
+        Model::Closed => "users",
+        Model::Open => "rate",
+    };
+    let summary = SweepSummary {
+        by: by.to_owned(),
+        steps: rows,
+        capacity: capacity.map(|i| steps[i].0),
+    };
+    (summary, capacity.unwrap_or(0))
 }
 
 /// The open model's schedule, kept or not, over the judged window.
@@ -215,6 +300,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         service: judged(Who::Service),
         generator: judged(Who::Generator),
         service_series: resources::series(samples),
+        sweep: None,
         schedule: schedule.map(|schedule| ScheduleSummary {
             target_rps: plan.load.rate,
             achieved_rps: rate(schedule.sent, window),
@@ -344,6 +430,56 @@ mod tests {
                 .unwrap()
                 .contains("7 requests waited for a slot under max_in_flight = 100")
         );
+    }
+
+    #[test]
+    fn the_capacity_is_the_last_step_that_grew_within_its_limits() {
+        let text = "[load]\nusers = 1\nduration = \"1s\"\n[[request]]\nname = \"home\"\npath = \"/\"\n\
+                    [sweep]\nusers = [2, 4, 8, 16, 32]\nlimit = { p90 = \"50ms\" }\n";
+        let plan = crate::plan::build(
+            std::path::Path::new("sweep.toml"),
+            text,
+            &Default::default(),
+            &|_| None,
+        )
+        .unwrap();
+        let fixture = crate::report::fixtures::result().specs[0]
+            .summary
+            .clone()
+            .unwrap();
+        let step = |users: f64, rps: f64, p90_ms: u64| {
+            let mut summary = fixture.clone();
+            summary.total.rps = rps;
+            summary.total.latency_us.p90 = p90_ms * 1000;
+            (users, summary)
+        };
+        // Saturates at 8 users: 16 brings +8 % for +100 % load, which does not count.
+        let saturating = [
+            step(2.0, 86.0, 24),
+            step(4.0, 170.0, 24),
+            step(8.0, 340.0, 25),
+            step(16.0, 368.0, 45),
+            step(32.0, 365.0, 89),
+        ];
+        let (sweep, chosen) = summarize_sweep(&plan, &saturating);
+        assert_eq!((sweep.capacity, chosen), (Some(8.0), 2));
+        assert_eq!(
+            sweep.steps.iter().map(|s| s.grew).collect::<Vec<_>>(),
+            [true, true, true, false, false]
+        );
+        assert_eq!(sweep.by, "users");
+        // Still growing at 16 users, but beyond the 50 ms limit there.
+        let limited = [
+            step(2.0, 86.0, 24),
+            step(4.0, 170.0, 24),
+            step(8.0, 340.0, 40),
+            step(16.0, 600.0, 70),
+        ];
+        assert_eq!(summarize_sweep(&plan, &limited).0.capacity, Some(8.0));
+        // Beyond the limits from the first step: no capacity, the summary stands for step one.
+        let hopeless = [step(2.0, 86.0, 90), step(4.0, 170.0, 95)];
+        let (sweep, chosen) = summarize_sweep(&plan, &hopeless);
+        assert_eq!((sweep.capacity, chosen), (None, 0));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::compare::CheckOutcome;
-use crate::summary::Metrics;
+use crate::summary::{Metrics, SweepSummary};
 use crate::units::format_micros;
 use crate::verdict::{GateResult, SpecResult};
 
@@ -26,6 +26,9 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
         summary.warmup.requests,
         load.seed
     )?;
+    if let Some(sweep) = &summary.sweep {
+        write_sweep(out, sweep)?;
+    }
 
     let width = summary
         .requests
@@ -134,6 +137,47 @@ fn write_row(out: &mut dyn Write, name: &str, metrics: &Metrics, width: usize) -
         format_micros(latency.max as f64),
         metrics.rps,
     )
+}
+
+/// The sweep's table, as in our users' notes, then the capacity it found.
+fn write_sweep(out: &mut dyn Write, sweep: &SweepSummary) -> io::Result<()> {
+    writeln!(
+        out,
+        "  sweep by {}:\n  {:>9} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        sweep.by, "step", "reqs", "fails", "fail %", "avg", "p50", "p90", "p99", "req/s"
+    )?;
+    for step in &sweep.steps {
+        let latency = &step.latency_us;
+        let mark = match (step.grew, step.limits_held) {
+            (true, true) => "",
+            (false, true) => "  (throughput no longer grows)",
+            (_, false) => "  (beyond the limits)",
+        };
+        writeln!(
+            out,
+            "  {:>9} {:>8} {:>7} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9.1}{mark}",
+            step.step,
+            step.requests,
+            step.failures,
+            step.error_rate * 100.0,
+            format_micros(latency.mean),
+            format_micros(latency.p50 as f64),
+            format_micros(latency.p90 as f64),
+            format_micros(latency.p99 as f64),
+            step.rps,
+        )?;
+    }
+    match sweep.capacity {
+        Some(capacity) => writeln!(
+            out,
+            "  capacity: {capacity} {} (the request table below is that step)",
+            sweep.by
+        ),
+        None => writeln!(
+            out,
+            "  capacity: none of the steps held the limits (the request table below is the first step)"
+        ),
+    }
 }
 
 fn write_failure_and_verdict(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {

@@ -170,6 +170,7 @@ pub(crate) mod fixtures {
                 processes: 1,
             }],
             schedule: None,
+            sweep: None,
         };
         let failing = SpecResult {
             name: "badges".into(),
