@@ -104,6 +104,7 @@ pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Basel
         provenance: provenance.clone(),
         // The time series is for charts of one run; a baseline keeps the figures.
         summary: SpecSummary {
+            series: Vec::new(),
             service_series: Vec::new(),
             ..result.summary.clone()?
         },

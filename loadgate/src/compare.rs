@@ -248,6 +248,7 @@ mod tests {
             service_series: Vec::new(),
             schedule: None,
             sweep: None,
+            series: Vec::new(),
         }
     }
 

@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::units::Seconds;
 
 /// Latencies above this are clamped (and counted as clamped): ten minutes is past any timeout.
 pub const LATENCY_MAX_US: u64 = 600_000_000;
@@ -147,6 +150,84 @@ pub struct Schedule {
 /// Later than this, a send is late: well above the timer's millisecond granularity, well below
 /// any latency worth gating.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// What all requests recorded since the last point of the time series: counts and a histogram,
+/// reset at every point, so the series costs one small point per second however long the run.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_us: Histogram<u64>,
+}
+
+impl Interval {
+    pub fn new() -> Interval {
+        Interval {
+            requests: 0,
+            errors: 0,
+            latency_us: new_histogram(),
+        }
+    }
+
+    pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
+        self.requests += 1;
+        self.errors += u64::from(outcome.error.is_some());
+        self.latency_us.saturating_record(micros(latency));
+    }
+
+    /// Adds `other` to this interval and empties `other`.
+    pub fn drain_from(&mut self, other: &mut Interval) {
+        self.requests += std::mem::take(&mut other.requests);
+        self.errors += std::mem::take(&mut other.errors);
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("histograms with the same bounds merge");
+        other.latency_us.reset();
+    }
+
+    /// The point of the time series this interval makes, at `t` seconds since the load started,
+    /// with `active` users (closed model) or requests in flight (open model).
+    pub fn point(&self, t: f64, active: u32) -> SeriesPoint {
+        let quantile = |q| {
+            if self.requests == 0 {
+                0
+            } else {
+                self.latency_us.value_at_quantile(q)
+            }
+        };
+        SeriesPoint {
+            t: Seconds(crate::units::round_to(t, 3)),
+            requests: self.requests,
+            errors: self.errors,
+            p50_us: quantile(0.50),
+            p90_us: quantile(0.90),
+            p99_us: quantile(0.99),
+            active,
+        }
+    }
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Interval::new()
+    }
+}
+
+/// One second of the run, for charts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesPoint {
+    /// End of the interval, seconds since the load started (warmup included).
+    pub t: Seconds,
+    /// Requests completed in the interval, and how many of them failed.
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    /// Active users (closed model) or requests in flight (open model) at the end of the interval.
+    pub active: u32,
+}
 
 /// One record per request of the plan, indexed like `Plan::requests`.
 #[derive(Debug, Clone)]

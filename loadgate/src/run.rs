@@ -13,7 +13,7 @@
 //! (one lock per shard, held for a histogram increment): no per-request message to a collector,
 //! no samples kept, so memory stays flat however long the run.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::plan::{LoadPlan, Plan, RequestPlan};
-use crate::record::{ErrorKind, LATE_AFTER, Outcome, Recorder, Schedule};
+use crate::record::{ErrorKind, Interval, LATE_AFTER, Outcome, Recorder, Schedule, SeriesPoint};
 use crate::spec::Model;
 use crate::template::RenderContext;
 
@@ -37,12 +37,42 @@ pub struct Recording {
     pub window: Duration,
     /// Open model: how well the schedule was kept.
     pub schedule: Option<Schedule>,
+    /// A point per second since the load started.
+    pub series: Vec<SeriesPoint>,
 }
 
 #[derive(Debug)]
 struct Shard {
     warmup: Recorder,
     measured: Recorder,
+    /// Since the last point of the time series.
+    interval: Interval,
+}
+
+impl Shard {
+    /// One answered request: judged or warmup, and in the current second of the series.
+    /// `uncorrected` is the open model's latency from the actual send.
+    fn record(
+        &mut self,
+        judged: bool,
+        request_idx: usize,
+        latency: Duration,
+        uncorrected: Option<Duration>,
+        outcome: &Outcome,
+    ) {
+        let recorder = if judged {
+            &mut self.measured
+        } else {
+            &mut self.warmup
+        };
+        match uncorrected {
+            Some(uncorrected) => {
+                recorder.record_scheduled(request_idx, latency, uncorrected, outcome)
+            }
+            None => recorder.record(request_idx, latency, outcome),
+        }
+        self.interval.record(latency, outcome);
+    }
 }
 
 /// State shared by all users of one run; read-only but for the shards and the sequence.
@@ -58,9 +88,20 @@ struct Shared {
     shards: Vec<Mutex<Shard>>,
     seq: AtomicU64,
     schedule: Mutex<Schedule>,
+    /// Users running (closed model) or requests in flight (open model).
+    active: AtomicU32,
 }
 
 impl Shared {
+    /// What every shard recorded since the last call, merged; the shards start afresh.
+    fn take_interval(&self) -> Interval {
+        let mut total = Interval::new();
+        for shard in &self.shards {
+            total.drain_from(&mut shard.lock().unwrap_or_else(|p| p.into_inner()).interval);
+        }
+        total
+    }
+
     /// A request of the mix, by weight, with one random draw.
     fn pick(&self, rng: &mut fastrand::Rng) -> usize {
         let total = *self.cumulative_weights.last().expect("a plan has requests");
@@ -81,6 +122,7 @@ impl Shared {
 pub struct Load {
     shared: Arc<Shared>,
     users: JoinSet<()>,
+    series: tokio::task::JoinHandle<Vec<SeriesPoint>>,
     stop: watch::Sender<bool>,
     stopped_at: Option<Instant>,
 }
@@ -137,13 +179,16 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
                 Mutex::new(Shard {
                     warmup: Recorder::new(plan.requests.len()),
                     measured: Recorder::new(plan.requests.len()),
+                    interval: Interval::new(),
                 })
             })
             .collect(),
         seq: AtomicU64::new(0),
         schedule: Mutex::new(Schedule::default()),
+        active: AtomicU32::new(0),
     });
     let (stop, stop_rx) = watch::channel(false);
+    let stop_rx_series = stop_rx.clone();
     let mut tasks = JoinSet::new();
     match plan.load.model {
         Model::Closed => {
@@ -155,9 +200,11 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
             tasks.spawn(run_schedule(shared.clone(), stop_rx));
         }
     }
+    let series = tokio::spawn(run_series(shared.clone(), stop_rx_series));
     Ok(Load {
         shared,
         users: tasks,
+        series,
         stop,
         stopped_at: None,
     })
@@ -183,10 +230,14 @@ impl Load {
 
     /// Stops (if still running), waits for the users and merges what they recorded.
     pub async fn finish(mut self) -> Recording {
-        if !self.users.is_empty() {
-            self.stop();
-        }
+        self.stop();
         self.wait().await;
+        let mut series = self.series.await.unwrap_or_default();
+        // The answers that came in since the last full second.
+        let last = self.shared.take_interval();
+        if last.requests > 0 {
+            series.push(last.point(self.shared.started.elapsed().as_secs_f64(), 0));
+        }
         let shared = &self.shared;
         let n_requests = shared.requests.len();
         let mut warmup = Recorder::new(n_requests);
@@ -205,6 +256,7 @@ impl Load {
             window: window_end.saturating_duration_since(shared.warmup_end()),
             schedule: (shared.load.model == Model::Open)
                 .then(|| *shared.schedule.lock().unwrap_or_else(|p| p.into_inner())),
+            series,
         }
     }
 }
@@ -225,6 +277,8 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             .wrapping_add(u64::from(user_idx)),
     );
     let shard = &shared.shards[user_idx as usize % shared.shards.len()];
+    shared.active.fetch_add(1, Ordering::Relaxed);
+    let _active = Deactivate(&shared.active);
     let mut url_buf = String::with_capacity(shared.base_url.len() + 64);
     let mut text_buf = String::new();
 
@@ -241,15 +295,14 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
         let sent_at = Instant::now();
         let outcome = send(&shared.client, request, plan).await;
         let latency = sent_at.elapsed();
-        {
-            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            let recorder = if sent_at < shared.warmup_end() {
-                &mut shard.warmup
-            } else {
-                &mut shard.measured
-            };
-            recorder.record(request_idx, latency, &outcome);
-        }
+        let judged = sent_at >= shared.warmup_end();
+        shard.lock().unwrap_or_else(|p| p.into_inner()).record(
+            judged,
+            request_idx,
+            latency,
+            None,
+            &outcome,
+        );
 
         let think = think_time(load, &mut rng);
         if think.is_zero() {
@@ -313,25 +366,54 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             schedule.max_late = schedule.max_late.max(late);
         }
         let shared = shared.clone();
+        shared.active.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let plan = &shared.requests[request_idx];
             let sent_at = Instant::now();
             let outcome = send(&shared.client, request, plan).await;
             let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());
             let shard = &shared.shards[(i % shared.shards.len() as u64) as usize];
-            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            let recorder = if judged {
-                &mut shard.measured
-            } else {
-                &mut shard.warmup
-            };
-            recorder.record_scheduled(request_idx, latency, uncorrected, &outcome);
+            shard.lock().unwrap_or_else(|p| p.into_inner()).record(
+                judged,
+                request_idx,
+                latency,
+                Some(uncorrected),
+                &outcome,
+            );
+            shared.active.fetch_sub(1, Ordering::Relaxed);
             drop(slot);
         });
     }
     *shared.schedule.lock().unwrap_or_else(|p| p.into_inner()) = schedule;
     // The last answers: every request has a timeout, so this ends.
     let _ = slots.acquire_many(load.max_in_flight).await;
+}
+
+/// The time series: every second until the run ends or stops, the shards' interval records
+/// merged into one point.
+async fn run_series(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Vec<SeriesPoint> {
+    const TICK: Duration = Duration::from_secs(1);
+    let mut points = Vec::new();
+    let mut next = shared.started + TICK;
+    while next <= shared.end() && sleep_unless_stopped(next, &mut stop).await {
+        let active = shared.active.load(Ordering::Relaxed);
+        points.push(
+            shared
+                .take_interval()
+                .point((next - shared.started).as_secs_f64(), active),
+        );
+        next += TICK;
+    }
+    points
+}
+
+/// Counts a user out of the active ones however its loop ends.
+struct Deactivate<'a>(&'a AtomicU32);
+
+impl Drop for Deactivate<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Sleeps until `deadline`; false if the run was stopped meanwhile.

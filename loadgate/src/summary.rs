@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 use crate::plan::Scope;
-use crate::record::{ErrorKind, RequestRecord};
+use crate::record::{ErrorKind, RequestRecord, SeriesPoint};
 use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::run::Recording;
 use crate::spec::Model;
@@ -40,6 +40,10 @@ pub struct SpecSummary {
     /// Open model: how well the generator kept its schedule; null for the closed model.
     #[serde(default)]
     pub schedule: Option<ScheduleSummary>,
+    /// A point per second of the load (warmup included): requests, errors, p50/p90/p99 and
+    /// active users or requests in flight, for charts. Not kept in baselines.
+    #[serde(default)]
+    pub series: Vec<SeriesPoint>,
     /// A `[sweep]`: every step, and the capacity. The rest of this summary is the capacity step's
     /// (the first step's when no step qualifies).
     #[serde(default)]
@@ -260,6 +264,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         measured,
         window,
         schedule,
+        series,
     } = recording;
     let window = *window;
     let warmup_total = warmup.total();
@@ -301,6 +306,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         generator: judged(Who::Generator),
         service_series: resources::series(samples),
         sweep: None,
+        series: series.clone(),
         schedule: schedule.map(|schedule| ScheduleSummary {
             target_rps: plan.load.rate,
             achieved_rps: rate(schedule.sent, window),

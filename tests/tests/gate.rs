@@ -65,6 +65,15 @@ fn a_first_run_passes_with_a_note_and_writes_every_report() {
         total["latency_us"]["p90"].as_f64().unwrap(),
     );
     assert!(0.0 < p50 && p50 <= p90, "p50 {p50} p90 {p90}");
+    // The per-second series covers every answered request, warmup included, and never more
+    // users than the spec's 4.
+    let series = spec["summary"]["series"].as_array().unwrap();
+    assert!(series.len() >= 2, "{series:?}");
+    let in_series: u64 = series.iter().map(|p| p["requests"].as_u64().unwrap()).sum();
+    let warmup = spec["summary"]["warmup"]["requests"].as_u64().unwrap();
+    assert_eq!(in_series, requests + warmup, "{series:?}");
+    assert!(series.iter().all(|p| p["active"].as_u64().unwrap() <= 4), "{series:?}");
+    assert!(series.iter().any(|p| p["active"].as_u64().unwrap() == 4), "{series:?}");
 
     let junit = sandbox.read_out("junit.xml");
     assert!(

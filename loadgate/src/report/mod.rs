@@ -171,6 +171,7 @@ pub(crate) mod fixtures {
             }],
             schedule: None,
             sweep: None,
+            series: Vec::new(),
         };
         let failing = SpecResult {
             name: "badges".into(),
