@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use crate::metric::Metric;
 use crate::spec::{
-    self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, SweepSpec, ThresholdSpec,
+    self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, StageSpec, SweepSpec, ThresholdSpec,
 };
 use crate::template::{Escape, Template};
 use crate::units::{DurationRange, Quantity};
@@ -78,10 +78,7 @@ impl Plan {
     /// step's duration.
     pub fn at_step(&self, step: f64) -> Plan {
         let mut plan = self.clone();
-        match plan.load.model {
-            Model::Closed => plan.load.users = step as u32,
-            Model::Open => plan.load.rate = step,
-        }
+        plan.load.hold(step);
         if let Some(sweep) = &self.sweep {
             plan.load.duration = sweep.step_duration;
         }
@@ -103,12 +100,13 @@ pub struct ServicePlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPlan {
     pub model: Model,
-    /// Closed model: concurrent users (0 for the open model).
+    /// Closed model: concurrent users at the peak (0 for the open model).
     pub users: u32,
-    pub ramp_up: Duration,
     pub think_time: DurationRange,
-    /// Open model: requests per second (0 for the closed model).
+    /// Open model: requests per second at the peak (0 for the closed model).
     pub rate: f64,
+    /// How the level (users or rate) moves from the start of the load, warmup included.
+    pub profile: Profile,
     /// Open model: requests in flight at most; reaching it makes the run inconclusive.
     pub max_in_flight: u32,
     /// Measured but not judged.
@@ -118,12 +116,105 @@ pub struct LoadPlan {
 }
 
 impl LoadPlan {
-    /// "10 users" or "200 req/s".
+    /// "10 users", "200 req/s", or with stages "up to 50 users".
     pub fn describe(&self) -> String {
+        let up_to = if self.profile.stages.is_empty() {
+            ""
+        } else {
+            "up to "
+        };
         match self.model {
-            Model::Closed => format!("{} users", self.users),
-            Model::Open => format!("{} req/s", self.rate),
+            Model::Closed => format!("{up_to}{} users", self.users),
+            Model::Open => format!("{up_to}{} req/s", self.rate),
         }
+    }
+
+    /// A constant level (users or rate) from the start: the plan of one sweep step.
+    pub fn hold(&mut self, level: f64) {
+        self.profile = Profile {
+            start: level,
+            stages: Vec::new(),
+        };
+        match self.model {
+            Model::Closed => self.users = level as u32,
+            Model::Open => self.rate = level,
+        }
+    }
+}
+
+/// A level (users or requests/second) over time: `start` at the beginning of the load, then
+/// each stage ramps linearly to its target over its duration; the last level holds after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub start: f64,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+impl Profile {
+    /// The level `t` after the load started.
+    pub fn level_at(&self, t: Duration) -> f64 {
+        let mut from = self.start;
+        let mut elapsed = Duration::ZERO;
+        for stage in &self.stages {
+            if t < elapsed + stage.duration {
+                let x = (t - elapsed).as_secs_f64() / stage.duration.as_secs_f64();
+                return from + (stage.target - from) * x;
+            }
+            elapsed += stage.duration;
+            from = stage.target;
+        }
+        from
+    }
+
+    /// When the profile, read as a rate, has delivered `n` requests: the intended send time of
+    /// request `n` of the open model. `None` when the rate falls to zero before.
+    pub fn time_of(&self, n: f64) -> Option<Duration> {
+        let mut from = self.start;
+        let mut elapsed = 0.0;
+        let mut remaining = n;
+        for stage in &self.stages {
+            let d = stage.duration.as_secs_f64();
+            let in_stage = (from + stage.target) / 2.0 * d;
+            if remaining <= in_stage {
+                // Solve from·x + slope/2·x² = remaining for x in [0, d].
+                let slope = (stage.target - from) / d;
+                let x = if slope.abs() < 1e-12 {
+                    remaining / from
+                } else {
+                    (-from + (from * from + 2.0 * slope * remaining).max(0.0).sqrt()) / slope
+                };
+                return Some(Duration::from_secs_f64(elapsed + x.clamp(0.0, d)));
+            }
+            remaining -= in_stage;
+            elapsed += d;
+            from = stage.target;
+        }
+        (from > 0.0).then(|| Duration::from_secs_f64(elapsed + remaining / from))
+    }
+
+    /// How many requests the profile, read as a rate, delivers in its first `t`.
+    pub fn count_until(&self, t: Duration) -> f64 {
+        let t = t.as_secs_f64();
+        let (mut from, mut elapsed, mut count) = (self.start, 0.0, 0.0);
+        for stage in &self.stages {
+            let d = stage.duration.as_secs_f64();
+            let x = (t - elapsed).clamp(0.0, d);
+            count += from * x + (stage.target - from) / d * x * x / 2.0;
+            elapsed += d;
+            from = stage.target;
+        }
+        count + from * (t - elapsed).max(0.0)
+    }
+
+    /// The total length of the stages.
+    pub fn length(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
     }
 }
 
@@ -268,18 +359,42 @@ pub fn build(
 
     let load_spec = spec.load.get_ref();
     let load_shape = plan_load_shape(load_spec, spec.load.span(), overrides, &at)?;
-    let duration = overrides.duration.unwrap_or(load_spec.duration.get_ref().0);
+    let warmup = overrides
+        .warmup
+        .or(load_spec.warmup.map(|d| d.0))
+        .unwrap_or(defaults::WARMUP);
+    // Stages run from the start of the load, warmup included: the judged part is what follows.
+    let duration_span = load_spec
+        .duration
+        .as_ref()
+        .map_or(spec.load.span(), |d| d.span());
+    let duration = match (&load_spec.duration, &load_spec.stages) {
+        (Some(duration), Some(stages)) if overrides.duration.is_none() => {
+            let _ = duration;
+            return Err(at(
+                stages.span(),
+                "give `duration` or `stages`, not both: the stages make the run's length".into(),
+            ));
+        }
+        (_, Some(_)) => load_shape.profile.length().saturating_sub(warmup),
+        (Some(duration), None) => duration.get_ref().0,
+        (None, None) => {
+            return Err(at(
+                spec.load.span(),
+                "`[load]` needs a `duration` (or `stages`)".into(),
+            ));
+        }
+    };
+    let duration = overrides.duration.unwrap_or(duration);
     if duration.is_zero() {
         return Err(at(
-            load_spec.duration.span(),
-            "the duration must be longer than zero".into(),
+            duration_span,
+            "the judged duration must be longer than zero (with stages: longer than the warmup)"
+                .into(),
         ));
     }
     let load = LoadPlan {
-        warmup: overrides
-            .warmup
-            .or(load_spec.warmup.map(|d| d.0))
-            .unwrap_or(defaults::WARMUP),
+        warmup,
         duration,
         ..load_shape
     };
@@ -322,6 +437,12 @@ pub fn build(
         .as_ref()
         .map(|sweep| plan_sweep(sweep, &load, &at))
         .transpose()?;
+    if let (Some(sweep), Some(_)) = (&spec.sweep, &load_spec.stages) {
+        return Err(at(
+            sweep.span(),
+            "a sweep holds each step's level: it cannot run `stages` too".into(),
+        ));
+    }
     if sweep.is_none()
         && let Some(capacity) = &spec.gate.capacity
     {
@@ -342,6 +463,53 @@ pub fn build(
         thresholds,
         sweep,
     })
+}
+
+/// `stages = [{ duration = "10s", users = 50 }, …]`: each stage names the level of its model.
+fn plan_stages(
+    stages: &Spanned<Vec<StageSpec>>,
+    model: Model,
+    at: &At<'_>,
+) -> Result<Vec<Stage>, SpecError> {
+    if stages.get_ref().is_empty() {
+        return Err(at(
+            stages.span(),
+            "`stages` lists at least one stage".into(),
+        ));
+    }
+    stages
+        .get_ref()
+        .iter()
+        .map(|stage| {
+            let target = match (model, stage.users, stage.rate) {
+                (Model::Closed, Some(users), None) => f64::from(users),
+                (Model::Open, None, Some(rate)) if rate >= 0.0 => rate,
+                (Model::Closed, _, _) => {
+                    return Err(at(
+                        stages.span(),
+                        "each stage of a closed model sets `users` (and no `rate`)".into(),
+                    ));
+                }
+                (Model::Open, _, _) => {
+                    return Err(at(
+                        stages.span(),
+                        "each stage of an open model sets a `rate` of at least 0 (and no `users`)"
+                            .into(),
+                    ));
+                }
+            };
+            if stage.duration.0.is_zero() {
+                return Err(at(
+                    stages.span(),
+                    "every stage lasts longer than zero".into(),
+                ));
+            }
+            Ok(Stage {
+                duration: stage.duration.0,
+                target,
+            })
+        })
+        .collect()
 }
 
 /// `[sweep]`: steps of the load's model (users for closed, rates for open), increasing.
@@ -426,10 +594,18 @@ fn plan_load_shape(
             format!("`{key}` does not apply to model = \"{model}\", which takes {takes}"),
         )
     };
+    let stages = load
+        .stages
+        .as_ref()
+        .map(|stages| plan_stages(stages, load.model, at))
+        .transpose()?;
     let mut shape = LoadPlan {
         model: load.model,
         users: 0,
-        ramp_up: defaults::RAMP_UP,
+        profile: Profile {
+            start: 0.0,
+            stages: Vec::new(),
+        },
         think_time: DurationRange {
             min: defaults::THINK_TIME,
             max: defaults::THINK_TIME,
@@ -447,24 +623,62 @@ fn plan_load_shape(
             if let Some(bound) = &load.max_in_flight {
                 return Err(foreign(bound.span(), "max_in_flight"));
             }
-            let span = load.users.as_ref().map_or(load_span, |u| u.span());
-            let Some(users) = overrides
-                .users
-                .or(load.users.as_ref().map(|u| *u.get_ref()))
-            else {
-                return Err(at(span, "a closed model needs `users`".into()));
+            let span = load.users.as_ref().map_or(load_span.clone(), |u| u.span());
+            let written = load.users.as_ref().map(|u| *u.get_ref());
+            shape.profile = match (stages, &load.ramp_up) {
+                (Some(_), Some(ramp_up)) => {
+                    return Err(at(
+                        ramp_up.span(),
+                        "`ramp_up` and `stages` both ramp the users: keep the stages".into(),
+                    ));
+                }
+                // With stages, `users` is where the first stage starts from.
+                (Some(stages), None) => Profile {
+                    start: f64::from(written.unwrap_or(0)),
+                    stages,
+                },
+                (None, ramp_up) => {
+                    let Some(users) = overrides.users.or(written) else {
+                        return Err(at(span, "a closed model needs `users`".into()));
+                    };
+                    if users == 0 {
+                        return Err(at(
+                            span,
+                            format!("users must be between 1 and {MAX_USERS}, not {users}"),
+                        ));
+                    }
+                    let ramp_up = ramp_up
+                        .as_ref()
+                        .map_or(defaults::RAMP_UP, |d| d.get_ref().0);
+                    if ramp_up.is_zero() {
+                        Profile {
+                            start: f64::from(users),
+                            stages: Vec::new(),
+                        }
+                    } else {
+                        Profile {
+                            start: 0.0,
+                            stages: vec![Stage {
+                                duration: ramp_up,
+                                target: f64::from(users),
+                            }],
+                        }
+                    }
+                }
             };
-            if users == 0 || users > MAX_USERS {
+            let peak = shape
+                .profile
+                .stages
+                .iter()
+                .map(|s| s.target)
+                .fold(shape.profile.start, f64::max);
+            if peak < 1.0 || peak > f64::from(MAX_USERS) {
                 return Err(at(
                     span,
-                    format!("users must be between 1 and {MAX_USERS}, not {users}"),
+                    format!("users must be between 1 and {MAX_USERS}, not {peak}"),
                 ));
             }
-            shape.users = users;
-            shape.ramp_up = load
-                .ramp_up
-                .as_ref()
-                .map_or(defaults::RAMP_UP, |d| d.get_ref().0);
+            shape.users = peak.ceil() as u32;
             if let Some(think_time) = &load.think_time {
                 shape.think_time = *think_time.get_ref();
             }
@@ -479,16 +693,33 @@ fn plan_load_shape(
                     return Err(foreign(span, key));
                 }
             }
-            let Some(rate) = &load.rate else {
-                return Err(at(
-                    load_span,
-                    "an open model needs `rate` (requests per second)".into(),
-                ));
+            let span = load.rate.as_ref().map_or(load_span.clone(), |r| r.span());
+            let written = load.rate.as_ref().map(|r| *r.get_ref());
+            shape.profile = match (stages, written) {
+                (Some(stages), start) => Profile {
+                    start: start.unwrap_or(0.0),
+                    stages,
+                },
+                (None, Some(rate)) => Profile {
+                    start: rate,
+                    stages: Vec::new(),
+                },
+                (None, None) => {
+                    return Err(at(
+                        load_span,
+                        "an open model needs `rate` (requests per second)".into(),
+                    ));
+                }
             };
-            shape.rate = *rate.get_ref();
-            if !(shape.rate > 0.0 && shape.rate <= MAX_RATE) {
+            shape.rate = shape
+                .profile
+                .stages
+                .iter()
+                .map(|s| s.target)
+                .fold(shape.profile.start, f64::max);
+            if !(shape.rate > 0.0 && shape.rate <= MAX_RATE) || shape.profile.start < 0.0 {
                 return Err(at(
-                    rate.span(),
+                    span,
                     format!("rate must be above 0 and at most {MAX_RATE} requests per second"),
                 ));
             }
@@ -1020,6 +1251,108 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
                 SPEC.replacen("users = 4\n", "", 1),
                 "load",
                 "a closed model needs `users`",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let err = plan(&text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+            assert!(err.message.contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_profile_ramps_linearly_and_counts_requests_exactly() {
+        // 0 → 100/s over 2 s, then 100/s held for 1 s, then down to 0 over 1 s.
+        let profile = Profile {
+            start: 0.0,
+            stages: vec![
+                Stage {
+                    duration: Duration::from_secs(2),
+                    target: 100.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(1),
+                    target: 100.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(1),
+                    target: 0.0,
+                },
+            ],
+        };
+        assert_eq!(profile.level_at(Duration::from_millis(500)), 25.0);
+        assert_eq!(profile.level_at(Duration::from_millis(2500)), 100.0);
+        assert_eq!(profile.level_at(Duration::from_millis(3500)), 50.0);
+        assert_eq!(profile.level_at(Duration::from_secs(9)), 0.0);
+        assert_eq!(profile.length(), Duration::from_secs(4));
+        let secs = |n: f64| {
+            profile
+                .time_of(n)
+                .map(|d| (d.as_secs_f64() * 1e6).round() / 1e6)
+        };
+        // 100 requests by the end of the ramp, 200 after the hold, 250 in all.
+        assert_eq!(secs(25.0), Some(1.0));
+        assert_eq!(secs(100.0), Some(2.0));
+        assert_eq!(secs(150.0), Some(2.5));
+        assert_eq!(secs(250.0), Some(4.0));
+        assert_eq!(secs(251.0), None, "the rate has fallen to zero");
+        assert_eq!(profile.count_until(Duration::from_millis(2500)), 150.0);
+        assert_eq!(profile.count_until(Duration::from_secs(10)), 250.0);
+        let constant = Profile {
+            start: 200.0,
+            stages: vec![],
+        };
+        assert_eq!(constant.time_of(50.0), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn stages_make_the_profile_and_the_length_of_the_run() {
+        let staged = SPEC
+            .replacen(
+                "users = 4",
+                "stages = [{ duration = \"1s\", users = 8 }, { duration = \"2s\", users = 2 }]",
+                1,
+            )
+            .replacen("duration = \"2s\"\n", "warmup = \"500ms\"\n", 1);
+        let load = plan(&staged).unwrap().load;
+        assert_eq!(load.users, 8, "the peak");
+        assert_eq!(load.profile.start, 0.0);
+        assert_eq!(load.profile.stages.len(), 2);
+        assert_eq!(
+            (load.warmup, load.duration),
+            (Duration::from_millis(500), Duration::from_millis(2500))
+        );
+        assert_eq!(load.describe(), "up to 8 users");
+
+        let ramped = plan(&SPEC.replacen("users = 4", "users = 4\nramp_up = \"2s\"", 1))
+            .unwrap()
+            .load;
+        assert_eq!(
+            ramped.profile,
+            Profile {
+                start: 0.0,
+                stages: vec![Stage {
+                    duration: Duration::from_secs(2),
+                    target: 4.0
+                }]
+            }
+        );
+
+        let cases = [
+            (
+                staged.replacen("users = 8", "rate = 8.0", 1),
+                "load.stages",
+                "sets `users`",
+            ),
+            (
+                staged.replacen("think_time", "duration = \"3s\"\nthink_time", 1),
+                "load.stages",
+                "not both",
+            ),
+            (
+                staged.replacen("think_time", "ramp_up = \"1s\"\nthink_time", 1),
+                "load.ramp_up",
+                "keep the stages",
             ),
         ];
         for (text, key, message) in cases {

@@ -1,9 +1,11 @@
 //! Plan + base URL → recorded outcomes: the load generator, closed and open model.
 //!
 //! Closed model: each virtual user is a task that picks a request by weight, sends it, waits for
-//! the whole answer, records it, then thinks. Users start spread over `ramp_up`.
+//! the whole answer, records it, then thinks. User `i` runs while the profile's level (users,
+//! ramped by `ramp_up` or `stages`) is above `i`.
 //!
-//! Open model: one scheduler task gives request `i` the intended send time `i / rate`, sends it
+//! Open model: one scheduler task gives request `i` the intended send time at which the rate
+//! profile has delivered `i` requests (`i / rate` at a constant rate), sends it
 //! then in a task of its own (at most `max_in_flight` at once), and its latency is measured from
 //! that intended time, not from when it was actually sent: a service that stalls delays every
 //! request due meanwhile, and each of them shows it (no coordinated omission). How late the
@@ -230,7 +232,12 @@ impl Load {
 
     /// Stops (if still running), waits for the users and merges what they recorded.
     pub async fn finish(mut self) -> Recording {
-        self.stop();
+        if self.users.is_empty() {
+            // The run ended by itself: only the series' ticker is left to stop.
+            let _ = self.stop.send(true);
+        } else {
+            self.stop();
+        }
         self.wait().await;
         let mut series = self.series.await.unwrap_or_default();
         // The answers that came in since the last full second.
@@ -263,13 +270,7 @@ impl Load {
 
 async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<bool>) {
     let load = &shared.load;
-    let ramp_offset = load
-        .ramp_up
-        .mul_f64(f64::from(user_idx) / f64::from(load.users));
     let end = shared.end();
-    if !sleep_unless_stopped(shared.started + ramp_offset, &mut stop).await {
-        return;
-    }
     let mut rng = fastrand::Rng::with_seed(
         shared
             .seed
@@ -277,12 +278,23 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             .wrapping_add(u64::from(user_idx)),
     );
     let shard = &shared.shards[user_idx as usize % shared.shards.len()];
-    shared.active.fetch_add(1, Ordering::Relaxed);
-    let _active = Deactivate(&shared.active);
+    let mut active = Active {
+        count: &shared.active,
+        on: false,
+    };
     let mut url_buf = String::with_capacity(shared.base_url.len() + 64);
     let mut text_buf = String::new();
 
     while Instant::now() < end && !*stop.borrow() {
+        // User i runs while the profile's level is above i: ramps start and stop users.
+        let on = f64::from(user_idx) < load.profile.level_at(shared.started.elapsed());
+        active.set(on);
+        if !on {
+            if !sleep_unless_stopped(Instant::now() + IDLE_POLL, &mut stop).await {
+                break;
+            }
+            continue;
+        }
         let request_idx = shared.pick(&mut rng);
         let plan = &shared.requests[request_idx];
         let mut ctx = RenderContext {
@@ -326,7 +338,10 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let (mut url_buf, mut text_buf) = (String::new(), String::new());
     let (warmup_end, end) = (shared.warmup_end(), shared.end());
     for i in 0u64.. {
-        let intended = shared.started + Duration::from_secs_f64(i as f64 / load.rate);
+        let Some(offset) = load.profile.time_of(i as f64) else {
+            break;
+        };
+        let intended = shared.started + offset;
         // A scheduler that fell behind stops at the end all the same: what it could not send
         // shows as a shortfall, not as a longer run.
         if intended >= end
@@ -407,12 +422,31 @@ async fn run_series(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Vec
     points
 }
 
-/// Counts a user out of the active ones however its loop ends.
-struct Deactivate<'a>(&'a AtomicU32);
+/// How often a user the profile has not started (or has stopped) looks again.
+const IDLE_POLL: Duration = Duration::from_millis(20);
 
-impl Drop for Deactivate<'_> {
+/// A user's place in the count of active users, given back however its loop ends.
+struct Active<'a> {
+    count: &'a AtomicU32,
+    on: bool,
+}
+
+impl Active<'_> {
+    fn set(&mut self, on: bool) {
+        if on != self.on {
+            if on {
+                self.count.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+            self.on = on;
+        }
+    }
+}
+
+impl Drop for Active<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.set(false);
     }
 }
 

@@ -83,7 +83,18 @@ pub struct LoadSpec {
     /// Open model: the most requests in flight at once.
     pub max_in_flight: Option<Spanned<u32>>,
     pub warmup: Option<HumanDuration>,
-    pub duration: Spanned<HumanDuration>,
+    /// Required unless `stages` give the run's length.
+    pub duration: Option<Spanned<HumanDuration>>,
+    /// Levels to ramp to, one after the other, linearly: users (closed) or rates (open).
+    pub stages: Option<Spanned<Vec<StageSpec>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub duration: HumanDuration,
+    pub users: Option<u32>,
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

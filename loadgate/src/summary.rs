@@ -134,6 +134,7 @@ pub fn summarize_sweep(plan: &Plan, steps: &[(f64, SpecSummary)]) -> (SweepSumma
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSummary {
+    /// The rate the profile asks for over the judged window, on average.
     pub target_rps: f64,
     /// Requests due in the judged window that were sent, per second of the window.
     pub achieved_rps: f64,
@@ -308,7 +309,13 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         sweep: None,
         series: series.clone(),
         schedule: schedule.map(|schedule| ScheduleSummary {
-            target_rps: plan.load.rate,
+            // The rate asked for over the judged window: the mean of a ramping profile.
+            target_rps: round_to(
+                (plan.load.profile.count_until(plan.load.warmup + window)
+                    - plan.load.profile.count_until(plan.load.warmup))
+                    / window.as_secs_f64().max(f64::MIN_POSITIVE),
+                3,
+            ),
             achieved_rps: rate(schedule.sent, window),
             sent: schedule.sent,
             late: schedule.late,
