@@ -72,8 +72,14 @@ fn a_first_run_passes_with_a_note_and_writes_every_report() {
     let in_series: u64 = series.iter().map(|p| p["requests"].as_u64().unwrap()).sum();
     let warmup = spec["summary"]["warmup"]["requests"].as_u64().unwrap();
     assert_eq!(in_series, requests + warmup, "{series:?}");
-    assert!(series.iter().all(|p| p["active"].as_u64().unwrap() <= 4), "{series:?}");
-    assert!(series.iter().any(|p| p["active"].as_u64().unwrap() == 4), "{series:?}");
+    assert!(
+        series.iter().all(|p| p["active"].as_u64().unwrap() <= 4),
+        "{series:?}"
+    );
+    assert!(
+        series.iter().any(|p| p["active"].as_u64().unwrap() == 4),
+        "{series:?}"
+    );
 
     let junit = sandbox.read_out("junit.xml");
     assert!(
@@ -231,8 +237,10 @@ fn accept_promotes_the_last_summary_without_a_new_run() {
     assert_eq!(baseline["spec_hash"], summary["specs"][0]["spec_hash"]);
     // The baseline is the run's summary without its time series (charts of one run).
     let promoted = &mut summary["specs"][0]["summary"];
-    assert!(!promoted["service_series"].as_array().unwrap().is_empty());
-    promoted["service_series"] = serde_json::json!([]);
+    for series in ["series", "service_series"] {
+        assert!(!promoted[series].as_array().unwrap().is_empty(), "{series}");
+        promoted[series] = serde_json::json!([]);
+    }
     assert_eq!(&baseline["summary"], promoted);
 
     let next = sandbox.run(&[spec]);
