@@ -1029,6 +1029,15 @@ service_rss_peak = { max = "512MiB", regression = "20%" }
 error_rate = { max = "1%", noise_floor = "0.5%" }
 "#;
 
+    /// Planning `text` fails at `key` with a message containing `message`.
+    #[track_caller]
+    fn assert_plan_error(text: &str, key: &str, message: &str) {
+        let err = plan(text).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some(key), "{err}");
+        assert!(err.message.contains(message), "{err}");
+        assert!(err.line > 0, "{err}");
+    }
+
     fn plan(text: &str) -> Result<Plan, SpecError> {
         build(
             Path::new("loadspec/orders.toml"),
@@ -1200,10 +1209,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
         for (from, to, key, message) in cases {
             let text = SPEC.replacen(from, to, 1);
             assert_ne!(text, SPEC, "{from}");
-            let err = plan(&text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(key), "{to}: {err}");
-            assert!(err.message.contains(message), "{to}: {err}");
-            assert!(err.line > 0, "{to}: {err}");
+            assert_plan_error(&text, key, message);
         }
     }
 
@@ -1254,9 +1260,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             ),
         ];
         for (text, key, message) in cases {
-            let err = plan(&text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(key), "{err}");
-            assert!(err.message.contains(message), "{err}");
+            assert_plan_error(&text, key, message);
         }
     }
 
@@ -1356,9 +1360,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             ),
         ];
         for (text, key, message) in cases {
-            let err = plan(&text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(key), "{err}");
-            assert!(err.message.contains(message), "{err}");
+            assert_plan_error(&text, key, message);
         }
     }
 
@@ -1403,9 +1405,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             ),
         ];
         for (text, key, message) in cases {
-            let err = plan(&format!("{SPEC}{text}")).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(key), "{err}");
-            assert!(err.message.contains(message), "{err}");
+            assert_plan_error(&format!("{SPEC}{text}"), key, message);
         }
         let err = plan(&SPEC.replacen(
             "[gate]\n",
