@@ -89,6 +89,9 @@ struct Shared {
     started: Instant,
     shards: Vec<Mutex<Shard>>,
     seq: AtomicU64,
+    /// The URL of each request whose path has no template, parsed once: parsing per request
+    /// showed in profiles.
+    static_urls: Vec<Option<Url>>,
     schedule: Mutex<Schedule>,
     /// Users running (closed model) or requests in flight (open model).
     active: AtomicU32,
@@ -186,6 +189,18 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
             })
             .collect(),
         seq: AtomicU64::new(0),
+        static_urls: plan
+            .requests
+            .iter()
+            .map(|r| {
+                let path = r.path.as_static()?;
+                Url::parse(&format!(
+                    "{}{path}",
+                    base_url.as_str().trim_end_matches('/')
+                ))
+                .ok()
+            })
+            .collect(),
         schedule: Mutex::new(Schedule::default()),
         active: AtomicU32::new(0),
     });
@@ -302,7 +317,7 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             user_id: user_idx + 1,
             rng: &mut rng,
         };
-        let request = build_request(&shared, plan, &mut ctx, &mut url_buf, &mut text_buf);
+        let request = build_request(&shared, request_idx, &mut ctx, &mut url_buf, &mut text_buf);
 
         let sent_at = Instant::now();
         let outcome = send(&shared.client, request, plan).await;
@@ -367,13 +382,7 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             user_id: 1,
             rng: &mut rng,
         };
-        let request = build_request(
-            &shared,
-            &shared.requests[request_idx],
-            &mut ctx,
-            &mut url_buf,
-            &mut text_buf,
-        );
+        let request = build_request(&shared, request_idx, &mut ctx, &mut url_buf, &mut text_buf);
         if judged {
             let late = intended.elapsed();
             schedule.sent += 1;
@@ -472,15 +481,21 @@ fn think_time(load: &LoadPlan, rng: &mut fastrand::Rng) -> Duration {
 /// URL or header is not valid HTTP, which is counted as an I/O error of that request.
 fn build_request(
     shared: &Shared,
-    plan: &RequestPlan,
+    request_idx: usize,
     ctx: &mut RenderContext<'_>,
     url_buf: &mut String,
     text_buf: &mut String,
 ) -> Result<reqwest::Request, ()> {
-    url_buf.clear();
-    url_buf.push_str(&shared.base_url);
-    plan.path.render(ctx, url_buf);
-    let url = Url::parse(url_buf).map_err(drop)?;
+    let plan = &shared.requests[request_idx];
+    let url = match &shared.static_urls[request_idx] {
+        Some(url) => url.clone(),
+        None => {
+            url_buf.clear();
+            url_buf.push_str(&shared.base_url);
+            plan.path.render(ctx, url_buf);
+            Url::parse(url_buf).map_err(drop)?
+        }
+    };
     let mut builder = shared
         .client
         .request(plan.method.clone(), url)
