@@ -44,15 +44,20 @@ pub enum CheckOutcome {
     NoBaseline,
 }
 
-impl Check {
-    /// A stable name for the check, e.g. "total p90 regression".
-    pub fn name(&self) -> String {
-        let kind = match self.kind {
+impl CheckKind {
+    pub fn label(self) -> &'static str {
+        match self {
             CheckKind::Regression => "regression",
             CheckKind::Max => "max",
             CheckKind::Min => "min",
-        };
-        format!("{} {} {kind}", self.scope, self.metric)
+        }
+    }
+}
+
+impl Check {
+    /// A stable name for the check, e.g. "total p90 regression".
+    pub fn name(&self) -> String {
+        format!("{} {} {}", self.scope, self.metric, self.kind.label())
     }
 }
 
@@ -86,41 +91,28 @@ pub fn compare(
                 judge_regression(metric, value, base, allowed, threshold.noise_floor);
             checks.push(check(CheckKind::Regression, allowed, outcome, message));
         }
-        if let Some(max) = threshold.max {
-            let outcome = if value > max {
-                CheckOutcome::Fail
+        // Absolute bounds: (kind, limit, whether the value breaks it, verb if so, verb if not).
+        let bounds = [
+            threshold
+                .max
+                .map(|max| (CheckKind::Max, max, value > max, "exceeds", "within")),
+            threshold
+                .min
+                .map(|min| (CheckKind::Min, min, value < min, "below", "at or above")),
+        ];
+        for (kind, limit, broken, broken_verb, kept_verb) in bounds.into_iter().flatten() {
+            let (outcome, verb) = if broken {
+                (CheckOutcome::Fail, broken_verb)
             } else {
-                CheckOutcome::Pass
-            };
-            let verb = if outcome == CheckOutcome::Fail {
-                "exceeds"
-            } else {
-                "within"
-            };
-            let message = format!(
-                "{metric} {} {verb} max {}",
-                metric.format(value),
-                metric.format(max)
-            );
-            checks.push(check(CheckKind::Max, max, outcome, message));
-        }
-        if let Some(min) = threshold.min {
-            let outcome = if value < min {
-                CheckOutcome::Fail
-            } else {
-                CheckOutcome::Pass
-            };
-            let verb = if outcome == CheckOutcome::Fail {
-                "below"
-            } else {
-                "at or above"
+                (CheckOutcome::Pass, kept_verb)
             };
             let message = format!(
-                "{metric} {} {verb} min {}",
+                "{metric} {} {verb} {} {}",
                 metric.format(value),
-                metric.format(min)
+                kind.label(),
+                metric.format(limit)
             );
-            checks.push(check(CheckKind::Min, min, outcome, message));
+            checks.push(check(kind, limit, outcome, message));
         }
     }
     checks
