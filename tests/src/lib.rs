@@ -167,6 +167,18 @@ path = "/status"
         )
     }
 
+    /// Replaces `from` with `to` in a spec file written earlier; `from` must be there.
+    #[track_caller]
+    pub fn edit_spec(&self, spec: &Path, from: &str, to: &str) {
+        let text = std::fs::read_to_string(spec).unwrap();
+        assert!(
+            text.contains(from),
+            "`{from}` is not in {}:\n{text}",
+            spec.display()
+        );
+        std::fs::write(spec, text.replace(from, to)).unwrap();
+    }
+
     /// Writes `loadspec/NAME.toml` and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let file = self.path().join("loadspec").join(format!("{name}.toml"));

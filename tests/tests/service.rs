@@ -40,11 +40,11 @@ fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
 fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
     let sandbox = Sandbox::new();
     let spec = sandbox.quick_spec("reads", &[], "");
-    let text = std::fs::read_to_string(&spec).unwrap().replace(
+    sandbox.edit_spec(
+        &spec,
         r#"ready = { http = "/health", timeout = "20s" }"#,
         r#"ready = { http = "/not-a-health-check", timeout = "1s" }"#,
     );
-    std::fs::write(&spec, text).unwrap();
     let run = sandbox.run(&[spec.to_str().unwrap()]);
     run.expect_code(3);
     assert!(run.stdout.contains("not ready after 1s"), "{}", run.stdout);
@@ -65,10 +65,7 @@ fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
 fn a_service_killed_mid_run_fails_the_run_and_keeps_what_was_measured() {
     let sandbox = Sandbox::new();
     let spec = sandbox.quick_spec("reads", &[], "");
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace(r#"duration = "2s""#, r#"duration = "30s""#);
-    std::fs::write(&spec, text).unwrap();
+    sandbox.edit_spec(&spec, r#"duration = "2s""#, r#"duration = "30s""#);
     let started = Instant::now();
     let mut gate = sandbox
         .loadtest()
@@ -154,10 +151,7 @@ fn sigterm_to_the_gate_stops_the_service_and_exits_130() {
 fn interrupt_mid_run(signal: &str) {
     let sandbox = Sandbox::new();
     let spec = sandbox.quick_spec("reads", &[], "");
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace(r#"duration = "2s""#, r#"duration = "45s""#);
-    std::fs::write(&spec, text).unwrap();
+    sandbox.edit_spec(&spec, r#"duration = "2s""#, r#"duration = "45s""#);
     let mut gate = sandbox
         .loadtest()
         .arg(&spec)
