@@ -369,8 +369,7 @@ pub fn build(
         .as_ref()
         .map_or(spec.load.span(), |d| d.span());
     let duration = match (&load_spec.duration, &load_spec.stages) {
-        (Some(duration), Some(stages)) if overrides.duration.is_none() => {
-            let _ = duration;
+        (Some(_), Some(stages)) if overrides.duration.is_none() => {
             return Err(at(
                 stages.span(),
                 "give `duration` or `stages`, not both: the stages make the run's length".into(),

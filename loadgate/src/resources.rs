@@ -101,23 +101,19 @@ impl Sampler {
             .name("loadgate-sampler".into())
             .spawn(move || {
                 let started = Instant::now();
-                let mut samples = Vec::new();
-                loop {
-                    samples.push(Sample {
-                        at: started.elapsed(),
-                        service: service_pid.and_then(read_tree),
-                        generator: read_process(generator_pid),
-                    });
-                    match stopped.recv_timeout(SAMPLE_INTERVAL) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-                samples.push(Sample {
+                let sample = || Sample {
                     at: started.elapsed(),
                     service: service_pid.and_then(read_tree),
                     generator: read_process(generator_pid),
-                });
+                };
+                let mut samples = vec![sample()];
+                // Until told to stop, then one last reading at that moment.
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(SAMPLE_INTERVAL)
+                {
+                    samples.push(sample());
+                }
+                samples.push(sample());
                 samples
             })
             .expect("the sampler thread starts");
