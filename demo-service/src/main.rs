@@ -5,6 +5,7 @@
 //! hungrier (`--leak-per-request`) or costlier (`--cpu-per-request`). `--workers N` makes it a
 //! supervisor of N worker processes sharing the port, like gunicorn with `-w N`.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,13 @@ struct Args {
     /// Serve from N worker processes sharing the port (SO_REUSEPORT); this process supervises.
     #[arg(long, default_value_t = 0)]
     workers: u32,
+    /// The key /classify requires in `X-Api-Key` (besides a session from /login); none when
+    /// omitted.
+    #[arg(long, env = "DEMO_SERVICE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Print every request's method, path and body to the log, so a test can see what was sent.
+    #[arg(long, env = "DEMO_SERVICE_LOG_BODIES")]
+    log_bodies: bool,
     /// Bind with SO_REUSEPORT (set by the supervisor for its workers).
     #[arg(long, hide = true)]
     reuse_port: bool,
@@ -86,6 +94,9 @@ struct AppState {
     leaked: Mutex<Vec<Box<[u8]>>>,
     db: Mutex<rusqlite::Connection>,
     n_requests: AtomicU64,
+    api_key: Option<String>,
+    /// Tokens handed out by /login, with how many /classify requests each one made.
+    sessions: Mutex<HashMap<String, u64>>,
 }
 
 #[tokio::main]
@@ -112,17 +123,26 @@ async fn main() -> anyhow::Result<()> {
         leaked: Mutex::new(Vec::new()),
         db: Mutex::new(db),
         n_requests: AtomicU64::new(0),
+        api_key: args.api_key.clone(),
+        sessions: Mutex::new(HashMap::new()),
     });
 
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/", get(|| async { "loadgate demo service\n" }))
         .route("/status", get(status))
         .route("/simulate", post(simulate))
         .route("/badges", post(badges))
+        .route("/login", post(login))
+        .route("/classify", post(classify))
+        .route("/echo", post(|body: String| async { body }))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
-        // Readiness stays outside the fault layer: an orchestrator's probe is not user traffic.
+        // Readiness and the debug view stay outside the fault layer: they are not user traffic.
         .route("/health", get(|| async { "ok\n" }))
+        .route("/debug/sessions", get(sessions))
         .with_state(state);
+    if args.log_bodies {
+        app = app.layer(middleware::from_fn(log_body));
+    }
 
     let listener = listen(args.port, args.reuse_port)
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
@@ -289,6 +309,95 @@ async fn inject_faults(
         return (StatusCode::INTERNAL_SERVER_ERROR, "injected failure\n").into_response();
     }
     next.run(request).await
+}
+
+/// `--log-bodies`: one line per request, `request POST /path <body>`.
+async fn log_body(request: Request, next: Next) -> Response {
+    const LIMIT: usize = 1 << 20;
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n").into_response();
+    };
+    println!(
+        "request {} {} {}",
+        parts.method,
+        parts.uri,
+        String::from_utf8_lossy(&bytes)
+    );
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+}
+
+/// Opens a session: the token is what /classify wants in `Authorization: Bearer …`.
+async fn login(State(state): State<Arc<AppState>>, Json(login): Json<Login>) -> Response {
+    if login.user.is_empty() {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "no user\n").into_response();
+    }
+    let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    state
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token.clone(), 0);
+    Json(serde_json::json!({ "user": login.user, "token": token })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Message {
+    text: String,
+}
+
+/// A spam classifier, like the one in our users' notes: needs a session from /login and, when
+/// the service has one, the API key.
+async fn classify(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    Json(message): Json<Message>,
+) -> Response {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(key) = &state.api_key
+        && header("x-api-key") != Some(key.as_str())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "bad api key" })),
+        )
+            .into_response();
+    }
+    let token = header("authorization").and_then(|v| v.strip_prefix("Bearer "));
+    let known = token.is_some_and(|token| {
+        let mut sessions = state.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.get_mut(token).map(|n| *n += 1).is_some()
+    });
+    if !known {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "no session" })),
+        )
+            .into_response();
+    }
+    const SPAM_WORDS: [&str; 6] = ["free", "winner", "prize", "urgent", "click", "$$$"];
+    let text = message.text.to_lowercase();
+    let hits = SPAM_WORDS.iter().filter(|w| text.contains(*w)).count();
+    let score = (hits as f64 / 3.0).min(1.0);
+    let label = if score >= 0.5 { "spam" } else { "ham" };
+    Json(serde_json::json!({ "label": label, "score": score })).into_response()
+}
+
+/// Sessions opened and used: how a test checks that each user logged in once and then used
+/// its own token.
+async fn sessions(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let sessions = state.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    Json(serde_json::json!({
+        "logins": sessions.len(),
+        "used": sessions.values().filter(|n| **n > 0).count(),
+        "classified": sessions.values().sum::<u64>(),
+    }))
 }
 
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {

@@ -97,6 +97,11 @@ pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Basel
     {
         return None;
     }
+    let mut summary = result.summary.clone()?;
+    // Error examples belong to one run's report, like the series.
+    for metrics in summary.requests.values_mut() {
+        metrics.examples.clear();
+    }
     Some(Baseline {
         schema_version: SCHEMA_VERSION,
         spec: result.name.clone(),
@@ -106,7 +111,7 @@ pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Basel
         summary: SpecSummary {
             series: Vec::new(),
             service_series: Vec::new(),
-            ..result.summary.clone()?
+            ..summary
         },
     })
 }

@@ -202,6 +202,7 @@ mod tests {
 
     fn summary(p90_us: u64, error_rate: f64, rps: f64) -> SpecSummary {
         let metrics = Metrics {
+            examples: Vec::new(),
             requests: 1000,
             failures: (error_rate * 1000.0) as u64,
             error_rate,

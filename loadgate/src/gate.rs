@@ -17,6 +17,7 @@ use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::resources::Sampler;
 use crate::run;
+use crate::secret::Secrets;
 use crate::service::{self, Service, ServiceFailure};
 use crate::summary::{ScheduleSummary, SpecSummary, summarize, summarize_sweep};
 use crate::verdict::{GateResult, SpecResult, Verdict};
@@ -45,7 +46,7 @@ pub async fn loadtest(
 
     let mut planned: Vec<(Plan, Option<Baseline>)> = Vec::new();
     for file in paths.spec_files(&options.specs)? {
-        let plan = plan::load(&file, &options.overrides)?;
+        let plan = plan::load(&file, &paths.root, &options.overrides)?;
         if let Some((other, _)) = planned.iter().find(|(p, _)| p.name == plan.name) {
             bail!(
                 "two specs are named `{}`: {} and {} (their baselines and logs would collide)",
@@ -72,10 +73,17 @@ pub async fn loadtest(
         planned.push((plan, baseline));
     }
 
+    // Everything written from here on passes through the redaction of every spec's secrets.
+    let mut secrets = Secrets::default();
+    for (plan, _) in &planned {
+        secrets.merge(&plan.secrets);
+    }
     let mut results = Vec::new();
     for (plan, baseline) in &planned {
         let result = run_spec(plan, baseline.as_ref(), options).await?;
-        report::console::write_spec(console, &result)?;
+        let mut text = Vec::new();
+        report::console::write_spec(&mut text, &result)?;
+        console.write_all(&secrets.redact_bytes(&text))?;
         results.push(result);
     }
 
@@ -92,7 +100,7 @@ pub async fn loadtest(
 
     let result = GateResult::new(provenance, results, baselines_updated);
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
-    report::write_files(&result, &paths.out_dir, step_summary.as_deref())?;
+    report::write_files(&result, &paths.out_dir, step_summary.as_deref(), &secrets)?;
     report::console::write_footer(console, &result, &paths.shown(&paths.out_dir))?;
     Ok(result)
 }
@@ -116,8 +124,10 @@ async fn run_spec(
         checks: Vec::new(),
     };
     // Reports name the service's log relative to the project root, like every other path.
+    // Reports quote the service's log, which may echo what it was sent.
     let shown = |failure: ServiceFailure| ServiceFailure {
         log_file: paths.shown(&failure.log_file),
+        log_tail: plan.secrets.redact(&failure.log_tail).into_owned(),
         ..failure
     };
 

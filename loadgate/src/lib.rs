@@ -5,9 +5,11 @@
 //! [`summary`] → [`compare`] → [`verdict`] → [`report`], with [`baseline`] files read before the
 //! run and written on request. [`gate::loadtest`] is the whole pipeline in one function.
 
+pub mod answer;
 pub mod baseline;
 pub mod cargo;
 pub mod compare;
+pub mod data;
 pub mod exit;
 pub mod files;
 pub mod gate;
@@ -19,6 +21,7 @@ pub mod record;
 pub mod report;
 pub mod resources;
 pub mod run;
+pub mod secret;
 pub mod service;
 pub mod spec;
 pub mod summary;

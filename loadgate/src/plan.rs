@@ -10,11 +10,14 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 
+use crate::answer::{Capture, Expect, JsonPath, Source};
+use crate::data::DataTable;
 use crate::metric::Metric;
+use crate::secret::Secrets;
 use crate::spec::{
     self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, StageSpec, SweepSpec, ThresholdSpec,
 };
-use crate::template::{Escape, Template};
+use crate::template::{Escape, Names, Template};
 use crate::units::{DurationRange, Quantity};
 
 /// Every default of the spec format, in one place (loadspec/README.md repeats them).
@@ -57,7 +60,15 @@ pub struct Plan {
     pub seed: u64,
     pub service: Option<ServicePlan>,
     pub load: LoadPlan,
+    /// The `[[on_start]]` requests first (each user sends them once, in order), then the mix.
     pub requests: Vec<RequestPlan>,
+    /// How many of `requests` are `[[on_start]]` requests.
+    pub n_on_start: usize,
+    /// The names of the values requests capture, by slot.
+    pub captures: Vec<String>,
+    pub data: Option<DataTable>,
+    /// Values taken from the environment: redacted from every output.
+    pub secrets: Secrets,
     pub thresholds: Vec<Threshold>,
     pub sweep: Option<SweepPlan>,
 }
@@ -221,28 +232,33 @@ impl Profile {
 #[derive(Debug, Clone)]
 pub struct RequestPlan {
     pub name: String,
+    /// 0 for `[[on_start]]` requests: they are not part of the mix.
     pub weight: u32,
     pub method: Method,
     pub path: Template,
     pub headers: Vec<(HeaderName, Template)>,
     pub body: Option<Template>,
     pub expect: Expect,
+    pub captures: Vec<Capture>,
+    /// Whether a template of the request names a column of the data file.
+    pub uses_row: bool,
     pub timeout: Duration,
 }
 
-/// Which statuses count as success.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    AnySuccess,
-    Statuses(Vec<u16>),
-}
+impl RequestPlan {
+    /// Whether the answer's body is read and kept (up to a limit), not just drained.
+    pub fn reads_body(&self) -> bool {
+        self.expect.reads_body()
+            || self
+                .captures
+                .iter()
+                .any(|c| matches!(c.source, Source::Json(_)))
+    }
 
-impl Expect {
-    pub fn accepts(&self, status: u16) -> bool {
-        match self {
-            Expect::AnySuccess => (200..300).contains(&status),
-            Expect::Statuses(statuses) => statuses.contains(&status),
-        }
+    fn templates(&self) -> impl Iterator<Item = &Template> {
+        std::iter::once(&self.path)
+            .chain(self.headers.iter().map(|(_, value)| value))
+            .chain(&self.body)
     }
 }
 
@@ -274,8 +290,9 @@ pub struct Threshold {
     pub noise_floor: f64,
 }
 
-/// Reads and plans a spec file; environment variables come from the process.
-pub fn load(file: &Path, overrides: &Overrides) -> Result<Plan, SpecError> {
+/// Reads and plans a spec file; environment variables come from the process, data files from
+/// `root`.
+pub fn load(file: &Path, root: &Path, overrides: &Overrides) -> Result<Plan, SpecError> {
     let text = std::fs::read_to_string(file).map_err(|err| {
         let what = if err.kind() == std::io::ErrorKind::NotFound {
             "spec file not found"
@@ -284,13 +301,16 @@ pub fn load(file: &Path, overrides: &Overrides) -> Result<Plan, SpecError> {
         };
         SpecError::whole_file(file, format!("{what}: {err}"))
     })?;
-    build(file, &text, overrides, &|name| std::env::var(name).ok())
+    build(file, &text, root, overrides, &|name| {
+        std::env::var(name).ok()
+    })
 }
 
-/// Plans a spec's text. `env` looks up `${env.NAME}`.
+/// Plans a spec's text. `env` looks up `${env.NAME}`; data files are relative to `root`.
 pub fn build(
     file: &Path,
     text: &str,
+    root: &Path,
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, SpecError> {
@@ -319,6 +339,7 @@ pub fn build(
             .unwrap_or_default(),
     };
 
+    let mut secrets = Secrets::default();
     let service = spec
         .service
         .as_ref()
@@ -339,13 +360,28 @@ pub fn build(
                 Some(path) => Some(path.get_ref().clone()),
                 None => defaults::READY_PATH.map(str::to_owned),
             };
+            // `${env.NAME}` here hands the service the same secret the requests send.
+            let mut service_env = Vec::new();
+            for (key, value) in &service.env {
+                let names = Names {
+                    env,
+                    columns: &[],
+                    captures: &[],
+                };
+                let template = Template::parse(value.get_ref(), Escape::None, &names)
+                    .map_err(|e| at(value.span(), e))?;
+                let Some(text) = template.as_static() else {
+                    return Err(at(
+                        value.span(),
+                        "a service's environment takes only `${env.NAME}` templates".into(),
+                    ));
+                };
+                service_env.push((key.clone(), text.to_owned()));
+                secrets.extend(template.secrets());
+            }
             Ok(ServicePlan {
                 command: service.command.get_ref().clone(),
-                env: service
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                env: service_env,
                 ready_path,
                 ready_timeout: service
                     .ready
@@ -408,15 +444,72 @@ pub fn build(
         .defaults
         .timeout
         .map_or(defaults::REQUEST_TIMEOUT, |d| d.0);
-    let mut requests: Vec<RequestPlan> = Vec::with_capacity(spec.requests.len());
-    for request in &spec.requests {
-        let planned = plan_request(
+    let data = spec
+        .data
+        .as_ref()
+        .map(|data| {
+            let written = &data.get_ref().file;
+            DataTable::read(&root.join(written.get_ref()), data.get_ref().pick)
+                .map_err(|e| at(written.span(), e))
+        })
+        .transpose()?;
+    let user_flow = spec.requests.iter().chain(&spec.on_start);
+    let captures: Vec<String> =
+        user_flow
+            .flat_map(|r| r.get_ref().capture.keys())
+            .fold(Vec::new(), |mut names, name| {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+                names
+            });
+    if load.model == Model::Open
+        && let Some(request) = spec.on_start.first().or(spec
+            .requests
+            .iter()
+            .find(|r| !r.get_ref().capture.is_empty()))
+    {
+        return Err(at(
+            request.span(),
+            "`on_start` and `capture` need the closed model: a user to keep the captured value"
+                .into(),
+        ));
+    }
+    if let Some(data) = &spec.data
+        && load.model == Model::Open
+        && data.get_ref().pick == spec::Pick::PerUser
+    {
+        return Err(at(
+            data.span(),
+            "`pick = \"per_user\"` needs the closed model: the open model has no users".into(),
+        ));
+    }
+    let names = Names {
+        env,
+        columns: data.as_ref().map_or(&[], |d| &d.columns),
+        captures: &captures,
+    };
+    let mut requests: Vec<RequestPlan> =
+        Vec::with_capacity(spec.on_start.len() + spec.requests.len());
+    let on_start = spec.on_start.iter().map(|r| (r, true));
+    for (request, is_on_start) in on_start.chain(spec.requests.iter().map(|r| (r, false))) {
+        if is_on_start && let Some(weight) = &request.get_ref().weight {
+            return Err(at(
+                weight.span(),
+                "an `[[on_start]]` request runs once per user: it takes no weight".into(),
+            ));
+        }
+        let mut planned = plan_request(
             request.get_ref(),
             &spec.defaults.headers,
             default_timeout,
-            env,
+            &names,
+            &captures,
             &at,
         )?;
+        if is_on_start {
+            planned.weight = 0;
+        }
         if requests.iter().any(|r| r.name == planned.name) {
             let name = &request.get_ref().name;
             return Err(at(
@@ -426,6 +519,9 @@ pub fn build(
                     planned.name
                 ),
             ));
+        }
+        for template in planned.templates() {
+            secrets.extend(template.secrets());
         }
         requests.push(planned);
     }
@@ -454,11 +550,15 @@ pub fn build(
     Ok(Plan {
         name,
         file: file.to_path_buf(),
-        spec_hash: spec_hash(text),
+        spec_hash: spec_hash(text, data.as_ref()),
         seed: spec.seed.unwrap_or(defaults::SEED),
         service,
         load,
+        n_on_start: spec.on_start.len(),
         requests,
+        captures,
+        data,
+        secrets,
         thresholds,
         sweep,
     })
@@ -742,11 +842,12 @@ fn plan_request(
     request: &RequestSpec,
     default_headers: &std::collections::BTreeMap<String, Spanned<String>>,
     default_timeout: Duration,
-    env: &dyn Fn(&str) -> Option<String>,
+    names: &Names<'_>,
+    captures: &[String],
     at: &At<'_>,
 ) -> Result<RequestPlan, SpecError> {
     let template = |value: &Spanned<String>, escape| {
-        Template::parse(value.get_ref(), escape, env).map_err(|e| at(value.span(), e))
+        Template::parse(value.get_ref(), escape, names).map_err(|e| at(value.span(), e))
     };
 
     let name = request.name.get_ref().clone();
@@ -822,28 +923,36 @@ fn plan_request(
             if !headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
                 headers.push((
                     CONTENT_TYPE,
-                    Template::parse("application/json", Escape::None, env).expect("static"),
+                    Template::parse("application/json", Escape::None, names).expect("static"),
                 ));
             }
-            Some(Template::parse(&text, Escape::JsonString, env).map_err(|e| at(json.span(), e))?)
+            Some(
+                Template::parse(&text, Escape::JsonString, names)
+                    .map_err(|e| at(json.span(), e))?,
+            )
         }
         (None, Some(body)) => Some(template(body, Escape::None)?),
         (None, None) => None,
     };
 
     let expect = match &request.expect {
-        Some(expect) => {
-            let statuses = expect.status.get_ref();
-            if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
-                return Err(at(
-                    expect.status.span(),
-                    "expect.status takes a non-empty list of HTTP status codes (100-599)".into(),
-                ));
-            }
-            Expect::Statuses(statuses.clone())
-        }
-        None => Expect::AnySuccess,
+        Some(expect) => plan_expect(expect, at)?,
+        None => Expect::default(),
     };
+    let captures = request
+        .capture
+        .iter()
+        .map(|(name, source)| {
+            Ok(Capture {
+                name: name.clone(),
+                slot: captures
+                    .iter()
+                    .position(|c| c == name)
+                    .expect("every capture name was collected"),
+                source: Source::parse(source.get_ref()).map_err(|e| at(source.span(), e))?,
+            })
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
 
     let timeout = request.timeout.map_or(default_timeout, |d| d.0);
     if timeout.is_zero() || timeout > MAX_TIMEOUT {
@@ -856,7 +965,7 @@ fn plan_request(
         ));
     }
 
-    Ok(RequestPlan {
+    let mut planned = RequestPlan {
         name,
         weight,
         method,
@@ -864,7 +973,43 @@ fn plan_request(
         headers,
         body,
         expect,
+        captures,
+        uses_row: false,
         timeout,
+    };
+    let uses_row = planned.templates().any(Template::uses_row);
+    planned.uses_row = uses_row;
+    Ok(planned)
+}
+
+fn plan_expect(expect: &spec::ExpectSpec, at: &At<'_>) -> Result<Expect, SpecError> {
+    let status = match &expect.status {
+        Some(status) => {
+            let statuses = status.get_ref();
+            if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
+                return Err(at(
+                    status.span(),
+                    "expect.status takes a non-empty list of HTTP status codes (100-599)".into(),
+                ));
+            }
+            Some(statuses.clone())
+        }
+        None => None,
+    };
+    let json = expect
+        .json
+        .iter()
+        .map(|(path, value)| {
+            let path = JsonPath::parse(path).map_err(|e| at(value.span(), e))?;
+            let value = serde_json::to_value(value.get_ref())
+                .map_err(|e| at(value.span(), format!("cannot compare as JSON: {e}")))?;
+            Ok((path, value))
+        })
+        .collect::<Result<_, SpecError>>()?;
+    Ok(Expect {
+        status,
+        body_contains: expect.body_contains.as_ref().map(|b| b.get_ref().clone()),
+        json,
     })
 }
 
@@ -979,14 +1124,27 @@ fn plan_threshold(
 }
 
 /// Hash of the parts of a spec that shape the workload, independent of formatting and comments.
-fn spec_hash(text: &str) -> String {
+/// The data file's rows count too: other data is another workload.
+fn spec_hash(text: &str, data: Option<&DataTable>) -> String {
     let table: toml::Table = toml::from_str(text).unwrap_or_default();
-    let shaping: toml::Table = ["seed", "load", "defaults", "request", "sweep"]
-        .into_iter()
-        .filter_map(|key| table.get(key).map(|value| (key.to_owned(), value.clone())))
-        .collect();
+    let shaping: toml::Table = [
+        "seed", "load", "defaults", "request", "on_start", "data", "sweep",
+    ]
+    .into_iter()
+    .filter_map(|key| table.get(key).map(|value| (key.to_owned(), value.clone())))
+    .collect();
     let canonical = serde_json::to_string(&shaping).expect("a TOML table encodes as JSON");
-    let digest = Sha256::digest(canonical.as_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(canonical.as_bytes());
+    if let Some(data) = data {
+        for row in data.rows.iter() {
+            for value in row {
+                hasher.update(value.as_bytes());
+                hasher.update([0]);
+            }
+        }
+    }
+    let digest = hasher.finalize();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -1041,6 +1199,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
         build(
             Path::new("loadspec/orders.toml"),
             text,
+            Path::new("."),
             &Overrides::default(),
             &|_| None,
         )
@@ -1109,7 +1268,14 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             duration: Some(Duration::from_secs(1)),
             warmup: Some(Duration::ZERO),
         };
-        let quick = build(Path::new("orders.toml"), SPEC, &overrides, &|_| None).unwrap();
+        let quick = build(
+            Path::new("orders.toml"),
+            SPEC,
+            Path::new("."),
+            &overrides,
+            &|_| None,
+        )
+        .unwrap();
         assert_eq!(
             (quick.load.users, quick.load.duration),
             (1, Duration::from_secs(1))
@@ -1424,16 +1590,126 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
         let err = plan(&text).unwrap_err();
         assert!(err.message.contains("`API_TOKEN` is not set"), "{err}");
         let env = |name: &str| (name == "API_TOKEN").then(|| "t0k".to_owned());
-        let plan = build(Path::new("x.toml"), &text, &Overrides::default(), &env).unwrap();
+        let plan = build(
+            Path::new("x.toml"),
+            &text,
+            Path::new("."),
+            &Overrides::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(
             plan.requests[0].headers[0].1.as_static(),
             Some("Bearer t0k")
         );
     }
 
+    const FLOW: &str = r#"
+[service]
+command = ["demo-service"]
+env = { API_KEY = "${env.API_KEY}" }
+
+[load]
+users = 2
+duration = "1s"
+
+[data]
+file = "messages.jsonl"
+pick = "per_user"
+
+[[on_start]]
+name = "login"
+method = "POST"
+path = "/login"
+json = { user = "u${user.id}" }
+capture = { token = "json:$.token" }
+
+[[request]]
+name = "classify"
+method = "POST"
+path = "/classify"
+headers = { Authorization = "Bearer ${user.token}", X-Api-Key = "${env.API_KEY}" }
+json = { text = "${row.text}" }
+expect = { status = [200], body_contains = "label", json = { "$.ok" = true } }
+"#;
+
+    fn plan_flow(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, SpecError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("messages.jsonl"), "{\"text\": \"hi\"}\n").unwrap();
+        build(
+            Path::new("flow.toml"),
+            text,
+            dir.path(),
+            &Overrides::default(),
+            env,
+        )
+    }
+
+    #[test]
+    fn a_user_flow_plans_on_start_requests_captures_data_and_secrets() {
+        let env = |name: &str| (name == "API_KEY").then(|| "k3y-s3cret".to_owned());
+        let plan = plan_flow(FLOW, &env).unwrap();
+        assert_eq!(plan.n_on_start, 1);
+        let names: Vec<&str> = plan.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["login", "classify"]);
+        assert_eq!((plan.requests[0].weight, plan.requests[1].weight), (0, 1));
+        assert_eq!(plan.captures, ["token"]);
+        assert_eq!(plan.requests[0].captures[0].slot, 0);
+        assert!(plan.requests[1].uses_row && !plan.requests[0].uses_row);
+        assert!(plan.requests[1].reads_body() && plan.requests[0].reads_body());
+        assert_eq!(plan.data.as_ref().unwrap().columns, ["text"]);
+        assert_eq!(plan.secrets.redact("x k3y-s3cret"), "x ***");
+        assert_eq!(
+            plan.service.unwrap().env,
+            [("API_KEY".to_owned(), "k3y-s3cret".to_owned())]
+        );
+    }
+
+    #[test]
+    fn user_flow_mistakes_are_located() {
+        let env = |_: &str| Some("k".to_owned());
+        let cases = [
+            (
+                FLOW.replace("users = 2", "model = \"open\"\nrate = 10"),
+                "need the closed model",
+            ),
+            (
+                FLOW.replace("${user.token}", "${user.tokn}"),
+                "no request captures `tokn`",
+            ),
+            (FLOW.replace("${row.text}", "${row.txt}"), "no column `txt`"),
+            (
+                FLOW.replace("json:$.token", "xml:token"),
+                "a capture is `json:$.path`",
+            ),
+            (FLOW.replace("\"$.ok\"", "\"ok\""), "must start with `$`"),
+            (
+                FLOW.replace("messages.jsonl", "missing.csv"),
+                "cannot read data file",
+            ),
+            (
+                FLOW.replace("name = \"login\"", "name = \"login\"\nweight = 3"),
+                "takes no weight",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = plan_flow(&text, &env).unwrap_err();
+            assert!(err.message.contains(expected), "{expected}: {err}");
+            assert!(err.line > 0, "{err}");
+        }
+        let err = plan_flow(FLOW, &|_| None).unwrap_err();
+        assert!(err.message.contains("`API_KEY` is not set"), "{err}");
+        assert_eq!(err.key.as_deref(), Some("service.env.API_KEY"));
+    }
+
     #[test]
     fn a_missing_file_is_named() {
-        let err = load(Path::new("loadspec/nope.toml"), &Overrides::default()).unwrap_err();
+        let err = load(
+            Path::new("loadspec/nope.toml"),
+            Path::new("."),
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("loadspec/nope.toml: spec file not found"),

@@ -24,14 +24,18 @@ pub enum ErrorKind {
     Io,
     /// An answer arrived with a status the spec does not expect.
     Status,
+    /// An answer with an expected status failed `expect` (body text, JSON field) or lacked a
+    /// value to `capture`.
+    Expect,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 4] = [
+    pub const ALL: [ErrorKind; 5] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Io,
         ErrorKind::Status,
+        ErrorKind::Expect,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,17 +44,72 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
             ErrorKind::Status => "status",
+            ErrorKind::Expect => "expect",
         }
     }
 }
 
 /// The result of one request as the recorder needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Option<u16>,
     pub error: Option<ErrorKind>,
     pub bytes_received: u64,
+    /// For an error: what went wrong, in words (built only on the error path).
+    pub example: Option<Box<ErrorExample>>,
 }
+
+impl Outcome {
+    /// A request that got no answer.
+    pub fn failed(kind: ErrorKind, message: String) -> Outcome {
+        Outcome {
+            status: None,
+            error: Some(kind),
+            bytes_received: 0,
+            example: Some(Box::new(ErrorExample {
+                kind: kind.as_str().to_owned(),
+                status: None,
+                message,
+                body: None,
+            })),
+        }
+    }
+}
+
+/// One failed request, spelled out for the report: the first few of each request name are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorExample {
+    /// The error kind (`status`, `expect`, `timeout`, …).
+    pub kind: String,
+    pub status: Option<u16>,
+    pub message: String,
+    /// The start of the answer's body, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl ErrorExample {
+    /// One line: kind, status, what was wrong and the start of the body.
+    pub fn describe(&self) -> String {
+        let mut line = format!("{}: {}", self.kind, self.message);
+        if let Some(status) = self.status.filter(|_| self.kind != "status") {
+            line += &format!(" (status {status})");
+        }
+        if let Some(body) = self
+            .body
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        {
+            line += &format!(" · body: {}", body.replace(['\n', '\r'], " "));
+        }
+        line
+    }
+}
+
+/// How many examples of errors a request name keeps.
+pub const MAX_EXAMPLES: usize = 3;
 
 /// Everything recorded for one request name (or, merged, for all of them).
 #[derive(Debug, Clone)]
@@ -62,6 +121,8 @@ pub struct RequestRecord {
     pub statuses: Vec<(u16, u64)>,
     pub bytes_received: u64,
     pub n_clamped: u64,
+    /// The first [`MAX_EXAMPLES`] errors.
+    pub examples: Vec<ErrorExample>,
 }
 
 impl RequestRecord {
@@ -73,6 +134,7 @@ impl RequestRecord {
             statuses: Vec::with_capacity(4),
             bytes_received: 0,
             n_clamped: 0,
+            examples: Vec::new(),
         }
     }
 
@@ -84,6 +146,11 @@ impl RequestRecord {
         self.n_requests += 1;
         if let Some(kind) = outcome.error {
             self.n_errors[kind as usize] += 1;
+            if self.examples.len() < MAX_EXAMPLES
+                && let Some(example) = &outcome.example
+            {
+                self.examples.push((**example).clone());
+            }
         }
         if let Some(status) = outcome.status {
             match self.statuses.iter_mut().find(|(code, _)| *code == status) {
@@ -110,6 +177,9 @@ impl RequestRecord {
         }
         self.bytes_received += other.bytes_received;
         self.n_clamped += other.n_clamped;
+        let room = MAX_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples
+            .extend(other.examples.iter().take(room).cloned());
     }
 
     pub fn n_failures(&self) -> u64 {
@@ -290,6 +360,7 @@ mod tests {
         status: Some(200),
         error: None,
         bytes_received: 10,
+        example: None,
     };
 
     #[test]
@@ -326,24 +397,33 @@ mod tests {
             status: Some(409),
             error: Some(ErrorKind::Status),
             bytes_received: 0,
+            example: None,
         };
-        let refused = Outcome {
-            status: None,
-            error: Some(ErrorKind::Connect),
-            bytes_received: 0,
-        };
+        let refused = Outcome::failed(ErrorKind::Connect, "refused".into());
         a.record(0, Duration::from_millis(1), &OK);
         b.record(0, Duration::from_millis(2), &conflict);
-        b.record(1, Duration::from_millis(3), &refused);
+        for _ in 0..MAX_EXAMPLES + 1 {
+            b.record(1, Duration::from_millis(3), &refused);
+        }
         a.merge(&b);
         let total = a.total();
-        assert_eq!(total.n_requests, 3);
-        assert_eq!(total.n_failures(), 2);
+        assert_eq!(total.n_requests, 3 + MAX_EXAMPLES as u64);
+        assert_eq!(total.n_failures(), 2 + MAX_EXAMPLES as u64);
         assert_eq!(total.n_errors[ErrorKind::Status as usize], 1);
-        assert_eq!(total.n_errors[ErrorKind::Connect as usize], 1);
+        assert_eq!(
+            total.n_errors[ErrorKind::Connect as usize],
+            1 + MAX_EXAMPLES as u64
+        );
+        // Examples are kept up to the cap, not one per error.
+        assert_eq!(total.examples.len(), MAX_EXAMPLES);
+        assert_eq!(total.examples[0].message, "refused");
         let mut statuses = total.statuses.clone();
         statuses.sort();
         assert_eq!(statuses, vec![(200, 1), (409, 1)]);
+        assert!(
+            a.by_request[0].examples.is_empty(),
+            "no example was given for 409"
+        );
         assert_eq!(a.by_request[0].n_requests, 2);
     }
 }

@@ -25,9 +25,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::Url;
 
+use crate::answer;
+use crate::data::DataTable;
 use crate::plan::{LoadPlan, Plan, RequestPlan};
-use crate::record::{ErrorKind, Interval, LATE_AFTER, Outcome, Recorder, Schedule, SeriesPoint};
-use crate::spec::Model;
+use crate::record::{
+    ErrorExample, ErrorKind, Interval, LATE_AFTER, Outcome, Recorder, Schedule, SeriesPoint,
+};
+use crate::secret::Secrets;
+use crate::spec::{Model, Pick};
 use crate::template::RenderContext;
 
 /// What a finished (or stopped) run recorded.
@@ -89,6 +94,14 @@ struct Shared {
     started: Instant,
     shards: Vec<Mutex<Shard>>,
     seq: AtomicU64,
+    /// The data file, and the next row of a sequential pick.
+    data: Option<DataTable>,
+    next_row: AtomicU64,
+    /// The first `n_on_start` requests are each user's `[[on_start]]`.
+    n_on_start: usize,
+    n_captures: usize,
+    /// Redacted from the error examples, which quote answers.
+    secrets: Secrets,
     /// The URL of each request whose path has no template, parsed once: parsing per request
     /// showed in profiles.
     static_urls: Vec<Option<Url>>,
@@ -189,6 +202,11 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
             })
             .collect(),
         seq: AtomicU64::new(0),
+        data: plan.data.clone(),
+        next_row: AtomicU64::new(0),
+        n_on_start: plan.n_on_start,
+        n_captures: plan.captures.len(),
+        secrets: plan.secrets.clone(),
         static_urls: plan
             .requests
             .iter()
@@ -297,8 +315,10 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
         count: &shared.active,
         on: false,
     };
-    let mut url_buf = String::with_capacity(shared.base_url.len() + 64);
-    let mut text_buf = String::new();
+    let mut buffers = Buffers::default();
+    // What this user captured (a login's token), by capture slot.
+    let mut user_vars = vec![String::new(); shared.n_captures];
+    let mut started_flow = shared.n_on_start == 0;
 
     while Instant::now() < end && !*stop.borrow() {
         // User i runs while the profile's level is above i: ramps start and stop users.
@@ -310,26 +330,31 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             }
             continue;
         }
-        let request_idx = shared.pick(&mut rng);
-        let plan = &shared.requests[request_idx];
-        let mut ctx = RenderContext {
-            seq: &shared.seq,
-            user_id: user_idx + 1,
+        let mut user = User {
+            id: user_idx + 1,
             rng: &mut rng,
+            vars: &mut user_vars,
+            buffers: &mut buffers,
         };
-        let request = build_request(&shared, request_idx, &mut ctx, &mut url_buf, &mut text_buf);
-
-        let sent_at = Instant::now();
-        let outcome = send(&shared.client, request, plan).await;
-        let latency = sent_at.elapsed();
-        let judged = sent_at >= shared.warmup_end();
-        shard.lock().unwrap_or_else(|p| p.into_inner()).record(
-            judged,
-            request_idx,
-            latency,
-            None,
-            &outcome,
-        );
+        if !started_flow {
+            // The `[[on_start]]` requests, in order, before the mix; one that fails starts
+            // them over after a pause, so the mix never runs without what they capture.
+            let mut succeeded = true;
+            for request_idx in 0..shared.n_on_start {
+                succeeded = exchange(&shared, shard, request_idx, &mut user).await;
+                if !succeeded {
+                    break;
+                }
+            }
+            started_flow = succeeded;
+            let pause = Instant::now() + ON_START_RETRY;
+            if !succeeded && (pause >= end || !sleep_unless_stopped(pause, &mut stop).await) {
+                break;
+            }
+            continue;
+        }
+        let request_idx = shared.pick(user.rng);
+        exchange(&shared, shard, request_idx, &mut user).await;
 
         let think = think_time(load, &mut rng);
         if think.is_zero() {
@@ -350,7 +375,7 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(load.max_in_flight as usize));
     let mut rng = fastrand::Rng::with_seed(shared.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut schedule = Schedule::default();
-    let (mut url_buf, mut text_buf) = (String::new(), String::new());
+    let mut buffers = Buffers::default();
     let (warmup_end, end) = (shared.warmup_end(), shared.end());
     for i in 0u64.. {
         let Some(offset) = load.profile.time_of(i as f64) else {
@@ -377,12 +402,14 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
         };
         let request_idx = shared.pick(&mut rng);
-        let mut ctx = RenderContext {
-            seq: &shared.seq,
-            user_id: 1,
+        // The open model has no users: requests are alike, with nothing captured.
+        let mut user = User {
+            id: 1,
             rng: &mut rng,
+            vars: &mut [],
+            buffers: &mut buffers,
         };
-        let request = build_request(&shared, request_idx, &mut ctx, &mut url_buf, &mut text_buf);
+        let request = build_request(&shared, request_idx, &mut user);
         if judged {
             let late = intended.elapsed();
             schedule.sent += 1;
@@ -392,9 +419,8 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let shared = shared.clone();
         shared.active.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let plan = &shared.requests[request_idx];
             let sent_at = Instant::now();
-            let outcome = send(&shared.client, request, plan).await;
+            let outcome = send(&shared, request, request_idx, &mut []).await;
             let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());
             let shard = &shared.shards[(i % shared.shards.len() as u64) as usize];
             shard.lock().unwrap_or_else(|p| p.into_inner()).record(
@@ -433,6 +459,51 @@ async fn run_series(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Vec
 
 /// How often a user the profile has not started (or has stopped) looks again.
 const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How long a user whose `[[on_start]]` failed waits before trying again.
+const ON_START_RETRY: Duration = Duration::from_millis(100);
+/// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
+/// against memory. A longer JSON answer fails to parse, which is reported as such.
+const MAX_KEPT_BODY: usize = 1 << 20;
+/// How much of an unexpected answer's body an error example quotes.
+const EXAMPLE_BODY: usize = 200;
+
+/// Reused text buffers of one user (or of the open model's scheduler).
+#[derive(Default)]
+struct Buffers {
+    url: String,
+    text: String,
+}
+
+/// Who sends a request: the user's id, random stream, captured values and buffers.
+struct User<'a> {
+    id: u32,
+    rng: &'a mut fastrand::Rng,
+    vars: &'a mut [String],
+    buffers: &'a mut Buffers,
+}
+
+/// One request of a closed-model user: rendered, sent, its answer checked (and captured), and
+/// recorded. True when it succeeded.
+async fn exchange(
+    shared: &Shared,
+    shard: &Mutex<Shard>,
+    request_idx: usize,
+    user: &mut User<'_>,
+) -> bool {
+    let request = build_request(shared, request_idx, user);
+    let sent_at = Instant::now();
+    let outcome = send(shared, request, request_idx, user.vars).await;
+    let latency = sent_at.elapsed();
+    let succeeded = outcome.error.is_none();
+    shard.lock().unwrap_or_else(|p| p.into_inner()).record(
+        sent_at >= shared.warmup_end(),
+        request_idx,
+        latency,
+        None,
+        &outcome,
+    );
+    succeeded
+}
 
 /// A user's place in the count of active users, given back however its loop ends.
 struct Active<'a> {
@@ -482,17 +553,40 @@ fn think_time(load: &LoadPlan, rng: &mut fastrand::Rng) -> Duration {
 fn build_request(
     shared: &Shared,
     request_idx: usize,
-    ctx: &mut RenderContext<'_>,
-    url_buf: &mut String,
-    text_buf: &mut String,
+    user: &mut User<'_>,
 ) -> Result<reqwest::Request, ()> {
     let plan = &shared.requests[request_idx];
+    let row: &[String] = match &shared.data {
+        Some(data) if plan.uses_row => {
+            let n = data.rows.len();
+            let index = match data.pick {
+                Pick::Sequential => {
+                    (shared.next_row.fetch_add(1, Ordering::Relaxed) % n as u64) as usize
+                }
+                Pick::Random => user.rng.usize(..n),
+                Pick::PerUser => (user.id as usize - 1) % n,
+            };
+            &data.rows[index]
+        }
+        _ => &[],
+    };
+    let mut ctx = RenderContext {
+        seq: &shared.seq,
+        user_id: user.id,
+        rng: user.rng,
+        row,
+        user_vars: user.vars,
+    };
+    let Buffers {
+        url: url_buf,
+        text: text_buf,
+    } = &mut *user.buffers;
     let url = match &shared.static_urls[request_idx] {
         Some(url) => url.clone(),
         None => {
             url_buf.clear();
             url_buf.push_str(&shared.base_url);
-            plan.path.render(ctx, url_buf);
+            plan.path.render(&mut ctx, url_buf);
             Url::parse(url_buf).map_err(drop)?
         }
     };
@@ -502,62 +596,136 @@ fn build_request(
         .timeout(plan.timeout);
     for (name, value) in &plan.headers {
         text_buf.clear();
-        value.render(ctx, text_buf);
+        value.render(&mut ctx, text_buf);
         builder = builder.header(name, text_buf.as_str());
     }
     if let Some(body) = &plan.body {
         text_buf.clear();
-        body.render(ctx, text_buf);
+        body.render(&mut ctx, text_buf);
         builder = builder.body(text_buf.clone());
     }
     builder.build().map_err(drop)
 }
 
-/// Sends the request and drains the answer (counting, not keeping, its bytes). A request that
-/// could not be built (see [`build_request`]) is an I/O error.
+/// Sends the request and reads the answer: drained (bytes counted, not kept) unless `expect` or
+/// `capture` reads it, or its status is unexpected and the report quotes it. Captured values go
+/// to `user_vars`. A request that could not be built (see [`build_request`]) is an I/O error.
 async fn send(
-    client: &reqwest::Client,
+    shared: &Shared,
     request: Result<reqwest::Request, ()>,
-    plan: &RequestPlan,
+    request_idx: usize,
+    user_vars: &mut [String],
 ) -> Outcome {
+    let plan = &shared.requests[request_idx];
     let Ok(request) = request else {
-        return Outcome {
-            status: None,
-            error: Some(ErrorKind::Io),
-            bytes_received: 0,
-        };
+        return Outcome::failed(
+            ErrorKind::Io,
+            "the rendered request is not valid HTTP (its URL or a header value)".to_owned(),
+        );
     };
-    let mut response = match client.execute(request).await {
+    let mut response = match shared.client.execute(request).await {
         Ok(response) => response,
-        Err(err) => {
-            return Outcome {
-                status: None,
-                error: Some(classify(&err)),
-                bytes_received: 0,
-            };
-        }
+        Err(err) => return failed(shared, &err, plan),
     };
     let status = response.status().as_u16();
+    let accepted = plan.expect.accepts(status);
+    let keep = match (accepted, plan.reads_body()) {
+        (false, _) => EXAMPLE_BODY,
+        (true, true) => MAX_KEPT_BODY,
+        (true, false) => 0,
+    };
+    let captures_headers = plan
+        .captures
+        .iter()
+        .any(|c| matches!(c.source, answer::Source::Header(_)));
+    let headers = if captures_headers {
+        response.headers().clone()
+    } else {
+        reqwest::header::HeaderMap::new()
+    };
+    let mut body = Vec::new();
     let mut bytes_received = 0;
     loop {
         match response.chunk().await {
-            Ok(Some(chunk)) => bytes_received += chunk.len() as u64,
+            Ok(Some(chunk)) => {
+                bytes_received += chunk.len() as u64;
+                let room = keep.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            }
             Ok(None) => break,
             Err(err) => {
                 return Outcome {
                     status: Some(status),
-                    error: Some(classify(&err)),
                     bytes_received,
+                    ..failed(shared, &err, plan)
                 };
             }
         }
     }
-    let error = (!plan.expect.accepts(status)).then_some(ErrorKind::Status);
+    let mismatch = if !accepted {
+        let wanted = match &plan.expect.status {
+            Some(statuses) => format!("one of {statuses:?}"),
+            None => "a 2xx".to_owned(),
+        };
+        Some((
+            ErrorKind::Status,
+            format!("got {status}, expected {wanted}"),
+        ))
+    } else if keep > 0 || captures_headers {
+        answer::check(&plan.expect, &plan.captures, &headers, &body, user_vars)
+            .err()
+            .map(|answer::Mismatch(message)| (ErrorKind::Expect, message))
+    } else {
+        None
+    };
+    let example = mismatch.as_ref().map(|(kind, message)| {
+        let mut quoted =
+            String::from_utf8_lossy(&body[..body.len().min(EXAMPLE_BODY)]).into_owned();
+        if bytes_received > quoted.len() as u64 {
+            quoted.push('…');
+        }
+        Box::new(ErrorExample {
+            kind: kind.as_str().to_owned(),
+            status: Some(status),
+            message: shared.secrets.redact(message).into_owned(),
+            body: Some(shared.secrets.redact(&quoted).into_owned()),
+        })
+    });
     Outcome {
         status: Some(status),
-        error,
+        error: mismatch.map(|(kind, _)| kind),
         bytes_received,
+        example,
     }
+}
+
+/// A request without a (whole) answer, described without its URL: a URL may hold a secret.
+fn failed(shared: &Shared, err: &reqwest::Error, plan: &RequestPlan) -> Outcome {
+    let kind = classify(err);
+    let message = match kind {
+        ErrorKind::Timeout => format!(
+            "no answer within {}",
+            humantime::format_duration(plan.timeout)
+        ),
+        _ => {
+            let mut causes = Vec::new();
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                causes.push(cause.to_string());
+                source = cause.source();
+            }
+            let what = if kind == ErrorKind::Connect {
+                "cannot connect"
+            } else {
+                "the connection broke"
+            };
+            match causes.is_empty() {
+                true => what.to_owned(),
+                false => format!("{what}: {}", causes.join(": ")),
+            }
+        }
+    };
+    Outcome::failed(kind, shared.secrets.redact(&message).into_owned())
 }
 
 fn classify(err: &reqwest::Error) -> ErrorKind {

@@ -25,6 +25,12 @@ pub struct SpecFile {
     pub defaults: DefaultsSpec,
     #[serde(default, rename = "request")]
     pub requests: Vec<Spanned<RequestSpec>>,
+    /// Requests each user sends once, in order, before its first request of the mix (closed
+    /// model): a login whose answer is captured for the requests that follow.
+    #[serde(default)]
+    pub on_start: Vec<Spanned<RequestSpec>>,
+    /// Rows of test data for `${row.COLUMN}`.
+    pub data: Option<Spanned<DataSpec>>,
     #[serde(default)]
     pub gate: GateSpec,
     pub sweep: Option<Spanned<SweepSpec>>,
@@ -52,12 +58,36 @@ pub struct SweepLimitSpec {
     pub error_rate: Option<Spanned<Percent>>,
 }
 
+/// A data file: CSV with a header line, or JSON lines (one object per line).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Relative to the project root.
+    pub file: Spanned<String>,
+    #[serde(default)]
+    pub pick: Pick,
+}
+
+/// Which row of the data file a request uses.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// One row after the other, shared by all users, starting over at the end.
+    #[default]
+    Sequential,
+    /// A row drawn from the seeded stream for every request.
+    Random,
+    /// User N keeps row N (wrapping around) for the whole run.
+    PerUser,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     pub command: Spanned<Vec<String>>,
+    /// Takes `${env.NAME}` templates, so the service gets the secret the requests send.
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, Spanned<String>>,
     pub ready: Option<ReadySpec>,
     pub stop_grace: Option<HumanDuration>,
 }
@@ -129,12 +159,22 @@ pub struct RequestSpec {
     pub body: Option<Spanned<String>>,
     pub expect: Option<ExpectSpec>,
     pub timeout: Option<HumanDuration>,
+    /// Values taken from the answer for `${user.NAME}`: `"json:$.path"` or `"header:Name"`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, Spanned<String>>,
 }
 
+/// What a correct answer looks like; anything else is counted as an error.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
-    pub status: Spanned<Vec<u16>>,
+    /// Accepted statuses; any 2xx when omitted.
+    pub status: Option<Spanned<Vec<u16>>>,
+    /// Text the body must contain.
+    pub body_contains: Option<Spanned<String>>,
+    /// JSON fields that must equal these values, by path: `{ "$.status" = "ok" }`.
+    #[serde(default)]
+    pub json: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 /// Thresholds on the aggregate, and per request name under `request.NAME` (one level only;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 use crate::plan::Scope;
-use crate::record::{ErrorKind, RequestRecord, SeriesPoint};
+use crate::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
 use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::run::Recording;
 use crate::spec::Model;
@@ -48,6 +48,15 @@ pub struct SpecSummary {
     /// (the first step's when no step qualifies).
     #[serde(default)]
     pub sweep: Option<SweepSummary>,
+}
+
+impl SpecSummary {
+    /// Every request name's error examples, as `(name, example)`.
+    pub fn error_examples(&self) -> impl Iterator<Item = (&str, &ErrorExample)> {
+        self.requests
+            .iter()
+            .flat_map(|(name, m)| m.examples.iter().map(move |e| (name.as_str(), e)))
+    }
 }
 
 /// A capacity sweep, step by step: the table of our users' notes.
@@ -236,8 +245,12 @@ pub struct Metrics {
     pub rps: f64,
     pub latency_us: LatencyStats,
     pub status_codes: BTreeMap<String, u64>,
-    /// Failures by kind: connect, timeout, io, status (unexpected status).
+    /// Failures by kind: connect, timeout, io, status (unexpected status), expect (body or
+    /// JSON field not as expected, or nothing to capture).
     pub errors: BTreeMap<String, u64>,
+    /// The first few failures spelled out (per request name; none in the total).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<ErrorExample>,
     pub bytes_received: u64,
     /// Latencies beyond the histogram's range, recorded at its maximum.
     pub clamped: u64,
@@ -292,7 +305,10 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
             measured_seconds: window.into(),
             warmup_seconds: plan.load.warmup.into(),
         },
-        total: metrics(&measured_total, window),
+        total: Metrics {
+            examples: Vec::new(),
+            ..metrics(&measured_total, window)
+        },
         requests: plan
             .requests
             .iter()
@@ -380,6 +396,7 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
             .filter(|kind| record.n_errors[**kind as usize] > 0)
             .map(|kind| (kind.as_str().to_owned(), record.n_errors[*kind as usize]))
             .collect(),
+        examples: record.examples.clone(),
         bytes_received: record.bytes_received,
         clamped: record.n_clamped,
         histogram: encode_histogram(&record.latency_us),
@@ -452,6 +469,7 @@ mod tests {
         let plan = crate::plan::build(
             std::path::Path::new("sweep.toml"),
             text,
+            std::path::Path::new("."),
             &Default::default(),
             &|_| None,
         )
@@ -505,6 +523,7 @@ mod tests {
                     status: Some(200),
                     error: None,
                     bytes_received: 0,
+                    example: None,
                 },
             );
         }
@@ -530,15 +549,17 @@ mod tests {
             status: Some(500),
             error: Some(ErrorKind::Status),
             bytes_received: 0,
+            example: None,
         };
         for i in 0..40 {
             let outcome = if i < 2 {
-                failure
+                failure.clone()
             } else {
                 Outcome {
                     status: Some(200),
                     error: None,
                     bytes_received: 3,
+                    example: None,
                 }
             };
             record.record(Duration::from_millis(1), &outcome);

@@ -1,10 +1,12 @@
-//! Templated request data: `${seq}`, `${user.id}`, `${random.int(a, b)}`, `${env.NAME}`.
+//! Templated request data: `${seq}`, `${user.id}`, `${random.int(a, b)}`, `${random.choice([…])}`,
+//! `${random.string(n)}`, `${uuid}`, `${row.COLUMN}`, `${user.NAME}`, `${env.NAME}`.
 //!
 //! A template is parsed once while planning into literal and dynamic parts; rendering on the hot
 //! path only appends to a reused buffer. `${env.NAME}` is resolved at parse time (the environment
-//! does not change during a run), so a missing variable is an error before any load is sent.
-//! `$${` writes a literal `${`. In a JSON body, a string that is exactly one numeric template
-//! (`"${random.int(1, 9)}"`, `"${seq}"`, `"${user.id}"`) is sent as a JSON number.
+//! does not change during a run), so a missing variable is an error before any load is sent, and
+//! the value is remembered as a secret to redact from every output. `$${` writes a literal `${`.
+//! In a JSON body, dynamic text is escaped as a JSON string, and a string that is exactly one
+//! numeric template (`"${random.int(1, 9)}"`, `"${seq}"`, `"${user.id}"`) is sent as a number.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     parts: Vec<Part>,
+    escape: Escape,
+    /// Values taken from the environment: secrets, never written to a report.
+    secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +31,33 @@ enum Part {
         low: i64,
         high: i64,
     },
+    /// One of these texts, uniformly; already escaped for the template's context.
+    RandomChoice {
+        choices: Vec<String>,
+        numeric: bool,
+    },
+    /// `len` random ASCII letters and digits.
+    RandomString(usize),
+    /// A random (version 4) UUID from the seeded stream.
+    Uuid,
+    /// A column of the data file's current row.
+    Row(usize),
+    /// A value the user captured from an earlier answer.
+    UserVar(usize),
 }
 
-/// How values substituted from outside (the environment) are written into the text.
+impl Part {
+    /// Whether the part always renders as a number (so a JSON string of it alone becomes one).
+    fn is_numeric(&self) -> bool {
+        match self {
+            Part::Seq | Part::UserId | Part::RandomInt { .. } => true,
+            Part::RandomChoice { numeric, .. } => *numeric,
+            _ => false,
+        }
+    }
+}
+
+/// How substituted text is written into the template's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Escape {
     None,
@@ -36,21 +65,38 @@ pub enum Escape {
     JsonString,
 }
 
+/// What a template may name, known while planning.
+pub struct Names<'a> {
+    /// Looks up `${env.NAME}`.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The data file's columns, for `${row.COLUMN}`.
+    pub columns: &'a [String],
+    /// The values requests capture, for `${user.NAME}`.
+    pub captures: &'a [String],
+}
+
 /// What a render needs from the running user.
 pub struct RenderContext<'a> {
     pub seq: &'a AtomicU64,
     pub user_id: u32,
     pub rng: &'a mut fastrand::Rng,
+    /// The data file's row picked for this request; empty without a data file.
+    pub row: &'a [String],
+    /// The user's captured values, by capture index; empty when nothing was captured yet.
+    pub user_vars: &'a [String],
 }
 
+/// The longest `${random.string(n)}`.
+const MAX_RANDOM_STRING: usize = 1 << 20;
+
 impl Template {
-    /// Parses `text`; `env` looks up `${env.NAME}`.
-    pub fn parse(
-        text: &str,
-        escape: Escape,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Template, String> {
-        let mut parts = Vec::new();
+    /// Parses `text`, written in the context `escape`.
+    pub fn parse(text: &str, escape: Escape, names: &Names<'_>) -> Result<Template, String> {
+        let mut template = Template {
+            parts: Vec::new(),
+            escape,
+            secrets: Vec::new(),
+        };
         let mut literal = String::new();
         let mut rest = text;
         while let Some(dollar) = rest.find('$') {
@@ -59,48 +105,53 @@ impl Template {
             if let Some(escaped) = after.strip_prefix("$${") {
                 literal.push_str("${");
                 rest = escaped;
-            } else if let Some(open) = after.strip_prefix("${") {
-                let close = open
-                    .find('}')
-                    .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
-                let expression = open[..close].trim();
-                match parse_expression(expression)? {
-                    Expression::Env(name) => {
-                        let value =
-                            env(name).ok_or_else(|| format!("environment variable `{name}` is not set (used as `${{env.{name}}}`)"))?;
-                        push_escaped(&mut literal, &value, escape);
-                    }
-                    Expression::Dynamic(part) => {
-                        let after_close = &open[close + 1..];
-                        if escape == Escape::JsonString
-                            && is_whole_json_string(&literal, after_close)
-                        {
-                            // `"${seq}"` becomes the bare number: drop both quotes.
-                            literal.pop();
-                            rest = &after_close[1..];
-                            if !literal.is_empty() {
-                                parts.push(Part::Literal(std::mem::take(&mut literal)));
-                            }
-                            parts.push(part);
-                            continue;
-                        }
-                        if !literal.is_empty() {
-                            parts.push(Part::Literal(std::mem::take(&mut literal)));
-                        }
-                        parts.push(part);
-                    }
-                }
-                rest = &open[close + 1..];
-            } else {
+                continue;
+            }
+            let Some(open) = after.strip_prefix("${") else {
                 literal.push('$');
                 rest = &after[1..];
+                continue;
+            };
+            let close = open
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+            let written = open[..close].trim();
+            // In a JSON body the expression went through JSON's string escaping too.
+            let expression = match escape {
+                Escape::None => written.to_owned(),
+                Escape::JsonString => serde_json::from_str::<String>(&format!("\"{written}\""))
+                    .unwrap_or_else(|_| written.to_owned()),
+            };
+            rest = &open[close + 1..];
+            match parse_expression(&expression, escape, names)? {
+                Expression::Env(value) => {
+                    push_escaped(&mut literal, &value, escape);
+                    template.secrets.push(value);
+                }
+                Expression::Text(text) => push_escaped(&mut literal, &text, escape),
+                Expression::Dynamic(part) => {
+                    if escape == Escape::JsonString
+                        && part.is_numeric()
+                        && is_whole_json_string(&literal, rest)
+                    {
+                        // `"${seq}"` becomes the bare number: drop both quotes.
+                        literal.pop();
+                        rest = &rest[1..];
+                    }
+                    if !literal.is_empty() {
+                        template
+                            .parts
+                            .push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    template.parts.push(part);
+                }
             }
         }
         literal.push_str(rest);
-        if !literal.is_empty() || parts.is_empty() {
-            parts.push(Part::Literal(literal));
+        if !literal.is_empty() || template.parts.is_empty() {
+            template.parts.push(Part::Literal(literal));
         }
-        Ok(Template { parts })
+        Ok(template)
     }
 
     /// The text when the template has no dynamic part.
@@ -109,6 +160,16 @@ impl Template {
             [Part::Literal(text)] => Some(text),
             _ => None,
         }
+    }
+
+    /// Whether rendering needs a row of the data file.
+    pub fn uses_row(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Row(_)))
+    }
+
+    /// The environment's values written into the template.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
     }
 
     /// Appends the rendered text to `out`.
@@ -123,48 +184,164 @@ impl Template {
                 Part::Seq => write!(out, "{}", ctx.seq.fetch_add(1, Ordering::Relaxed) + 1),
                 Part::UserId => write!(out, "{}", ctx.user_id),
                 Part::RandomInt { low, high } => write!(out, "{}", ctx.rng.i64(*low..=*high)),
+                Part::RandomChoice { choices, .. } => {
+                    out.push_str(&choices[ctx.rng.usize(..choices.len())]);
+                    Ok(())
+                }
+                Part::RandomString(len) => {
+                    out.extend((0..*len).map(|_| ctx.rng.alphanumeric()));
+                    Ok(())
+                }
+                Part::Uuid => {
+                    // Version 4, variant 1: the bits RFC 9562 fixes, the rest random.
+                    let bits = (ctx.rng.u128(..) & !(0xF000 << 64) | (0x4000 << 64)) & !(0xC << 60)
+                        | (0x8 << 60);
+                    let hex = format!("{bits:032x}");
+                    write!(
+                        out,
+                        "{}-{}-{}-{}-{}",
+                        &hex[..8],
+                        &hex[8..12],
+                        &hex[12..16],
+                        &hex[16..20],
+                        &hex[20..]
+                    )
+                }
+                Part::Row(column) => {
+                    push_escaped(
+                        out,
+                        ctx.row.get(*column).map_or("", String::as_str),
+                        self.escape,
+                    );
+                    Ok(())
+                }
+                Part::UserVar(slot) => {
+                    let value = ctx.user_vars.get(*slot).map_or("", String::as_str);
+                    push_escaped(out, value, self.escape);
+                    Ok(())
+                }
             };
         }
     }
 }
 
-enum Expression<'a> {
-    Env(&'a str),
+enum Expression {
+    /// `${env.NAME}`, resolved: its value.
+    Env(String),
+    /// `${env.NAME:-default}` with `NAME` unset: the default, written in the spec, no secret.
+    Text(String),
     Dynamic(Part),
 }
 
-fn parse_expression(expression: &str) -> Result<Expression<'_>, String> {
-    const KNOWN: &str = "known: ${seq}, ${user.id}, ${random.int(a, b)}, ${env.NAME}";
-    if expression == "seq" {
-        return Ok(Expression::Dynamic(Part::Seq));
+fn parse_expression(
+    expression: &str,
+    escape: Escape,
+    names: &Names<'_>,
+) -> Result<Expression, String> {
+    const KNOWN: &str = "known: ${seq}, ${uuid}, ${user.id}, ${user.NAME}, ${row.COLUMN}, \
+                         ${random.int(a, b)}, ${random.choice([…])}, ${random.string(n)}, \
+                         ${env.NAME}, ${env.NAME:-default}";
+    let dynamic = |part| Ok(Expression::Dynamic(part));
+    match expression {
+        "seq" => return dynamic(Part::Seq),
+        "uuid" => return dynamic(Part::Uuid),
+        "user.id" => return dynamic(Part::UserId),
+        _ => {}
     }
-    if expression == "user.id" {
-        return Ok(Expression::Dynamic(Part::UserId));
-    }
-    if let Some(name) = expression.strip_prefix("env.") {
+    if let Some(reference) = expression.strip_prefix("env.") {
+        let (name, default) = match reference.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (reference, None),
+        };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
                 "`${{{expression}}}`: `{name}` is not an environment variable name"
             ));
         }
-        return Ok(Expression::Env(name));
+        return match ((names.env)(name), default) {
+            (Some(value), _) => Ok(Expression::Env(value)),
+            (None, Some(default)) => Ok(Expression::Text(default.to_owned())),
+            (None, None) => Err(format!(
+                "environment variable `{name}` is not set (used as `${{env.{name}}}`)"
+            )),
+        };
     }
-    if let Some(args) = expression
-        .strip_prefix("random.int(")
-        .and_then(|a| a.strip_suffix(')'))
-    {
+    if let Some(column) = expression.strip_prefix("row.") {
+        return match names.columns.iter().position(|c| c == column) {
+            Some(index) => dynamic(Part::Row(index)),
+            None if names.columns.is_empty() => Err(format!(
+                "`${{{expression}}}` needs a data file: add `data = {{ file = \"…\" }}` to the spec"
+            )),
+            None => Err(format!(
+                "`${{{expression}}}`: the data file has no column `{column}` (it has: {})",
+                names.columns.join(", ")
+            )),
+        };
+    }
+    if let Some(name) = expression.strip_prefix("user.") {
+        return match names.captures.iter().position(|c| c == name) {
+            Some(index) => dynamic(Part::UserVar(index)),
+            None => Err(format!(
+                "`${{{expression}}}`: no request captures `{name}` (add `capture = {{ {name} = \"json:$.…\" }}` to an `[[on_start]]` or `[[request]]`)"
+            )),
+        };
+    }
+    if let Some(args) = call_args(expression, "random.int") {
         let bounds: Vec<Option<i64>> = args.split(',').map(|a| a.trim().parse().ok()).collect();
         return match bounds.as_slice() {
-            [Some(low), Some(high)] if low <= high => Ok(Expression::Dynamic(Part::RandomInt {
+            [Some(low), Some(high)] if low <= high => dynamic(Part::RandomInt {
                 low: *low,
                 high: *high,
-            })),
+            }),
             _ => Err(format!(
                 "`${{{expression}}}`: random.int takes two integers, the first not larger than the second"
             )),
         };
     }
+    if let Some(args) = call_args(expression, "random.choice") {
+        let invalid = || {
+            format!(
+                "`${{{expression}}}`: random.choice takes a non-empty list of strings or numbers, like [\"a\", \"b\"]"
+            )
+        };
+        let values: Vec<serde_json::Value> = serde_json::from_str(args).map_err(|_| invalid())?;
+        if values.is_empty() {
+            return Err(invalid());
+        }
+        let numeric = values.iter().all(serde_json::Value::is_number);
+        let choices = values
+            .iter()
+            .map(|value| {
+                let text = match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                    _ => return Err(invalid()),
+                };
+                let mut escaped = String::new();
+                push_escaped(&mut escaped, &text, escape);
+                Ok(escaped)
+            })
+            .collect::<Result<_, _>>()?;
+        return dynamic(Part::RandomChoice { choices, numeric });
+    }
+    if let Some(args) = call_args(expression, "random.string") {
+        return match args.trim().parse::<usize>() {
+            Ok(len) if (1..=MAX_RANDOM_STRING).contains(&len) => dynamic(Part::RandomString(len)),
+            _ => Err(format!(
+                "`${{{expression}}}`: random.string takes a length from 1 to {MAX_RANDOM_STRING}"
+            )),
+        };
+    }
     Err(format!("unknown template `${{{expression}}}` ({KNOWN})"))
+}
+
+/// `name(args)` → `args`.
+fn call_args<'e>(expression: &'e str, name: &str) -> Option<&'e str> {
+    expression
+        .strip_prefix(name)?
+        .trim_start()
+        .strip_prefix('(')?
+        .strip_suffix(')')
 }
 
 /// In JSON text, whether a template sits alone between the quotes of a string: the quote before
@@ -185,8 +362,19 @@ fn push_escaped(out: &mut String, value: &str, escape: Escape) {
     match escape {
         Escape::None => out.push_str(value),
         Escape::JsonString => {
-            let quoted = serde_json::Value::String(value.to_owned()).to_string();
-            out.push_str(&quoted[1..quoted.len() - 1]);
+            for c in value.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c.is_control() => {
+                        let _ = write!(out, "\\u{:04x}", u32::from(c));
+                    }
+                    c => out.push(c),
+                }
+            }
         }
     }
 }
@@ -199,86 +387,178 @@ mod tests {
         None
     }
 
-    fn render(
+    const NO_NAMES: Names<'static> = Names {
+        env: &no_env,
+        columns: &[],
+        captures: &[],
+    };
+
+    fn parse(text: &str) -> Template {
+        Template::parse(text, Escape::None, &NO_NAMES).unwrap()
+    }
+
+    fn render_with(
         template: &Template,
         user_id: u32,
         seq: &AtomicU64,
         rng: &mut fastrand::Rng,
     ) -> String {
         let mut out = String::new();
-        template.render(&mut RenderContext { seq, user_id, rng }, &mut out);
+        template.render(
+            &mut RenderContext {
+                seq,
+                user_id,
+                rng,
+                row: &[],
+                user_vars: &[],
+            },
+            &mut out,
+        );
         out
+    }
+
+    fn render(template: &Template) -> String {
+        render_with(
+            template,
+            1,
+            &AtomicU64::new(0),
+            &mut fastrand::Rng::with_seed(1),
+        )
     }
 
     #[test]
     fn literal_text_is_static() {
-        let template = Template::parse("/orders?x=1$", Escape::None, &no_env).unwrap();
-        assert_eq!(template.as_static(), Some("/orders?x=1$"));
-        assert_eq!(
-            Template::parse("", Escape::None, &no_env)
-                .unwrap()
-                .as_static(),
-            Some("")
-        );
+        assert_eq!(parse("/orders?x=1$").as_static(), Some("/orders?x=1$"));
+        assert_eq!(parse("").as_static(), Some(""));
+        assert_eq!(parse("$${seq}").as_static(), Some("${seq}"));
     }
 
     #[test]
     fn dynamic_parts_render_per_call() {
-        let template = Template::parse(
-            "/u/${user.id}/n/${seq}/r/${random.int(5, 5)}",
-            Escape::None,
-            &no_env,
-        )
-        .unwrap();
+        let template = parse("/u/${user.id}/n/${seq}/r/${random.int(5, 5)}");
         assert_eq!(template.as_static(), None);
         let seq = AtomicU64::new(0);
         let mut rng = fastrand::Rng::with_seed(7);
-        assert_eq!(render(&template, 3, &seq, &mut rng), "/u/3/n/1/r/5");
-        assert_eq!(render(&template, 4, &seq, &mut rng), "/u/4/n/2/r/5");
+        assert_eq!(render_with(&template, 3, &seq, &mut rng), "/u/3/n/1/r/5");
+        assert_eq!(render_with(&template, 4, &seq, &mut rng), "/u/4/n/2/r/5");
     }
 
     #[test]
-    fn random_ints_stay_in_bounds_and_repeat_with_the_seed() {
-        let template = Template::parse("${random.int(-2, 3)}", Escape::None, &no_env).unwrap();
-        let seq = AtomicU64::new(0);
+    fn random_values_stay_in_bounds_and_repeat_with_the_seed() {
+        let template = parse(
+            "${random.int(-2, 3)} ${random.choice([\"a\", \"b\"])} ${random.string(6)} ${uuid}",
+        );
         let draw = |seed| {
+            let seq = AtomicU64::new(0);
             let mut rng = fastrand::Rng::with_seed(seed);
             (0..50)
-                .map(|_| render(&template, 1, &seq, &mut rng).parse::<i64>().unwrap())
+                .map(|_| render_with(&template, 1, &seq, &mut rng))
                 .collect::<Vec<_>>()
         };
         let first = draw(42);
-        assert!(first.iter().all(|n| (-2..=3).contains(n)));
+        for line in &first {
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert!(
+                (-2..=3).contains(&fields[0].parse::<i64>().unwrap()),
+                "{line}"
+            );
+            assert!(["a", "b"].contains(&fields[1]), "{line}");
+            assert!(fields[2].len() == 6 && fields[2].chars().all(|c| c.is_ascii_alphanumeric()));
+            let uuid = fields[3];
+            let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{uuid}");
+            assert_eq!(&uuid[14..15], "4", "version 4: {uuid}");
+            assert!("89ab".contains(&uuid[19..20]), "variant 1: {uuid}");
+        }
         assert_eq!(first, draw(42));
+        assert_ne!(first, draw(43));
     }
 
     #[test]
-    fn env_values_are_resolved_once_and_escaped_for_json() {
+    fn env_values_are_resolved_once_escaped_for_json_and_kept_as_secrets() {
         let env = |name: &str| (name == "TOKEN").then(|| "a\"b".to_owned());
+        let names = Names {
+            env: &env,
+            ..NO_NAMES
+        };
         let template =
-            Template::parse(r#"{"t":"${env.TOKEN}"}"#, Escape::JsonString, &env).unwrap();
+            Template::parse(r#"{"t":"${env.TOKEN}"}"#, Escape::JsonString, &names).unwrap();
         assert_eq!(template.as_static(), Some(r#"{"t":"a\"b"}"#));
-        let err = Template::parse("${env.MISSING}", Escape::None, &env).unwrap_err();
+        assert_eq!(template.secrets(), ["a\"b"]);
+        let err = Template::parse("${env.MISSING}", Escape::None, &names).unwrap_err();
         assert!(err.contains("`MISSING` is not set"), "{err}");
+        // A default is the spec's own text, not a secret.
+        let defaulted = Template::parse("k=${env.MISSING:-demo}", Escape::None, &names).unwrap();
+        assert_eq!(
+            (defaulted.as_static(), defaulted.secrets().len()),
+            (Some("k=demo"), 0)
+        );
+        let set = Template::parse("${env.TOKEN:-demo}", Escape::None, &names).unwrap();
+        assert_eq!(set.as_static(), Some("a\"b"));
     }
 
     #[test]
-    fn a_json_string_holding_only_a_numeric_template_becomes_a_number() {
-        let template = Template::parse(
-            r#"{"n":"${random.int(7, 7)}","id":"a-${seq}","q":"\"${user.id}\""}"#,
-            Escape::JsonString,
-            &no_env,
-        )
-        .unwrap();
-        let seq = AtomicU64::new(0);
-        let mut rng = fastrand::Rng::with_seed(1);
+    fn json_bodies_get_numbers_for_numeric_templates_and_escaped_text_for_the_rest() {
+        let columns = ["text".to_owned()];
+        let names = Names {
+            columns: &columns,
+            ..NO_NAMES
+        };
+        // As `json = { … }` arrives: already JSON-encoded, expressions included.
+        let body = serde_json::json!({
+            "n": "${random.int(7, 7)}",
+            "c": "${random.choice([1, 1])}",
+            "s": "${random.choice([\"x\"])}",
+            "id": "a-${seq}",
+            "text": "${row.text}",
+        })
+        .to_string();
+        let template = Template::parse(&body, Escape::JsonString, &names).unwrap();
+        let mut out = String::new();
+        let row = ["say \"hi\"\n".to_owned()];
+        template.render(
+            &mut RenderContext {
+                seq: &AtomicU64::new(0),
+                user_id: 1,
+                rng: &mut fastrand::Rng::with_seed(1),
+                row: &row,
+                user_vars: &[],
+            },
+            &mut out,
+        );
+        let sent: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
-            render(&template, 2, &seq, &mut rng),
-            r#"{"n":7,"id":"a-1","q":"\"2\""}"#
+            sent,
+            serde_json::json!({"n": 7, "c": 1, "s": "x", "id": "a-1", "text": "say \"hi\"\n"})
         );
         // Outside JSON the quotes are text like any other.
-        let plain = Template::parse(r#""${seq}""#, Escape::None, &no_env).unwrap();
-        assert_eq!(render(&plain, 1, &seq, &mut rng), r#""2""#);
+        assert_eq!(render(&parse(r#""${seq}""#)), r#""1""#);
+    }
+
+    #[test]
+    fn rows_and_captured_values_render_from_the_context() {
+        let columns = ["a".to_owned(), "b".to_owned()];
+        let captures = ["token".to_owned()];
+        let names = Names {
+            env: &no_env,
+            columns: &columns,
+            captures: &captures,
+        };
+        let template = Template::parse("${row.b}/${user.token}", Escape::None, &names).unwrap();
+        assert!(template.uses_row());
+        let mut out = String::new();
+        template.render(
+            &mut RenderContext {
+                seq: &AtomicU64::new(0),
+                user_id: 1,
+                rng: &mut fastrand::Rng::with_seed(1),
+                row: &["1".to_owned(), "2".to_owned()],
+                user_vars: &["t0k".to_owned()],
+            },
+            &mut out,
+        );
+        assert_eq!(out, "2/t0k");
+        assert!(!parse("${seq}").uses_row());
     }
 
     #[test]
@@ -287,17 +567,29 @@ mod tests {
             ("${nope}", "unknown template `${nope}`"),
             ("${seq", "unclosed"),
             ("${random.int(5, 1)}", "random.int takes two integers"),
+            (
+                "${random.choice([])}",
+                "random.choice takes a non-empty list",
+            ),
+            (
+                "${random.choice([null])}",
+                "random.choice takes a non-empty list",
+            ),
+            ("${random.string(0)}", "random.string takes a length"),
             ("${env.A-B}", "not an environment variable name"),
+            ("${row.text}", "needs a data file"),
+            ("${user.token}", "no request captures `token`"),
         ];
         for (text, expected) in cases {
-            let err = Template::parse(text, Escape::None, &no_env).unwrap_err();
+            let err = Template::parse(text, Escape::None, &NO_NAMES).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
         }
-        assert_eq!(
-            Template::parse("$${seq}", Escape::None, &no_env)
-                .unwrap()
-                .as_static(),
-            Some("${seq}")
-        );
+        let columns = ["a".to_owned()];
+        let names = Names {
+            columns: &columns,
+            ..NO_NAMES
+        };
+        let err = Template::parse("${row.b}", Escape::None, &names).unwrap_err();
+        assert!(err.contains("no column `b` (it has: a)"), "{err}");
     }
 }

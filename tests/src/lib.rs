@@ -5,8 +5,9 @@
 //! Every service a sandbox spec starts carries the sandbox path on its command line (its
 //! `--db` file), which is how [`Sandbox::leftover_processes`] recognises it.
 
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use tempfile::TempDir;
@@ -257,6 +258,28 @@ path = "/status"
             .collect()
     }
 
+    /// Starts a demo service on a free port (for `--target`), with extra arguments; it is
+    /// killed when the handle is dropped.
+    pub fn start_demo(&self, extra: &[&str]) -> RunningService {
+        let mut child = Command::new(&bins().demo_service)
+            .args(["--port", "0", "--db"])
+            .arg(self.path().join("demo.sqlite"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the demo service starts");
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("piped"))
+            .read_line(&mut first_line)
+            .expect("the demo service says where it listens");
+        let url = first_line
+            .trim()
+            .strip_prefix("demo-service listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
+            .to_owned();
+        RunningService { child, url }
+    }
+
     #[track_caller]
     pub fn assert_no_leftover_processes(&self) {
         let leftovers = self.leftover_processes();
@@ -275,4 +298,36 @@ pub fn toml_array(items: &[String]) -> String {
         .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     format!("[{}]", quoted.join(", "))
+}
+
+/// A demo service a test started itself, killed when dropped.
+#[derive(Debug)]
+pub struct RunningService {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl RunningService {
+    /// The body of `GET path`, over a plain HTTP/1.0 connection.
+    pub fn get(&self, path: &str) -> String {
+        let address = self.url.strip_prefix("http://").expect("an http URL");
+        let mut stream = std::net::TcpStream::connect(address).expect("the service accepts");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        body.to_owned()
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadgate_tests::{Sandbox, bins};
+use loadgate_tests::Sandbox;
 
 #[test]
 fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
@@ -199,36 +199,11 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// A demo service started by the test, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
 #[test]
 fn target_mode_loads_a_service_that_is_already_running() {
     let sandbox = Sandbox::new();
-    let db = sandbox.path().join("demo.sqlite");
-    let mut service = Running(
-        Command::new(&bins().demo_service)
-            .args(["--port", "0", "--db"])
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first_line = String::new();
-    BufReader::new(service.0.stdout.as_mut().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let url = first_line
-        .trim()
-        .strip_prefix("demo-service listening on ")
-        .unwrap_or_else(|| panic!("{first_line}"));
+    let mut service = sandbox.start_demo(&[]);
+    let url = service.url.clone();
 
     // No [service] table: a spec for --target only.
     let spec = sandbox.spec(
@@ -246,7 +221,7 @@ name = "status"
 path = "/status"
 "#,
     );
-    let run = sandbox.run(&["--target", url, spec.to_str().unwrap()]);
+    let run = sandbox.run(&["--target", &url, spec.to_str().unwrap()]);
     run.expect_code(0);
     let total = &sandbox.summary()["specs"][0]["summary"]["total"];
     assert!(total["requests"].as_u64().unwrap() > 10, "{total:#}");
@@ -255,7 +230,7 @@ path = "/status"
         "nothing was launched"
     );
     assert_eq!(
-        service.0.try_wait().unwrap(),
+        service.child.try_wait().unwrap(),
         None,
         "the gate leaves a service it did not start running"
     );

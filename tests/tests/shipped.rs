@@ -18,7 +18,8 @@ fn every_shipped_spec_plans_and_has_a_baseline_for_its_workload() {
     );
     let mut names = Vec::new();
     for file in files {
-        let plan = plan::load(&file, &Overrides::default()).unwrap_or_else(|err| panic!("{err}"));
+        let plan = plan::load(&file, &paths.root, &Overrides::default())
+            .unwrap_or_else(|err| panic!("{err}"));
         let baseline_file = paths.baseline_file(&plan.name);
         let baseline = baseline::read(&baseline_file)
             .unwrap_or_else(|err| panic!("{err}"))

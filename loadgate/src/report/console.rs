@@ -72,6 +72,9 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
             .map(|(kind, n)| format!("{kind} ×{n}"))
             .collect();
         writeln!(out, "  errors: {}", errors.join(", "))?;
+        for (name, example) in summary.error_examples() {
+            writeln!(out, "    {name}: {}", example.describe())?;
+        }
     }
     if let Some(schedule) = &summary.schedule {
         let u = &schedule.uncorrected_latency_us;

@@ -65,7 +65,15 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
             .into_iter()
             .filter_map(|(who, figures)| Some(format!("{who}: {}", figures.as_ref()?.describe())))
         });
-        let system_out: Vec<String> = resources.chain(spec.notes.iter().cloned()).collect();
+        let examples = spec.summary.iter().flat_map(|summary| {
+            summary
+                .error_examples()
+                .map(|(name, example)| format!("error in {name}: {}", example.describe()))
+        });
+        let system_out: Vec<String> = resources
+            .chain(examples)
+            .chain(spec.notes.iter().cloned())
+            .collect();
         if !system_out.is_empty() {
             suite.set_system_out(&system_out.join("\n"));
         }

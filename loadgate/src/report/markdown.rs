@@ -79,6 +79,9 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
         for check in spec.failed_checks() {
             writeln!(out, "- ❌ **{}**: {}", check.name(), check.message)?;
         }
+        for (name, example) in spec.summary.iter().flat_map(|s| s.error_examples()) {
+            writeln!(out, "- error in `{name}`: {}", example.describe())?;
+        }
         if let Some(failure) = &spec.service_failure {
             writeln!(
                 out,

@@ -11,24 +11,28 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::files::write_atomic;
+use crate::secret::Secrets;
 use crate::verdict::GateResult;
 
 /// Writes `junit.xml`, `summary.json` and `summary.md` into `out_dir`, each atomically, and
-/// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given.
+/// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given. Every
+/// file is written with `secrets` redacted.
 pub fn write_files(
     result: &GateResult,
     out_dir: &Path,
     step_summary: Option<&Path>,
+    secrets: &Secrets,
 ) -> anyhow::Result<()> {
     let mut junit = Vec::new();
     junit::write(&mut junit, result)?;
-    write_atomic(&out_dir.join("junit.xml"), &junit)?;
+    write_atomic(&out_dir.join("junit.xml"), &secrets.redact_bytes(&junit))?;
     write_atomic(
         &out_dir.join("summary.json"),
-        summary_json(result).as_bytes(),
+        secrets.redact(&summary_json(result)).as_bytes(),
     )?;
     let mut markdown = Vec::new();
     markdown::write(&mut markdown, result)?;
+    let markdown = secrets.redact_bytes(&markdown);
     write_atomic(&out_dir.join("summary.md"), &markdown)?;
     if let Some(path) = step_summary {
         std::fs::OpenOptions::new()
@@ -58,6 +62,7 @@ pub(crate) mod fixtures {
     use crate::compare::{Check, CheckKind, CheckOutcome};
     use crate::meta::{Host, Provenance};
     use crate::metric::Metric;
+    use crate::record::ErrorExample;
     use crate::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
     use crate::summary::{LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts};
@@ -66,6 +71,7 @@ pub(crate) mod fixtures {
 
     fn metrics(requests: u64, failures: u64, p50: u64) -> Metrics {
         Metrics {
+            examples: Vec::new(),
             requests,
             failures,
             error_rate: failures as f64 / requests as f64,
@@ -129,7 +135,18 @@ pub(crate) mod fixtures {
             total: metrics(4000, 40, 1_200),
             requests: BTreeMap::from([
                 ("emit-duplicate".into(), metrics(3800, 38, 1_100)),
-                ("emit-new".into(), metrics(200, 2, 2_400)),
+                (
+                    "emit-new".into(),
+                    Metrics {
+                        examples: vec![ErrorExample {
+                            kind: "status".into(),
+                            status: Some(500),
+                            message: "got 500, expected one of [201, 409]".into(),
+                            body: Some("database is locked\n".into()),
+                        }],
+                        ..metrics(200, 2, 2_400)
+                    },
+                ),
             ]),
             warmup: WarmupFacts {
                 requests: 800,
@@ -296,19 +313,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let step_summary = dir.path().join("step.md");
         std::fs::write(&step_summary, "earlier step\n").unwrap();
+        // The fixture's service log says "address in use": play that it is a secret.
+        let mut secrets = Secrets::default();
+        secrets.extend(&["address in use".to_owned()]);
         write_files(
             &fixtures::result(),
             &dir.path().join("out"),
             Some(&step_summary),
+            &secrets,
         )
         .unwrap();
         for name in ["junit.xml", "summary.json", "summary.md"] {
-            assert!(dir.path().join("out").join(name).is_file(), "{name}");
+            let text = std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+            assert!(
+                !text.contains("address in use") && text.contains("error: ***"),
+                "{name}: {text}"
+            );
         }
         let appended = std::fs::read_to_string(step_summary).unwrap();
         assert!(
             appended.starts_with("earlier step\n## loadgate"),
             "{appended}"
         );
+        assert!(!appended.contains("address in use"));
     }
 }

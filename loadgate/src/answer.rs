@@ -1,0 +1,283 @@
+//! What is checked in, and taken from, an answer: the expected status, body text and JSON fields
+//! (`expect`), and values captured for later requests (`capture`). Planned once; checking an
+//! answer walks a parsed path, it never re-parses the spec's text.
+
+use reqwest::header::{HeaderMap, HeaderName};
+use serde_json::Value;
+
+/// A path into a JSON document: `$`, then `.key`, `["key"]` or `[index]` steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPath {
+    written: String,
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl JsonPath {
+    pub fn parse(text: &str) -> Result<JsonPath, String> {
+        let invalid = |why: &str| {
+            format!("`{text}` is not a JSON path ({why}; write e.g. `$.token` or `$.items[0].id`)")
+        };
+        let mut rest = text
+            .strip_prefix('$')
+            .ok_or_else(|| invalid("it must start with `$`"))?;
+        let mut steps = Vec::new();
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('.') {
+                let end = after.find(['.', '[']).unwrap_or(after.len());
+                if end == 0 {
+                    return Err(invalid("a `.` must be followed by a key"));
+                }
+                steps.push(Step::Key(after[..end].to_owned()));
+                rest = &after[end..];
+            } else if let Some(after) = rest.strip_prefix('[') {
+                let end = after
+                    .find(']')
+                    .ok_or_else(|| invalid("a `[` is not closed"))?;
+                let inside = after[..end].trim();
+                let step = match inside.parse::<usize>() {
+                    Ok(index) => Step::Index(index),
+                    Err(_) => Step::Key(
+                        serde_json::from_str::<String>(inside)
+                            .map_err(|_| invalid("brackets hold an index or a quoted key"))?,
+                    ),
+                };
+                steps.push(step);
+                rest = &after[end + 1..];
+            } else {
+                return Err(invalid("expected `.` or `[` after a step"));
+            }
+        }
+        Ok(JsonPath {
+            written: text.to_owned(),
+            steps,
+        })
+    }
+
+    pub fn find<'v>(&self, document: &'v Value) -> Option<&'v Value> {
+        self.steps
+            .iter()
+            .try_fold(document, |value, step| match step {
+                Step::Key(key) => value.get(key),
+                Step::Index(index) => value.get(index),
+            })
+    }
+}
+
+impl std::fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.written)
+    }
+}
+
+/// What a correct answer looks like.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expect {
+    /// Accepted statuses; any 2xx when `None`.
+    pub status: Option<Vec<u16>>,
+    pub body_contains: Option<String>,
+    pub json: Vec<(JsonPath, Value)>,
+}
+
+impl Expect {
+    pub fn accepts(&self, status: u16) -> bool {
+        match &self.status {
+            None => (200..300).contains(&status),
+            Some(statuses) => statuses.contains(&status),
+        }
+    }
+
+    /// Whether checking needs the body, beyond its status.
+    pub fn reads_body(&self) -> bool {
+        self.body_contains.is_some() || !self.json.is_empty()
+    }
+}
+
+/// A value a request takes from its answer into the user's `${user.NAME}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    pub name: String,
+    /// Where the user keeps it: the index of `name` among the spec's captures.
+    pub slot: usize,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Json(JsonPath),
+    Header(HeaderName),
+}
+
+impl Source {
+    /// `"json:$.path"` or `"header:Name"`.
+    pub fn parse(text: &str) -> Result<Source, String> {
+        if let Some(path) = text.strip_prefix("json:") {
+            return JsonPath::parse(path.trim()).map(Source::Json);
+        }
+        if let Some(name) = text.strip_prefix("header:") {
+            return HeaderName::from_bytes(name.trim().as_bytes())
+                .map(Source::Header)
+                .map_err(|_| format!("`{}` is not a header name", name.trim()));
+        }
+        Err(format!(
+            "`{text}`: a capture is `json:$.path` (from a JSON body) or `header:Name`"
+        ))
+    }
+}
+
+/// An answer that arrived with an accepted status but is not what was expected, or lacks a
+/// value to capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch(pub String);
+
+/// Checks the body of an answer against `expect`, and takes each capture's value into `values`
+/// (by slot). `body` may be a prefix of a long answer.
+pub fn check(
+    expect: &Expect,
+    captures: &[Capture],
+    headers: &HeaderMap,
+    body: &[u8],
+    values: &mut [String],
+) -> Result<(), Mismatch> {
+    if let Some(needle) = &expect.body_contains
+        && !contains(body, needle.as_bytes())
+    {
+        return Err(Mismatch(format!("the body does not contain `{needle}`")));
+    }
+    let needs_json =
+        !expect.json.is_empty() || captures.iter().any(|c| matches!(c.source, Source::Json(_)));
+    let document = if needs_json {
+        Some(
+            serde_json::from_slice::<Value>(body)
+                .map_err(|err| Mismatch(format!("the body is not JSON ({err})")))?,
+        )
+    } else {
+        None
+    };
+    for (path, wanted) in &expect.json {
+        let found = document.as_ref().and_then(|d| path.find(d));
+        if found != Some(wanted) {
+            let found = found.map_or_else(|| "nothing".to_owned(), Value::to_string);
+            return Err(Mismatch(format!("{path} is {found}, expected {wanted}")));
+        }
+    }
+    for capture in captures {
+        let value = match &capture.source {
+            Source::Json(path) => {
+                document
+                    .as_ref()
+                    .and_then(|d| path.find(d))
+                    .map(|value| match value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    })
+            }
+            Source::Header(name) => headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
+        match value {
+            Some(value) => values[capture.slot] = value,
+            None => {
+                let source = match &capture.source {
+                    Source::Json(path) => format!("at {path}"),
+                    Source::Header(name) => format!("in header {name}"),
+                };
+                return Err(Mismatch(format!(
+                    "nothing to capture as `{}` {source}",
+                    capture.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_walk_keys_and_indexes() {
+        let doc = serde_json::json!({"a": {"b": [10, {"c d": "x"}]}});
+        let find = |p: &str| JsonPath::parse(p).unwrap().find(&doc).cloned();
+        assert_eq!(find("$"), Some(doc.clone()));
+        assert_eq!(find("$.a.b[0]"), Some(serde_json::json!(10)));
+        assert_eq!(find("$.a.b[1][\"c d\"]"), Some(serde_json::json!("x")));
+        assert_eq!(find("$.a.missing"), None);
+        assert_eq!(find("$.a.b[9]"), None);
+        for bad in ["a.b", "$.", "$[x]", "$[0", "$x"] {
+            assert!(JsonPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn expect(body_contains: Option<&str>, json: &[(&str, Value)]) -> Expect {
+        Expect {
+            status: None,
+            body_contains: body_contains.map(str::to_owned),
+            json: json
+                .iter()
+                .map(|(p, v)| (JsonPath::parse(p).unwrap(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_body_is_checked_for_text_and_fields() {
+        let body = br#"{"label": "spam", "score": 0.9}"#;
+        let headers = HeaderMap::new();
+        let ok = expect(Some("spam"), &[("$.label", serde_json::json!("spam"))]);
+        assert_eq!(check(&ok, &[], &headers, body, &mut []), Ok(()));
+        let wrong_text = expect(Some("ham"), &[]);
+        assert_eq!(
+            check(&wrong_text, &[], &headers, body, &mut []),
+            Err(Mismatch("the body does not contain `ham`".into()))
+        );
+        let wrong_field = expect(None, &[("$.label", serde_json::json!("ham"))]);
+        assert_eq!(
+            check(&wrong_field, &[], &headers, body, &mut []),
+            Err(Mismatch(r#"$.label is "spam", expected "ham""#.into()))
+        );
+        let err = check(&wrong_field, &[], &headers, b"<html>", &mut []).unwrap_err();
+        assert!(err.0.starts_with("the body is not JSON"), "{err:?}");
+        assert_eq!(
+            Expect::default().accepts(204),
+            !Expect::default().accepts(301)
+        );
+    }
+
+    #[test]
+    fn captures_take_json_fields_and_headers() {
+        let captures = [
+            Capture {
+                name: "token".into(),
+                slot: 1,
+                source: Source::parse("json:$.token").unwrap(),
+            },
+            Capture {
+                name: "session".into(),
+                slot: 0,
+                source: Source::parse("header:X-Session").unwrap(),
+            },
+        ];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-session", "s1".parse().unwrap());
+        let mut values = vec![String::new(); 2];
+        let body = br#"{"token": "t-1"}"#;
+        check(&Expect::default(), &captures, &headers, body, &mut values).unwrap();
+        assert_eq!(values, ["s1", "t-1"]);
+        let err = check(&Expect::default(), &captures, &headers, b"{}", &mut values).unwrap_err();
+        assert_eq!(err.0, "nothing to capture as `token` at $.token");
+        assert!(Source::parse("cookie:x").is_err());
+    }
+}
