@@ -45,19 +45,20 @@ spec fixed '{ X-Request = "Kx7Qm2Pz9Lw4Rt8Yv1Nb6Hc3Jd5Fg0Sa" }' \
 spec templated '{ X-Request = "${random.string(32)}" }' \
   '{ text = "${row.text}", id = "${uuid}", n = "${random.int(1, 999999)}" }'
 
-rps() { # name → requests/s of its total
+measure() { # name → "requests/s generator-CPU-µs-per-request"
   target/release/xtask loadtest --no-build --target "$url" --baselines "$work/baselines" \
     --out "$work/out-$1" "$work/$1.toml" >"$work/$1.console" 2>&1 || { cat "$work/$1.console"; exit 1; }
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["specs"][0]["summary"]["total"]["rps"])' \
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["specs"][0]["summary"]; print(s["total"]["rps"], s["generator"]["cpu_per_request_us"])' \
     "$work/out-$1/summary.json"
 }
 ratios=()
 for ((round = 1; round <= rounds; round++)); do
-  fixed=$(rps fixed)
-  templated=$(rps templated)
+  read -r fixed fixed_cpu <<<"$(measure fixed)"
+  read -r templated templated_cpu <<<"$(measure templated)"
   ratio=$(python3 -c "print(f'{$templated / $fixed:.3f}')")
   ratios+=("$ratio")
-  printf 'round %d: fixed %.0f req/s, templated %.0f req/s, ratio %s\n' "$round" "$fixed" "$templated" "$ratio"
+  printf 'round %d: fixed %.0f req/s (generator %.1f µs/req), templated %.0f req/s (%.1f µs/req), ratio %s\n' \
+    "$round" "$fixed" "$fixed_cpu" "$templated" "$templated_cpu" "$ratio"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 echo "median ratio templated / fixed: $median (goal: within 10 %, i.e. ≥ 0.90)"

@@ -194,18 +194,11 @@ impl Template {
                 }
                 Part::Uuid => {
                     // Version 4, variant 1: the bits RFC 9562 fixes, the rest random.
-                    let bits = (ctx.rng.u128(..) & !(0xF000 << 64) | (0x4000 << 64)) & !(0xC << 60)
+                    let bits = (ctx.rng.u128(..) & !(0xF000 << 64) | (0x4000 << 64))
+                        & !(0xC << 60)
                         | (0x8 << 60);
-                    let hex = format!("{bits:032x}");
-                    write!(
-                        out,
-                        "{}-{}-{}-{}-{}",
-                        &hex[..8],
-                        &hex[8..12],
-                        &hex[12..16],
-                        &hex[16..20],
-                        &hex[20..]
-                    )
+                    push_uuid(out, bits);
+                    Ok(())
                 }
                 Part::Row(column) => {
                     push_escaped(
@@ -333,6 +326,18 @@ fn parse_expression(
         };
     }
     Err(format!("unknown template `${{{expression}}}` ({KNOWN})"))
+}
+
+/// The 8-4-4-4-12 hex form, written without an intermediate string.
+fn push_uuid(out: &mut String, bits: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for digit in 0..32 {
+        if matches!(digit, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        let nibble = (bits >> (124 - 4 * digit)) & 0xF;
+        out.push(char::from(HEX[nibble as usize]));
+    }
 }
 
 /// `name(args)` → `args`.
