@@ -101,7 +101,12 @@ pub async fn loadtest(
     let result = GateResult::new(provenance, results, baselines_updated);
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
     report::write_files(&result, &paths.out_dir, step_summary.as_deref(), &secrets)?;
-    report::console::write_footer(console, &result, &paths.shown(&paths.out_dir))?;
+    let mut text = Vec::new();
+    report::console::write_footer(&mut text, &result, &paths.shown(&paths.out_dir))?;
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        report::annotations::write(&mut text, &result)?;
+    }
+    console.write_all(&secrets.redact_bytes(&text))?;
     Ok(result)
 }
 
@@ -121,6 +126,7 @@ async fn run_spec(
         service_failure: failure,
         notes,
         summary: None,
+        baseline_total: baseline.map(|b| b.summary.total.clone()),
         checks: Vec::new(),
     };
     // Reports name the service's log relative to the project root, like every other path.

@@ -194,8 +194,7 @@ impl Template {
                 }
                 Part::Uuid => {
                     // Version 4, variant 1: the bits RFC 9562 fixes, the rest random.
-                    let bits = (ctx.rng.u128(..) & !(0xF000 << 64) | (0x4000 << 64))
-                        & !(0xC << 60)
+                    let bits = (ctx.rng.u128(..) & !(0xF000 << 64) | (0x4000 << 64)) & !(0xC << 60)
                         | (0x8 << 60);
                     push_uuid(out, bits);
                     Ok(())

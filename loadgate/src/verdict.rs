@@ -10,7 +10,7 @@ use crate::compare::{Check, CheckOutcome};
 use crate::exit;
 use crate::meta::Provenance;
 use crate::service::ServiceFailure;
-use crate::summary::SpecSummary;
+use crate::summary::{Metrics, SpecSummary};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -61,6 +61,10 @@ pub struct SpecResult {
     pub notes: Vec<String>,
     /// What was measured; `None` when the service never became ready.
     pub summary: Option<SpecSummary>,
+    /// The baseline's aggregate (latency and its histogram), for charts against it; `None`
+    /// without a baseline.
+    #[serde(default)]
+    pub baseline_total: Option<Metrics>,
     pub checks: Vec<Check>,
 }
 

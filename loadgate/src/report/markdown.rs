@@ -1,9 +1,11 @@
 //! `summary.md`, for the CI job page: a verdict line, then per spec a table of checks
-//! (metric, baseline, current, change, threshold, verdict) and the failures spelled out.
+//! (metric, baseline, current, change, threshold, verdict), the failures spelled out and a
+//! Mermaid chart of the latency percentiles against the baseline.
 
 use std::io::{self, Write};
 
 use crate::compare::{Check, CheckKind, CheckOutcome};
+use crate::summary::{LatencyStats, Metrics, SpecSummary};
 use crate::units::format_percent;
 use crate::verdict::{GateResult, Verdict};
 
@@ -82,6 +84,9 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
         for (name, example) in spec.summary.iter().flat_map(|s| s.error_examples()) {
             writeln!(out, "- error in `{name}`: {}", example.describe())?;
         }
+        if let Some(summary) = &spec.summary {
+            write_latency_chart(out, &spec.name, summary, spec.baseline_total.as_ref())?;
+        }
         if let Some(failure) = &spec.service_failure {
             writeln!(
                 out,
@@ -97,6 +102,33 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// A Mermaid chart (GitHub renders them) of the percentiles: the baseline's as bars, this
+/// run's as a line over them.
+fn write_latency_chart(
+    out: &mut dyn Write,
+    name: &str,
+    summary: &SpecSummary,
+    baseline: Option<&Metrics>,
+) -> io::Result<()> {
+    let ms = |latency: &LatencyStats| {
+        [latency.p50, latency.p90, latency.p99]
+            .map(|us| format!("{:.3}", us as f64 / 1000.0))
+            .join(", ")
+    };
+    let what = match baseline {
+        Some(_) => "bars: baseline, line: this run",
+        None => "this run; no baseline",
+    };
+    writeln!(
+        out,
+        "\n```mermaid\nxychart-beta\n    title \"{name}: latency in ms ({what})\"\n    x-axis [p50, p90, p99]\n    y-axis \"ms\""
+    )?;
+    if let Some(baseline) = baseline {
+        writeln!(out, "    bar [{}]", ms(&baseline.latency_us))?;
+    }
+    writeln!(out, "    line [{}]\n```", ms(&summary.total.latency_us))
 }
 
 fn threshold(check: &Check) -> String {

@@ -1,6 +1,7 @@
 //! Verdict → reports. Each format is a function over the same `GateResult`, computed once:
 //! console text, `junit.xml`, `summary.json`, `summary.md`.
 
+pub mod annotations;
 pub mod console;
 pub mod junit;
 pub mod markdown;
@@ -199,6 +200,7 @@ pub(crate) mod fixtures {
             service_failure: None,
             notes: vec![],
             summary: Some(summary),
+            baseline_total: Some(metrics(4000, 0, 1_000)),
             checks: vec![
                 check(
                     Metric::P90,
@@ -244,6 +246,7 @@ pub(crate) mod fixtures {
                 "no baseline (baselines/reads.json): regression checks were not judged".into(),
             ],
             summary: None,
+            baseline_total: None,
             checks: vec![],
         };
         let provenance = Provenance {
