@@ -21,6 +21,7 @@ pub mod record;
 pub mod report;
 pub mod resources;
 pub mod run;
+pub mod schema;
 pub mod secret;
 pub mod service;
 pub mod spec;

@@ -8,7 +8,19 @@ use crate::resources::format_bytes;
 use crate::summary::SpecSummary;
 use crate::units::{Quantity, format_micros, format_percent, parse_duration, parse_percent};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     P50,

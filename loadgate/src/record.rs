@@ -77,7 +77,7 @@ impl Outcome {
 }
 
 /// One failed request, spelled out for the report: the first few of each request name are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorExample {
     /// The error kind (`status`, `expect`, `timeout`, …).
@@ -284,7 +284,7 @@ impl Default for Interval {
 }
 
 /// One second of the run, for charts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeriesPoint {
     /// End of the interval, seconds since the load started (warmup included).

@@ -127,7 +127,7 @@ impl Sampler {
 }
 
 /// What a process (tree) used during the judged window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceFigures {
     /// Highest resident memory seen during the whole load, warmup included.
@@ -150,7 +150,7 @@ pub struct ResourceFigures {
 }
 
 /// One point of the service's time series, for charts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePoint {
     /// Seconds since the load started (the judged window starts after the warmup).

@@ -19,7 +19,7 @@ const LOG_TAIL_LINES: usize = 30;
 const READY_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Why the service could not be used, with the end of its log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceFailure {
     pub message: String,

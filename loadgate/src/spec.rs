@@ -13,34 +13,42 @@ use toml::Spanned;
 
 use crate::units::{DurationRange, HumanDuration, Percent, Quantity};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpecFile {
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
     /// Seed of the random streams (request mix, think time, templates), so a run can be repeated.
     pub seed: Option<u64>,
     pub service: Option<ServiceSpec>,
+    #[schemars(with = "LoadSpec")]
     pub load: Spanned<LoadSpec>,
     #[serde(default)]
     pub defaults: DefaultsSpec,
     #[serde(default, rename = "request")]
+    #[schemars(with = "Vec<RequestSpec>")]
     pub requests: Vec<Spanned<RequestSpec>>,
     /// Requests each user sends once, in order, before its first request of the mix (closed
     /// model): a login whose answer is captured for the requests that follow.
     #[serde(default)]
+    #[schemars(with = "Vec<RequestSpec>")]
     pub on_start: Vec<Spanned<RequestSpec>>,
     /// Rows of test data for `${row.COLUMN}`.
+    #[schemars(with = "Option<DataSpec>")]
     pub data: Option<Spanned<DataSpec>>,
     #[serde(default)]
     pub gate: GateSpec,
+    #[schemars(with = "Option<SweepSpec>")]
     pub sweep: Option<Spanned<SweepSpec>>,
 }
 
 /// A capacity sweep: the load of `[load]` at each of these user counts (closed) or rates (open).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    #[schemars(with = "Option<Vec<u32>>")]
     pub users: Option<Spanned<Vec<u32>>>,
+    #[schemars(with = "Option<Vec<f64>>")]
     pub rates: Option<Spanned<Vec<f64>>>,
     /// Each step's judged duration; `[load] duration` when omitted.
     pub step: Option<HumanDuration>,
@@ -49,27 +57,32 @@ pub struct SweepSpec {
 }
 
 /// What a step must stay within to count towards the capacity.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepLimitSpec {
+    #[schemars(with = "Option<HumanDuration>")]
     pub p50: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<HumanDuration>")]
     pub p90: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<HumanDuration>")]
     pub p99: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<Percent>")]
     pub error_rate: Option<Spanned<Percent>>,
 }
 
 /// A data file: CSV with a header line, or JSON lines (one object per line).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     /// Relative to the project root.
+    #[schemars(with = "String")]
     pub file: Spanned<String>,
     #[serde(default)]
     pub pick: Pick,
 }
 
 /// Which row of the data file a request uses.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pick {
     /// One row after the other, shared by all users, starting over at the end.
@@ -81,45 +94,55 @@ pub enum Pick {
     PerUser,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
+    #[schemars(with = "Vec<String>")]
     pub command: Spanned<Vec<String>>,
     /// Takes `${env.NAME}` templates, so the service gets the secret the requests send.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub env: BTreeMap<String, Spanned<String>>,
     pub ready: Option<ReadySpec>,
     pub stop_grace: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadySpec {
+    #[schemars(with = "Option<String>")]
     pub http: Option<Spanned<String>>,
     pub timeout: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSpec {
     #[serde(default)]
     pub model: Model,
     /// Closed model: the number of users.
+    #[schemars(with = "Option<u32>")]
     pub users: Option<Spanned<u32>>,
+    #[schemars(with = "Option<HumanDuration>")]
     pub ramp_up: Option<Spanned<HumanDuration>>,
+    #[schemars(with = "Option<DurationRange>")]
     pub think_time: Option<Spanned<DurationRange>>,
     /// Open model: requests per second.
+    #[schemars(with = "Option<f64>")]
     pub rate: Option<Spanned<f64>>,
     /// Open model: the most requests in flight at once.
+    #[schemars(with = "Option<u32>")]
     pub max_in_flight: Option<Spanned<u32>>,
     pub warmup: Option<HumanDuration>,
     /// Required unless `stages` give the run's length.
+    #[schemars(with = "Option<HumanDuration>")]
     pub duration: Option<Spanned<HumanDuration>>,
     /// Levels to ramp to, one after the other, linearly: users (closed) or rates (open).
+    #[schemars(with = "Option<Vec<StageSpec>>")]
     pub stages: Option<Spanned<Vec<StageSpec>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageSpec {
     pub duration: HumanDuration,
@@ -127,7 +150,7 @@ pub struct StageSpec {
     pub rate: Option<f64>,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
     /// A fixed number of users, each sending a request, waiting for the answer, then thinking.
@@ -138,74 +161,99 @@ pub enum Model {
     Open,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultsSpec {
     pub timeout: Option<HumanDuration>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub headers: BTreeMap<String, Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "Option<u32>")]
     pub weight: Option<Spanned<u32>>,
+    #[schemars(with = "Option<String>")]
     pub method: Option<Spanned<String>>,
+    #[schemars(with = "String")]
     pub path: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub headers: BTreeMap<String, Spanned<String>>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub json: Option<Spanned<toml::Value>>,
+    #[schemars(with = "Option<String>")]
     pub body: Option<Spanned<String>>,
     pub expect: Option<ExpectSpec>,
     pub timeout: Option<HumanDuration>,
     /// Values taken from the answer for `${user.NAME}`: `"json:$.path"` or `"header:Name"`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub capture: BTreeMap<String, Spanned<String>>,
 }
 
 /// What a correct answer looks like; anything else is counted as an error.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// Accepted statuses; any 2xx when omitted.
+    #[schemars(with = "Option<Vec<u16>>")]
     pub status: Option<Spanned<Vec<u16>>>,
     /// Text the body must contain.
+    #[schemars(with = "Option<String>")]
     pub body_contains: Option<Spanned<String>>,
     /// JSON fields that must equal these values, by path: `{ "$.status" = "ok" }`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub json: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 /// Thresholds on the aggregate, and per request name under `request.NAME` (one level only;
 /// `plan` rejects a `request` table nested inside another).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub p50: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub p90: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub p99: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub error_rate: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub rps: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub service_rss_peak: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub service_rss_growth: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub service_cpu_per_request: Option<Spanned<ThresholdSpec>>,
     /// A `[sweep]`'s capacity (users or requests/second).
+    #[schemars(with = "Option<ThresholdSpec>")]
     pub capacity: Option<Spanned<ThresholdSpec>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, GateSpec>")]
     pub request: BTreeMap<String, Spanned<GateSpec>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdSpec {
     /// Worse than the baseline by more than this fraction fails.
     pub regression: Option<Percent>,
     /// An absolute ceiling (latency, error rate).
+    #[schemars(with = "Option<Quantity>")]
     pub max: Option<Spanned<Quantity>>,
     /// An absolute floor (requests/second).
+    #[schemars(with = "Option<Quantity>")]
     pub min: Option<Spanned<Quantity>>,
     /// Changes smaller than this absolute amount never fail the regression check.
+    #[schemars(with = "Option<Quantity>")]
     pub noise_floor: Option<Spanned<Quantity>>,
 }
 

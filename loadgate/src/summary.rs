@@ -19,7 +19,7 @@ use crate::spec::Model;
 use crate::units::{Seconds, round_to};
 use crate::units::{format_micros, format_percent};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpecSummary {
     pub load: LoadFacts,
@@ -60,7 +60,7 @@ impl SpecSummary {
 }
 
 /// A capacity sweep, step by step: the table of our users' notes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSummary {
     /// What the steps count: `users` (closed model) or `rate` (open model, requests/second).
@@ -70,7 +70,7 @@ pub struct SweepSummary {
     pub capacity: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepStep {
     pub step: f64,
@@ -140,7 +140,7 @@ pub fn summarize_sweep(plan: &Plan, steps: &[(f64, SpecSummary)]) -> (SweepSumma
 }
 
 /// The open model's schedule, kept or not, over the judged window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSummary {
     /// The rate the profile asks for over the judged window, on average.
@@ -201,7 +201,7 @@ impl ScheduleSummary {
 }
 
 /// What the load actually was.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadFacts {
     pub model: String,
@@ -227,14 +227,14 @@ impl LoadFacts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WarmupFacts {
     pub requests: u64,
     pub failures: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     pub requests: u64,
@@ -258,7 +258,7 @@ pub struct Metrics {
     pub histogram: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyStats {
     pub min: u64,

@@ -8,6 +8,25 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+/// The JSON Schema of a quantity written as text, for editors completing specs.
+macro_rules! text_schema {
+    ($type:ty, $name:literal, $description:literal, $pattern:literal, $example:literal) => {
+        impl schemars::JsonSchema for $type {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": $description,
+                    "pattern": $pattern,
+                    "examples": [$example],
+                })
+            }
+        }
+    };
+}
+
 /// Parses "250ms", "1.5s", "2m", or "0".
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -51,6 +70,14 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
+text_schema!(
+    HumanDuration,
+    "Duration",
+    "A duration with a unit: \"250ms\", \"1.5s\", \"2m\", \"1m 30s\"",
+    r"^\s*(0|[0-9.]+\s*[a-zµ]+(\s*[0-9.]+\s*[a-zµ]+)*)\s*$",
+    "250ms"
+);
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -63,6 +90,14 @@ impl<'de> Deserialize<'de> for HumanDuration {
 /// A relative amount as written in a spec ("10%"), held as a fraction.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Percent(pub f64);
+
+text_schema!(
+    Percent,
+    "Percent",
+    "A percentage: \"10%\", \"0.5%\"",
+    r"^\s*[0-9.]+\s*%\s*$",
+    "10%"
+);
 
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -77,6 +112,14 @@ pub struct DurationRange {
     pub min: Duration,
     pub max: Duration,
 }
+
+text_schema!(
+    DurationRange,
+    "DurationRange",
+    "A fixed duration (\"200ms\") or a uniform range (\"100ms..500ms\")",
+    r"^[^.]+(\.\.[^.]+)?$",
+    "100ms..500ms"
+);
 
 impl DurationRange {
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -110,6 +153,18 @@ impl<'de> Deserialize<'de> for DurationRange {
 pub enum Quantity {
     Text(String),
     Number(f64),
+}
+
+impl schemars::JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A threshold in the metric's unit: a duration for latency (\"20ms\"), a percentage for the error rate (\"1%\"), a size for memory (\"64MiB\"), a number for requests/second",
+            "type": ["string", "number"],
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for Quantity {
@@ -160,7 +215,7 @@ pub fn round_to(value: f64, decimals: i32) -> f64 {
 }
 
 /// A duration kept in summaries as seconds with millisecond precision.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Seconds(pub f64);
 

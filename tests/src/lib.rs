@@ -291,6 +291,26 @@ path = "/status"
     }
 }
 
+/// Asserts that `instance` validates against the checked-in JSON Schema at `schema_file`
+/// (relative to the workspace root), listing every violation when it does not.
+#[track_caller]
+pub fn assert_valid(schema_file: &str, instance: &serde_json::Value) {
+    let path = workspace_root().join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{schema_file} is not a valid schema: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid against {schema_file}:\n{}",
+        errors.join("\n")
+    );
+}
+
 /// `["a", "b"]` with TOML basic-string escaping.
 pub fn toml_array(items: &[String]) -> String {
     let quoted: Vec<String> = items

@@ -4,7 +4,8 @@
 //! Timing never decides these verdicts on its own: an injected delay of 250 ms is judged against
 //! a 100 ms noise floor, so a slow shared machine cannot pass or fail a check by accident.
 
-use loadgate_tests::{Sandbox, bins};
+use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::{Sandbox, assert_valid, bins};
 
 /// p50/p90 regressions count only beyond 100 ms; the injected slowdown is 250 ms.
 const GATE: &str = r#"[gate]
@@ -37,6 +38,7 @@ fn a_first_run_passes_with_a_note_and_writes_every_report() {
     assert!(run.stdout.contains("PASS"), "{}", run.stdout);
 
     let summary = sandbox.summary();
+    assert_valid(SUMMARY_SCHEMA_FILE, &summary);
     assert_eq!(summary["schema_version"], 1, "{summary:#}");
     assert_eq!(summary["verdict"], "pass");
     let spec = &summary["specs"][0];

@@ -2,7 +2,8 @@
 //! writes the check table and the latency chart to the job summary and annotates each failed
 //! check; a passing run annotates nothing.
 
-use loadgate_tests::Sandbox;
+use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::{Sandbox, assert_valid};
 
 #[test]
 fn a_failing_run_fills_the_job_summary_and_annotates_the_failed_checks() {
@@ -29,6 +30,8 @@ fn a_failing_run_fills_the_job_summary_and_annotates_the_failed_checks() {
 
     let failing = on_github("25ms");
     failing.expect_code(1);
+    // With failed checks, a baseline and its total: the fullest summary.json there is.
+    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary());
     let job_page = std::fs::read_to_string(&step_summary).unwrap();
     for expected in [
         "## loadgate: ❌ FAIL",

@@ -6,7 +6,8 @@
 use loadgate::baseline;
 use loadgate::paths::Paths;
 use loadgate::plan::{self, Overrides};
-use loadgate_tests::workspace_root;
+use loadgate::schema;
+use loadgate_tests::{assert_valid, workspace_root};
 
 #[test]
 fn every_shipped_spec_plans_and_has_a_baseline_for_its_workload() {
@@ -58,4 +59,29 @@ fn every_shipped_spec_plans_and_has_a_baseline_for_its_workload() {
             file.display()
         );
     }
+}
+
+#[test]
+fn every_shipped_spec_validates_against_the_spec_schema_and_names_it() {
+    let paths = Paths::under(&workspace_root());
+    for file in paths.spec_files(&[]).unwrap() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("#:schema ./spec.schema.json\n"),
+            "{}: editors find the schema through its first line",
+            file.display()
+        );
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        assert_valid(
+            schema::SPEC_SCHEMA_FILE,
+            &serde_json::to_value(value).unwrap(),
+        );
+    }
+    // The schema rejects what the parser rejects: an unknown key.
+    let typo: toml::Value = toml::from_str("[load]\nusers = 2\nthinktime = \"1s\"\n").unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&schema::spec()).unwrap();
+    assert!(!jsonschema::is_valid(
+        &schema,
+        &serde_json::to_value(typo).unwrap()
+    ));
 }

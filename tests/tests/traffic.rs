@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use loadgate_tests::{Sandbox, toml_array};
+use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::{Sandbox, assert_valid, toml_array};
 
 const TOKEN_VAR: &str = "LOADGATE_E2E_TOKEN";
 const TOKEN: &str = "s3cr3t-t0ken-e2e-4242";
@@ -273,6 +274,7 @@ error_rate = { max = "1%" }
     let run = sandbox.run(&[spec.to_str().unwrap()]);
     run.expect_code(1);
     let summary = sandbox.summary();
+    assert_valid(SUMMARY_SCHEMA_FILE, &summary);
     let spec_summary = &summary["specs"][0]["summary"];
     let echo = &spec_summary["requests"]["echo"];
     let failures = echo["failures"].as_u64().unwrap();

@@ -16,7 +16,9 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run load specs against the service and gate on its baselines.
-    Loadtest(Loadtest),
+    Loadtest(Box<Loadtest>),
+    /// Regenerate the JSON Schemas of the spec format and of summary.json from the types.
+    Schemas,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         .expect("xtask lives in the workspace root");
     let outcome = match flags.command {
         flags::Command::Loadtest(loadtest) => loadtest.run(root),
+        flags::Command::Schemas => write_schemas(root),
     };
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -23,4 +24,17 @@ fn main() -> ExitCode {
             ExitCode::from(loadgate::exit::BAD_INPUT as u8)
         }
     }
+}
+
+/// `cargo xtask schemas`: writes the checked-in schemas (a test fails while they are stale).
+fn write_schemas(root: &Path) -> anyhow::Result<i32> {
+    use loadgate::schema;
+    for (file, text) in [
+        (schema::SPEC_SCHEMA_FILE, schema::spec()),
+        (schema::SUMMARY_SCHEMA_FILE, schema::summary()),
+    ] {
+        loadgate::files::write_atomic(&root.join(file), text.as_bytes())?;
+        println!("wrote {file}");
+    }
+    Ok(loadgate::exit::PASSED)
 }

@@ -1,0 +1,64 @@
+//! JSON Schemas of the two formats users touch, generated from the types that read and write
+//! them: the spec format (editors complete `loadspec/*.toml` with it through taplo / Even Better
+//! TOML's `#:schema` directive) and `summary.json`. Both are checked in; a test fails when a
+//! type changed without `cargo xtask schemas`.
+
+use crate::spec::SpecFile;
+use crate::verdict::GateResult;
+
+/// Where the checked-in schemas live, relative to the project root.
+pub const SPEC_SCHEMA_FILE: &str = "loadspec/spec.schema.json";
+pub const SUMMARY_SCHEMA_FILE: &str = "docs/summary.schema.json";
+
+/// The schema of a load spec, as pretty JSON with a final newline.
+pub fn spec() -> String {
+    render(schemars::schema_for!(SpecFile), "loadgate load spec")
+}
+
+/// The schema of `summary.json`, as pretty JSON with a final newline.
+pub fn summary() -> String {
+    render(schemars::schema_for!(GateResult), "loadgate summary.json")
+}
+
+fn render(mut schema: schemars::Schema, title: &str) -> String {
+    schema.insert("title".into(), title.into());
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema encodes as JSON");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked_in(file: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn the_checked_in_schemas_are_current() {
+        for (file, generated) in [(SPEC_SCHEMA_FILE, spec()), (SUMMARY_SCHEMA_FILE, summary())] {
+            assert!(
+                checked_in(file) == generated,
+                "{file} is stale: the types changed; run `cargo xtask schemas` and commit it"
+            );
+        }
+    }
+
+    #[test]
+    fn the_spec_schema_knows_every_table_and_rejects_unknown_keys() {
+        let schema: serde_json::Value = serde_json::from_str(&spec()).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for key in [
+            "name", "seed", "service", "load", "defaults", "request", "on_start", "data", "gate",
+            "sweep",
+        ] {
+            assert!(properties.contains_key(key), "{key}");
+        }
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["required"], serde_json::json!(["load"]));
+    }
+}
