@@ -14,6 +14,7 @@ use crate::compare::compare;
 use crate::meta::Provenance;
 use crate::paths::Paths;
 use crate::plan::{self, Overrides, Plan};
+use crate::progress;
 use crate::report;
 use crate::resources::Sampler;
 use crate::run;
@@ -263,6 +264,7 @@ async fn run_load(
     let started = Instant::now();
     let sampler = Sampler::start(service.as_deref().map(Service::pid));
     let mut running = run::start(plan, base_url)?;
+    let progress = progress::show(&plan.name, running.progress());
     let mut service_failure = None;
     match service {
         Some(service) => {
@@ -274,6 +276,8 @@ async fn run_load(
         None => running.wait().await,
     }
     let recording = running.finish().await;
+    // The display ends when the run closes its progress.
+    let _ = progress.await;
     let samples = sampler.finish();
     Ok((summarize(plan, &recording, &samples), service_failure))
 }

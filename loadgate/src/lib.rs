@@ -17,6 +17,7 @@ pub mod meta;
 pub mod metric;
 pub mod paths;
 pub mod plan;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod resources;

@@ -82,6 +82,21 @@ impl Shard {
     }
 }
 
+/// How far a run has come, sent every second for a live display.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    pub elapsed: Duration,
+    /// Warmup and duration: when the run will end.
+    pub total: Duration,
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests completed in the last second.
+    pub rps: f64,
+    /// Over every request so far, warmup included.
+    pub p50_us: u64,
+    pub p90_us: u64,
+}
+
 /// State shared by all users of one run; read-only but for the shards and the sequence.
 struct Shared {
     client: reqwest::Client,
@@ -140,6 +155,7 @@ impl Shared {
 pub struct Load {
     shared: Arc<Shared>,
     users: JoinSet<()>,
+    progress: watch::Receiver<Progress>,
     series: tokio::task::JoinHandle<Vec<SeriesPoint>>,
     stop: watch::Sender<bool>,
     stopped_at: Option<Instant>,
@@ -235,10 +251,15 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
             tasks.spawn(run_schedule(shared.clone(), stop_rx));
         }
     }
-    let series = tokio::spawn(run_series(shared.clone(), stop_rx_series));
+    let (progress_tx, progress) = watch::channel(Progress {
+        total: plan.load.warmup + plan.load.duration,
+        ..Progress::default()
+    });
+    let series = tokio::spawn(run_series(shared.clone(), stop_rx_series, progress_tx));
     Ok(Load {
         shared,
         users: tasks,
+        progress,
         series,
         stop,
         stopped_at: None,
@@ -246,6 +267,11 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
 }
 
 impl Load {
+    /// The run's progress, updated every second; closed when the run ends.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+
     /// Resolves when every user has finished. Cancel-safe: it can lose a `select!` and be called again.
     pub async fn wait(&mut self) {
         while let Some(result) = self.users.join_next().await {
@@ -440,18 +466,30 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 }
 
 /// The time series: every second until the run ends or stops, the shards' interval records
-/// merged into one point.
-async fn run_series(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Vec<SeriesPoint> {
+/// merged into one point; the same second also moves the progress on.
+async fn run_series(
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    progress: watch::Sender<Progress>,
+) -> Vec<SeriesPoint> {
     const TICK: Duration = Duration::from_secs(1);
     let mut points = Vec::new();
+    let mut so_far = Interval::new();
     let mut next = shared.started + TICK;
     while next <= shared.end() && sleep_unless_stopped(next, &mut stop).await {
         let active = shared.active.load(Ordering::Relaxed);
-        points.push(
-            shared
-                .take_interval()
-                .point((next - shared.started).as_secs_f64(), active),
-        );
+        let mut interval = shared.take_interval();
+        points.push(interval.point((next - shared.started).as_secs_f64(), active));
+        let last_second = interval.requests;
+        so_far.drain_from(&mut interval);
+        progress.send_modify(|p| {
+            p.elapsed = next - shared.started;
+            p.requests = so_far.requests;
+            p.errors = so_far.errors;
+            p.rps = last_second as f64 / TICK.as_secs_f64();
+            p.p50_us = so_far.latency_us.value_at_quantile(0.5);
+            p.p90_us = so_far.latency_us.value_at_quantile(0.9);
+        });
         next += TICK;
     }
     points
