@@ -1,8 +1,10 @@
 //! Verdict → reports. Each format is a function over the same `GateResult`, computed once:
-//! console text, `junit.xml`, `summary.json`, `summary.md`.
+//! console text, `junit.xml`, `summary.json`, `summary.md`, `report.html`, and GitHub
+//! annotations.
 
 pub mod annotations;
 pub mod console;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 
@@ -15,7 +17,7 @@ use crate::files::write_atomic;
 use crate::secret::Secrets;
 use crate::verdict::GateResult;
 
-/// Writes `junit.xml`, `summary.json` and `summary.md` into `out_dir`, each atomically, and
+/// Writes `junit.xml`, `summary.json`, `summary.md` and `report.html` into `out_dir`, each atomically, and
 /// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given. Every
 /// file is written with `secrets` redacted.
 pub fn write_files(
@@ -35,6 +37,9 @@ pub fn write_files(
     markdown::write(&mut markdown, result)?;
     let markdown = secrets.redact_bytes(&markdown);
     write_atomic(&out_dir.join("summary.md"), &markdown)?;
+    let mut page = Vec::new();
+    html::write(&mut page, result)?;
+    write_atomic(&out_dir.join("report.html"), &secrets.redact_bytes(&page))?;
     if let Some(path) = step_summary {
         std::fs::OpenOptions::new()
             .create(true)
@@ -326,7 +331,7 @@ mod tests {
             &secrets,
         )
         .unwrap();
-        for name in ["junit.xml", "summary.json", "summary.md"] {
+        for name in ["junit.xml", "summary.json", "summary.md", "report.html"] {
             let text = std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
             assert!(
                 !text.contains("address in use") && text.contains("error: ***"),

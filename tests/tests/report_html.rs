@@ -1,0 +1,87 @@
+//! `report.html` opens in a real browser: headless Chromium (Debian's `chromium`, installed by
+//! `.ci/run`) loads the file with no network, draws every chart without a console message, and
+//! takes a screenshot next to the report for a human to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use loadgate_tests::Sandbox;
+
+/// Chromium under one of its usual names; `.ci/run` installs Debian's package when none is there.
+fn chromium() -> PathBuf {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(name))
+                    .find(|candidate| candidate.is_file())
+            })
+        })
+        .expect("no Chromium on PATH: `.ci/run` installs Debian's `chromium` package")
+}
+
+/// Runs headless Chromium on `page` with `args`; returns (stdout, stderr).
+fn headless(page: &Path, args: &[&str]) -> (String, String) {
+    let output = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg("--virtual-time-budget=3000")
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(output.status.success(), "chromium failed: {output:?}");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_html_report_renders_every_chart_in_a_browser_without_errors() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("html", &[], "[gate]\np90 = { regression = \"50%\" }\n");
+    let spec = spec.to_str().unwrap();
+    // A baseline first, so the distribution chart has both curves.
+    sandbox.run(&["--update-baselines", spec]).expect_code(0);
+    sandbox.run(&[spec]).expect_code(0);
+    let page = sandbox.out().join("report.html");
+
+    let (dom, log) = headless(&page, &["--dump-dom"]);
+    let body = dom
+        .find("<body")
+        .map(|at| &dom[at..at + dom[at..].find('>').unwrap()])
+        .unwrap_or_else(|| panic!("no <body> in the rendered page:\n{dom}"));
+    // Requests and errors, latency over time, the distribution against the baseline, and the
+    // service's memory and CPU.
+    assert!(body.contains(r#"data-charts="4""#), "{body}");
+    assert!(!body.contains("data-errors"), "a script failed: {body}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    assert_eq!(dom.matches("<canvas").count(), 4);
+
+    let screenshot = sandbox.out().join("report.png");
+    headless(
+        &page,
+        &[
+            &format!("--screenshot={}", screenshot.display()),
+            "--window-size=1200,1400",
+        ],
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+}
