@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::baseline::{self, Baseline};
 use crate::compare::compare;
+use crate::guard;
 use crate::meta::Provenance;
 use crate::paths::Paths;
 use crate::plan::{self, Overrides, Plan};
@@ -33,6 +34,8 @@ pub struct GateOptions {
     pub overrides: Overrides,
     pub update_baselines: bool,
     pub require_baselines: bool,
+    /// `--allow-remote`: `--target` may be an address that is not loopback.
+    pub allow_remote: bool,
 }
 
 /// Runs the gate. `console` receives the human-readable report as each spec completes; the
@@ -55,6 +58,11 @@ pub async fn loadtest(
                 other.file.display(),
                 file.display()
             );
+        }
+        if let Some(target) = &options.target
+            && !(options.allow_remote || plan.allow_remote)
+        {
+            guard::check(target).with_context(|| format!("{}", file.display()))?;
         }
         if plan.service.is_none() && options.target.is_none() {
             bail!(

@@ -13,6 +13,7 @@ pub mod data;
 pub mod exit;
 pub mod files;
 pub mod gate;
+pub mod guard;
 pub mod meta;
 pub mod metric;
 pub mod paths;

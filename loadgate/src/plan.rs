@@ -40,6 +40,17 @@ pub mod defaults {
 /// Upper bounds that catch typos (a rate of 1e9 users) before they become an attack.
 const MAX_USERS: u32 = 100_000;
 const MAX_RATE: f64 = 1_000_000.0;
+
+/// Sane bounds of one spec's load: beyond them, a spec needs `allow_large_load = true` or the
+/// command line `--allow-large-load` (and stays within the hard bounds above).
+pub mod sane {
+    use std::time::Duration;
+
+    pub const USERS: f64 = 5_000.0;
+    pub const RATE: f64 = 50_000.0;
+    /// Warmup and duration together, every sweep step included.
+    pub const LENGTH: Duration = Duration::from_secs(30 * 60);
+}
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Command-line overrides for quick runs.
@@ -48,6 +59,8 @@ pub struct Overrides {
     pub users: Option<u32>,
     pub duration: Option<Duration>,
     pub warmup: Option<Duration>,
+    /// `--allow-large-load`: lift the [`sane`] bounds for every spec.
+    pub allow_large_load: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +84,8 @@ pub struct Plan {
     pub secrets: Secrets,
     pub thresholds: Vec<Threshold>,
     pub sweep: Option<SweepPlan>,
+    /// `allow_remote = true`: the spec may be pointed at a non-loopback `--target`.
+    pub allow_remote: bool,
 }
 
 /// A capacity sweep: `[load]` run at each step's users (closed) or rate (open) in turn.
@@ -546,6 +561,9 @@ pub fn build(
             "`capacity` is measured by a [sweep]: add one, or remove this threshold".into(),
         ));
     }
+    if !(overrides.allow_large_load || spec.allow_large_load.unwrap_or(false)) {
+        check_sane(&load, sweep.as_ref(), spec.load.span(), &at)?;
+    }
 
     Ok(Plan {
         name,
@@ -561,7 +579,44 @@ pub fn build(
         secrets,
         thresholds,
         sweep,
+        allow_remote: spec.allow_remote.unwrap_or(false),
     })
+}
+
+/// The load stays within the [`sane`] bounds: more is likely a typo, and on someone else's
+/// server an attack.
+fn check_sane(
+    load: &LoadPlan,
+    sweep: Option<&SweepPlan>,
+    span: std::ops::Range<usize>,
+    at: &At<'_>,
+) -> Result<(), SpecError> {
+    let peak_step = sweep.and_then(|s| s.steps.last().copied()).unwrap_or(0.0);
+    let length = match sweep {
+        Some(sweep) => (load.warmup + sweep.step_duration) * sweep.steps.len() as u32,
+        None => load.warmup + load.duration,
+    };
+    let (what, value, bound) = match load.model {
+        Model::Closed => ("users", f64::from(load.users).max(peak_step), sane::USERS),
+        Model::Open => ("requests/second", load.rate.max(peak_step), sane::RATE),
+    };
+    let beyond = if value > bound {
+        format!("{value} {what} is more than the sane bound of {bound}")
+    } else if length > sane::LENGTH {
+        format!(
+            "a run of {} is longer than the sane bound of {}",
+            humantime::format_duration(length),
+            humantime::format_duration(sane::LENGTH)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(at(
+        span,
+        format!(
+            "{beyond}: set `allow_large_load = true` in the spec or pass --allow-large-load if you mean it"
+        ),
+    ))
 }
 
 /// `stages = [{ duration = "10s", users = 50 }, …]`: each stage names the level of its model.
@@ -1267,6 +1322,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             users: Some(1),
             duration: Some(Duration::from_secs(1)),
             warmup: Some(Duration::ZERO),
+            allow_large_load: false,
         };
         let quick = build(
             Path::new("orders.toml"),
@@ -1700,6 +1756,48 @@ expect = { status = [200], body_contains = "label", json = { "$.ok" = true } }
         let err = plan_flow(FLOW, &|_| None).unwrap_err();
         assert!(err.message.contains("`API_KEY` is not set"), "{err}");
         assert_eq!(err.key.as_deref(), Some("service.env.API_KEY"));
+    }
+
+    #[test]
+    fn a_load_beyond_the_sane_bounds_needs_a_flag() {
+        let cases = [
+            (
+                "users = 4",
+                "users = 6000",
+                "6000 users is more than the sane bound of 5000",
+            ),
+            (
+                "users = 4",
+                "model = \"open\"\nrate = 60000",
+                "60000 requests/second is more than",
+            ),
+            (
+                "duration = \"2s\"",
+                "duration = \"31m\"",
+                "a run of 31m is longer than the sane bound of 30m",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let text = SPEC
+                .replace(from, to)
+                .replace("think_time = \"10ms..20ms\"\n", "");
+            let err = plan(&text).unwrap_err();
+            assert!(err.message.contains(expected), "{to}: {err}");
+            assert!(err.message.contains("--allow-large-load"), "{err}");
+            plan(&format!("allow_large_load = true\n{text}")).unwrap();
+            let overrides = Overrides {
+                allow_large_load: true,
+                ..Overrides::default()
+            };
+            build(
+                Path::new("x.toml"),
+                &text,
+                Path::new("."),
+                &overrides,
+                &|_| None,
+            )
+            .unwrap();
+        }
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct SpecFile {
     pub name: Option<Spanned<String>>,
     /// Seed of the random streams (request mix, think time, templates), so a run can be repeated.
     pub seed: Option<u64>,
+    /// Let `--target` point at an address that is not loopback (someone else's server).
+    pub allow_remote: Option<bool>,
+    /// Let the load exceed the sane bounds (5 000 users, 50 000 requests/s, 30 minutes).
+    pub allow_large_load: Option<bool>,
     pub service: Option<ServiceSpec>,
     #[schemars(with = "LoadSpec")]
     pub load: Spanned<LoadSpec>,

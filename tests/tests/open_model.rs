@@ -66,7 +66,20 @@ fn a_rate_the_generator_cannot_keep_is_inconclusive_and_never_a_baseline() {
         "[gate]\np99 = { max = \"10s\" }\n",
     );
 
-    let run = sandbox.run(&["--update-baselines", spec.to_str().unwrap()]);
+    // Beyond the sane bound of 50 000 requests/s: refused unless asked for.
+    let refused = sandbox.run(&[spec.to_str().unwrap()]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("--allow-large-load"),
+        "{}",
+        refused.stderr
+    );
+
+    let run = sandbox.run(&[
+        "--allow-large-load",
+        "--update-baselines",
+        spec.to_str().unwrap(),
+    ]);
     run.expect_code(4);
     assert!(
         run.stdout.contains("did not keep its schedule")

@@ -238,3 +238,32 @@ path = "/status"
     // Without --target, a spec with nothing to launch is bad input.
     sandbox.run(&[spec.to_str().unwrap()]).expect_code(2);
 }
+
+#[test]
+fn a_target_that_is_not_loopback_is_refused_before_any_load() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.quick_spec("remote", &[], "");
+    let spec = spec.to_str().unwrap();
+    // Documentation addresses (never routed) and a name that does not resolve: nothing is sent.
+    for target in [
+        "http://192.0.2.1:8080",
+        "http://[2001:db8::1]:8080",
+        "http://host.invalid:8080",
+    ] {
+        let started = Instant::now();
+        let run = sandbox.run(&["--target", target, spec]);
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("refusing to send load to")
+                && run.stderr.contains("--allow-remote"),
+            "{target}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("starting"), "{}", run.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "refused while planning, not after a run"
+        );
+    }
+    assert!(!sandbox.out().join("summary.json").exists(), "nothing ran");
+}

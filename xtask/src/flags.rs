@@ -67,6 +67,13 @@ pub struct RunArgs {
     /// Do not build the workspace's binaries before running.
     #[arg(long)]
     pub no_build: bool,
+    /// Let --target be an address that is not loopback (by default load goes only to
+    /// 127.0.0.0/8, ::1 and localhost).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Let a spec exceed the sane bounds of load (5 000 users, 50 000 requests/s, 30 minutes).
+    #[arg(long)]
+    pub allow_large_load: bool,
 }
 
 #[derive(Debug, Args)]

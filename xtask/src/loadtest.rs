@@ -42,9 +42,11 @@ impl RunArgs {
                 users: self.users,
                 duration: self.duration,
                 warmup: self.warmup,
+                allow_large_load: self.allow_large_load,
             },
             update_baselines: self.update_baselines,
             require_baselines: self.require_baselines,
+            allow_remote: self.allow_remote,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
