@@ -54,11 +54,16 @@ pub fn read(path: &Path) -> Result<Option<Baseline>, BaselineError> {
             });
         }
     };
+    parse(path, &text).map(Some)
+}
+
+/// Parses a baseline's text; `path` only names the file in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Baseline, BaselineError> {
     let corrupt = |detail: String| BaselineError::Corrupt {
         path: path.to_path_buf(),
         detail,
     };
-    let baseline: Baseline = serde_json::from_str(&text).map_err(|err| corrupt(err.to_string()))?;
+    let baseline: Baseline = serde_json::from_str(text).map_err(|err| corrupt(err.to_string()))?;
     if baseline.schema_version != SCHEMA_VERSION {
         return Err(corrupt(format!(
             "schema version {} is not the supported {SCHEMA_VERSION}",
@@ -76,7 +81,7 @@ pub fn read(path: &Path) -> Result<Option<Baseline>, BaselineError> {
         decode_histogram(&metrics.histogram)
             .map_err(|err| corrupt(format!("the histogram of `{scope}` does not decode: {err}")))?;
     }
-    Ok(Some(baseline))
+    Ok(baseline)
 }
 
 /// Writes a baseline atomically, pretty-printed with a final newline.

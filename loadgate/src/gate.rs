@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
+use tokio::sync::watch;
 use url::Url;
 
 use crate::baseline::{self, Baseline};
@@ -38,12 +39,17 @@ pub struct GateOptions {
     pub allow_remote: bool,
 }
 
+/// Tells a running gate to stop: the name of the signal that asked for it.
+pub type Interrupt = watch::Receiver<Option<&'static str>>;
+
 /// Runs the gate. `console` receives the human-readable report as each spec completes; the
 /// files go to the output directory. Errors are bad input (exit 2); everything the gate judged,
-/// including a failed service, is in the returned result.
+/// including a failed service, is in the returned result. When `interrupt` fires, the spec
+/// running stops, what it measured is reported unjudged, and no later spec runs.
 pub async fn loadtest(
     options: &GateOptions,
     console: &mut dyn Write,
+    interrupt: Interrupt,
 ) -> anyhow::Result<GateResult> {
     let paths = &options.paths;
     let provenance = Provenance::collect(&paths.root);
@@ -89,15 +95,20 @@ pub async fn loadtest(
     }
     let mut results = Vec::new();
     for (plan, baseline) in &planned {
-        let result = run_spec(plan, baseline.as_ref(), options).await?;
+        if interrupt.borrow().is_some() {
+            break;
+        }
+        let result = run_spec(plan, baseline.as_ref(), options, interrupt.clone()).await?;
         let mut text = Vec::new();
         report::console::write_spec(&mut text, &result)?;
         console.write_all(&secrets.redact_bytes(&text))?;
         results.push(result);
     }
 
+    let interrupted = *interrupt.borrow();
     let mut baselines_updated = Vec::new();
-    if options.update_baselines {
+    // An interrupted run recorded less than the spec asks: it is no baseline.
+    if options.update_baselines && interrupted.is_none() {
         for result in &results {
             if let Some(baseline) = baseline::from_result(result, &provenance) {
                 let file = paths.baseline_file(&result.name);
@@ -107,7 +118,12 @@ pub async fn loadtest(
         }
     }
 
-    let result = GateResult::new(provenance, results, baselines_updated);
+    let result = GateResult::new(
+        provenance,
+        results,
+        baselines_updated,
+        interrupted.map(str::to_owned),
+    );
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
     report::write_files(&result, &paths.out_dir, step_summary.as_deref(), &secrets)?;
     let mut text = Vec::new();
@@ -123,6 +139,7 @@ async fn run_spec(
     plan: &Plan,
     baseline: Option<&Baseline>,
     options: &GateOptions,
+    interrupt: Interrupt,
 ) -> anyhow::Result<SpecResult> {
     let paths = &options.paths;
     let mut notes = Vec::new();
@@ -178,17 +195,22 @@ async fn run_spec(
     };
 
     let (summary, service_failure) = match &plan.sweep {
-        None => run_load(plan, &base_url, service.as_mut()).await?,
+        None => run_load(plan, &base_url, service.as_mut(), interrupt.clone()).await?,
         Some(sweep) => {
             // Each step is the spec's load at that many users or that rate, one after the
             // other against the same service; a death ends the sweep.
             let mut steps = Vec::new();
             let mut failure = None;
             for &step in &sweep.steps {
-                let (summary, died) =
-                    run_load(&plan.at_step(step), &base_url, service.as_mut()).await?;
+                let (summary, died) = run_load(
+                    &plan.at_step(step),
+                    &base_url,
+                    service.as_mut(),
+                    interrupt.clone(),
+                )
+                .await?;
                 steps.push((step, summary));
-                if died.is_some() {
+                if died.is_some() || interrupt.borrow().is_some() {
                     failure = died;
                     break;
                 }
@@ -209,6 +231,13 @@ async fn run_spec(
         let mut result = unjudged(Some(shown(failure)), notes);
         result.summary = Some(summary);
         return Ok(result.judged(None));
+    }
+    if let Some(signal) = *interrupt.borrow() {
+        let mut result = unjudged(None, notes);
+        result.summary = Some(summary);
+        return Ok(result.judged(Some(format!(
+            "interrupted by {signal}: the partial results are kept but not judged"
+        ))));
     }
 
     let checks = compare(&plan.thresholds, &summary, baseline.map(|b| &b.summary));
@@ -259,6 +288,7 @@ async fn run_load(
     plan: &Plan,
     base_url: &Url,
     service: Option<&mut Service>,
+    mut interrupt: Interrupt,
 ) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
     let load = &plan.load;
     eprintln!(
@@ -274,14 +304,20 @@ async fn run_load(
     let mut running = run::start(plan, base_url)?;
     let progress = progress::show(&plan.name, running.progress());
     let mut service_failure = None;
-    match service {
-        Some(service) => {
-            tokio::select! {
-                () = running.wait() => {}
-                status = service.exited() => service_failure = Some(service.died(status, started.elapsed())),
+    let service_exited = async {
+        match service {
+            Some(service) => {
+                let status = service.exited().await;
+                Some(service.died(status, started.elapsed()))
             }
+            None => std::future::pending().await,
         }
-        None => running.wait().await,
+    };
+    tokio::select! {
+        () = running.wait() => {}
+        died = service_exited => service_failure = died,
+        // A dropped sender is no interrupt: only a signal's name stops the run.
+        Ok(_) = interrupt.wait_for(Option::is_some) => running.stop(),
     }
     let recording = running.finish().await;
     // The display ends when the run closes its progress.

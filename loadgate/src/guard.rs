@@ -33,10 +33,7 @@ pub fn check(target: &Url) -> Result<(), Refused> {
 }
 
 /// Checks `target`, resolving hostnames with `resolve`.
-pub fn check_with(
-    target: &Url,
-    resolve: Resolver<'_>,
-) -> Result<(), Refused> {
+pub fn check_with(target: &Url, resolve: Resolver<'_>) -> Result<(), Refused> {
     let refuse = |why: String| Refused {
         target: target.as_str().trim_end_matches('/').to_owned(),
         why,

@@ -105,6 +105,10 @@ pub struct GateResult {
     /// Baseline files written by `--update-baselines`; when set, the run's purpose was to
     /// record, so only a service failure makes the exit code non-zero.
     pub baselines_updated: Vec<PathBuf>,
+    /// The signal that stopped the gate (`SIGINT`, `SIGTERM`): what was measured until then is
+    /// here, unjudged, and the specs after it did not run. Exit code 130.
+    #[serde(default)]
+    pub interrupted: Option<String>,
 }
 
 impl GateResult {
@@ -112,13 +116,16 @@ impl GateResult {
         provenance: Provenance,
         specs: Vec<SpecResult>,
         baselines_updated: Vec<PathBuf>,
+        interrupted: Option<String>,
     ) -> GateResult {
         let verdict = specs
             .iter()
             .map(|s| s.verdict)
             .max()
             .unwrap_or(Verdict::Pass);
-        let exit_code = if !baselines_updated.is_empty() && verdict != Verdict::ServiceFailed {
+        let exit_code = if interrupted.is_some() {
+            exit::INTERRUPTED
+        } else if !baselines_updated.is_empty() && verdict != Verdict::ServiceFailed {
             exit::PASSED
         } else {
             verdict.exit_code()
@@ -130,6 +137,7 @@ impl GateResult {
             provenance,
             specs,
             baselines_updated,
+            interrupted,
         }
     }
 }

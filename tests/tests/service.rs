@@ -151,9 +151,16 @@ fn sigterm_to_the_gate_stops_the_service_and_exits_130() {
 fn interrupt_mid_run(signal: &str) {
     let sandbox = Sandbox::new();
     let spec = sandbox.quick_spec("reads", &[], "");
+    sandbox
+        .run(&["--update-baselines", spec.to_str().unwrap()])
+        .expect_code(0);
+    let baseline_file = sandbox.baselines().join("reads.json");
+    let baseline = std::fs::read(&baseline_file).unwrap();
     sandbox.edit_spec(&spec, r#"duration = "2s""#, r#"duration = "45s""#);
+    // Even asked to record a baseline, an interrupted run records none.
     let mut gate = sandbox
         .loadtest()
+        .arg("--update-baselines")
         .arg(&spec)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -182,6 +189,32 @@ fn interrupt_mid_run(signal: &str) {
         "{rest}"
     );
     sandbox.assert_no_leftover_processes();
+
+    // The partial summary is written, marked interrupted, and not judged.
+    let summary = sandbox.summary();
+    assert_eq!(
+        summary["interrupted"],
+        format!("SIG{signal}"),
+        "{summary:#}"
+    );
+    assert_eq!(summary["exit_code"], 130);
+    let spec = &summary["specs"][0];
+    assert_eq!(spec["verdict"], "inconclusive");
+    assert!(
+        spec["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("interrupted by SIG{signal}")),
+        "{spec:#}"
+    );
+    assert!(spec["summary"]["total"]["requests"].as_u64().unwrap() > 0);
+    assert!(spec["checks"].as_array().unwrap().is_empty(), "not judged");
+    assert_eq!(summary["baselines_updated"], serde_json::json!([]));
+    assert_eq!(
+        std::fs::read(&baseline_file).unwrap(),
+        baseline,
+        "the baseline is untouched"
+    );
 }
 
 /// Waits for `child`, killing it and failing the test after `limit`.

@@ -53,12 +53,22 @@ impl RunArgs {
             .build()?;
         runtime.block_on(async {
             let mut stdout = std::io::stdout();
+            let (interrupt, interrupted_by) = tokio::sync::watch::channel(None);
+            let gate = gate::loadtest(&options, &mut stdout, interrupted_by);
+            tokio::pin!(gate);
             tokio::select! {
-                result = gate::loadtest(&options, &mut stdout) => Ok(result?.exit_code),
+                result = &mut gate => return Ok(result?.exit_code),
+                signal = interrupted() => {
+                    eprintln!("loadgate: interrupted by {signal}: stopping the run, keeping what was measured");
+                    let _ = interrupt.send(Some(signal));
+                }
+            }
+            tokio::select! {
+                result = &mut gate => Ok(result?.exit_code),
                 signal = interrupted() => {
                     // Leaving this branch drops the gate's future, and with it the service
                     // handle, whose drop stops the service's process group.
-                    eprintln!("loadgate: interrupted by {signal}: stopping the service");
+                    eprintln!("loadgate: interrupted again by {signal}: stopping the service now");
                     Ok(exit::INTERRUPTED)
                 }
             }

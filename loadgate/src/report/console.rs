@@ -214,6 +214,12 @@ pub fn write_footer(out: &mut dyn Write, result: &GateResult, out_dir: &Path) ->
     for file in &result.baselines_updated {
         writeln!(out, "loadgate: baseline written: {}", file.display())?;
     }
+    if let Some(signal) = &result.interrupted {
+        writeln!(
+            out,
+            "loadgate: INTERRUPTED by {signal}: the partial results are in the reports, unjudged; no baseline was written"
+        )?;
+    }
     Ok(())
 }
 

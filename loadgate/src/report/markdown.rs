@@ -15,9 +15,13 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
         Verdict::Fail | Verdict::ServiceFailed => "❌",
         Verdict::Inconclusive => "⚠️",
     };
+    let interrupted = match &result.interrupted {
+        Some(signal) => format!(" (interrupted by {signal}: partial results, unjudged)"),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "## loadgate: {} {}\n",
+        "## loadgate: {} {}{interrupted}\n",
         icon(result.verdict),
         result.verdict.label()
     )?;

@@ -266,7 +266,7 @@ pub(crate) mod fixtures {
             },
             loadgate_version: "0.1.0".into(),
         };
-        GateResult::new(provenance, vec![failing, crashed], vec![])
+        GateResult::new(provenance, vec![failing, crashed], vec![], None)
     }
 }
 
