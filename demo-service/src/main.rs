@@ -34,6 +34,13 @@ struct Args {
     /// Fraction of requests (0..1) answered with 500 Internal Server Error; /health is spared.
     #[arg(long, env = "DEMO_SERVICE_FAIL_RATE", value_parser = parse_fraction, default_value_t = 0.0)]
     fail_rate: f64,
+    /// Fraction of requests (0..1) whose connection is closed without an answer.
+    #[arg(long, env = "DEMO_SERVICE_DROP_RATE", value_parser = parse_fraction, default_value_t = 0.0)]
+    drop_rate: f64,
+    /// Answer every connection with bytes that are not HTTP, then close it (a wrong port, a
+    /// crashed proxy): the gate must report errors, not hang or panic.
+    #[arg(long)]
+    garbage: bool,
     /// SQLite database file for /badges; in memory when omitted, so every start is fresh
     /// (and, with --workers, separate in each worker).
     #[arg(long)]
@@ -83,6 +90,7 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
 struct AppState {
     delay: Duration,
     fail_rate: f64,
+    drop_rate: f64,
     leak_per_request: usize,
     cpu_per_request: Duration,
     /// `--stall-every` and `--stall-for`, measured from the start.
@@ -100,15 +108,30 @@ struct AppState {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    match serve(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line a log tail shows, without a backtrace.
+            eprintln!("demo-service: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     if args.workers > 0 {
         return supervise(&args).await;
+    }
+    if args.garbage {
+        return serve_garbage(args.port).await;
     }
     let db = open_db(args.db.as_deref())?;
     let state = Arc::new(AppState {
         delay: args.delay,
         fail_rate: args.fail_rate,
+        drop_rate: args.drop_rate,
         leak_per_request: usize::try_from(args.leak_per_request.as_u64())
             .context("--leak-per-request is too large")?,
         cpu_per_request: args.cpu_per_request,
@@ -155,6 +178,32 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     println!("demo-service stopped");
     Ok(())
+}
+
+/// `--garbage`: every connection gets a line that is not HTTP, then is closed.
+async fn serve_garbage(port: u16) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let listener =
+        listen(port, false).with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    println!(
+        "demo-service listening on http://{} (answering garbage)",
+        listener.local_addr()?
+    );
+    let accept = async {
+        loop {
+            let (mut stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let _ = stream
+                    .write_all(b"SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\x00\xff\r\n\r\n")
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    };
+    tokio::select! {
+        result = accept => result,
+        () = shutdown_signal() => Ok(()),
+    }
 }
 
 fn listen(port: u16, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
@@ -304,6 +353,11 @@ async fn inject_faults(
     }
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
+    }
+    if state.drop_rate > 0.0 && fastrand::f64() < state.drop_rate {
+        // Unwinding out of the connection's task drops its socket, answer unsent; resuming
+        // (not panicking) keeps the panic hook's message out of the log.
+        std::panic::resume_unwind(Box::new("--drop-rate"));
     }
     if state.fail_rate > 0.0 && fastrand::f64() < state.fail_rate {
         return (StatusCode::INTERNAL_SERVER_ERROR, "injected failure\n").into_response();

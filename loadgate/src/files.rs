@@ -28,13 +28,43 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
                 dir.display()
             )
         })?;
-    temp.write_all(contents)
+    // Through the plain file: its errors do not name the temporary path, which means nothing
+    // to a reader.
+    temp.as_file_mut()
+        .write_all(contents)
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     temp.persist(path)
         .map_err(|err| err.error)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Holds `dir/.loadgate.lock` exclusively for as long as the returned file lives: two gates
+/// writing the same output directory take turns instead of mixing their reports and logs.
+/// `waiting` is called once if another gate holds it.
+pub fn lock_dir(dir: &Path, waiting: impl FnOnce()) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+    let path = dir.join(".loadgate.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot write in the output directory: {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            waiting();
+            file.lock()
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(err)) => {
+            return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    Ok(file)
 }
 
 /// The last `n_lines` lines of a text file, for error messages (a service's log tail).

@@ -88,6 +88,19 @@ pub async fn loadtest(
         planned.push((plan, baseline));
     }
 
+    // One gate at a time per output directory; waiting happens off the async threads.
+    let out_dir = paths.out_dir.clone();
+    let shown_out = paths.shown(&paths.out_dir);
+    let _lock = tokio::task::spawn_blocking(move || {
+        crate::files::lock_dir(&out_dir, || {
+            eprintln!(
+                "loadgate: another gate is writing {}: waiting for it to finish",
+                shown_out.display()
+            );
+        })
+    })
+    .await??;
+
     // Everything written from here on passes through the redaction of every spec's secrets.
     let mut secrets = Secrets::default();
     for (plan, _) in &planned {
@@ -107,12 +120,18 @@ pub async fn loadtest(
 
     let interrupted = *interrupt.borrow();
     let mut baselines_updated = Vec::new();
+    // A baseline that cannot be written (each is written whole or not at all) stops the
+    // recording, but what was measured still reaches the reports before the error.
+    let mut baseline_error = None;
     // An interrupted run recorded less than the spec asks: it is no baseline.
     if options.update_baselines && interrupted.is_none() {
         for result in &results {
             if let Some(baseline) = baseline::from_result(result, &provenance) {
                 let file = paths.baseline_file(&result.name);
-                baseline::write(&file, &baseline)?;
+                if let Err(err) = baseline::write(&file, &baseline) {
+                    baseline_error = Some(err);
+                    break;
+                }
                 baselines_updated.push(paths.shown(&file));
             }
         }
@@ -132,7 +151,10 @@ pub async fn loadtest(
         report::annotations::write(&mut text, &result)?;
     }
     console.write_all(&secrets.redact_bytes(&text))?;
-    Ok(result)
+    match baseline_error {
+        Some(err) => Err(err),
+        None => Ok(result),
+    }
 }
 
 async fn run_spec(
@@ -313,8 +335,10 @@ async fn run_load(
             None => std::future::pending().await,
         }
     };
+    let overdue = running.overdue();
     tokio::select! {
         () = running.wait() => {}
+        () = overdue => eprintln!("loadgate: {}: the run did not end by itself: stopping it", plan.name),
         died = service_exited => service_failure = died,
         // A dropped sender is no interrupt: only a signal's name stops the run.
         Ok(_) = interrupt.wait_for(Option::is_some) => running.stop(),

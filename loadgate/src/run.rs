@@ -283,13 +283,26 @@ impl Load {
         }
     }
 
+    /// A timer that fires when the run should have ended, requests in flight included: the end of the
+    /// duration, the longest request timeout and a grace. A guard for the caller's wait.
+    pub fn overdue(&self) -> tokio::time::Sleep {
+        tokio::time::sleep_until(self.shared.end() + self.stop_bound())
+    }
+
+    fn stop_bound(&self) -> Duration {
+        let longest_timeout = self.shared.requests.iter().map(|r| r.timeout).max();
+        longest_timeout.unwrap_or_default() + STOP_GRACE
+    }
+
     /// Tells every user to stop after its request in flight.
     pub fn stop(&mut self) {
         self.stopped_at.get_or_insert_with(Instant::now);
         let _ = self.stop.send(true);
     }
 
-    /// Stops (if still running), waits for the users and merges what they recorded.
+    /// Stops (if still running), waits for the users and merges what they recorded. A user
+    /// still busy a request timeout (plus a grace) after the stop is aborted: nothing a service
+    /// does can hold the run past `warmup + duration + timeout + grace`.
     pub async fn finish(mut self) -> Recording {
         if self.users.is_empty() {
             // The run ended by itself: only the series' ticker is left to stop.
@@ -297,7 +310,13 @@ impl Load {
         } else {
             self.stop();
         }
-        self.wait().await;
+        if tokio::time::timeout(self.stop_bound(), self.wait())
+            .await
+            .is_err()
+        {
+            self.users.abort_all();
+            self.wait().await;
+        }
         let mut series = self.series.await.unwrap_or_default();
         // The answers that came in since the last full second.
         let last = self.shared.take_interval();
@@ -494,6 +513,9 @@ async fn run_series(
     }
     points
 }
+
+/// After the stop and the longest request timeout, how long users get before they are aborted.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How often a user the profile has not started (or has stopped) looks again.
 const IDLE_POLL: Duration = Duration::from_millis(20);

@@ -180,6 +180,39 @@ path = "/status"
         std::fs::write(spec, text.replace(from, to)).unwrap();
     }
 
+    /// Puts a valid baseline for spec `name` in place (the shipped `reads` figures, renamed) and
+    /// returns its bytes, so a test can check that a run left it byte for byte unchanged.
+    pub fn plant_baseline(&self, name: &str) -> Vec<u8> {
+        let shipped =
+            std::fs::read_to_string(workspace_root().join("baselines/reads.json")).unwrap();
+        let text = shipped.replacen("\"spec\": \"reads\"", &format!("\"spec\": \"{name}\""), 1);
+        std::fs::write(self.baseline_file(name), &text).unwrap();
+        text.into_bytes()
+    }
+
+    pub fn baseline_file(&self, name: &str) -> PathBuf {
+        self.baselines().join(format!("{name}.json"))
+    }
+
+    /// Asserts that the baseline directory holds exactly `name`'s file with `bytes`: nothing
+    /// rewritten, nothing half-written beside it.
+    #[track_caller]
+    pub fn assert_baseline_untouched(&self, name: &str, bytes: &[u8]) {
+        let files: Vec<String> = std::fs::read_dir(self.baselines())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            files,
+            [format!("{name}.json")],
+            "the baseline directory changed"
+        );
+        assert!(
+            std::fs::read(self.baseline_file(name)).unwrap() == bytes,
+            "the baseline was rewritten"
+        );
+    }
+
     /// Writes `loadspec/NAME.toml` and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let file = self.path().join("loadspec").join(format!("{name}.toml"));
