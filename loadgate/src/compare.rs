@@ -2,12 +2,18 @@
 //!
 //! A relative regression and an absolute bound are separate checks. A change smaller than the
 //! threshold's noise floor never fails, and an improvement is reported but never fails.
+//!
+//! With three rounds or more on both sides, a regression is judged over the rounds (see
+//! [`crate::stats`]): it fails only when the median change exceeds the threshold *and* the 90 %
+//! interval of the change excludes no change; when the interval still reaches beyond the
+//! threshold otherwise, the run cannot tell, and the check is inconclusive.
 
 use serde::{Deserialize, Serialize};
 
 use crate::metric::Metric;
 use crate::plan::Threshold;
-use crate::summary::SpecSummary;
+use crate::stats;
+use crate::summary::{SpecSummary, round_key};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +48,9 @@ pub enum CheckOutcome {
     Fail,
     /// A regression check with nothing to compare against: not a failure.
     NoBaseline,
+    /// The rounds are too noisy to tell a change of the threshold's size: neither a pass nor a
+    /// failure.
+    Inconclusive,
 }
 
 impl CheckKind {
@@ -61,11 +70,13 @@ impl Check {
     }
 }
 
-/// Judges `current` against the thresholds and, for regressions, against `baseline`.
+/// Judges `current` against the thresholds and, for regressions, against `baseline`. `paired`:
+/// round i of both was run back to back on this machine (`--against`), not at another time.
 pub fn compare(
     thresholds: &[Threshold],
     current: &SpecSummary,
     baseline: Option<&SpecSummary>,
+    paired: bool,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     for threshold in thresholds {
@@ -87,9 +98,43 @@ pub fn compare(
             message,
         };
         if let Some(allowed) = threshold.regression {
-            let (outcome, message) =
-                judge_regression(metric, value, base, allowed, threshold.noise_floor);
-            checks.push(check(CheckKind::Regression, allowed, outcome, message));
+            let key = round_key(threshold);
+            let rounds_of = |summary: &SpecSummary| -> Vec<f64> {
+                summary
+                    .rounds
+                    .iter()
+                    .filter_map(|r| r.get(&key).copied())
+                    .collect()
+            };
+            let over_rounds = baseline.and_then(|b| {
+                judge_rounds(
+                    metric,
+                    &rounds_of(current),
+                    &rounds_of(b),
+                    allowed,
+                    threshold.noise_floor,
+                    paired,
+                )
+            });
+            match over_rounds {
+                Some(judged) => checks.push(Check {
+                    current: judged.current,
+                    baseline: Some(judged.baseline),
+                    change: (judged.baseline != 0.0)
+                        .then(|| (judged.current - judged.baseline) / judged.baseline),
+                    ..check(
+                        CheckKind::Regression,
+                        allowed,
+                        judged.outcome,
+                        judged.message,
+                    )
+                }),
+                None => {
+                    let (outcome, message) =
+                        judge_regression(metric, value, base, allowed, threshold.noise_floor);
+                    checks.push(check(CheckKind::Regression, allowed, outcome, message));
+                }
+            }
         }
         // Absolute bounds: (kind, limit, whether the value breaks it, verb if so, verb if not).
         let bounds = [
@@ -185,6 +230,83 @@ fn judge_regression(
     }
 }
 
+/// A regression judged over rounds: medians, and the verdict of their ratio's interval.
+struct OverRounds {
+    current: f64,
+    baseline: f64,
+    outcome: CheckOutcome,
+    message: String,
+}
+
+/// `None` when either side has too few rounds for an interval: the caller judges the point.
+fn judge_rounds(
+    metric: Metric,
+    current: &[f64],
+    baseline: &[f64],
+    allowed: f64,
+    noise_floor: f64,
+    paired: bool,
+) -> Option<OverRounds> {
+    // The ratio oriented so that above 1 is worse.
+    let seed = 0x5eed;
+    let worse = if metric.higher_is_worse() {
+        stats::ratio(current, baseline, paired, seed)?
+    } else {
+        stats::ratio(baseline, current, paired, seed)?
+    };
+    let (cur, base) = (stats::median(current), stats::median(baseline));
+    let percent = |ratio: f64| format!("{:+.1}%", (ratio - 1.0) * 100.0);
+    let sign = if metric.higher_is_worse() { '+' } else { '-' };
+    let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
+    let evidence = format!(
+        "{metric} {} -> {} ({} worse, 90% interval {}..{}, {} rounds{})",
+        metric.format(base),
+        metric.format(cur),
+        percent(worse.point),
+        percent(worse.low),
+        percent(worse.high),
+        current.len(),
+        if paired { ", paired" } else { "" }
+    );
+    let noise = (worse.high - worse.low) / 2.0 * 100.0;
+    // The noise floor bounds what may fail, and what the interval may leave undecided.
+    let beyond_floor = |ratio: f64| (ratio - 1.0) * base.abs() > noise_floor;
+    let (outcome, message) = if worse.point > 1.0 + allowed
+        && worse.low > 1.0
+        && beyond_floor(worse.point)
+    {
+        (
+            CheckOutcome::Fail,
+            format!("{evidence} exceeds {allowed_text}"),
+        )
+    } else if worse.high > 1.0 + allowed && beyond_floor(worse.high) {
+        (
+            CheckOutcome::Inconclusive,
+            format!(
+                "{evidence}: this run cannot tell a {}% change on this machine; measured noise ±{noise:.1}% (more rounds narrow it)",
+                format_number(allowed * 100.0)
+            ),
+        )
+    } else if (cur - base).abs() <= noise_floor && worse.point > 1.0 + allowed {
+        let floor = metric.format(noise_floor);
+        (
+            CheckOutcome::Pass,
+            format!("{evidence} within the noise floor of {floor}"),
+        )
+    } else {
+        (
+            CheckOutcome::Pass,
+            format!("{evidence} within {allowed_text}"),
+        )
+    };
+    Some(OverRounds {
+        current: cur,
+        baseline: base,
+        outcome,
+        message,
+    })
+}
+
 /// "15" for 15.0, "2.5" for 2.5: thresholds as people wrote them.
 fn format_number(value: f64) -> String {
     let text = format!("{value:.2}");
@@ -196,6 +318,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    /// A stored baseline, not paired rounds.
+    fn judge(
+        thresholds: &[Threshold],
+        current: &SpecSummary,
+        baseline: Option<&SpecSummary>,
+    ) -> Vec<Check> {
+        compare(thresholds, current, baseline, false)
+    }
     use crate::plan::Scope;
     use crate::summary::{LatencyStats, LoadFacts, Metrics, WarmupFacts};
     use crate::units::Seconds;
@@ -241,6 +372,7 @@ mod tests {
             service_series: Vec::new(),
             schedule: None,
             sweep: None,
+            rounds: Vec::new(),
             series: Vec::new(),
         }
     }
@@ -340,7 +472,7 @@ mod tests {
             ),
         ];
         for (metric, base, current, allowed, outcome, message) in cases {
-            let check = only(compare(
+            let check = only(judge(
                 &[threshold(metric, Some(allowed), None, None)],
                 &current,
                 Some(&base),
@@ -353,7 +485,7 @@ mod tests {
     #[test]
     fn without_a_baseline_regressions_are_not_judged_but_bounds_are() {
         let current = summary(30_000, 0.0, 100.0);
-        let checks = compare(
+        let checks = judge(
             &[threshold(Metric::P90, Some(0.1), Some(20_000.0), None)],
             &current,
             None,
@@ -390,7 +522,7 @@ mod tests {
             None,
             None,
         )];
-        let check = only(compare(&cpu, &with_cpu(130.0), Some(&with_cpu(100.0))));
+        let check = only(judge(&cpu, &with_cpu(130.0), Some(&with_cpu(100.0))));
         assert_eq!(
             (check.outcome, check.message.as_str()),
             (
@@ -404,18 +536,18 @@ mod tests {
             Some(32.0 * 1024.0 * 1024.0),
             None,
         )];
-        let check = only(compare(&rss, &with_cpu(100.0), None));
+        let check = only(judge(&rss, &with_cpu(100.0), None));
         assert_eq!(
             check.message,
             "service_rss_peak 64.0 MiB exceeds max 32.0 MiB"
         );
         // Not measured (--target): nothing to judge.
-        assert!(compare(&cpu, &summary(1_000, 0.0, 100.0), None).is_empty());
+        assert!(judge(&cpu, &summary(1_000, 0.0, 100.0), None).is_empty());
     }
 
     #[test]
     fn a_floor_on_throughput() {
-        let check = only(compare(
+        let check = only(judge(
             &[threshold(Metric::Rps, None, None, Some(150.0))],
             &summary(1, 0.0, 100.0),
             None,
@@ -434,7 +566,7 @@ mod tests {
             scope: Scope::Request("home".into()),
             ..threshold(Metric::P90, None, Some(20_000.0), None)
         };
-        let check = only(compare(&[per_request], &current, None));
+        let check = only(judge(&[per_request], &current, None));
         assert_eq!(
             (check.scope.as_str(), check.outcome),
             ("home", CheckOutcome::Fail)
@@ -443,7 +575,7 @@ mod tests {
 
     #[test]
     fn change_is_relative_to_the_baseline() {
-        let check = only(compare(
+        let check = only(judge(
             &[threshold(Metric::P90, Some(0.5), None, None)],
             &summary(15_000, 0.0, 1.0),
             Some(&summary(10_000, 0.0, 1.0)),
@@ -453,5 +585,79 @@ mod tests {
             (Some(10_000.0), 15_000.0, Some(0.5))
         );
         assert_eq!(check.outcome, CheckOutcome::Pass);
+    }
+
+    fn with_rounds(p90s: &[f64]) -> SpecSummary {
+        SpecSummary {
+            rounds: p90s
+                .iter()
+                .map(|p90| BTreeMap::from([("total p90".to_owned(), *p90)]))
+                .collect(),
+            ..summary(p90s[0] as u64, 0.0, 100.0)
+        }
+    }
+
+    #[test]
+    fn over_rounds_a_regression_fails_only_when_it_is_both_large_and_significant() {
+        let p90 = [threshold(Metric::P90, Some(0.10), None, None)];
+        let base = with_rounds(&[10_000.0, 10_100.0, 9_900.0, 10_050.0, 9_950.0]);
+        let judge_p90 = |current: &[f64], paired| {
+            only(compare(&p90, &with_rounds(current), Some(&base), paired))
+        };
+        // +20 %, steady: a failure, with its interval.
+        let slower = judge_p90(&[12_000.0, 12_100.0, 11_900.0, 12_050.0, 11_950.0], false);
+        assert_eq!(slower.outcome, CheckOutcome::Fail, "{}", slower.message);
+        assert!(
+            slower.message.contains("90% interval"),
+            "{}",
+            slower.message
+        );
+        assert_eq!(
+            (slower.baseline, slower.current),
+            (Some(10_000.0), 12_000.0)
+        );
+        // Unchanged and steady: a pass.
+        let same = judge_p90(&[10_020.0, 9_980.0, 10_060.0, 9_940.0, 10_000.0], true);
+        assert_eq!(same.outcome, CheckOutcome::Pass, "{}", same.message);
+        assert!(
+            same.message.contains("5 rounds, paired"),
+            "{}",
+            same.message
+        );
+        // Unchanged at the median but far too noisy to tell 10 %: inconclusive, saying why.
+        let noisy = judge_p90(&[7_000.0, 13_500.0, 10_000.0, 14_000.0, 6_500.0], false);
+        assert_eq!(
+            noisy.outcome,
+            CheckOutcome::Inconclusive,
+            "{}",
+            noisy.message
+        );
+        assert!(
+            noisy
+                .message
+                .contains("this run cannot tell a 10% change on this machine; measured noise ±"),
+            "{}",
+            noisy.message
+        );
+        // A wild change below the noise floor still passes.
+        let floor = [Threshold {
+            noise_floor: 5_000.0,
+            ..threshold(Metric::P90, Some(0.10), None, None)
+        }];
+        let jitter = only(compare(
+            &floor,
+            &with_rounds(&[13_000.0; 5]),
+            Some(&base),
+            false,
+        ));
+        assert_eq!(jitter.outcome, CheckOutcome::Pass, "{}", jitter.message);
+        // Too few rounds: the point comparison, as without rounds.
+        let two = only(compare(
+            &p90,
+            &with_rounds(&[12_000.0, 12_000.0]),
+            Some(&base),
+            false,
+        ));
+        assert!(!two.message.contains("interval"), "{}", two.message);
     }
 }

@@ -3,26 +3,27 @@
 //! found before the first service is launched.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use tokio::sync::watch;
 use url::Url;
 
+use crate::against::BaseCheckout;
 use crate::baseline::{self, Baseline};
 use crate::compare::compare;
 use crate::guard;
-use crate::meta::Provenance;
+use crate::meta::{Host, Provenance};
 use crate::paths::Paths;
-use crate::plan::{self, Overrides, Plan};
+use crate::plan::{self, Overrides, Plan, ServicePlan};
 use crate::progress;
 use crate::report;
 use crate::resources::Sampler;
 use crate::run;
 use crate::secret::Secrets;
 use crate::service::{self, Service, ServiceFailure};
-use crate::summary::{ScheduleSummary, SpecSummary, summarize, summarize_sweep};
+use crate::summary::{ScheduleSummary, SpecSummary, merge_rounds, summarize, summarize_sweep};
 use crate::verdict::{GateResult, SpecResult, Verdict};
 
 #[derive(Debug, Clone)]
@@ -37,6 +38,11 @@ pub struct GateOptions {
     pub require_baselines: bool,
     /// `--allow-remote`: `--target` may be an address that is not loopback.
     pub allow_remote: bool,
+    /// `--strict-host`: a baseline recorded on another host makes the run inconclusive.
+    pub strict_host: bool,
+    /// `--against REV`: compare with that revision's service on this machine, in paired
+    /// rounds, instead of with the stored baselines.
+    pub against: Option<String>,
 }
 
 /// Tells a running gate to stop: the name of the signal that asked for it.
@@ -106,12 +112,27 @@ pub async fn loadtest(
     for (plan, _) in &planned {
         secrets.merge(&plan.secrets);
     }
+    let checkout = match &options.against {
+        Some(rev) => {
+            if options.target.is_some() {
+                bail!(
+                    "--against launches the services of both revisions: it cannot be combined with --target"
+                );
+            }
+            let (root, rev) = (paths.root.clone(), rev.clone());
+            Some(tokio::task::spawn_blocking(move || BaseCheckout::prepare(&root, &rev)).await??)
+        }
+        None => None,
+    };
     let mut results = Vec::new();
     for (plan, baseline) in &planned {
         if interrupt.borrow().is_some() {
             break;
         }
-        let result = run_spec(plan, baseline.as_ref(), options, interrupt.clone()).await?;
+        let result = match &checkout {
+            Some(checkout) => run_ab(plan, checkout, options, interrupt.clone()).await?,
+            None => run_spec(plan, baseline.as_ref(), options, interrupt.clone()).await?,
+        };
         let mut text = Vec::new();
         report::console::write_spec(&mut text, &result)?;
         console.write_all(&secrets.redact_bytes(&text))?;
@@ -188,23 +209,9 @@ async fn run_spec(
     let mut service = match (&options.target, &plan.service) {
         (Some(_), _) => None,
         (None, Some(service_plan)) => {
-            eprintln!(
-                "loadgate: {}: starting `{}`",
-                plan.name,
-                service_plan.command.join(" ")
-            );
-            let launched = Instant::now();
-            match service::launch(service_plan, &paths.root, &paths.service_log(&plan.name)).await {
-                Ok(service) => {
-                    let log = paths.shown(&service.log_file);
-                    eprintln!(
-                        "loadgate: {}: ready after {:.1?} (log: {})",
-                        plan.name,
-                        launched.elapsed(),
-                        log.display()
-                    );
-                    Some(service)
-                }
+            let log = paths.service_log(&plan.name);
+            match start_service(plan, service_plan, &paths.root, &log, paths).await {
+                Ok(service) => Some(service),
                 Err(failure) => return Ok(unjudged(Some(shown(failure)), notes).judged(None)),
             }
         }
@@ -217,7 +224,26 @@ async fn run_spec(
     };
 
     let (summary, service_failure) = match &plan.sweep {
-        None => run_load(plan, &base_url, service.as_mut(), interrupt.clone()).await?,
+        None if plan.rounds == 1 => {
+            run_load(plan, &base_url, service.as_mut(), interrupt.clone()).await?
+        }
+        None => {
+            // Rounds run back to back against the same service: a restart per round would
+            // add its start-up to every round and measure a cold service each time.
+            let mut rounds = Vec::new();
+            let mut failure = None;
+            for round in 1..=plan.rounds {
+                eprintln!("loadgate: {}: round {round} of {}", plan.name, plan.rounds);
+                let (summary, died) =
+                    run_load(plan, &base_url, service.as_mut(), interrupt.clone()).await?;
+                rounds.push(summary);
+                if died.is_some() || interrupt.borrow().is_some() {
+                    failure = died;
+                    break;
+                }
+            }
+            (merge_rounds(&rounds, &plan.thresholds), failure)
+        }
         Some(sweep) => {
             // Each step is the spec's load at that many users or that rate, one after the
             // other against the same service; a death ends the sweep.
@@ -262,7 +288,12 @@ async fn run_spec(
         ))));
     }
 
-    let checks = compare(&plan.thresholds, &summary, baseline.map(|b| &b.summary));
+    let checks = compare(
+        &plan.thresholds,
+        &summary,
+        baseline.map(|b| &b.summary),
+        false,
+    );
     let stale_baseline = match baseline {
         None => {
             notes.push(format!(
@@ -282,7 +313,36 @@ async fn run_spec(
         .schedule
         .as_ref()
         .and_then(ScheduleSummary::shortfall);
-    let reasons: Vec<String> = [stale_baseline, shortfall].into_iter().flatten().collect();
+    // Figures from another machine are not comparable: said always, decisive with --strict-host.
+    let host = Host::collect();
+    let other_host = baseline.filter(|b| b.provenance.host != host).map(|b| {
+        let describe = |h: &Host| {
+            format!(
+                "{} × {}, {} {}",
+                h.cpus,
+                h.cpu_model.as_deref().unwrap_or("unknown CPU"),
+                h.os,
+                h.arch
+            )
+        };
+        format!(
+            "the baseline was recorded on another host ({} there, {} here)",
+            describe(&b.provenance.host),
+            describe(&host)
+        )
+    });
+    let other_host = match other_host {
+        Some(text) if options.strict_host => Some(format!("{text} and --strict-host is set")),
+        Some(text) => {
+            notes.push(format!("{text}: its figures may not compare"));
+            None
+        }
+        None => None,
+    };
+    let reasons: Vec<String> = [stale_baseline, shortfall, other_host]
+        .into_iter()
+        .flatten()
+        .collect();
     let inconclusive = (!reasons.is_empty()).then(|| reasons.join("; "));
     if summary.service.is_none() && plan.thresholds.iter().any(|t| t.metric.is_service()) {
         notes.push("the service_* checks were not judged: there is no service process to measure (--target)".to_owned());
@@ -303,6 +363,147 @@ async fn run_spec(
     }
     .judged(inconclusive))
 }
+
+/// Launches the service from `root` (the project, or the base revision's worktree) and says so.
+async fn start_service(
+    plan: &Plan,
+    service_plan: &ServicePlan,
+    root: &Path,
+    log: &Path,
+    paths: &Paths,
+) -> Result<Service, ServiceFailure> {
+    eprintln!(
+        "loadgate: {}: starting `{}` in {}",
+        plan.name,
+        service_plan.command.join(" "),
+        paths.shown(root).display()
+    );
+    let launched = Instant::now();
+    let service = service::launch(service_plan, root, log).await?;
+    eprintln!(
+        "loadgate: {}: ready after {:.1?} (log: {})",
+        plan.name,
+        launched.elapsed(),
+        paths.shown(&service.log_file).display()
+    );
+    Ok(service)
+}
+
+/// `--against`: the spec's load on the base revision's service and on this one's, in paired
+/// rounds alternating ABBA… on this machine, judged on the paired ratios. No stored baseline.
+async fn run_ab(
+    plan: &Plan,
+    checkout: &BaseCheckout,
+    options: &GateOptions,
+    interrupt: Interrupt,
+) -> anyhow::Result<SpecResult> {
+    let paths = &options.paths;
+    let service_plan = plan.service.as_ref().expect("checked while planning");
+    let rounds = plan.rounds.max(AB_MIN_ROUNDS);
+    let notes = vec![format!(
+        "compared with {} ({}) on this machine, not with a stored baseline: {rounds} paired rounds in ABBA order",
+        checkout.rev,
+        &checkout.commit[..12]
+    )];
+    let result =
+        |summary, failure: Option<ServiceFailure>, checks, base: Option<&SpecSummary>| SpecResult {
+            name: plan.name.clone(),
+            file: paths.shown(&plan.file),
+            spec_hash: plan.spec_hash.clone(),
+            verdict: Verdict::Pass,
+            reason: None,
+            service_failure: failure.map(|f| ServiceFailure {
+                log_file: paths.shown(&f.log_file),
+                log_tail: plan.secrets.redact(&f.log_tail).into_owned(),
+                ..f
+            }),
+            notes: notes.clone(),
+            summary,
+            baseline_total: base.map(|b| b.total.clone()),
+            checks,
+        };
+    let of_base = |f: ServiceFailure| ServiceFailure {
+        message: format!("the base revision's service: {}", f.message),
+        ..f
+    };
+    let base_log = paths
+        .out_dir
+        .join(format!("{}.base.service.log", plan.name));
+    let mut base = match start_service(plan, service_plan, &checkout.dir, &base_log, paths).await {
+        Ok(service) => service,
+        Err(failure) => return Ok(result(None, Some(of_base(failure)), vec![], None).judged(None)),
+    };
+    let log = paths.service_log(&plan.name);
+    let mut candidate = match start_service(plan, service_plan, &paths.root, &log, paths).await {
+        Ok(service) => service,
+        Err(failure) => return Ok(result(None, Some(failure), vec![], None).judged(None)),
+    };
+
+    let (mut base_rounds, mut candidate_rounds) = (Vec::new(), Vec::new());
+    let mut failure = None;
+    'pairs: for pair in 0..rounds {
+        // A B, then B A: a drift of the machine over time weighs on both sides alike.
+        let sides = if pair % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_base in sides {
+            let (service, into) = if is_base {
+                (&mut base, &mut base_rounds)
+            } else {
+                (&mut candidate, &mut candidate_rounds)
+            };
+            eprintln!(
+                "loadgate: {}: pair {} of {rounds}: {}",
+                plan.name,
+                pair + 1,
+                if is_base {
+                    checkout.rev.as_str()
+                } else {
+                    "this revision"
+                }
+            );
+            let url = service.base_url.clone();
+            let (summary, died) = run_load(plan, &url, Some(service), interrupt.clone()).await?;
+            into.push(summary);
+            if died.is_some() || interrupt.borrow().is_some() {
+                failure = died.map(|f| if is_base { of_base(f) } else { f });
+                break 'pairs;
+            }
+        }
+    }
+    base.stop().await;
+    candidate.stop().await;
+
+    // Only complete pairs are compared.
+    let pairs = base_rounds.len().min(candidate_rounds.len());
+    if pairs == 0 {
+        let summary = candidate_rounds.first().or(base_rounds.first()).cloned();
+        return Ok(result(summary, failure, vec![], None).judged(
+            interrupt
+                .borrow()
+                .map(|s| format!("interrupted by {s} before a pair of rounds completed")),
+        ));
+    }
+    let base_summary = merge_rounds(&base_rounds[..pairs], &plan.thresholds);
+    let summary = merge_rounds(&candidate_rounds[..pairs], &plan.thresholds);
+    if failure.is_some() {
+        return Ok(result(Some(summary), failure, vec![], Some(&base_summary)).judged(None));
+    }
+    if let Some(signal) = *interrupt.borrow() {
+        return Ok(
+            result(Some(summary), None, vec![], Some(&base_summary)).judged(Some(format!(
+                "interrupted by {signal}: the partial results are kept but not judged"
+            ))),
+        );
+    }
+    let checks = compare(&plan.thresholds, &summary, Some(&base_summary), true);
+    Ok(result(Some(summary), None, checks, Some(&base_summary)).judged(None))
+}
+
+/// Paired rounds an A/B comparison runs at least: fewer give no interval worth the name.
+const AB_MIN_ROUNDS: u32 = 5;
 
 /// Runs `plan`'s load once against `base_url`, watching the service's resources and its death;
 /// the summary covers what was measured, up to the death if it died.

@@ -5,6 +5,7 @@
 //! [`summary`] → [`compare`] → [`verdict`] → [`report`], with [`baseline`] files read before the
 //! run and written on request. [`gate::loadtest`] is the whole pipeline in one function.
 
+pub mod against;
 pub mod answer;
 pub mod baseline;
 pub mod cargo;
@@ -27,6 +28,7 @@ pub mod schema;
 pub mod secret;
 pub mod service;
 pub mod spec;
+pub mod stats;
 pub mod summary;
 pub mod template;
 pub mod units;

@@ -35,6 +35,7 @@ pub mod defaults {
     pub const WEIGHT: u32 = 1;
     pub const METHOD: &str = "GET";
     pub const MAX_IN_FLIGHT: u32 = 1_000;
+    pub const ROUNDS: u32 = 1;
 }
 
 /// Upper bounds that catch typos (a rate of 1e9 users) before they become an attack.
@@ -52,6 +53,7 @@ pub mod sane {
     pub const LENGTH: Duration = Duration::from_secs(30 * 60);
 }
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+const MAX_ROUNDS: u32 = 100;
 
 /// Command-line overrides for quick runs.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +63,8 @@ pub struct Overrides {
     pub warmup: Option<Duration>,
     /// `--allow-large-load`: lift the [`sane`] bounds for every spec.
     pub allow_large_load: bool,
+    /// `--rounds N`: every spec runs N rounds.
+    pub rounds: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +90,8 @@ pub struct Plan {
     pub sweep: Option<SweepPlan>,
     /// `allow_remote = true`: the spec may be pointed at a non-loopback `--target`.
     pub allow_remote: bool,
+    /// How many times the load runs; verdicts are taken over the rounds.
+    pub rounds: u32,
 }
 
 /// A capacity sweep: `[load]` run at each step's users (closed) or rate (open) in turn.
@@ -561,8 +567,26 @@ pub fn build(
             "`capacity` is measured by a [sweep]: add one, or remove this threshold".into(),
         ));
     }
+    let rounds = match (overrides.rounds, &spec.rounds) {
+        (Some(rounds), _) => rounds,
+        (None, Some(rounds)) => *rounds.get_ref(),
+        (None, None) => defaults::ROUNDS,
+    };
+    let rounds_span = spec.rounds.as_ref().map_or(spec.load.span(), |r| r.span());
+    if !(1..=MAX_ROUNDS).contains(&rounds) {
+        return Err(at(
+            rounds_span,
+            format!("rounds must be between 1 and {MAX_ROUNDS}, not {rounds}"),
+        ));
+    }
+    if rounds > 1 && sweep.is_some() {
+        return Err(at(
+            rounds_span,
+            "a [sweep] runs each step once: it cannot run rounds too".into(),
+        ));
+    }
     if !(overrides.allow_large_load || spec.allow_large_load.unwrap_or(false)) {
-        check_sane(&load, sweep.as_ref(), spec.load.span(), &at)?;
+        check_sane(&load, sweep.as_ref(), rounds, spec.load.span(), &at)?;
     }
 
     Ok(Plan {
@@ -580,6 +604,7 @@ pub fn build(
         thresholds,
         sweep,
         allow_remote: spec.allow_remote.unwrap_or(false),
+        rounds,
     })
 }
 
@@ -588,13 +613,14 @@ pub fn build(
 fn check_sane(
     load: &LoadPlan,
     sweep: Option<&SweepPlan>,
+    rounds: u32,
     span: std::ops::Range<usize>,
     at: &At<'_>,
 ) -> Result<(), SpecError> {
     let peak_step = sweep.and_then(|s| s.steps.last().copied()).unwrap_or(0.0);
     let length = match sweep {
         Some(sweep) => (load.warmup + sweep.step_duration) * sweep.steps.len() as u32,
-        None => load.warmup + load.duration,
+        None => (load.warmup + load.duration) * rounds,
     };
     let (what, value, bound) = match load.model {
         Model::Closed => ("users", f64::from(load.users).max(peak_step), sane::USERS),
@@ -1323,6 +1349,7 @@ error_rate = { max = "1%", noise_floor = "0.5%" }
             duration: Some(Duration::from_secs(1)),
             warmup: Some(Duration::ZERO),
             allow_large_load: false,
+            rounds: None,
         };
         let quick = build(
             Path::new("orders.toml"),

@@ -20,6 +20,9 @@ pub struct SpecFile {
     pub name: Option<Spanned<String>>,
     /// Seed of the random streams (request mix, think time, templates), so a run can be repeated.
     pub seed: Option<u64>,
+    /// Run the load this many times (rounds) and judge each metric over the rounds.
+    #[schemars(with = "Option<u32>")]
+    pub rounds: Option<Spanned<u32>>,
     /// Let `--target` point at an address that is not loopback (someone else's server).
     pub allow_remote: Option<bool>,
     /// Let the load exceed the sane bounds (5 000 users, 50 000 requests/s, 30 minutes).

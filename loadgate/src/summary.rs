@@ -10,8 +10,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Plan;
 use crate::plan::Scope;
+use crate::plan::{Plan, Threshold};
 use crate::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
 use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::run::Recording;
@@ -48,6 +48,11 @@ pub struct SpecSummary {
     /// (the first step's when no step qualifies).
     #[serde(default)]
     pub sweep: Option<SweepSummary>,
+    /// With more than one round: per round, the value of every metric a regression threshold
+    /// judges, keyed `"SCOPE METRIC"` (`"total p90"`); those verdicts are taken over the rounds.
+    /// The rest of the summary merges the rounds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<BTreeMap<String, f64>>,
 }
 
 impl SpecSummary {
@@ -323,6 +328,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         generator: judged(Who::Generator),
         service_series: resources::series(samples),
         sweep: None,
+        rounds: Vec::new(),
         series: series.clone(),
         schedule: schedule.map(|schedule| ScheduleSummary {
             // The rate asked for over the judged window: the mean of a ramping profile.
@@ -341,6 +347,108 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
             max_in_flight: plan.load.max_in_flight,
             uncorrected_latency_us: latency_stats(&measured.uncorrected_us),
         }),
+    }
+}
+
+/// The values a round contributes to the verdicts: every metric a regression threshold judges,
+/// keyed `"SCOPE METRIC"`.
+pub fn round_values(summary: &SpecSummary, thresholds: &[Threshold]) -> BTreeMap<String, f64> {
+    thresholds
+        .iter()
+        .filter(|t| t.regression.is_some())
+        .filter_map(|t| {
+            let value = t.metric.value(summary, &t.scope)?;
+            Some((round_key(t), value))
+        })
+        .collect()
+}
+
+pub fn round_key(threshold: &Threshold) -> String {
+    format!("{} {}", threshold.scope.label(), threshold.metric)
+}
+
+/// One summary of several rounds of the same spec: counts add up, histograms merge (so the
+/// percentiles are those of every request of every round), the service's figures are the last
+/// round's but for the peak RSS (the highest) and the CPU per request (the median), and each
+/// round's judged values are kept in `rounds`.
+pub fn merge_rounds(rounds: &[SpecSummary], thresholds: &[Threshold]) -> SpecSummary {
+    let last = rounds.last().expect("at least one round ran");
+    let seconds: f64 = rounds.iter().map(|r| r.load.measured_seconds.0).sum();
+    let merge = |pick: &dyn Fn(&SpecSummary) -> Option<&Metrics>| {
+        let parts: Vec<&Metrics> = rounds.iter().filter_map(pick).collect();
+        merge_metrics(&parts, seconds)
+    };
+    let mut merged = SpecSummary {
+        load: LoadFacts {
+            measured_seconds: Seconds(round_to(seconds, 3)),
+            warmup_seconds: Seconds(rounds.iter().map(|r| r.load.warmup_seconds.0).sum()),
+            ..last.load.clone()
+        },
+        total: merge(&|r| Some(&r.total)),
+        requests: last
+            .requests
+            .keys()
+            .map(|name| (name.clone(), merge(&|r| r.requests.get(name))))
+            .collect(),
+        warmup: WarmupFacts {
+            requests: rounds.iter().map(|r| r.warmup.requests).sum(),
+            failures: rounds.iter().map(|r| r.warmup.failures).sum(),
+        },
+        service: last.service.clone(),
+        generator: last.generator.clone(),
+        service_series: last.service_series.clone(),
+        schedule: last.schedule.clone(),
+        series: last.series.clone(),
+        sweep: None,
+        rounds: rounds.iter().map(|r| round_values(r, thresholds)).collect(),
+    };
+    if let Some(service) = merged.service.as_mut() {
+        let all: Vec<&ResourceFigures> = rounds.iter().filter_map(|r| r.service.as_ref()).collect();
+        service.rss_peak_bytes = all.iter().map(|f| f.rss_peak_bytes).max().unwrap_or(0);
+        service.cpu_per_request_us =
+            crate::stats::median(&all.iter().map(|f| f.cpu_per_request_us).collect::<Vec<_>>());
+    }
+    merged
+}
+
+fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
+    let mut histogram: Option<Histogram<u64>> = None;
+    for part in parts {
+        if let Ok(h) = decode_histogram(&part.histogram) {
+            match histogram.as_mut() {
+                Some(all) => all.add(&h).expect("histograms share their bounds"),
+                None => histogram = Some(h),
+            }
+        }
+    }
+    let histogram = histogram.unwrap_or_else(|| RequestRecord::new().latency_us);
+    let sum_maps = |get: &dyn Fn(&Metrics) -> &BTreeMap<String, u64>| {
+        let mut sum = BTreeMap::new();
+        for part in parts {
+            for (key, n) in get(part) {
+                *sum.entry(key.clone()).or_insert(0) += n;
+            }
+        }
+        sum
+    };
+    let requests = parts.iter().map(|m| m.requests).sum();
+    let failures = parts.iter().map(|m| m.failures).sum();
+    Metrics {
+        requests,
+        failures,
+        error_rate: fraction(failures, requests),
+        rps: round_to(requests as f64 / seconds.max(f64::MIN_POSITIVE), 3),
+        latency_us: latency_stats(&histogram),
+        status_codes: sum_maps(&|m| &m.status_codes),
+        errors: sum_maps(&|m| &m.errors),
+        examples: parts
+            .iter()
+            .flat_map(|m| m.examples.iter().cloned())
+            .take(crate::record::MAX_EXAMPLES)
+            .collect(),
+        bytes_received: parts.iter().map(|m| m.bytes_received).sum(),
+        clamped: parts.iter().map(|m| m.clamped).sum(),
+        histogram: encode_histogram(&histogram),
     }
 }
 

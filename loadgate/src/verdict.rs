@@ -74,6 +74,17 @@ impl SpecResult {
     /// Sets the verdict from the checks and the facts that make a run broken (a service
     /// failure) or untrustworthy (`inconclusive`, with its reason).
     pub fn judged(mut self, inconclusive: Option<String>) -> SpecResult {
+        // Checks that could not tell make the spec inconclusive too, each naming its cause.
+        let reasons: Vec<String> = inconclusive
+            .into_iter()
+            .chain(
+                self.checks
+                    .iter()
+                    .filter(|c| c.outcome == CheckOutcome::Inconclusive)
+                    .map(|c| format!("{}: {}", c.name(), c.message)),
+            )
+            .collect();
+        let inconclusive = (!reasons.is_empty()).then(|| reasons.join("; "));
         (self.verdict, self.reason) = if let Some(failure) = &self.service_failure {
             (Verdict::ServiceFailed, Some(failure.message.clone()))
         } else if self.failed_checks().next().is_some() {

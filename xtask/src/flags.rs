@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Override every spec's number of users.
     #[arg(long)]
     pub users: Option<u32>,
+    /// Run every spec this many times and judge each metric over the rounds.
+    #[arg(long)]
+    pub rounds: Option<u32>,
     /// Run, then record the results as the new baselines (review them in the pull request).
     #[arg(long)]
     pub update_baselines: bool,
@@ -71,6 +74,14 @@ pub struct RunArgs {
     /// 127.0.0.0/8, ::1 and localhost).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Compare with this git revision on this machine instead of with the stored baselines:
+    /// its service is built in a separate worktree, and the rounds alternate ABBA.
+    #[arg(long, value_name = "REV")]
+    pub against: Option<String>,
+    /// A baseline recorded on another host (CPU model, cores, OS) makes the run inconclusive
+    /// instead of a note.
+    #[arg(long)]
+    pub strict_host: bool,
     /// Let a spec exceed the sane bounds of load (5 000 users, 50 000 requests/s, 30 minutes).
     #[arg(long)]
     pub allow_large_load: bool,

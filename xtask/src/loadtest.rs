@@ -43,10 +43,13 @@ impl RunArgs {
                 duration: self.duration,
                 warmup: self.warmup,
                 allow_large_load: self.allow_large_load,
+                rounds: self.rounds,
             },
             update_baselines: self.update_baselines,
             require_baselines: self.require_baselines,
             allow_remote: self.allow_remote,
+            strict_host: self.strict_host,
+            against: self.against,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

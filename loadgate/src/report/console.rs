@@ -113,6 +113,7 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
                 CheckOutcome::Pass => "✓",
                 CheckOutcome::Fail => "✗",
                 CheckOutcome::NoBaseline => "·",
+                CheckOutcome::Inconclusive => "?",
             };
             writeln!(
                 out,

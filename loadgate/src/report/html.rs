@@ -191,7 +191,7 @@ const PAGE: &str = r##"<!DOCTYPE html>
       var table = el("table");
       spec.checks.forEach(function (c) {
         var row = el("tr");
-        var mark = { fail: ["✗", "FAIL"], pass: ["✓", "PASS"] }[c.outcome] || ["·", "muted"];
+        var mark = { fail: ["✗", "FAIL"], pass: ["✓", "PASS"], inconclusive: ["?", "INCONCLUSIVE"] }[c.outcome] || ["·", "muted"];
         row.appendChild(el("td", { "class": mark[1] }, mark[0]));
         row.appendChild(el("td", {}, c.name));
         row.appendChild(el("td", {}, c.message));

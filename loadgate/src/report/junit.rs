@@ -46,6 +46,13 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
                 CheckOutcome::Fail => {
                     TestCase::failure(&check.name(), Duration::ZERO, "regression", &check.message)
                 }
+                // Unmeasurable, not slower: an error, as CI tells the two apart.
+                CheckOutcome::Inconclusive => TestCase::error(
+                    &check.name(),
+                    Duration::ZERO,
+                    "inconclusive",
+                    &check.message,
+                ),
                 CheckOutcome::Pass | CheckOutcome::NoBaseline => {
                     let mut case = TestCase::success(&check.name(), Duration::ZERO);
                     case.set_system_out(&check.message);

@@ -77,6 +77,7 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
                         CheckOutcome::Pass => "✅",
                         CheckOutcome::Fail => "❌",
                         CheckOutcome::NoBaseline => "➖ no baseline",
+                        CheckOutcome::Inconclusive => "⚠️ inconclusive",
                     }
                 )?;
             }

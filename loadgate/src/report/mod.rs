@@ -194,6 +194,7 @@ pub(crate) mod fixtures {
             }],
             schedule: None,
             sweep: None,
+            rounds: Vec::new(),
             series: Vec::new(),
         };
         let failing = SpecResult {

@@ -1,0 +1,115 @@
+//! `--against REV`: the base side of a same-machine A/B run. The revision is checked out in a
+//! separate git worktree (from the local repository: nothing is fetched) and its binaries built
+//! there, into `target/against/` so the next run reuses the build. The worktree is removed
+//! however the gate ends (`Drop`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+/// A checked-out and built base revision.
+#[derive(Debug)]
+pub struct BaseCheckout {
+    /// What the user asked for (`origin/main`, `HEAD~1`).
+    pub rev: String,
+    /// The commit it resolved to.
+    pub commit: String,
+    /// The worktree: the base service runs from here, as the candidate runs from the root.
+    pub dir: PathBuf,
+    root: PathBuf,
+}
+
+impl BaseCheckout {
+    /// Checks `rev` out beside `root`'s work tree and builds its binaries in release mode.
+    pub fn prepare(root: &Path, rev: &str) -> anyhow::Result<BaseCheckout> {
+        let commit = git(
+            root,
+            &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+        )
+        .with_context(|| format!("--against {rev}: not a revision of this repository"))?;
+        let dir = root.join("target").join("against-worktrees").join(format!(
+            "{}-{}",
+            &commit[..12],
+            std::process::id()
+        ));
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        git(
+            root,
+            &[
+                "worktree",
+                "add",
+                "--detach",
+                "--force",
+                path_str(&dir)?,
+                &commit,
+            ],
+        )
+        .with_context(|| format!("--against {rev}: cannot check {commit} out"))?;
+        let checkout = BaseCheckout {
+            rev: rev.to_owned(),
+            commit,
+            dir,
+            root: root.to_path_buf(),
+        };
+        eprintln!(
+            "loadgate: building {} ({}) in {} for the A/B comparison",
+            checkout.rev,
+            &checkout.commit[..12],
+            checkout.dir.display()
+        );
+        let status = crate::cargo::command(&checkout.dir)
+            .args(["build", "--release", "--workspace", "--bins", "--quiet"])
+            // Its own target directory, kept between runs: the next build is incremental.
+            .env("CARGO_TARGET_DIR", root.join("target").join("against"))
+            .status()
+            .context("cannot run cargo to build the base revision")?;
+        if !status.success() {
+            bail!("--against {rev}: building the base revision failed ({status})");
+        }
+        // The spec's `target/release/…` commands resolve, from the worktree, to its build.
+        std::os::unix::fs::symlink(
+            root.join("target").join("against"),
+            checkout.dir.join("target"),
+        )
+        .context("cannot link the base build into its worktree")?;
+        Ok(checkout)
+    }
+}
+
+impl Drop for BaseCheckout {
+    fn drop(&mut self) {
+        let removed = path_str(&self.dir)
+            .ok()
+            .and_then(|dir| git(&self.root, &["worktree", "remove", "--force", dir]).ok());
+        if removed.is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            let _ = git(&self.root, &["worktree", "prune"]);
+        }
+    }
+}
+
+fn path_str(path: &Path) -> anyhow::Result<&str> {
+    path.to_str()
+        .with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
+fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .context("cannot run git")?;
+    if !output.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
