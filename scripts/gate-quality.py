@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""How often does the gate cry wolf, and how often does it catch a real slowdown?
+
+Records a baseline of scripts/gate-quality.toml (the demo service answering after a fixed
+delay, judged on p90 over 5 rounds), then runs the gate K times on the unchanged service and K
+times on a service whose delay is scaled by each slowdown factor, interleaved, optionally with
+a CPU hog beside them (a noisy neighbour). Prints, per condition, how many runs failed (exit 1:
+a false alarm on the unchanged service, a detection on a slower one), were inconclusive (exit 4)
+or passed, and the time per gate run.
+
+    scripts/gate-quality.py [--runs 20] [--slowdowns 1.1 1.2] [--delay-ms 5] [--hog]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "scripts" / "gate-quality.toml"
+
+
+def gate(delay_ms, baselines, out, update=False):
+    env = dict(os.environ, DEMO_SERVICE_DELAY=f"{delay_ms:.3f}ms")
+    env.pop("GITHUB_ACTIONS", None)
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    args = [str(ROOT / "target/release/xtask"), "loadtest", "--no-build",
+            "--baselines", baselines, "--out", out, str(SPEC)]
+    if update:
+        args.insert(3, "--update-baselines")
+    started = time.monotonic()
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - started
+    check = ""
+    try:
+        summary = json.loads((Path(out) / "summary.json").read_text())
+        checks = summary["specs"][0]["checks"]
+        check = next((c["message"] for c in checks if c["kind"] == "regression"), "")
+    except (OSError, KeyError, IndexError, ValueError):
+        pass
+    return run.returncode, took, check
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--slowdowns", type=float, nargs="*", default=[1.1, 1.2])
+    parser.add_argument("--delay-ms", type=float, default=5.0)
+    parser.add_argument("--hog", action="store_true", help="a busy process beside the gate")
+    parser.add_argument("--verbose", action="store_true")
+    opts = parser.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=ROOT, check=True)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if opts.hog else None
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            baselines, out = f"{work}/baselines", f"{work}/out"
+            code, took, _ = gate(opts.delay_ms, baselines, out, update=True)
+            if code != 0:
+                sys.exit(f"recording the baseline failed (exit {code})")
+            conditions = [1.0] + opts.slowdowns
+            results = {c: [] for c in conditions}
+            for i in range(opts.runs):
+                for factor in conditions:
+                    code, took, check = gate(opts.delay_ms * factor, baselines, out)
+                    results[factor].append((code, took))
+                    if opts.verbose:
+                        print(f"run {i + 1} ×{factor:.2f}: exit {code} in {took:.1f}s: {check}", flush=True)
+    finally:
+        if hog:
+            hog.kill()
+
+    print(f"\n{opts.runs} gate runs per condition, p90 threshold +10% over 5 rounds, delay {opts.delay_ms} ms"
+          f"{', with a CPU hog' if opts.hog else ''}:")
+    print(f"{'condition':<22} {'failed (exit 1)':>16} {'inconclusive (4)':>17} {'passed':>7} {'s per run':>10}")
+    for factor, runs in results.items():
+        failed = sum(1 for c, _ in runs if c == 1)
+        inconclusive = sum(1 for c, _ in runs if c == 4)
+        passed = sum(1 for c, _ in runs if c == 0)
+        mean = sum(t for _, t in runs) / len(runs)
+        label = "unchanged" if factor == 1.0 else f"delay ×{factor:.2f}"
+        what = "false alarms" if factor == 1.0 else "detections"
+        print(f"{label:<22} {failed:>3}/{len(runs)} {what:<11} {inconclusive:>10}/{len(runs)} "
+              f"{passed:>4}/{len(runs)} {mean:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+//! Rounds and statistical verdicts end to end: a spec runs its load several times, the summary
+//! keeps each round's judged values, a clear slowdown fails with its interval, and rounds too
+//! noisy to tell a change of the threshold's size make the run inconclusive (exit 4, a JUnit
+//! error, a Markdown warning) with the cause named.
+
+use loadgate_tests::Sandbox;
+
+const GATE: &str = "[gate]\np90 = { regression = \"10%\", noise_floor = \"0.2ms\" }\n";
+
+fn spec(sandbox: &Sandbox) -> String {
+    let spec = sandbox.demo_spec(
+        "rounds",
+        &[],
+        "users = 2\nthink_time = \"5ms\"\nwarmup = \"200ms\"\nduration = \"1s\"",
+        GATE,
+    );
+    // Four rounds, from the spec (the command line's --rounds would do the same).
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("rounds = 4\n{text}")).unwrap();
+    spec.display().to_string()
+}
+
+#[test]
+fn a_slowdown_over_rounds_fails_with_its_interval() {
+    let sandbox = Sandbox::new();
+    let spec = spec(&sandbox);
+    let record = sandbox.run_command(
+        sandbox
+            .loadtest()
+            .env("DEMO_SERVICE_DELAY", "5ms")
+            .args(["--update-baselines", &spec]),
+    );
+    record.expect_code(0);
+    assert_eq!(
+        record.stderr.matches(": round ").count(),
+        4,
+        "{}",
+        record.stderr
+    );
+    let baseline: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.baseline_file("rounds")).unwrap())
+            .unwrap();
+    let rounds = baseline["summary"]["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 4, "{baseline:#}");
+    assert!(rounds[0]["total p90"].as_f64().unwrap() >= 5_000.0);
+
+    // Twice the delay: far beyond 10 % and far beyond the noise.
+    let slower = sandbox.run_command(
+        sandbox
+            .loadtest()
+            .env("DEMO_SERVICE_DELAY", "10ms")
+            .arg(&spec),
+    );
+    slower.expect_code(1);
+    assert!(
+        slower.stdout.contains("4 rounds) exceeds +10%") && slower.stdout.contains("90% interval"),
+        "{}",
+        slower.stdout
+    );
+}
+
+#[test]
+fn rounds_too_noisy_to_tell_make_the_run_inconclusive_and_say_so() {
+    let sandbox = Sandbox::new();
+    let spec = spec(&sandbox);
+    sandbox.run(&["--update-baselines", &spec]).expect_code(0);
+    // Play a noisy machine: the baseline's rounds spread from a fifth to three times their
+    // value, so no interval can exclude a 10 % change.
+    let file = sandbox.baseline_file("rounds");
+    let mut baseline: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for (round, factor) in baseline["summary"]["rounds"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .zip([0.2, 3.0, 0.5, 2.5])
+    {
+        let p90 = round["total p90"].as_f64().unwrap();
+        round["total p90"] = (p90 * factor).into();
+    }
+    std::fs::write(&file, serde_json::to_string_pretty(&baseline).unwrap()).unwrap();
+
+    let run = sandbox.run(&[&spec]);
+    run.expect_code(4);
+    assert!(
+        run.stdout
+            .contains("this run cannot tell a 10% change on this machine; measured noise ±"),
+        "{}",
+        run.stdout
+    );
+    let summary = sandbox.summary();
+    let result = &summary["specs"][0];
+    assert_eq!(result["verdict"], "inconclusive");
+    assert!(
+        result["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("total p90 regression: "),
+        "{result:#}"
+    );
+    let junit = sandbox.read_out("junit.xml");
+    assert!(
+        junit.contains(r#"<error type="inconclusive" message="p90 "#),
+        "{junit}"
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+    let markdown = sandbox.read_out("summary.md");
+    assert!(
+        markdown.contains("⚠️ inconclusive") && markdown.contains("## loadgate: ⚠️ INCONCLUSIVE"),
+        "{markdown}"
+    );
+}
