@@ -130,8 +130,11 @@ pub async fn loadtest(
             break;
         }
         let result = match &checkout {
-            Some(checkout) => run_ab(plan, checkout, options, interrupt.clone()).await?,
-            None => run_spec(plan, baseline.as_ref(), options, interrupt.clone()).await?,
+            // A sweep measures a capacity, not rounds: it keeps its stored baseline.
+            Some(checkout) if plan.sweep.is_none() => {
+                run_ab(plan, checkout, options, interrupt.clone()).await?
+            }
+            _ => run_spec(plan, baseline.as_ref(), options, interrupt.clone()).await?,
         };
         let mut text = Vec::new();
         report::console::write_spec(&mut text, &result)?;
