@@ -375,11 +375,15 @@ async fn start_service(
     log: &Path,
     paths: &Paths,
 ) -> Result<Service, ServiceFailure> {
+    let place = if root == paths.root {
+        String::new()
+    } else {
+        format!(" in {}", paths.shown(root).display())
+    };
     eprintln!(
-        "loadgate: {}: starting `{}` in {}",
+        "loadgate: {}: starting `{}`{place}",
         plan.name,
         service_plan.command.join(" "),
-        paths.shown(root).display()
     );
     let launched = Instant::now();
     let service = service::launch(service_plan, root, log).await?;
