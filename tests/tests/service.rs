@@ -11,6 +11,7 @@ use loadgate_tests::Sandbox;
 #[test]
 fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
     let sandbox = Sandbox::new();
+    let baseline = sandbox.plant_baseline("reads");
     let spec = sandbox.quick_spec("reads", &["--no-such-flag"], "");
     let run = sandbox.run(&[spec.to_str().unwrap()]);
     run.expect_code(3);
@@ -34,11 +35,13 @@ fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
     );
     assert_eq!(sandbox.summary()["exit_code"], 3);
     sandbox.assert_no_leftover_processes();
+    sandbox.assert_baseline_untouched("reads", &baseline);
 }
 
 #[test]
 fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
     let sandbox = Sandbox::new();
+    let baseline = sandbox.plant_baseline("reads");
     let spec = sandbox.quick_spec("reads", &[], "");
     sandbox.edit_spec(
         &spec,
@@ -59,11 +62,13 @@ fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
         run.stdout
     );
     sandbox.assert_no_leftover_processes();
+    sandbox.assert_baseline_untouched("reads", &baseline);
 }
 
 #[test]
 fn a_service_killed_mid_run_fails_the_run_and_keeps_what_was_measured() {
     let sandbox = Sandbox::new();
+    let baseline = sandbox.plant_baseline("reads");
     let spec = sandbox.quick_spec("reads", &[], "");
     sandbox.edit_spec(&spec, r#"duration = "2s""#, r#"duration = "30s""#);
     let started = Instant::now();
@@ -115,6 +120,7 @@ fn a_service_killed_mid_run_fails_the_run_and_keeps_what_was_measured() {
         "and the service's figures: {spec:#}"
     );
     sandbox.assert_no_leftover_processes();
+    sandbox.assert_baseline_untouched("reads", &baseline);
 }
 
 /// Reads the gate's stderr until `marker` (the load is running), then drains the rest in a
