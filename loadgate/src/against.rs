@@ -28,14 +28,18 @@ impl BaseCheckout {
             &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
         )
         .with_context(|| format!("--against {rev}: not a revision of this repository"))?;
-        let dir = root.join("target").join("against-worktrees").join(format!(
-            "{}-{}",
-            &commit[..12],
-            std::process::id()
-        ));
+        // One place per commit: cargo's fingerprints include the path, so the next run against
+        // the same commit finds its build current. One left by a killed run is replaced.
+        let dir = root
+            .join("target")
+            .join("against-worktrees")
+            .join(&commit[..12]);
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        if dir.exists() {
+            remove_worktree(root, &dir);
         }
         git(
             root,
@@ -82,13 +86,17 @@ impl BaseCheckout {
 
 impl Drop for BaseCheckout {
     fn drop(&mut self) {
-        let removed = path_str(&self.dir)
-            .ok()
-            .and_then(|dir| git(&self.root, &["worktree", "remove", "--force", dir]).ok());
-        if removed.is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-            let _ = git(&self.root, &["worktree", "prune"]);
-        }
+        remove_worktree(&self.root, &self.dir);
+    }
+}
+
+fn remove_worktree(root: &Path, dir: &Path) {
+    let removed = path_str(dir)
+        .ok()
+        .and_then(|dir| git(root, &["worktree", "remove", "--force", dir]).ok());
+    if removed.is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = git(root, &["worktree", "prune"]);
     }
 }
 

@@ -433,18 +433,27 @@ async fn run_ab(
         message: format!("the base revision's service: {}", f.message),
         ..f
     };
+    // Each service knows its side (for its logs, or a benchmark's injected slowdown).
+    let side = |name: &str| {
+        let mut side_plan = service_plan.clone();
+        side_plan
+            .env
+            .push(("LOADGATE_AB_SIDE".to_owned(), name.to_owned()));
+        side_plan
+    };
     let base_log = paths
         .out_dir
         .join(format!("{}.base.service.log", plan.name));
-    let mut base = match start_service(plan, service_plan, &checkout.dir, &base_log, paths).await {
+    let mut base = match start_service(plan, &side("base"), &checkout.dir, &base_log, paths).await {
         Ok(service) => service,
         Err(failure) => return Ok(result(None, Some(of_base(failure)), vec![], None).judged(None)),
     };
     let log = paths.service_log(&plan.name);
-    let mut candidate = match start_service(plan, service_plan, &paths.root, &log, paths).await {
-        Ok(service) => service,
-        Err(failure) => return Ok(result(None, Some(failure), vec![], None).judged(None)),
-    };
+    let mut candidate =
+        match start_service(plan, &side("candidate"), &paths.root, &log, paths).await {
+            Ok(service) => service,
+            Err(failure) => return Ok(result(None, Some(failure), vec![], None).judged(None)),
+        };
 
     let (mut base_rounds, mut candidate_rounds) = (Vec::new(), Vec::new());
     let mut failure = None;
