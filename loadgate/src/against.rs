@@ -59,20 +59,35 @@ impl BaseCheckout {
             dir,
             root: root.to_path_buf(),
         };
-        eprintln!(
-            "loadgate: building {} ({}) in {} for the A/B comparison",
-            checkout.rev,
-            &checkout.commit[..12],
-            checkout.dir.display()
-        );
-        let status = crate::cargo::command(&checkout.dir)
-            .args(["build", "--release", "--workspace", "--bins", "--quiet"])
-            // Its own target directory, kept between runs: the next build is incremental.
-            .env("CARGO_TARGET_DIR", root.join("target").join("against"))
-            .status()
-            .context("cannot run cargo to build the base revision")?;
-        if !status.success() {
-            bail!("--against {rev}: building the base revision failed ({status})");
+        // A commit never changes: its binaries, once built, serve every later run against it
+        // (a fresh worktree's new file times would make cargo rebuild them).
+        let target_dir = root.join("target").join("against");
+        let built_marker = target_dir.join("loadgate-built-commit");
+        if std::fs::read_to_string(&built_marker).ok().as_deref() == Some(checkout.commit.as_str())
+        {
+            eprintln!(
+                "loadgate: reusing the build of {} ({}) for the A/B comparison",
+                checkout.rev,
+                &checkout.commit[..12]
+            );
+        } else {
+            eprintln!(
+                "loadgate: building {} ({}) in {} for the A/B comparison",
+                checkout.rev,
+                &checkout.commit[..12],
+                checkout.dir.display()
+            );
+            let _ = std::fs::remove_file(&built_marker);
+            let status = crate::cargo::command(&checkout.dir)
+                .args(["build", "--release", "--workspace", "--bins", "--quiet"])
+                // Its own target directory, kept between runs: the next build is incremental.
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .status()
+                .context("cannot run cargo to build the base revision")?;
+            if !status.success() {
+                bail!("--against {rev}: building the base revision failed ({status})");
+            }
+            crate::files::write_atomic(&built_marker, checkout.commit.as_bytes())?;
         }
         // The spec's `target/release/…` commands resolve, from the worktree, to its build.
         std::os::unix::fs::symlink(
