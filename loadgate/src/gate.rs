@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::against::BaseCheckout;
 use crate::baseline::{self, Baseline};
-use crate::compare::compare;
+use crate::compare::{CheckOutcome, compare};
 use crate::guard;
 use crate::meta::{Host, Provenance};
 use crate::paths::Paths;
@@ -408,7 +408,7 @@ async fn run_ab(
     let service_plan = plan.service.as_ref().expect("checked while planning");
     let rounds = plan.rounds.max(AB_MIN_ROUNDS);
     let notes = vec![format!(
-        "compared with {} ({}) on this machine, not with a stored baseline: {rounds} paired rounds in ABBA order",
+        "compared with {} ({}) on this machine, not with a stored baseline: paired rounds in ABBA order, at least {rounds}",
         checkout.rev,
         &checkout.commit[..12]
     )];
@@ -457,7 +457,23 @@ async fn run_ab(
 
     let (mut base_rounds, mut candidate_rounds) = (Vec::new(), Vec::new());
     let mut failure = None;
-    'pairs: for pair in 0..rounds {
+    // Past the minimum, pairs are added while a check cannot tell yet, up to a bound: a quiet
+    // machine decides quickly, a noisy one gets the rounds it needs.
+    let most = rounds * AB_MORE_ROUNDS;
+    'pairs: for pair in 0..most {
+        if pair >= rounds {
+            let decided = compare(
+                &plan.thresholds,
+                &merge_rounds(&candidate_rounds, &plan.thresholds),
+                Some(&merge_rounds(&base_rounds, &plan.thresholds)),
+                true,
+            )
+            .iter()
+            .all(|c| c.outcome != CheckOutcome::Inconclusive);
+            if decided {
+                break;
+            }
+        }
         // A B, then B A: a drift of the machine over time weighs on both sides alike.
         let sides = if pair % 2 == 0 {
             [true, false]
@@ -471,9 +487,14 @@ async fn run_ab(
                 (&mut candidate, &mut candidate_rounds)
             };
             eprintln!(
-                "loadgate: {}: pair {} of {rounds}: {}",
+                "loadgate: {}: pair {} of {rounds}{}: {}",
                 plan.name,
                 pair + 1,
+                if pair >= rounds {
+                    format!(" (more, up to {most}, while a check cannot tell)")
+                } else {
+                    String::new()
+                },
                 if is_base {
                     checkout.rev.as_str()
                 } else {
@@ -515,11 +536,20 @@ async fn run_ab(
         );
     }
     let checks = compare(&plan.thresholds, &summary, Some(&base_summary), true);
-    Ok(result(Some(summary), None, checks, Some(&base_summary)).judged(None))
+    let mut spec = result(Some(summary), None, checks, Some(&base_summary));
+    if pairs > rounds as usize {
+        spec.notes.push(format!(
+            "{pairs} pairs were run: {} more while a check could not tell",
+            pairs - rounds as usize
+        ));
+    }
+    Ok(spec.judged(None))
 }
 
 /// Paired rounds an A/B comparison runs at least: fewer give no interval worth the name.
 const AB_MIN_ROUNDS: u32 = 5;
+/// While a check is inconclusive, an A/B comparison runs up to this many times its rounds.
+const AB_MORE_ROUNDS: u32 = 3;
 
 /// Runs `plan`'s load once against `base_url`, watching the service's resources and its death;
 /// the summary covers what was measured, up to the death if it died.
