@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::against::BaseCheckout;
 use crate::baseline::{self, Baseline};
-use crate::compare::{CheckOutcome, compare};
+use crate::compare::{Check, CheckOutcome, compare};
 use crate::guard;
 use crate::meta::{Host, Provenance};
 use crate::paths::Paths;
@@ -23,7 +23,9 @@ use crate::resources::Sampler;
 use crate::run;
 use crate::secret::Secrets;
 use crate::service::{self, Service, ServiceFailure};
-use crate::summary::{ScheduleSummary, SpecSummary, merge_rounds, summarize, summarize_sweep};
+use crate::summary::{
+    Metrics, ScheduleSummary, SpecSummary, merge_rounds, summarize, summarize_sweep,
+};
 use crate::verdict::{GateResult, SpecResult, Verdict};
 
 #[derive(Debug, Clone)]
@@ -189,24 +191,17 @@ async fn run_spec(
 ) -> anyhow::Result<SpecResult> {
     let paths = &options.paths;
     let mut notes = Vec::new();
-    let unjudged = |failure: Option<ServiceFailure>, notes: Vec<String>| SpecResult {
-        name: plan.name.clone(),
-        file: paths.shown(&plan.file),
-        spec_hash: plan.spec_hash.clone(),
-        verdict: Verdict::Pass,
-        reason: None,
-        service_failure: failure,
-        notes,
-        summary: None,
-        baseline_total: baseline.map(|b| b.summary.total.clone()),
-        checks: Vec::new(),
-    };
-    // Reports name the service's log relative to the project root, like every other path.
-    // Reports quote the service's log, which may echo what it was sent.
-    let shown = |failure: ServiceFailure| ServiceFailure {
-        log_file: paths.shown(&failure.log_file),
-        log_tail: plan.secrets.redact(&failure.log_tail).into_owned(),
-        ..failure
+    let unjudged = |failure: Option<ServiceFailure>, notes: Vec<String>| {
+        let baseline_total = baseline.map(|b| b.summary.total.clone());
+        spec_result(
+            plan,
+            paths,
+            failure,
+            notes,
+            None,
+            baseline_total,
+            Vec::new(),
+        )
     };
 
     let mut service = match (&options.target, &plan.service) {
@@ -215,7 +210,7 @@ async fn run_spec(
             let log = paths.service_log(&plan.name);
             match start_service(plan, service_plan, &paths.root, &log, paths).await {
                 Ok(service) => Some(service),
-                Err(failure) => return Ok(unjudged(Some(shown(failure)), notes).judged(None)),
+                Err(failure) => return Ok(unjudged(Some(failure), notes).judged(None)),
             }
         }
         (None, None) => unreachable!("checked while planning"),
@@ -279,16 +274,14 @@ async fn run_spec(
     }
     if let Some(failure) = service_failure {
         // What was measured up to the crash is kept, but not judged.
-        let mut result = unjudged(Some(shown(failure)), notes);
+        let mut result = unjudged(Some(failure), notes);
         result.summary = Some(summary);
         return Ok(result.judged(None));
     }
     if let Some(signal) = *interrupt.borrow() {
         let mut result = unjudged(None, notes);
         result.summary = Some(summary);
-        return Ok(result.judged(Some(format!(
-            "interrupted by {signal}: the partial results are kept but not judged"
-        ))));
+        return Ok(result.judged(Some(interrupted(signal))));
     }
 
     let checks = compare(
@@ -367,6 +360,41 @@ async fn run_spec(
     .judged(inconclusive))
 }
 
+/// A spec's result before it is judged. The service failure's log is named relative to the
+/// project, like every other path, and its tail has the secrets redacted: it may echo what the
+/// service was sent.
+fn spec_result(
+    plan: &Plan,
+    paths: &Paths,
+    failure: Option<ServiceFailure>,
+    notes: Vec<String>,
+    summary: Option<SpecSummary>,
+    baseline_total: Option<Metrics>,
+    checks: Vec<Check>,
+) -> SpecResult {
+    SpecResult {
+        name: plan.name.clone(),
+        file: paths.shown(&plan.file),
+        spec_hash: plan.spec_hash.clone(),
+        verdict: Verdict::Pass,
+        reason: None,
+        service_failure: failure.map(|f| ServiceFailure {
+            log_file: paths.shown(&f.log_file),
+            log_tail: plan.secrets.redact(&f.log_tail).into_owned(),
+            ..f
+        }),
+        notes,
+        summary,
+        baseline_total,
+        checks,
+    }
+}
+
+/// Why an interrupted spec is not judged.
+fn interrupted(signal: &str) -> String {
+    format!("interrupted by {signal}: the partial results are kept but not judged")
+}
+
 /// Launches the service from `root` (the project, or the base revision's worktree) and says so.
 async fn start_service(
     plan: &Plan,
@@ -412,23 +440,18 @@ async fn run_ab(
         checkout.rev,
         &checkout.commit[..12]
     )];
-    let result =
-        |summary, failure: Option<ServiceFailure>, checks, base: Option<&SpecSummary>| SpecResult {
-            name: plan.name.clone(),
-            file: paths.shown(&plan.file),
-            spec_hash: plan.spec_hash.clone(),
-            verdict: Verdict::Pass,
-            reason: None,
-            service_failure: failure.map(|f| ServiceFailure {
-                log_file: paths.shown(&f.log_file),
-                log_tail: plan.secrets.redact(&f.log_tail).into_owned(),
-                ..f
-            }),
-            notes: notes.clone(),
+    let result = |summary, failure, checks, base: Option<&SpecSummary>| {
+        let base_total = base.map(|b| b.total.clone());
+        spec_result(
+            plan,
+            paths,
+            failure,
+            notes.clone(),
             summary,
-            baseline_total: base.map(|b| b.total.clone()),
+            base_total,
             checks,
-        };
+        )
+    };
     let of_base = |f: ServiceFailure| ServiceFailure {
         message: format!("the base revision's service: {}", f.message),
         ..f
@@ -529,11 +552,8 @@ async fn run_ab(
         return Ok(result(Some(summary), failure, vec![], Some(&base_summary)).judged(None));
     }
     if let Some(signal) = *interrupt.borrow() {
-        return Ok(
-            result(Some(summary), None, vec![], Some(&base_summary)).judged(Some(format!(
-                "interrupted by {signal}: the partial results are kept but not judged"
-            ))),
-        );
+        return Ok(result(Some(summary), None, vec![], Some(&base_summary))
+            .judged(Some(interrupted(signal))));
     }
     let checks = compare(&plan.thresholds, &summary, Some(&base_summary), true);
     let mut spec = result(Some(summary), None, checks, Some(&base_summary));
