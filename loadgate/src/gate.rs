@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
@@ -20,7 +21,7 @@ use crate::plan::{self, Overrides, Plan, ServicePlan};
 use crate::progress;
 use crate::report;
 use crate::resources::Sampler;
-use crate::run;
+use crate::run::{self, Counters};
 use crate::secret::Secrets;
 use crate::service::{self, Service, ServiceFailure};
 use crate::summary::{
@@ -221,9 +222,18 @@ async fn run_spec(
         (None, None) => unreachable!("checked while planning"),
     };
 
+    // `${seq}` and sequential data rows go on across rounds and steps against this service.
+    let counters = Arc::new(Counters::default());
     let (summary, service_failure) = match &plan.sweep {
         None if plan.rounds == 1 => {
-            run_load(plan, &base_url, service.as_mut(), interrupt.clone()).await?
+            run_load(
+                plan,
+                &base_url,
+                service.as_mut(),
+                &counters,
+                interrupt.clone(),
+            )
+            .await?
         }
         None => {
             // Rounds run back to back against the same service: a restart per round would
@@ -232,8 +242,14 @@ async fn run_spec(
             let mut failure = None;
             for round in 1..=plan.rounds {
                 eprintln!("loadgate: {}: round {round} of {}", plan.name, plan.rounds);
-                let (summary, died) =
-                    run_load(plan, &base_url, service.as_mut(), interrupt.clone()).await?;
+                let (summary, died) = run_load(
+                    plan,
+                    &base_url,
+                    service.as_mut(),
+                    &counters,
+                    interrupt.clone(),
+                )
+                .await?;
                 rounds.push(summary);
                 if died.is_some() || interrupt.borrow().is_some() {
                     failure = died;
@@ -252,6 +268,7 @@ async fn run_spec(
                     &plan.at_step(step),
                     &base_url,
                     service.as_mut(),
+                    &counters,
                     interrupt.clone(),
                 )
                 .await?;
@@ -479,6 +496,7 @@ async fn run_ab(
         };
 
     let (mut base_rounds, mut candidate_rounds) = (Vec::new(), Vec::new());
+    let (base_counters, candidate_counters) = (Arc::default(), Arc::default());
     let mut failure = None;
     // Past the minimum, pairs are added while a check cannot tell yet, up to a bound: a quiet
     // machine decides quickly, a noisy one gets the rounds it needs.
@@ -504,10 +522,10 @@ async fn run_ab(
             [false, true]
         };
         for is_base in sides {
-            let (service, into) = if is_base {
-                (&mut base, &mut base_rounds)
+            let (service, into, counters) = if is_base {
+                (&mut base, &mut base_rounds, &base_counters)
             } else {
-                (&mut candidate, &mut candidate_rounds)
+                (&mut candidate, &mut candidate_rounds, &candidate_counters)
             };
             eprintln!(
                 "loadgate: {}: pair {} of {rounds}{}: {}",
@@ -525,7 +543,8 @@ async fn run_ab(
                 }
             );
             let url = service.base_url.clone();
-            let (summary, died) = run_load(plan, &url, Some(service), interrupt.clone()).await?;
+            let (summary, died) =
+                run_load(plan, &url, Some(service), counters, interrupt.clone()).await?;
             into.push(summary);
             if died.is_some() || interrupt.borrow().is_some() {
                 failure = died.map(|f| if is_base { of_base(f) } else { f });
@@ -577,6 +596,7 @@ async fn run_load(
     plan: &Plan,
     base_url: &Url,
     service: Option<&mut Service>,
+    counters: &Arc<Counters>,
     mut interrupt: Interrupt,
 ) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
     let load = &plan.load;
@@ -590,7 +610,7 @@ async fn run_load(
     );
     let started = Instant::now();
     let sampler = Sampler::start(service.as_deref().map(Service::pid));
-    let mut running = run::start(plan, base_url)?;
+    let mut running = run::start(plan, base_url, counters.clone())?;
     let progress = progress::show(&plan.name, running.progress());
     let mut service_failure = None;
     let service_exited = async {

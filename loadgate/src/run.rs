@@ -35,6 +35,14 @@ use crate::secret::Secrets;
 use crate::spec::{Model, Pick};
 use crate::template::RenderContext;
 
+/// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
+/// and a sequential data pick, so a later round does not repeat an earlier round's ids.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub seq: AtomicU64,
+    pub next_row: AtomicU64,
+}
+
 /// What a finished (or stopped) run recorded.
 #[derive(Debug)]
 pub struct Recording {
@@ -108,10 +116,9 @@ struct Shared {
     seed: u64,
     started: Instant,
     shards: Vec<Mutex<Shard>>,
-    seq: AtomicU64,
-    /// The data file, and the next row of a sequential pick.
+    counters: Arc<Counters>,
+    /// The data file (the next row of a sequential pick is in `counters`).
     data: Option<DataTable>,
-    next_row: AtomicU64,
     /// The first `n_on_start` requests are each user's `[[on_start]]`.
     n_on_start: usize,
     n_captures: usize,
@@ -170,7 +177,7 @@ impl std::fmt::Debug for Load {
 }
 
 /// Starts the users of `plan` against `base_url`; the run ends by itself after warmup + duration.
-pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
+pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Result<Load> {
     let concurrency = match plan.load.model {
         Model::Closed => plan.load.users,
         Model::Open => plan.load.max_in_flight,
@@ -217,9 +224,8 @@ pub fn start(plan: &Plan, base_url: &Url) -> anyhow::Result<Load> {
                 })
             })
             .collect(),
-        seq: AtomicU64::new(0),
+        counters,
         data: plan.data.clone(),
-        next_row: AtomicU64::new(0),
         n_on_start: plan.n_on_start,
         n_captures: plan.captures.len(),
         secrets: plan.secrets.clone(),
@@ -621,7 +627,7 @@ fn build_request(
             let n = data.rows.len();
             let index = match data.pick {
                 Pick::Sequential => {
-                    (shared.next_row.fetch_add(1, Ordering::Relaxed) % n as u64) as usize
+                    (shared.counters.next_row.fetch_add(1, Ordering::Relaxed) % n as u64) as usize
                 }
                 Pick::Random => user.rng.usize(..n),
                 Pick::PerUser => (user.id as usize - 1) % n,
@@ -631,7 +637,7 @@ fn build_request(
         _ => &[],
     };
     let mut ctx = RenderContext {
-        seq: &shared.seq,
+        seq: &shared.counters.seq,
         user_id: user.id,
         rng: user.rng,
         row,

@@ -110,3 +110,27 @@ fn rounds_too_noisy_to_tell_make_the_run_inconclusive_and_say_so() {
         "{markdown}"
     );
 }
+
+#[test]
+fn seq_goes_on_across_rounds_against_the_same_service() {
+    let sandbox = Sandbox::new();
+    // Every emission must be new (201): a `${seq}` restarting at 1 in round 2 would repeat
+    // round 1's ids and get 409s from the service that kept them.
+    let spec = sandbox.demo_spec(
+        "ids",
+        &[],
+        "users = 2\nthink_time = \"5ms\"\nduration = \"500ms\"",
+        r#"[[request]]
+name = "emit"
+weight = 4
+method = "POST"
+path = "/badges"
+json = { id = "emission-${seq}", badge = "b", reader = "r" }
+expect = { status = [201] }
+"#,
+    );
+    sandbox.run(&["--rounds", "3", spec.to_str().unwrap()]).expect_code(0);
+    let emit = &sandbox.summary()["specs"][0]["summary"]["requests"]["emit"];
+    assert!(emit["requests"].as_u64().unwrap() > 30, "{emit:#}");
+    assert_eq!(emit["failures"], 0, "{emit:#}");
+}
