@@ -129,7 +129,9 @@ json = { id = "emission-${seq}", badge = "b", reader = "r" }
 expect = { status = [201] }
 "#,
     );
-    sandbox.run(&["--rounds", "3", spec.to_str().unwrap()]).expect_code(0);
+    sandbox
+        .run(&["--rounds", "3", spec.to_str().unwrap()])
+        .expect_code(0);
     let emit = &sandbox.summary()["specs"][0]["summary"]["requests"]["emit"];
     assert!(emit["requests"].as_u64().unwrap() > 30, "{emit:#}");
     assert_eq!(emit["failures"], 0, "{emit:#}");
