@@ -258,11 +258,14 @@ fn judge_rounds(
     let percent = |ratio: f64| format!("{:+.1}%", (ratio - 1.0) * 100.0);
     let sign = if metric.higher_is_worse() { '+' } else { '-' };
     let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
+    // Paired, the change is the median of the per-pair ratios, which need not match the ratio
+    // of the two medians shown.
     let evidence = format!(
-        "{metric} {} -> {} ({} worse, 90% interval {}..{}, {} rounds{})",
+        "{metric} {} -> {} ({} worse{}, 90% interval {}..{}, {} rounds{})",
         metric.format(base),
         metric.format(cur),
         percent(worse.point),
+        if paired { " pair by pair" } else { "" },
         percent(worse.low),
         percent(worse.high),
         current.len(),
