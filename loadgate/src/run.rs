@@ -186,13 +186,7 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
         .no_proxy()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(concurrency)
-        .connect_timeout(
-            plan.requests
-                .iter()
-                .map(|r| r.timeout)
-                .max()
-                .unwrap_or(Duration::from_secs(10)),
-        )
+        .connect_timeout(longest_timeout(&plan.requests))
         .build()
         .context("cannot build the HTTP client")?;
     let n_shards = concurrency.clamp(
@@ -296,8 +290,7 @@ impl Load {
     }
 
     fn stop_bound(&self) -> Duration {
-        let longest_timeout = self.shared.requests.iter().map(|r| r.timeout).max();
-        longest_timeout.unwrap_or_default() + STOP_GRACE
+        longest_timeout(&self.shared.requests) + STOP_GRACE
     }
 
     /// Tells every user to stop after its request in flight.
@@ -518,6 +511,15 @@ async fn run_series(
         next += TICK;
     }
     points
+}
+
+/// The longest timeout of the plan's requests (a plan has at least one).
+fn longest_timeout(requests: &[RequestPlan]) -> Duration {
+    requests
+        .iter()
+        .map(|r| r.timeout)
+        .max()
+        .unwrap_or(crate::plan::defaults::REQUEST_TIMEOUT)
 }
 
 /// After the stop and the longest request timeout, how long users get before they are aborted.
