@@ -15,6 +15,7 @@ pub mod exit;
 pub mod files;
 pub mod gate;
 pub mod guard;
+pub mod http1;
 pub mod meta;
 pub mod metric;
 pub mod paths;

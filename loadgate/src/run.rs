@@ -11,6 +11,10 @@
 //! request due meanwhile, and each of them shows it (no coordinated omission). How late the
 //! sends were is recorded, so a generator that could not keep up is caught, not believed.
 //!
+//! Requests go over the generator's own HTTP/1.1 client ([`crate::http1`]): each closed-model
+//! user keeps one keep-alive connection, as a browser tab or a client pool would; the open
+//! model's requests take idle connections from a shared pool and open more as needed.
+//!
 //! Requests due before `warmup` are recorded apart and not judged. Recording goes to a few sharded recorders
 //! (one lock per shard, held for a histogram increment): no per-request message to a collector,
 //! no samples kept, so memory stays flat however long the run.
@@ -19,14 +23,16 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use reqwest::Method;
+use reqwest::header::HOST;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use url::Url;
+use url::{Position, Url};
 
 use crate::answer;
 use crate::data::DataTable;
+use crate::http1::{self, Connection};
 use crate::plan::{LoadPlan, Plan, RequestPlan};
 use crate::record::{
     ErrorExample, ErrorKind, Interval, LATE_AFTER, Outcome, Recorder, Schedule, SeriesPoint,
@@ -107,7 +113,7 @@ pub struct Progress {
 
 /// State shared by all users of one run; read-only but for the shards and the sequence.
 struct Shared {
-    client: reqwest::Client,
+    target: http1::Target,
     base_url: String,
     requests: Vec<RequestPlan>,
     /// Running sums of the weights, for picking a request with one random draw.
@@ -124,9 +130,11 @@ struct Shared {
     n_captures: usize,
     /// Redacted from the error examples, which quote answers.
     secrets: Secrets,
-    /// The URL of each request whose path has no template, parsed once: parsing per request
-    /// showed in profiles.
-    static_urls: Vec<Option<Url>>,
+    /// The path and query of each request whose path has no template, parsed once: parsing per
+    /// request showed in profiles.
+    static_targets: Vec<Option<String>>,
+    /// The open model's idle connections.
+    pool: Mutex<Vec<Connection>>,
     schedule: Mutex<Schedule>,
     /// Users running (closed model) or requests in flight (open model).
     active: AtomicU32,
@@ -137,7 +145,7 @@ impl Shared {
     fn take_interval(&self) -> Interval {
         let mut total = Interval::new();
         for shard in &self.shards {
-            total.drain_from(&mut shard.lock().unwrap_or_else(|p| p.into_inner()).interval);
+            total.drain_from(&mut lock(shard).interval);
         }
         total
     }
@@ -182,13 +190,7 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
         Model::Closed => plan.load.users,
         Model::Open => plan.load.max_in_flight,
     } as usize;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(concurrency)
-        .connect_timeout(longest_timeout(&plan.requests))
-        .build()
-        .context("cannot build the HTTP client")?;
+    let target = http1::Target::resolve(base_url)?;
     let n_shards = concurrency.clamp(
         1,
         4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -202,7 +204,7 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
         })
         .collect();
     let shared = Arc::new(Shared {
-        client,
+        target,
         base_url: base_url.as_str().trim_end_matches('/').to_owned(),
         requests: plan.requests.clone(),
         cumulative_weights,
@@ -223,18 +225,20 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
         n_on_start: plan.n_on_start,
         n_captures: plan.captures.len(),
         secrets: plan.secrets.clone(),
-        static_urls: plan
+        static_targets: plan
             .requests
             .iter()
             .map(|r| {
                 let path = r.path.as_static()?;
-                Url::parse(&format!(
+                let url = Url::parse(&format!(
                     "{}{path}",
                     base_url.as_str().trim_end_matches('/')
                 ))
-                .ok()
+                .ok()?;
+                Some(url[Position::BeforePath..Position::AfterQuery].to_owned())
             })
             .collect(),
+        pool: Mutex::new(Vec::new()),
         schedule: Mutex::new(Schedule::default()),
         active: AtomicU32::new(0),
     });
@@ -327,7 +331,7 @@ impl Load {
         let mut warmup = Recorder::new(n_requests);
         let mut measured = Recorder::new(n_requests);
         for shard in &shared.shards {
-            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let shard = lock(shard);
             warmup.merge(&shard.warmup);
             measured.merge(&shard.measured);
         }
@@ -338,8 +342,7 @@ impl Load {
             warmup,
             measured,
             window: window_end.saturating_duration_since(shared.warmup_end()),
-            schedule: (shared.load.model == Model::Open)
-                .then(|| *shared.schedule.lock().unwrap_or_else(|p| p.into_inner())),
+            schedule: (shared.load.model == Model::Open).then(|| *lock(&shared.schedule)),
             series,
         }
     }
@@ -360,6 +363,7 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
         on: false,
     };
     let mut buffers = Buffers::default();
+    let mut connection = Connection::default();
     // What this user captured (a login's token), by capture slot.
     let mut user_vars = vec![String::new(); shared.n_captures];
     let mut started_flow = shared.n_on_start == 0;
@@ -379,6 +383,7 @@ async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<
             rng: &mut rng,
             vars: &mut user_vars,
             buffers: &mut buffers,
+            connection: &mut connection,
         };
         if !started_flow {
             // The `[[on_start]]` requests, in order, before the mix; one that fails starts
@@ -420,6 +425,8 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut rng = fastrand::Rng::with_seed(shared.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut schedule = Schedule::default();
     let mut buffers = Buffers::default();
+    // Connections belong to the tasks that send; the scheduler's user only renders.
+    let mut spare = Connection::default();
     let (warmup_end, end) = (shared.warmup_end(), shared.end());
     for i in 0u64.. {
         let Some(offset) = load.profile.time_of(i as f64) else {
@@ -452,8 +459,10 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             rng: &mut rng,
             vars: &mut [],
             buffers: &mut buffers,
+            connection: &mut spare,
         };
-        let request = build_request(&shared, request_idx, &mut user);
+        let built = build_request(&shared, request_idx, &mut user);
+        let request = std::mem::take(&mut buffers.request);
         if judged {
             let late = intended.elapsed();
             schedule.sent += 1;
@@ -463,22 +472,19 @@ async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let shared = shared.clone();
         shared.active.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
+            let mut connection = lock(&shared.pool).pop().unwrap_or_default();
             let sent_at = Instant::now();
-            let outcome = send(&shared, request, request_idx, &mut []).await;
+            let request = built.map(|()| request.as_slice());
+            let outcome = send(&shared, &mut connection, request, request_idx, &mut []).await;
+            lock(&shared.pool).push(connection);
             let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());
             let shard = &shared.shards[(i % shared.shards.len() as u64) as usize];
-            shard.lock().unwrap_or_else(|p| p.into_inner()).record(
-                judged,
-                request_idx,
-                latency,
-                Some(uncorrected),
-                &outcome,
-            );
+            lock(shard).record(judged, request_idx, latency, Some(uncorrected), &outcome);
             shared.active.fetch_sub(1, Ordering::Relaxed);
             drop(slot);
         });
     }
-    *shared.schedule.lock().unwrap_or_else(|p| p.into_inner()) = schedule;
+    *lock(&shared.schedule) = schedule;
     // The last answers: every request has a timeout, so this ends.
     let _ = slots.acquire_many(load.max_in_flight).await;
 }
@@ -535,19 +541,22 @@ const MAX_KEPT_BODY: usize = 1 << 20;
 /// How much of an unexpected answer's body an error example quotes.
 const EXAMPLE_BODY: usize = 200;
 
-/// Reused text buffers of one user (or of the open model's scheduler).
+/// Reused buffers of one user (or of the open model's scheduler).
 #[derive(Default)]
 struct Buffers {
     url: String,
     text: String,
+    /// The request as written on the wire.
+    request: Vec<u8>,
 }
 
-/// Who sends a request: the user's id, random stream, captured values and buffers.
+/// Who sends a request: the user's id, random stream, captured values, buffers and connection.
 struct User<'a> {
     id: u32,
     rng: &'a mut fastrand::Rng,
     vars: &'a mut [String],
     buffers: &'a mut Buffers,
+    connection: &'a mut Connection,
 }
 
 /// One request of a closed-model user: rendered, sent, its answer checked (and captured), and
@@ -558,12 +567,13 @@ async fn exchange(
     request_idx: usize,
     user: &mut User<'_>,
 ) -> bool {
-    let request = build_request(shared, request_idx, user);
+    let built = build_request(shared, request_idx, user);
     let sent_at = Instant::now();
-    let outcome = send(shared, request, request_idx, user.vars).await;
+    let request = built.map(|()| user.buffers.request.as_slice());
+    let outcome = send(shared, user.connection, request, request_idx, user.vars).await;
     let latency = sent_at.elapsed();
     let succeeded = outcome.error.is_none();
-    shard.lock().unwrap_or_else(|p| p.into_inner()).record(
+    lock(shard).record(
         sent_at >= shared.warmup_end(),
         request_idx,
         latency,
@@ -616,13 +626,14 @@ fn think_time(load: &LoadPlan, rng: &mut fastrand::Rng) -> Duration {
     min + Duration::from_nanos(rng.u64(0..=span))
 }
 
-/// Renders the request's templates into a ready-to-send request. Fails only when a rendered
-/// URL or header is not valid HTTP, which is counted as an I/O error of that request.
+/// Renders the request's templates into the bytes to send, in the user's buffer. Fails only
+/// when a rendered URL or header is not valid HTTP, which is counted as an I/O error of that
+/// request.
 fn build_request(
     shared: &Shared,
     request_idx: usize,
     user: &mut User<'_>,
-) -> Result<reqwest::Request, ()> {
+) -> Result<(), http1::Invalid> {
     let plan = &shared.requests[request_idx];
     let row: &[String] = match &shared.data {
         Some(data) if plan.uses_row => {
@@ -648,31 +659,38 @@ fn build_request(
     let Buffers {
         url: url_buf,
         text: text_buf,
+        request: out,
     } = &mut *user.buffers;
-    let url = match &shared.static_urls[request_idx] {
-        Some(url) => url.clone(),
+    let method = plan.method.as_str();
+    match &shared.static_targets[request_idx] {
+        Some(target) => http1::request_line(out, method, target),
         None => {
             url_buf.clear();
             url_buf.push_str(&shared.base_url);
             plan.path.render(&mut ctx, url_buf);
-            Url::parse(url_buf).map_err(drop)?
+            let url = Url::parse(url_buf).map_err(|_| http1::Invalid)?;
+            http1::request_line(
+                out,
+                method,
+                &url[Position::BeforePath..Position::AfterQuery],
+            );
         }
-    };
-    let mut builder = shared
-        .client
-        .request(plan.method.clone(), url)
-        .timeout(plan.timeout);
+    }
+    if !plan.headers.iter().any(|(name, _)| name == HOST) {
+        http1::header(out, HOST.as_str(), &shared.target.host)?;
+    }
     for (name, value) in &plan.headers {
         text_buf.clear();
         value.render(&mut ctx, text_buf);
-        builder = builder.header(name, text_buf.as_str());
+        http1::header(out, name.as_str(), text_buf)?;
     }
-    if let Some(body) = &plan.body {
+    let body = plan.body.as_ref().map(|body| {
         text_buf.clear();
         body.render(&mut ctx, text_buf);
-        builder = builder.body(text_buf.clone());
-    }
-    builder.build().map_err(drop)
+        text_buf.as_bytes()
+    });
+    http1::finish(out, method, body);
+    Ok(())
 }
 
 /// Sends the request and reads the answer: drained (bytes counted, not kept) unless `expect` or
@@ -680,7 +698,8 @@ fn build_request(
 /// to `user_vars`. A request that could not be built (see [`build_request`]) is an I/O error.
 async fn send(
     shared: &Shared,
-    request: Result<reqwest::Request, ()>,
+    connection: &mut Connection,
+    request: Result<&[u8], http1::Invalid>,
     request_idx: usize,
     user_vars: &mut [String],
 ) -> Outcome {
@@ -691,13 +710,8 @@ async fn send(
             "the rendered request is not valid HTTP (its URL or a header value)".to_owned(),
         );
     };
-    let mut response = match shared.client.execute(request).await {
-        Ok(response) => response,
-        Err(err) => return failed(shared, &err, plan),
-    };
-    let status = response.status().as_u16();
-    let accepted = plan.expect.accepts(status);
-    let keep = match (accepted, plan.reads_body()) {
+    let reads_body = plan.reads_body();
+    let keep = |status| match (plan.expect.accepts(status), reads_body) {
         (false, _) => EXAMPLE_BODY,
         (true, true) => MAX_KEPT_BODY,
         (true, false) => 0,
@@ -706,30 +720,44 @@ async fn send(
         .captures
         .iter()
         .any(|c| matches!(c.source, answer::Source::Header(_)));
-    let headers = if captures_headers {
-        response.headers().clone()
-    } else {
-        reqwest::header::HeaderMap::new()
+    let exchange = http1::Exchange {
+        request,
+        head: plan.method == Method::HEAD,
+        headers: captures_headers,
+        keep: &keep,
     };
     let mut body = Vec::new();
-    let mut bytes_received = 0;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                bytes_received += chunk.len() as u64;
-                let room = keep.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
-            }
-            Ok(None) => break,
-            Err(err) => {
-                return Outcome {
-                    status: Some(status),
-                    bytes_received,
-                    ..failed(shared, &err, plan)
-                };
-            }
+    let answered = tokio::time::timeout(
+        plan.timeout,
+        connection.exchange(&shared.target, &exchange, &mut body),
+    )
+    .await;
+    let answer = match answered {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(failure)) => {
+            // Described without the URL: a URL may hold a secret.
+            return Outcome {
+                status: failure.status,
+                bytes_received: failure.bytes_received,
+                ..Outcome::failed(
+                    failure.kind,
+                    shared.secrets.redact(&failure.message).into_owned(),
+                )
+            };
         }
-    }
+        Err(_) => {
+            return Outcome::failed(
+                ErrorKind::Timeout,
+                format!(
+                    "no answer within {}",
+                    humantime::format_duration(plan.timeout)
+                ),
+            );
+        }
+    };
+    let status = answer.status;
+    let bytes_received = answer.bytes_received;
+    let accepted = plan.expect.accepts(status);
     let mismatch = if !accepted {
         let wanted = match &plan.expect.status {
             Some(statuses) => format!("one of {statuses:?}"),
@@ -739,10 +767,16 @@ async fn send(
             ErrorKind::Status,
             format!("got {status}, expected {wanted}"),
         ))
-    } else if keep > 0 || captures_headers {
-        answer::check(&plan.expect, &plan.captures, &headers, &body, user_vars)
-            .err()
-            .map(|answer::Mismatch(message)| (ErrorKind::Expect, message))
+    } else if keep(status) > 0 || captures_headers {
+        answer::check(
+            &plan.expect,
+            &plan.captures,
+            &answer.headers,
+            &body,
+            user_vars,
+        )
+        .err()
+        .map(|answer::Mismatch(message)| (ErrorKind::Expect, message))
     } else {
         None
     };
@@ -767,41 +801,8 @@ async fn send(
     }
 }
 
-/// A request without a (whole) answer, described without its URL: a URL may hold a secret.
-fn failed(shared: &Shared, err: &reqwest::Error, plan: &RequestPlan) -> Outcome {
-    let kind = classify(err);
-    let message = match kind {
-        ErrorKind::Timeout => format!(
-            "no answer within {}",
-            humantime::format_duration(plan.timeout)
-        ),
-        _ => {
-            let mut causes = Vec::new();
-            let mut source = std::error::Error::source(err);
-            while let Some(cause) = source {
-                causes.push(cause.to_string());
-                source = cause.source();
-            }
-            let what = if kind == ErrorKind::Connect {
-                "cannot connect"
-            } else {
-                "the connection broke"
-            };
-            match causes.is_empty() {
-                true => what.to_owned(),
-                false => format!("{what}: {}", causes.join(": ")),
-            }
-        }
-    };
-    Outcome::failed(kind, shared.secrets.redact(&message).into_owned())
-}
-
-fn classify(err: &reqwest::Error) -> ErrorKind {
-    if err.is_timeout() {
-        ErrorKind::Timeout
-    } else if err.is_connect() {
-        ErrorKind::Connect
-    } else {
-        ErrorKind::Io
-    }
+/// Locks, ignoring poisoning: every holder here takes one small step (a push, a pop, a histogram
+/// increment) that a panic cannot leave half-done.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -58,7 +58,7 @@ fn a_service_that_answers_garbage_is_all_errors_not_a_hang() {
         "broken connections, mostly: {total:#}"
     );
     assert!(
-        run.stdout.contains("io: the connection broke")
+        run.stdout.contains("io: the answer is not HTTP/1.1")
             && run.stdout.contains("error_rate 100.00% exceeds max 1.00%"),
         "{}",
         run.stdout

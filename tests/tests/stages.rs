@@ -33,10 +33,11 @@ fn closed_stages_start_and_stop_users() {
         .map(|p| p["active"].as_u64().unwrap())
         .collect();
     assert!(active.len() >= 3, "{active:?}");
-    // All 4 at the plateau (t = 2 s), fewer on the way down, none after the end.
+    // All 4 at the plateau (t = 2 s); at the end (t = 3 s) the level is 0, but the tick may
+    // catch the last user still finishing its think time, so at most one.
     assert_eq!(active[1], 4, "{active:?}");
-    assert!(active[2] < 4, "{active:?}");
-    assert_eq!(*active.last().unwrap(), 0, "{active:?}");
+    assert!(active[2] <= 1, "{active:?}");
+    assert!(*active.last().unwrap() <= 1, "{active:?}");
     sandbox.assert_no_leftover_processes();
 }
 

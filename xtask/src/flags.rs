@@ -41,7 +41,7 @@ pub struct RunArgs {
     /// Spec names (looked up in loadspec/) or files; all of loadspec/*.toml when none.
     pub specs: Vec<String>,
     /// Test a service that is already running at this URL instead of launching the spec's.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
     pub target: Option<Url>,
     /// Where baselines are read and written.
     #[arg(long, value_name = "DIR")]
@@ -99,4 +99,15 @@ pub struct AcceptArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     loadgate::units::parse_duration(text)
+}
+
+/// The generator speaks plain HTTP/1.1: on loopback, TLS would mostly measure the cipher.
+fn parse_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|err| format!("not a URL: {err}"))?;
+    match url.scheme() {
+        "http" => Ok(url),
+        other => Err(format!(
+            "loadgate's generator speaks plain HTTP/1.1; `{other}` is not supported"
+        )),
+    }
 }

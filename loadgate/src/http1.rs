@@ -1,0 +1,688 @@
+//! The generator's HTTP/1.1 client: a keep-alive connection per user, requests written as ready
+//! bytes, answers parsed in place (httparse) and their bodies counted, not copied, unless a check
+//! reads them.
+//!
+//! Why not reqwest on the hot path: measured against nginx, reqwest spent about 3× wrk's CPU per
+//! request, mostly in building requests (URL, header maps), its pool and per-request futures.
+//! Every microsecond the generator spends is taken from the service it judges on a shared CI
+//! runner. reqwest stays where convenience matters (the readiness probe).
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs as _};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use url::Url;
+
+use crate::record::ErrorKind;
+
+/// Where requests go: the target's addresses, resolved once, and its `Host` header.
+#[derive(Debug, Clone)]
+pub struct Target {
+    addrs: Vec<SocketAddr>,
+    /// `host[:port]`, as a `Host` header gives it.
+    pub host: String,
+}
+
+impl Target {
+    pub fn resolve(url: &Url) -> anyhow::Result<Target> {
+        if url.scheme() != "http" {
+            anyhow::bail!(
+                "{url}: loadgate's generator speaks plain HTTP/1.1, not {}",
+                url.scheme()
+            );
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("{url} has no host"))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<SocketAddr> = (host.trim_start_matches('[').trim_end_matches(']'), port)
+            .to_socket_addrs()
+            .map_err(|err| anyhow::anyhow!("cannot resolve {host}: {err}"))?
+            .collect();
+        if addrs.is_empty() {
+            anyhow::bail!("{host} resolves to no address");
+        }
+        let host = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        Ok(Target { addrs, host })
+    }
+}
+
+/// A rendered request head or body that HTTP cannot carry (a control character in a header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
+/// Writes the request line (`target` is a path and query, already URL-encoded).
+pub fn request_line(out: &mut Vec<u8>, method: &str, target: &str) {
+    out.clear();
+    for part in [method, " ", target, " HTTP/1.1\r\n"] {
+        out.extend_from_slice(part.as_bytes());
+    }
+}
+
+/// Writes one header line; a value with a line break or another control character is refused.
+pub fn header(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), Invalid> {
+    if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        return Err(Invalid);
+    }
+    for part in [name, ": ", value, "\r\n"] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    Ok(())
+}
+
+/// Ends the head, with the body's length, and appends the body. A method that carries a body
+/// (POST, PUT, PATCH) says `content-length: 0` when it has none, as servers expect.
+pub fn finish(out: &mut Vec<u8>, method: &str, body: Option<&[u8]>) {
+    let length = match body {
+        Some(body) => Some(body.len()),
+        None if matches!(method, "POST" | "PUT" | "PATCH") => Some(0),
+        None => None,
+    };
+    if let Some(length) = length {
+        let mut line = String::with_capacity(24);
+        let _ = write!(line, "content-length: {length}\r\n");
+        out.extend_from_slice(line.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.unwrap_or_default());
+}
+
+/// An answer's head and what its body came to.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// Only when asked for: see [`Exchange::headers`].
+    pub headers: HeaderMap,
+    /// The body's length, without chunk framing.
+    pub bytes_received: u64,
+}
+
+/// A request that got no whole answer.
+#[derive(Debug)]
+pub struct Failure {
+    /// [`ErrorKind::Connect`] or [`ErrorKind::Io`].
+    pub kind: ErrorKind,
+    pub message: String,
+    /// When the answer's head had arrived.
+    pub status: Option<u16>,
+    pub bytes_received: u64,
+}
+
+/// One request to send, and what to keep of its answer.
+pub struct Exchange<'a> {
+    pub request: &'a [u8],
+    /// A HEAD request: the answer has no body, whatever its length says.
+    pub head: bool,
+    /// Collect the answer's headers into [`Answer::headers`].
+    pub headers: bool,
+    /// How much of the body to keep, given the status; the rest is only counted.
+    pub keep: &'a (dyn Fn(u16) -> usize + Sync),
+}
+
+/// The most a head (status line and headers) or a chunk-size line may take.
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+const BUFFER: usize = 8 * 1024;
+
+/// One keep-alive connection, opened on first use and again after the server closed it.
+#[derive(Debug)]
+pub struct Connection {
+    stream: Option<TcpStream>,
+    buffer: Vec<u8>,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
+            stream: None,
+            buffer: vec![0; BUFFER],
+        }
+    }
+}
+
+impl Connection {
+    /// Sends the request and reads the whole answer, keeping up to `keep(status)` bytes of its
+    /// body in `body`. Cancel-safe in the way a timeout needs: dropped mid-answer, the
+    /// connection is closed, never reused half-read.
+    pub async fn exchange(
+        &mut self,
+        target: &Target,
+        exchange: &Exchange<'_>,
+        body: &mut Vec<u8>,
+    ) -> Result<Answer, Failure> {
+        let mut stream = match self.stream.take().filter(idle_and_open) {
+            Some(stream) => stream,
+            None => connect(target).await?,
+        };
+        let mut reader = Reader {
+            stream: &mut stream,
+            buffer: &mut self.buffer,
+            start: 0,
+            end: 0,
+            received: 0,
+        };
+        let result = reader.exchange(exchange, body).await;
+        let (received, leftover) = (reader.received, reader.start < reader.end);
+        match result {
+            Ok((status, headers, keep_alive)) => {
+                // Bytes past the answer mean the two sides disagree on framing: start afresh.
+                if keep_alive && !leftover {
+                    self.stream = Some(stream);
+                }
+                Ok(Answer {
+                    status,
+                    headers,
+                    bytes_received: received,
+                })
+            }
+            Err((status, message)) => Err(Failure {
+                kind: ErrorKind::Io,
+                message,
+                status,
+                bytes_received: received,
+            }),
+        }
+    }
+}
+
+/// Whether a kept connection can take a request: the server has not closed it (nor sent
+/// anything unasked). The read is free when the socket is known idle: tokio tries it only when
+/// the socket was readable, and then its would-block clears the way for the answer's wait.
+fn idle_and_open(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+}
+
+async fn connect(target: &Target) -> Result<TcpStream, Failure> {
+    let mut last = None;
+    for addr in &target.addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                // Requests are written whole; waiting to coalesce them only adds latency.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(Failure {
+        kind: ErrorKind::Connect,
+        message: match last {
+            Some(err) => format!("cannot connect: {err}"),
+            None => "cannot connect: no address".to_owned(),
+        },
+        status: None,
+        bytes_received: 0,
+    })
+}
+
+/// How an answer's body ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// An error while reading an answer: the status if its head had arrived, and what went wrong.
+type ReadError = (Option<u16>, String);
+
+/// Reads an answer from the stream through the connection's buffer: `start..end` holds what
+/// was read and not yet consumed.
+struct Reader<'a> {
+    stream: &'a mut TcpStream,
+    buffer: &'a mut Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Body bytes so far.
+    received: u64,
+}
+
+impl Reader<'_> {
+    /// Writes the request and reads the answer: its status, headers (if asked for) and whether
+    /// the connection can be kept.
+    async fn exchange(
+        &mut self,
+        exchange: &Exchange<'_>,
+        body: &mut Vec<u8>,
+    ) -> Result<(u16, HeaderMap, bool), ReadError> {
+        self.stream
+            .write_all(exchange.request)
+            .await
+            .map_err(|err| (None, format!("the connection broke: {err}")))?;
+        let head = self.head(exchange.headers).await.map_err(|e| (None, e))?;
+        let framing = match head.status {
+            _ if exchange.head => Framing::Empty,
+            100..200 | 204 | 304 => Framing::Empty,
+            _ if head.chunked => Framing::Chunked,
+            _ => head.length.map_or(Framing::UntilClose, Framing::Length),
+        };
+        let keep = (exchange.keep)(head.status);
+        self.body(framing, keep, body)
+            .await
+            .map_err(|e| (Some(head.status), e))?;
+        let keep_alive = head.keep_alive && framing != Framing::UntilClose && head.status != 101;
+        Ok((head.status, head.headers, keep_alive))
+    }
+
+    /// Reads more into the buffer, making room first; false at the end of the stream.
+    async fn fill(&mut self) -> Result<bool, String> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buffer.len() {
+            if self.start > 0 {
+                self.buffer.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else {
+                let grown = self.buffer.len() * 2;
+                self.buffer.resize(grown, 0);
+            }
+        }
+        let n = self
+            .stream
+            .read(&mut self.buffer[self.end..])
+            .await
+            .map_err(|err| format!("the connection broke: {err}"))?;
+        self.end += n;
+        Ok(n > 0)
+    }
+
+    /// The status line and headers; interim (1xx) answers are skipped.
+    async fn head(&mut self, want_headers: bool) -> Result<Head, String> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&self.buffer[self.start..self.end]) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let head = Head::read(&response, want_headers)?;
+                    self.start += len;
+                    if (100..200).contains(&head.status) && head.status != 101 {
+                        continue;
+                    }
+                    return Ok(head);
+                }
+                Ok(httparse::Status::Partial) => {
+                    if self.end - self.start >= MAX_HEAD {
+                        return Err(format!("the answer's head is over {MAX_HEAD} bytes"));
+                    }
+                    if !self.fill().await? {
+                        return Err(if self.start == self.end {
+                            "the connection broke: closed without an answer".to_owned()
+                        } else {
+                            "the connection broke: closed in the middle of the answer's head"
+                                .to_owned()
+                        });
+                    }
+                }
+                Err(err) => return Err(format!("the answer is not HTTP/1.1 ({err})")),
+            }
+        }
+    }
+
+    async fn body(
+        &mut self,
+        framing: Framing,
+        keep: usize,
+        body: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        match framing {
+            Framing::Empty => Ok(()),
+            Framing::Length(length) => self.drain(length, keep, body).await,
+            Framing::UntilClose => {
+                while self.start < self.end || self.fill().await? {
+                    self.take(self.end - self.start, keep, body);
+                }
+                Ok(())
+            }
+            Framing::Chunked => loop {
+                let size = self.line(chunk_size).await??;
+                if size == 0 {
+                    // Trailers, if any, up to the empty line that ends the answer.
+                    while !self.line(|line| line.is_empty()).await? {}
+                    return Ok(());
+                }
+                self.drain(size, keep, body).await?;
+                if !self.line(|line| line.is_empty()).await? {
+                    return Err("the answer's chunk is longer than its size".to_owned());
+                }
+            },
+        }
+    }
+
+    /// Consumes `length` body bytes.
+    async fn drain(
+        &mut self,
+        mut length: u64,
+        keep: usize,
+        body: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        while length > 0 {
+            if self.start == self.end && !self.fill().await? {
+                return Err("the connection broke: closed in the middle of the answer".to_owned());
+            }
+            let n = length.min((self.end - self.start) as u64);
+            self.take(n as usize, keep, body);
+            length -= n;
+        }
+        Ok(())
+    }
+
+    /// Consumes `n` buffered body bytes, keeping what fits in `keep`.
+    fn take(&mut self, n: usize, keep: usize, body: &mut Vec<u8>) {
+        let kept = keep.saturating_sub(body.len()).min(n);
+        body.extend_from_slice(&self.buffer[self.start..self.start + kept]);
+        self.start += n;
+        self.received += n as u64;
+    }
+
+    /// Consumes one CRLF-ended line, giving what `parse` makes of it (without the CRLF).
+    async fn line<T>(&mut self, parse: impl Fn(&[u8]) -> T) -> Result<T, String> {
+        loop {
+            let pending = &self.buffer[self.start..self.end];
+            if let Some(at) = pending.windows(2).position(|w| w == b"\r\n") {
+                let value = parse(&pending[..at]);
+                self.start += at + 2;
+                return Ok(value);
+            }
+            if pending.len() >= MAX_HEAD {
+                return Err("the answer's chunked framing is broken (a line too long)".to_owned());
+            }
+            if !self.fill().await? {
+                return Err("the connection broke: closed in the middle of the answer".to_owned());
+            }
+        }
+    }
+}
+
+/// A chunk-size line: hex digits, then optional `;extensions`.
+fn chunk_size(line: &[u8]) -> Result<u64, String> {
+    let digits = line.split(|&b| b == b';').next().unwrap_or_default();
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|text| u64::from_str_radix(text.trim(), 16).ok())
+        .ok_or_else(|| {
+            format!(
+                "the answer's chunked framing is broken (chunk size `{}`)",
+                String::from_utf8_lossy(line)
+            )
+        })
+}
+
+/// What the client needs of an answer's head.
+struct Head {
+    status: u16,
+    length: Option<u64>,
+    chunked: bool,
+    keep_alive: bool,
+    headers: HeaderMap,
+}
+
+impl Head {
+    fn read(response: &httparse::Response<'_, '_>, want_headers: bool) -> Result<Head, String> {
+        let status = response.code.unwrap_or_default();
+        // HTTP/1.1 keeps the connection unless told otherwise; HTTP/1.0 only when told.
+        let mut keep_alive = response.version == Some(1);
+        let mut head = Head {
+            status,
+            length: None,
+            chunked: false,
+            keep_alive,
+            headers: HeaderMap::new(),
+        };
+        for header in response.headers.iter() {
+            let name = header.name;
+            if name.eq_ignore_ascii_case("content-length") {
+                let length = std::str::from_utf8(header.value)
+                    .ok()
+                    .and_then(|text| text.trim().parse().ok())
+                    .ok_or("the answer's content-length is not a number")?;
+                if head.length.is_some_and(|known| known != length) {
+                    return Err("the answer has two different content-lengths".to_owned());
+                }
+                head.length = Some(length);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                head.chunked = has_token(header.value, "chunked");
+            } else if name.eq_ignore_ascii_case("connection") {
+                if has_token(header.value, "close") {
+                    keep_alive = false;
+                } else if has_token(header.value, "keep-alive") {
+                    keep_alive = true;
+                }
+            }
+            if want_headers
+                && let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_bytes(header.value),
+                )
+            {
+                head.headers.append(name, value);
+            }
+        }
+        head.keep_alive = keep_alive;
+        Ok(head)
+    }
+}
+
+/// Whether a comma-separated header value lists `token` (in any case).
+fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::thread;
+
+    use super::*;
+
+    /// What the test server does with the next request it reads.
+    type Reply = (Option<&'static [u8]>, bool);
+    const KEEP: bool = false;
+    const CLOSE: bool = true;
+
+    /// A loopback server that answers each request it reads (up to its blank line) with the next
+    /// reply: an answer (or none), then the connection kept or closed. Answers are written in
+    /// pieces of `piece` bytes, to exercise partial reads. It tells `closed` after each close
+    /// and ends, giving how many connections it accepted, when the replies run out.
+    fn server(
+        replies: Vec<Reply>,
+        piece: usize,
+        closed: std::sync::mpsc::Sender<()>,
+    ) -> (Target, thread::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let handle = thread::spawn(move || {
+            let mut replies = replies.into_iter().peekable();
+            let mut connections = 0;
+            while replies.peek().is_some() {
+                let (mut stream, _) = listener.accept().unwrap();
+                connections += 1;
+                for (answer, close) in replies.by_ref() {
+                    let mut request = Vec::new();
+                    let mut byte = [0u8];
+                    while !request.ends_with(b"\r\n\r\n") {
+                        assert_eq!(stream.read(&mut byte).unwrap(), 1, "a whole request");
+                        request.push(byte[0]);
+                    }
+                    for part in answer.unwrap_or_default().chunks(piece) {
+                        stream.write_all(part).unwrap();
+                        thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    if close {
+                        drop(stream);
+                        let _ = closed.send(());
+                        break;
+                    }
+                }
+            }
+            connections
+        });
+        (Target::resolve(&url).unwrap(), handle)
+    }
+
+    fn get(keep: usize) -> (Vec<u8>, usize) {
+        let mut request = Vec::new();
+        request_line(&mut request, "GET", "/");
+        header(&mut request, "host", "x").unwrap();
+        finish(&mut request, "GET", None);
+        (request, keep)
+    }
+
+    async fn send(
+        connection: &mut Connection,
+        target: &Target,
+        keep: usize,
+    ) -> (Result<Answer, Failure>, Vec<u8>) {
+        let (request, keep) = get(keep);
+        let keep = move |_| keep;
+        let exchange = Exchange {
+            request: &request,
+            head: false,
+            headers: true,
+            keep: &keep,
+        };
+        let mut body = Vec::new();
+        let result = connection.exchange(target, &exchange, &mut body).await;
+        (result, body)
+    }
+
+    #[tokio::test]
+    async fn reads_each_framing_and_keeps_the_connection_when_it_may() {
+        let replies: Vec<Reply> = vec![
+            (Some(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Token: abc\r\n\r\nhello"), KEEP),
+            (Some(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\nA\r\n0123456789\r\n0\r\nTrailer: t\r\n\r\n"), KEEP),
+            (Some(b"HTTP/1.1 204 No Content\r\n\r\n"), KEEP),
+            (Some(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 2\r\n\r\nno"), CLOSE),
+            (Some(b"HTTP/1.0 200 OK\r\n\r\nuntil the end"), CLOSE),
+        ];
+        let (tx, _closed) = std::sync::mpsc::channel();
+        let (target, server) = server(replies, 7, tx);
+        let mut connection = Connection::default();
+
+        let (answer, body) = send(&mut connection, &target, 100).await;
+        let answer = answer.unwrap();
+        assert_eq!((answer.status, answer.bytes_received), (200, 5));
+        assert_eq!(body, b"hello");
+        assert_eq!(answer.headers["x-token"], "abc");
+
+        let (answer, body) = send(&mut connection, &target, 4).await;
+        let answer = answer.unwrap();
+        assert_eq!((answer.status, answer.bytes_received), (201, 13));
+        assert_eq!(body, b"abc0", "only `keep` bytes are kept");
+
+        let (answer, _) = send(&mut connection, &target, 0).await;
+        assert_eq!(answer.unwrap().status, 204);
+
+        let (answer, body) = send(&mut connection, &target, 100).await;
+        assert_eq!(answer.unwrap().status, 404);
+        assert_eq!(body, b"no");
+
+        // `Connection: close` made the client open a second connection; the HTTP/1.0 answer
+        // without a length ends when the server closes.
+        let (answer, body) = send(&mut connection, &target, 100).await;
+        assert_eq!(answer.unwrap().bytes_received, 13);
+        assert_eq!(body, b"until the end");
+        assert_eq!(
+            server.join().unwrap(),
+            2,
+            "four answers on one connection, one on another"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_while_idle_is_replaced_but_a_dropped_request_fails() {
+        let ok: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let replies: Vec<Reply> = vec![(Some(ok), CLOSE), (Some(ok), KEEP), (None, CLOSE)];
+        let (tx, closed) = std::sync::mpsc::channel();
+        let (target, server) = server(replies, 1024, tx);
+        let mut connection = Connection::default();
+        assert_eq!(
+            send(&mut connection, &target, 0).await.0.unwrap().status,
+            200
+        );
+        // The server closed the idle connection (a keep-alive timeout): the next request goes
+        // on a new one. The pause lets the runtime see the close, as it would between requests.
+        closed.recv().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        assert_eq!(
+            send(&mut connection, &target, 0).await.0.unwrap().status,
+            200
+        );
+        // The server read the third request, then closed without an answer: an I/O error,
+        // not a silent retry that would hide a service dropping requests.
+        let failure = send(&mut connection, &target, 0).await.0.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Io);
+        assert!(
+            failure.message.contains("closed without an answer"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(server.join().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn garbage_and_refused_connections_are_failures_that_say_why() {
+        let replies: Vec<Reply> = vec![(Some(b"\x00\x01garbage\r\n\r\n"), CLOSE)];
+        let (tx, _closed) = std::sync::mpsc::channel();
+        let (target, server) = server(replies, 1024, tx);
+        let failure = send(&mut Connection::default(), &target, 0)
+            .await
+            .0
+            .unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Io);
+        assert!(
+            failure.message.contains("not HTTP/1.1"),
+            "{}",
+            failure.message
+        );
+        server.join().unwrap();
+
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let failure = send(
+            &mut Connection::default(),
+            &Target::resolve(&url).unwrap(),
+            0,
+        )
+        .await
+        .0
+        .unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Connect);
+        assert!(
+            failure.message.starts_with("cannot connect: "),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn requests_are_written_as_http_and_header_injection_is_refused() {
+        let mut out = Vec::new();
+        request_line(&mut out, "POST", "/a?b=1");
+        header(&mut out, "host", "127.0.0.1:8080").unwrap();
+        assert_eq!(header(&mut out, "x-evil", "a\r\nInjected: 1"), Err(Invalid));
+        finish(&mut out, "POST", Some(b"{}"));
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "POST /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        request_line(&mut out, "PUT", "/");
+        finish(&mut out, "PUT", None);
+        assert!(out.ends_with(b"content-length: 0\r\n\r\n"));
+        assert!(Target::resolve(&Url::parse("https://127.0.0.1/").unwrap()).is_err());
+    }
+}
