@@ -5,13 +5,23 @@ Starts nginx (one worker, a 3-byte body, 127.0.0.1 only), then runs wrk, oha and
 generator against it in turn, interleaved over ROUNDS rounds, each with CONNECTIONS connections for
 SECONDS seconds. Prints per tool the median of: requests/s, p50, p99, the generator's CPU time per
 request (user + system from the OS's accounting of the process) and its peak RSS; then loadgate's
-ratios to wrk and oha, and loadgate's open model at a few target rates.
+ratios to wrk and oha.
+
+At full speed a closed model's latency follows its throughput (Little's law: p50 ~ connections /
+requests/s), so a faster generator reports a lower p50 from the same server. Whether the three
+measure latency alike is asked where they reach the same throughput: in the same rounds, each also
+loads the demo service with a fixed 5 ms delay per answer (`--delay 5ms`), and their p50s are
+compared.
+
+Last, loadgate's open model at a few target rates, then upwards by a quarter at a time (at most
+MAX_STEPS runs) until a rate is not held: completed more than 1 % off the target, or more than 1 %
+of the sends late. The highest rate held is reported.
 
 Installs what is missing: nginx-light and wrk from Debian (apt-get), oha with cargo install.
 Bounded: every tool runs for SECONDS, every process is stopped at the end, traffic stays on
 loopback.
 
-    scripts/bench-generator.py [--rounds 3] [--seconds 10] [--connections 50]
+    scripts/bench-generator.py [--rounds 3] [--seconds 10] [--connections 50] [--rates 5000,10000,20000]
 """
 
 import argparse
@@ -68,14 +78,26 @@ http {{
 }}
 """)
     nginx = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf"), "-e", str(work / "error.log")])
+    return listening(nginx, port, lambda: "nginx did not start: " + (work / "error.log").read_text())
+
+
+def start_demo(port: int):
+    """The demo service, answering after a fixed delay: a server whose latency is known."""
+    demo = subprocess.Popen([str(ROOT / "target/release/demo-service"), "--port", str(port), "--delay", "5ms"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return listening(demo, port, lambda: "the demo service did not start")
+
+
+def listening(server, port, why):
+    """Waits up to 5 s for `server` to accept on `port`; stops it and exits with why() if it does not."""
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return nginx
+            return server
         except OSError:
             time.sleep(0.05)
-    nginx.kill()
-    sys.exit("nginx did not start: " + (work / "error.log").read_text())
+    server.kill()
+    sys.exit(why())
 
 
 def measured(cmd, timeout):
@@ -127,13 +149,40 @@ def run_loadgate(url, args, work, load):
     spec = work / "bench.toml"
     spec.write_text(f'name = "bench"\n[load]\n{load}\nduration = "{args.seconds}s"\n'
                     '[[request]]\nname = "ok"\npath = "/"\n')
-    _, cpu, rss = measured([str(ROOT / "target/release/xtask"), "loadtest", "--no-build", "--target", url,
+    _, cpu, rss = measured([str(ROOT / "target/release/xtask"), "loadtest", "--no-build", "--allow-large-load",
+                            "--target", url,
                             "--baselines", str(work / "baselines"), "--out", str(work / "out"), str(spec)],
                            args.seconds + 60)
     summary = json.loads((work / "out/summary.json").read_text())["specs"][0]["summary"]
     total = summary["total"]
     return {"rps": total["rps"], "requests": total["requests"], "p50": total["latency_us"]["p50"],
             "p99": total["latency_us"]["p99"], "cpu": cpu, "rss": rss, "schedule": summary.get("schedule")}
+
+
+MAX_STEPS = 8
+
+
+def median_table(results):
+    return {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "rss")}
+            | {"cpu_us": statistics.median(r["cpu"] / r["requests"] * 1e6 for r in runs)}
+            for name, runs in results.items()}
+
+
+def print_table(median):
+    print(f"{'tool':9} {'req/s':>10} {'p50':>9} {'p99':>9} {'CPU/req':>9} {'peak RSS':>9}")
+    for name, m in median.items():
+        print(f"{name:9} {m['rps']:10.0f} {m['p50']:8.0f}µs {m['p99']:8.0f}µs {m['cpu_us']:7.2f}µs "
+              f"{m['rss']:6.1f}MiB")
+
+
+def open_model(url, args, work, rate):
+    result = run_loadgate(url, args, work, f'model = "open"\nrate = {rate}\nmax_in_flight = 10000')
+    s = result["schedule"]
+    shortfall = result["rps"] / rate - 1
+    print(f"target {rate:8.0f}  completed {result['rps']:9.1f} req/s ({shortfall * 100:+.2f}%)"
+          f"  late {s['late_fraction'] * 100:5.2f}%  max late {s['max_late_us'] / 1000:.1f}ms", flush=True)
+    # Held: the rate completed within 1 %, and at most 1 % of the sends were late.
+    return abs(shortfall) <= 0.01 and s["late_fraction"] <= 0.01
 
 
 def main():
@@ -145,43 +194,57 @@ def main():
     args = parser.parse_args()
     ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="loadgate-bench-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
+    port, demo_port = free_port(), free_port()
+    url, demo_url = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{demo_port}/"
     nginx = start_nginx(work, port)
+    demo = start_demo(demo_port)
     try:
         closed = f'model = "closed"\nusers = {args.connections}'
-        tools = {"wrk": lambda: run_wrk(url, args), "oha": lambda: run_oha(url, args),
-                 "loadgate": lambda: run_loadgate(url, args, work, closed)}
-        results = {name: [] for name in tools}
+        targets = {"nginx": url, "delay": demo_url}
+        tools = {"wrk": lambda u: run_wrk(u, args), "oha": lambda u: run_oha(u, args),
+                 "loadgate": lambda u: run_loadgate(u, args, work, closed)}
+        results = {target: {name: [] for name in tools} for target in targets}
         for round_ in range(1, args.rounds + 1):
-            for name, run in tools.items():
-                result = run()
-                results[name].append(result)
-                print(f"round {round_} {name:9} {result['rps']:10.0f} req/s", file=sys.stderr)
-        median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "rss")}
-                  | {"cpu_us": statistics.median(r["cpu"] / r["requests"] * 1e6 for r in runs)}
-                  for name, runs in results.items()}
+            for target, target_url in targets.items():
+                for name, run in tools.items():
+                    result = run(target_url)
+                    results[target][name].append(result)
+                    print(f"round {round_} {target:6} {name:9} {result['rps']:10.0f} req/s "
+                          f"p50 {result['p50']:7.0f}µs", file=sys.stderr, flush=True)
+        median = median_table(results["nginx"])
         print(f"\nclosed model, {args.connections} connections, {args.seconds} s, median of {args.rounds} "
               f"interleaved rounds, nginx (1 worker) on 127.0.0.1")
-        print(f"{'tool':9} {'req/s':>10} {'p50':>9} {'p99':>9} {'CPU/req':>9} {'peak RSS':>9}")
-        for name, m in median.items():
-            print(f"{name:9} {m['rps']:10.0f} {m['p50']:8.0f}µs {m['p99']:8.0f}µs {m['cpu_us']:7.2f}µs "
-                  f"{m['rss']:6.1f}MiB")
+        print_table(median)
         lg = median["loadgate"]
         for other in ("wrk", "oha"):
             o = median[other]
             print(f"loadgate / {other}: requests/s ×{lg['rps'] / o['rps']:.2f}, CPU per request "
                   f"×{lg['cpu_us'] / o['cpu_us']:.2f}, p50 ×{lg['p50'] / o['p50']:.2f}")
+        little = {name: args.connections / m["rps"] * 1e6 for name, m in median.items()}
+        print("Little's law, connections / requests/s: " +
+              ", ".join(f"{name} {us:.0f}µs" for name, us in little.items()))
 
-        print("\nopen model (loadgate), target rate vs achieved")
-        for rate in (float(r) for r in args.rates.split(",")):
-            result = run_loadgate(url, args, work, f'model = "open"\nrate = {rate}\nmax_in_flight = 10000')
-            s = result["schedule"]
-            print(f"target {rate:8.0f}  completed {result['rps']:9.1f} req/s ({(result['rps'] / rate - 1) * 100:+.2f}%)"
-                  f"  late {s['late_fraction'] * 100:5.2f}%  max late {s['max_late_us'] / 1000:.1f}ms")
+        delay = median_table(results["delay"])
+        print(f"\nlatency agreement at equal throughput: the demo service with a 5 ms delay, same rounds")
+        print_table(delay)
+        lg = delay["loadgate"]
+        for other in ("wrk", "oha"):
+            print(f"loadgate / {other}: p50 ×{lg['p50'] / delay[other]['p50']:.3f}, "
+                  f"requests/s ×{lg['rps'] / delay[other]['rps']:.3f}")
+
+        print("\nopen model (loadgate) against nginx, target rate vs completed", flush=True)
+        held = [rate for rate in (float(r) for r in args.rates.split(",")) if open_model(url, args, work, rate)]
+        highest = max(held, default=None)
+        rate = (highest or 1000.0) * 1.25
+        for _ in range(MAX_STEPS):
+            if not open_model(url, args, work, rate):
+                break
+            highest, rate = rate, rate * 1.25
+        print(f"highest rate held within 1%: {highest:.0f} req/s" if highest else "no rate held within 1%")
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        for process in (nginx, demo):
+            process.terminate()
+            process.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 

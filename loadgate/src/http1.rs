@@ -630,42 +630,39 @@ mod tests {
         assert_eq!(server.join().unwrap(), 2);
     }
 
+    /// The failure of one request to `target`.
+    async fn failure(target: &Target) -> Failure {
+        let (result, _) = send(&mut Connection::default(), target, 0).await;
+        result.unwrap_err()
+    }
+
     #[tokio::test]
     async fn garbage_and_refused_connections_are_failures_that_say_why() {
         let replies: Vec<Reply> = vec![(Some(b"\x00\x01garbage\r\n\r\n"), CLOSE)];
         let (tx, _closed) = std::sync::mpsc::channel();
         let (target, server) = server(replies, 1024, tx);
-        let failure = send(&mut Connection::default(), &target, 0)
-            .await
-            .0
-            .unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::Io);
+        let garbage = failure(&target).await;
+        assert_eq!(garbage.kind, ErrorKind::Io);
         assert!(
-            failure.message.contains("not HTTP/1.1"),
+            garbage.message.contains("not HTTP/1.1"),
             "{}",
-            failure.message
+            garbage.message
         );
         server.join().unwrap();
 
+        // A port nobody listens on any more.
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-        let failure = send(
-            &mut Connection::default(),
-            &Target::resolve(&url).unwrap(),
-            0,
-        )
-        .await
-        .0
-        .unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::Connect);
+        let refused = failure(&Target::resolve(&url).unwrap()).await;
+        assert_eq!(refused.kind, ErrorKind::Connect);
         assert!(
-            failure.message.starts_with("cannot connect: "),
+            refused.message.starts_with("cannot connect: "),
             "{}",
-            failure.message
+            refused.message
         );
     }
 
