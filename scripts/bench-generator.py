@@ -11,7 +11,8 @@ At full speed a closed model's latency follows its throughput (Little's law: p50
 requests/s), so a faster generator reports a lower p50 from the same server. Whether the three
 measure latency alike is asked where they reach the same throughput: in the same rounds, each also
 loads the demo service with a fixed 5 ms delay per answer (`--delay 5ms`), and their p50s are
-compared.
+compared. And over one connection to nginx, where each p50 is a round trip that includes the
+tool's own work per request.
 
 Last, loadgate's open model at a few target rates, then upwards by a quarter at a time (at most
 MAX_STEPS runs) until a rate is not held: completed more than 1 % off the target, or more than 1 %
@@ -126,8 +127,9 @@ def micros(value, unit):
     return float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
 
 
-def run_wrk(url, args):
-    out, cpu, rss = measured(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", url],
+def run_wrk(url, args, connections):
+    threads = min(2, connections)
+    out, cpu, rss = measured(["wrk", f"-t{threads}", f"-c{connections}", f"-d{args.seconds}s", "--latency", url],
                              args.seconds + 30)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -135,8 +137,8 @@ def run_wrk(url, args):
     return {"rps": rps, "requests": total, "p50": p["50"], "p99": p["99"], "cpu": cpu, "rss": rss}
 
 
-def run_oha(url, args):
-    out, cpu, rss = measured(["oha", "-z", f"{args.seconds}s", "-c", str(args.connections), "--no-tui",
+def run_oha(url, args, connections):
+    out, cpu, rss = measured(["oha", "-z", f"{args.seconds}s", "-c", str(connections), "--no-tui",
                               "--output-format", "json", url], args.seconds + 30)
     data = json.loads(out)
     requests = sum(data["statusCodeDistribution"].values())
@@ -199,15 +201,15 @@ def main():
     nginx = start_nginx(work, port)
     demo = start_demo(demo_port)
     try:
-        closed = f'model = "closed"\nusers = {args.connections}'
-        targets = {"nginx": url, "delay": demo_url}
-        tools = {"wrk": lambda u: run_wrk(u, args), "oha": lambda u: run_oha(u, args),
-                 "loadgate": lambda u: run_loadgate(u, args, work, closed)}
+        # (URL, connections): full speed, one connection at a time, and equal throughput.
+        targets = {"nginx": (url, args.connections), "one": (url, 1), "delay": (demo_url, args.connections)}
+        tools = {"wrk": lambda u, c: run_wrk(u, args, c), "oha": lambda u, c: run_oha(u, args, c),
+                 "loadgate": lambda u, c: run_loadgate(u, args, work, f'model = "closed"\nusers = {c}')}
         results = {target: {name: [] for name in tools} for target in targets}
         for round_ in range(1, args.rounds + 1):
-            for target, target_url in targets.items():
+            for target, (target_url, connections) in targets.items():
                 for name, run in tools.items():
-                    result = run(target_url)
+                    result = run(target_url, connections)
                     results[target][name].append(result)
                     print(f"round {round_} {target:6} {name:9} {result['rps']:10.0f} req/s "
                           f"p50 {result['p50']:7.0f}µs", file=sys.stderr, flush=True)
@@ -224,13 +226,15 @@ def main():
         print("Little's law, connections / requests/s: " +
               ", ".join(f"{name} {us:.0f}µs" for name, us in little.items()))
 
-        delay = median_table(results["delay"])
-        print(f"\nlatency agreement at equal throughput: the demo service with a 5 ms delay, same rounds")
-        print_table(delay)
-        lg = delay["loadgate"]
-        for other in ("wrk", "oha"):
-            print(f"loadgate / {other}: p50 ×{lg['p50'] / delay[other]['p50']:.3f}, "
-                  f"requests/s ×{lg['rps'] / delay[other]['rps']:.3f}")
+        for target, title in (("delay", "equal throughput: the demo service with a 5 ms delay"),
+                              ("one", "one connection: nginx, each tool waiting for every answer")):
+            table = median_table(results[target])
+            print(f"\nlatency agreement at {title}, same rounds")
+            print_table(table)
+            lg = table["loadgate"]
+            for other in ("wrk", "oha"):
+                print(f"loadgate / {other}: p50 ×{lg['p50'] / table[other]['p50']:.3f}, "
+                      f"requests/s ×{lg['rps'] / table[other]['rps']:.3f}")
 
         print("\nopen model (loadgate) against nginx, target rate vs completed", flush=True)
         held = [rate for rate in (float(r) for r in args.rates.split(",")) if open_model(url, args, work, rate)]
