@@ -1,36 +1,37 @@
 //! loadgate: a performance gate for HTTP services.
 //!
-//! The data flows one way, each arrow a module with plain data in and out:
-//! spec file → [`spec`] → [`plan`] → ([`service`] launch) → [`run`] → [`record`] →
-//! [`summary`] → [`compare`] → [`verdict`] → [`report`], with [`baseline`] files read before the
-//! run and written on request. [`gate::loadtest`] is the whole pipeline in one function.
+//! The modules are the pipeline's stages, in the order the data flows through them; each imports
+//! only from the stages above it (and from [`support`]):
+//! spec file → [`spec`] → [`plan`] → ([`service`] launch) → [`run`] (generator + recorder) →
+//! [`summary`] → [`judge`] (checks, verdict, baselines) → [`report`]; [`pipeline`] drives them
+//! for every spec. [`metric`] is the vocabulary the plan, the summary and the judge share.
 
-pub mod against;
-pub mod answer;
-pub mod baseline;
-pub mod cargo;
-pub mod compare;
-pub mod data;
-pub mod exit;
-pub mod files;
-pub mod gate;
-pub mod guard;
-pub mod http1;
-pub mod meta;
-pub mod metric;
-pub mod paths;
-pub mod plan;
-pub mod progress;
-pub mod record;
-pub mod report;
-pub mod resources;
-pub mod run;
-pub mod schema;
-pub mod secret;
-pub mod service;
+// Leaves: paths, clock and host, files, exit codes, units, statistics.
+pub mod support;
+
+// What the user wrote: TOML → typed spec, with file:line:key errors.
 pub mod spec;
-pub mod stats;
+
+// The names of what is measured and judged (p90, error_rate…), shared by the stages below.
+pub mod metric;
+
+// Spec → plan: validated, concrete, every default resolved.
+pub mod plan;
+
+// The service under test as a process, launched, probed and stopped.
+pub mod service;
+
+// Plan → recording: the load generator, its HTTP client and the histograms.
+pub mod run;
+
+// Recording → summary: the figures of one spec.
 pub mod summary;
-pub mod template;
-pub mod units;
-pub mod verdict;
+
+// Summary + baseline → checks and verdict.
+pub mod judge;
+
+// Verdict → console, junit.xml, summary.json, summary.md, report.html.
+pub mod report;
+
+// Every stage, for every spec: the gate as one function.
+pub mod pipeline;

@@ -4,9 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Scope;
-use crate::resources::format_bytes;
+use crate::run::resources::format_bytes;
 use crate::summary::SpecSummary;
-use crate::units::{Quantity, format_micros, format_percent, parse_duration, parse_percent};
+use crate::support::units::{
+    Quantity, format_micros, format_percent, parse_duration, parse_percent,
+};
 
 #[derive(
     Debug,

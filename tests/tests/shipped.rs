@@ -3,10 +3,10 @@
 //! recording a new baseline (`cargo xtask loadtest --update-baselines`) fails here, in the
 //! tests, rather than as an inconclusive gate later.
 
-use loadgate::baseline;
-use loadgate::paths::Paths;
+use loadgate::judge::baseline;
 use loadgate::plan::{self, Overrides};
-use loadgate::schema;
+use loadgate::report::schema;
+use loadgate::support::paths::Paths;
 use loadgate_tests::{assert_valid, workspace_root};
 
 #[test]

@@ -98,7 +98,7 @@ pub struct AcceptArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    loadgate::units::parse_duration(text)
+    loadgate::support::units::parse_duration(text)
 }
 
 /// The generator speaks plain HTTP/1.1: on loopback, TLS would mostly measure the cipher.

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use loadgate::exit;
-use loadgate::gate::{self, GateOptions};
-use loadgate::paths::Paths;
+use loadgate::pipeline::{self as gate, GateOptions};
 use loadgate::plan::Overrides;
+use loadgate::support::exit;
+use loadgate::support::paths::Paths;
 
 use crate::flags::{AcceptArgs, Loadtest, LoadtestAction, RunArgs};
 
@@ -105,7 +105,7 @@ async fn interrupted() -> &'static str {
 /// The specs start the workspace's own release binaries (the demo service), so they are
 /// built first; cargo makes this a no-op when nothing changed.
 fn build_binaries(root: &Path) -> anyhow::Result<()> {
-    let status = loadgate::cargo::command(root)
+    let status = loadgate::support::cargo::command(root)
         .args(["build", "--release", "--workspace", "--bins", "--quiet"])
         .status()
         .context("cannot run cargo to build the service")?;

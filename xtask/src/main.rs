@@ -21,20 +21,20 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(loadgate::exit::BAD_INPUT as u8)
+            ExitCode::from(loadgate::support::exit::BAD_INPUT as u8)
         }
     }
 }
 
 /// `cargo xtask schemas`: writes the checked-in schemas (a test fails while they are stale).
 fn write_schemas(root: &Path) -> anyhow::Result<i32> {
-    use loadgate::schema;
+    use loadgate::report::schema;
     for (file, text) in [
         (schema::SPEC_SCHEMA_FILE, schema::spec()),
         (schema::SUMMARY_SCHEMA_FILE, schema::summary()),
     ] {
-        loadgate::files::write_atomic(&root.join(file), text.as_bytes())?;
+        loadgate::support::files::write_atomic(&root.join(file), text.as_bytes())?;
         println!("wrote {file}");
     }
-    Ok(loadgate::exit::PASSED)
+    Ok(loadgate::support::exit::PASSED)
 }

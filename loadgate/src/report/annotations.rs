@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use crate::verdict::{GateResult, Verdict};
+use crate::judge::verdict::{GateResult, Verdict};
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
     for spec in &result.specs {

@@ -4,10 +4,10 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::compare::CheckOutcome;
+use crate::judge::checks::CheckOutcome;
+use crate::judge::verdict::{GateResult, SpecResult};
 use crate::summary::{Metrics, SweepSummary};
-use crate::units::format_micros;
-use crate::verdict::{GateResult, SpecResult};
+use crate::support::units::format_micros;
 
 pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
     write!(out, "\n{} ({})", result.name, result.file.display())?;

@@ -7,8 +7,8 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use crate::judge::verdict::{GateResult, SpecResult};
 use crate::summary::decode_histogram;
-use crate::verdict::{GateResult, SpecResult};
 
 const CHART_JS: &str = include_str!("../../assets/chart.js/chart.umd.min.js");
 

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use junit_report::{Duration, OffsetDateTime, Report, TestCase, TestSuite};
 
-use crate::compare::CheckOutcome;
-use crate::verdict::{GateResult, Verdict};
+use crate::judge::checks::CheckOutcome;
+use crate::judge::verdict::{GateResult, Verdict};
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
     let timestamp = humantime::parse_rfc3339(&result.provenance.recorded_at)

@@ -4,10 +4,10 @@
 
 use std::io::{self, Write};
 
-use crate::compare::{Check, CheckKind, CheckOutcome};
+use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+use crate::judge::verdict::{GateResult, Verdict};
 use crate::summary::{LatencyStats, Metrics, SpecSummary};
-use crate::units::format_percent;
-use crate::verdict::{GateResult, Verdict};
+use crate::support::units::format_percent;
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
     let icon = |verdict| match verdict {

@@ -7,15 +7,17 @@ pub mod console;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod progress;
+pub mod schema;
 
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::files::write_atomic;
-use crate::secret::Secrets;
-use crate::verdict::GateResult;
+use crate::judge::verdict::GateResult;
+use crate::plan::secret::Secrets;
+use crate::support::files::write_atomic;
 
 /// Writes `junit.xml`, `summary.json`, `summary.md` and `report.html` into `out_dir`, each atomically, and
 /// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given. Every
@@ -65,15 +67,15 @@ pub(crate) mod fixtures {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
-    use crate::compare::{Check, CheckKind, CheckOutcome};
-    use crate::meta::{Host, Provenance};
+    use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+    use crate::judge::verdict::{GateResult, SpecResult, Verdict};
     use crate::metric::Metric;
-    use crate::record::ErrorExample;
-    use crate::resources::{ResourceFigures, ResourcePoint};
+    use crate::run::record::ErrorExample;
+    use crate::run::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
     use crate::summary::{LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts};
-    use crate::units::Seconds;
-    use crate::verdict::{GateResult, SpecResult, Verdict};
+    use crate::support::meta::{Host, Provenance};
+    use crate::support::units::Seconds;
 
     fn metrics(requests: u64, failures: u64, p50: u64) -> Metrics {
         Metrics {
@@ -313,7 +315,7 @@ mod tests {
         assert_eq!(parsed, result);
         assert_eq!(
             (result.verdict.label(), result.exit_code),
-            ("SERVICE FAILED", crate::exit::SERVICE_FAILED)
+            ("SERVICE FAILED", crate::support::exit::SERVICE_FAILED)
         );
     }
 

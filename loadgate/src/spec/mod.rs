@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::units::{DurationRange, HumanDuration, Percent, Quantity};
+use crate::support::units::{DurationRange, HumanDuration, Percent, Quantity};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::files::write_atomic;
-use crate::meta::Provenance;
+use crate::judge::verdict::{SpecResult, Verdict};
 use crate::summary::{SpecSummary, decode_histogram};
-use crate::verdict::{SpecResult, Verdict};
+use crate::support::files::write_atomic;
+use crate::support::meta::Provenance;
 
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -3,8 +3,8 @@
 //! TOML's `#:schema` directive) and `summary.json`. Both are checked in; a test fails when a
 //! type changed without `cargo xtask schemas`.
 
+use crate::judge::verdict::GateResult;
 use crate::spec::SpecFile;
-use crate::verdict::GateResult;
 
 /// Where the checked-in schemas live, relative to the project root.
 pub const SPEC_SCHEMA_FILE: &str = "loadspec/spec.schema.json";

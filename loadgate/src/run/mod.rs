@@ -11,13 +11,17 @@
 //! request due meanwhile, and each of them shows it (no coordinated omission). How late the
 //! sends were is recorded, so a generator that could not keep up is caught, not believed.
 //!
-//! Requests go over the generator's own HTTP/1.1 client ([`crate::http1`]): each closed-model
+//! Requests go over the generator's own HTTP/1.1 client ([`crate::run::http1`]): each closed-model
 //! user keeps one keep-alive connection, as a browser tab or a client pool would; the open
 //! model's requests take idle connections from a shared pool and open more as needed.
 //!
 //! Requests due before `warmup` are recorded apart and not judged. Recording goes to a few sharded recorders
 //! (one lock per shard, held for a histogram increment): no per-request message to a collector,
 //! no samples kept, so memory stays flat however long the run.
+
+pub mod http1;
+pub mod record;
+pub mod resources;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,16 +34,16 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::{Position, Url};
 
-use crate::answer;
-use crate::data::DataTable;
-use crate::http1::{self, Connection};
+use crate::plan::data::DataTable;
+use crate::plan::expect;
+use crate::plan::secret::Secrets;
+use crate::plan::template::RenderContext;
 use crate::plan::{LoadPlan, Plan, RequestPlan};
-use crate::record::{
+use crate::run::record::{
     ErrorExample, ErrorKind, Interval, LATE_AFTER, Outcome, Recorder, Schedule, SeriesPoint,
 };
-use crate::secret::Secrets;
 use crate::spec::{Model, Pick};
-use crate::template::RenderContext;
+use http1::Connection;
 
 /// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
 /// and a sequential data pick, so a later round does not repeat an earlier round's ids.
@@ -719,7 +723,7 @@ async fn send(
     let captures_headers = plan
         .captures
         .iter()
-        .any(|c| matches!(c.source, answer::Source::Header(_)));
+        .any(|c| matches!(c.source, expect::Source::Header(_)));
     let exchange = http1::Exchange {
         request,
         head: plan.method == Method::HEAD,
@@ -768,7 +772,7 @@ async fn send(
             format!("got {status}, expected {wanted}"),
         ))
     } else if keep(status) > 0 || captures_headers {
-        answer::check(
+        expect::check(
             &plan.expect,
             &plan.captures,
             &answer.headers,
@@ -776,7 +780,7 @@ async fn send(
             user_vars,
         )
         .err()
-        .map(|answer::Mismatch(message)| (ErrorKind::Expect, message))
+        .map(|expect::Mismatch(message)| (ErrorKind::Expect, message))
     } else {
         None
     };

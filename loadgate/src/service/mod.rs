@@ -2,6 +2,8 @@
 //! log file, probed until ready, watched while the load runs, and stopped with SIGTERM → grace →
 //! SIGKILL on every path — including errors, panics and an interrupted gate (via `Drop`).
 
+pub mod against;
+
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
@@ -11,8 +13,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::files::tail;
 use crate::plan::ServicePlan;
+use crate::support::files::tail;
 
 /// How many lines of the service's log a failure report carries.
 const LOG_TAIL_LINES: usize = 30;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use procfs::process::{Process, all_processes};
 use serde::{Deserialize, Serialize};
 
-use crate::units::{Seconds, round_to};
+use crate::support::units::{Seconds, round_to};
 
 /// Often enough to catch a spike of a few hundred milliseconds, rarely enough that scanning
 /// `/proc` costs the machine next to nothing.
@@ -285,7 +285,7 @@ impl ResourceFigures {
             if self.rss_growth_bytes >= 0 { "+" } else { "" },
             format_bytes(self.rss_growth_bytes as f64),
             self.cpu_seconds,
-            crate::units::format_micros(self.cpu_per_request_us),
+            crate::support::units::format_micros(self.cpu_per_request_us),
             self.cpu_utilisation,
             self.threads_peak,
             self.fds_peak,

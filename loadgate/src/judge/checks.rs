@@ -4,7 +4,7 @@
 //! threshold's noise floor never fails, and an improvement is reported but never fails.
 //!
 //! With three rounds or more on both sides, a regression is judged over the rounds (see
-//! [`crate::stats`]): it fails only when the median change exceeds the threshold *and* the 90 %
+//! [`crate::support::stats`]): it fails only when the median change exceeds the threshold *and* the 90 %
 //! interval of the change excludes no change; when the interval still reaches beyond the
 //! threshold otherwise, the run cannot tell, and the check is inconclusive.
 
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::metric::Metric;
 use crate::plan::Threshold;
-use crate::stats;
 use crate::summary::{SpecSummary, round_key};
+use crate::support::stats;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -332,7 +332,7 @@ mod tests {
     }
     use crate::plan::Scope;
     use crate::summary::{LatencyStats, LoadFacts, Metrics, WarmupFacts};
-    use crate::units::Seconds;
+    use crate::support::units::Seconds;
 
     fn summary(p90_us: u64, error_rate: f64, rps: f64) -> SpecSummary {
         let metrics = Metrics {
@@ -504,7 +504,7 @@ mod tests {
     #[test]
     fn service_metrics_are_judged_when_measured() {
         let with_cpu = |us: f64| SpecSummary {
-            service: Some(crate::resources::ResourceFigures {
+            service: Some(crate::run::resources::ResourceFigures {
                 rss_peak_bytes: 64 << 20,
                 rss_mean_bytes: 60 << 20,
                 rss_start_bytes: 60 << 20,

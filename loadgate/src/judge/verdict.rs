@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{Check, CheckOutcome};
-use crate::exit;
-use crate::meta::Provenance;
+use crate::judge::checks::{Check, CheckOutcome};
 use crate::service::ServiceFailure;
 use crate::summary::{Metrics, SpecSummary};
+use crate::support::exit;
+use crate::support::meta::Provenance;
 
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -2,6 +2,12 @@
 //! weights, parsed templates, thresholds in internal units). Every default lives in [`defaults`].
 //! Errors point at the offending key; nothing here touches the network or starts a process.
 
+pub mod data;
+pub mod expect;
+pub mod guard;
+pub mod secret;
+pub mod template;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,15 +16,15 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 
-use crate::answer::{Capture, Expect, JsonPath, Source};
-use crate::data::DataTable;
 use crate::metric::Metric;
-use crate::secret::Secrets;
+use crate::plan::data::DataTable;
+use crate::plan::expect::{Capture, Expect, JsonPath, Source};
+use crate::plan::secret::Secrets;
+use crate::plan::template::{Escape, Names, Template};
 use crate::spec::{
     self, GateSpec, LoadSpec, Model, RequestSpec, SpecError, StageSpec, SweepSpec, ThresholdSpec,
 };
-use crate::template::{Escape, Names, Template};
-use crate::units::{DurationRange, Quantity};
+use crate::support::units::{DurationRange, Quantity};
 
 /// Every default of the spec format, in one place (loadspec/README.md repeats them).
 pub mod defaults {

@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Scope;
 use crate::plan::{Plan, Threshold};
-use crate::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
-use crate::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::run::Recording;
+use crate::run::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
+use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::spec::Model;
-use crate::units::{Seconds, round_to};
-use crate::units::{format_micros, format_percent};
+use crate::support::units::{Seconds, round_to};
+use crate::support::units::{format_micros, format_percent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -405,8 +405,9 @@ pub fn merge_rounds(rounds: &[SpecSummary], thresholds: &[Threshold]) -> SpecSum
     if let Some(service) = merged.service.as_mut() {
         let all: Vec<&ResourceFigures> = rounds.iter().filter_map(|r| r.service.as_ref()).collect();
         service.rss_peak_bytes = all.iter().map(|f| f.rss_peak_bytes).max().unwrap_or(0);
-        service.cpu_per_request_us =
-            crate::stats::median(&all.iter().map(|f| f.cpu_per_request_us).collect::<Vec<_>>());
+        service.cpu_per_request_us = crate::support::stats::median(
+            &all.iter().map(|f| f.cpu_per_request_us).collect::<Vec<_>>(),
+        );
     }
     merged
 }
@@ -444,7 +445,7 @@ fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
         examples: parts
             .iter()
             .flat_map(|m| m.examples.iter().cloned())
-            .take(crate::record::MAX_EXAMPLES)
+            .take(crate::run::record::MAX_EXAMPLES)
             .collect(),
         bytes_received: parts.iter().map(|m| m.bytes_received).sum(),
         clamped: parts.iter().map(|m| m.clamped).sum(),
@@ -527,7 +528,7 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Outcome;
+    use crate::run::record::Outcome;
 
     #[test]
     fn a_schedule_not_kept_is_explained() {

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use url::Url;
 
-use crate::record::ErrorKind;
+use crate::run::record::ErrorKind;
 
 /// Where requests go: the target's addresses, resolved once, and its `Host` header.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::units::Seconds;
+use crate::support::units::Seconds;
 
 /// Latencies above this are clamped (and counted as clamped): ten minutes is past any timeout.
 pub const LATENCY_MAX_US: u64 = 600_000_000;
@@ -266,7 +266,7 @@ impl Interval {
             }
         };
         SeriesPoint {
-            t: Seconds(crate::units::round_to(t, 3)),
+            t: Seconds(crate::support::units::round_to(t, 3)),
             requests: self.requests,
             errors: self.errors,
             p50_us: quantile(0.50),

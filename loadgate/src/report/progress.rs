@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::run::Progress;
-use crate::units::format_micros;
+use crate::support::units::format_micros;
 
 /// How often a log (no terminal) gets a line.
 const LINE_EVERY: Duration = Duration::from_secs(5);

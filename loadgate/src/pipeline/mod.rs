@@ -11,23 +11,23 @@ use anyhow::{Context as _, bail};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::against::BaseCheckout;
-use crate::baseline::{self, Baseline};
-use crate::compare::{Check, CheckOutcome, compare};
-use crate::guard;
-use crate::meta::{Host, Provenance};
-use crate::paths::Paths;
+use crate::judge::baseline::{self, Baseline};
+use crate::judge::checks::{Check, CheckOutcome, compare};
+use crate::judge::verdict::{GateResult, SpecResult, Verdict};
+use crate::plan::guard;
+use crate::plan::secret::Secrets;
 use crate::plan::{self, Overrides, Plan, ServicePlan};
-use crate::progress;
 use crate::report;
-use crate::resources::Sampler;
+use crate::report::progress;
+use crate::run::resources::Sampler;
 use crate::run::{self, Counters};
-use crate::secret::Secrets;
+use crate::service::against::BaseCheckout;
 use crate::service::{self, Service, ServiceFailure};
 use crate::summary::{
     Metrics, ScheduleSummary, SpecSummary, merge_rounds, summarize, summarize_sweep,
 };
-use crate::verdict::{GateResult, SpecResult, Verdict};
+use crate::support::meta::{Host, Provenance};
+use crate::support::paths::Paths;
 
 #[derive(Debug, Clone)]
 pub struct GateOptions {
@@ -101,7 +101,7 @@ pub async fn loadtest(
     let out_dir = paths.out_dir.clone();
     let shown_out = paths.shown(&paths.out_dir);
     let _lock = tokio::task::spawn_blocking(move || {
-        crate::files::lock_dir(&out_dir, || {
+        crate::support::files::lock_dir(&out_dir, || {
             eprintln!(
                 "loadgate: another gate is writing {}: waiting for it to finish",
                 shown_out.display()

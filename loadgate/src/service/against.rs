@@ -78,7 +78,7 @@ impl BaseCheckout {
                 checkout.dir.display()
             );
             let _ = std::fs::remove_file(&built_marker);
-            let status = crate::cargo::command(&checkout.dir)
+            let status = crate::support::cargo::command(&checkout.dir)
                 .args(["build", "--release", "--workspace", "--bins", "--quiet"])
                 // Its own target directory, kept between runs: the next build is incremental.
                 .env("CARGO_TARGET_DIR", &target_dir)
@@ -87,7 +87,7 @@ impl BaseCheckout {
             if !status.success() {
                 bail!("--against {rev}: building the base revision failed ({status})");
             }
-            crate::files::write_atomic(&built_marker, checkout.commit.as_bytes())?;
+            crate::support::files::write_atomic(&built_marker, checkout.commit.as_bytes())?;
         }
         // The spec's `target/release/…` commands resolve, from the worktree, to its build.
         std::os::unix::fs::symlink(

@@ -1,0 +1,6 @@
+//! Summary + baseline + thresholds → verdict: every check, every rule that makes a result
+//! inconclusive or adds a note, and the baseline files the comparison reads and writes.
+
+pub mod baseline;
+pub mod checks;
+pub mod verdict;
