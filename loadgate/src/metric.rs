@@ -3,11 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Scope;
-use crate::run::resources::format_bytes;
-use crate::summary::SpecSummary;
 use crate::support::units::{
-    Quantity, format_micros, format_percent, parse_duration, parse_percent,
+    Quantity, format_bytes, format_micros, format_percent, parse_duration, parse_percent,
 };
 
 #[derive(
@@ -76,28 +73,6 @@ impl Metric {
         !matches!(self, Metric::Rps | Metric::Capacity)
     }
 
-    /// The metric's value in `scope` of `summary`, in its internal unit: µs for latency and CPU
-    /// per request, a fraction for the error rate, requests/second for throughput, bytes for
-    /// memory. `None` when it was not measured (no such request, no service with `--target`).
-    pub fn value(self, summary: &SpecSummary, scope: &Scope) -> Option<f64> {
-        let metrics = match scope {
-            Scope::Total => Some(&summary.total),
-            Scope::Request(name) => summary.requests.get(name),
-        };
-        let service = summary.service.as_ref();
-        match self {
-            Metric::P50 => metrics.map(|m| m.latency_us.p50 as f64),
-            Metric::P90 => metrics.map(|m| m.latency_us.p90 as f64),
-            Metric::P99 => metrics.map(|m| m.latency_us.p99 as f64),
-            Metric::ErrorRate => metrics.map(|m| m.error_rate),
-            Metric::Rps => metrics.map(|m| m.rps),
-            Metric::ServiceRssPeak => service.map(|s| s.rss_peak_bytes as f64),
-            Metric::ServiceRssGrowth => service.map(|s| s.rss_growth_bytes as f64),
-            Metric::ServiceCpuPerRequest => service.map(|s| s.cpu_per_request_us),
-            Metric::Capacity => summary.sweep.as_ref().and_then(|s| s.capacity),
-        }
-    }
-
     /// Reads a threshold amount written for this metric into the internal unit.
     pub fn parse_amount(self, amount: &Quantity) -> Result<f64, String> {
         match (self, amount) {
@@ -162,5 +137,21 @@ impl Metric {
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.key())
+    }
+}
+
+/// Where a threshold applies: the aggregate of all requests, or one request name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Total,
+    Request(String),
+}
+
+impl Scope {
+    pub fn label(&self) -> &str {
+        match self {
+            Scope::Total => "total",
+            Scope::Request(name) => name,
+        }
     }
 }

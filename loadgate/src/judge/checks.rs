@@ -8,11 +8,13 @@
 //! interval of the change excludes no change; when the interval still reaches beyond the
 //! threshold otherwise, the run cannot tell, and the check is inconclusive.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::metric::Metric;
 use crate::plan::Threshold;
-use crate::summary::{SpecSummary, round_key};
+use crate::summary::SpecSummary;
 use crate::support::stats;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -81,10 +83,10 @@ pub fn compare(
     let mut checks = Vec::new();
     for threshold in thresholds {
         let metric = threshold.metric;
-        let Some(value) = metric.value(current, &threshold.scope) else {
+        let Some(value) = current.value(metric, &threshold.scope) else {
             continue;
         };
-        let base = baseline.and_then(|b| metric.value(b, &threshold.scope));
+        let base = baseline.and_then(|b| b.value(metric, &threshold.scope));
         let change = base.filter(|b| *b != 0.0).map(|b| (value - b) / b);
         let check = |kind, limit, outcome, message| Check {
             scope: threshold.scope.label().to_owned(),
@@ -316,6 +318,23 @@ fn format_number(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// The values a round contributes to the verdicts: every metric a regression threshold judges,
+/// keyed `"SCOPE METRIC"`.
+pub fn round_values(summary: &SpecSummary, thresholds: &[Threshold]) -> BTreeMap<String, f64> {
+    thresholds
+        .iter()
+        .filter(|t| t.regression.is_some())
+        .filter_map(|t| {
+            let value = summary.value(t.metric, &t.scope)?;
+            Some((round_key(t), value))
+        })
+        .collect()
+}
+
+pub fn round_key(threshold: &Threshold) -> String {
+    format!("{} {}", threshold.scope.label(), threshold.metric)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -330,7 +349,7 @@ mod tests {
     ) -> Vec<Check> {
         compare(thresholds, current, baseline, false)
     }
-    use crate::plan::Scope;
+    use crate::metric::Scope;
     use crate::summary::{LatencyStats, LoadFacts, Metrics, WarmupFacts};
     use crate::support::units::Seconds;
 

@@ -12,11 +12,11 @@ use tokio::sync::watch;
 use url::Url;
 
 use crate::judge::baseline::{self, Baseline};
-use crate::judge::checks::{Check, CheckOutcome, compare};
+use crate::judge::checks::{Check, CheckOutcome, compare, round_values};
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
 use crate::plan::guard;
 use crate::plan::secret::Secrets;
-use crate::plan::{self, Overrides, Plan, ServicePlan};
+use crate::plan::{self, Overrides, Plan, ServicePlan, Threshold};
 use crate::report;
 use crate::report::progress;
 use crate::run::resources::Sampler;
@@ -256,7 +256,7 @@ async fn run_spec(
                     break;
                 }
             }
-            (merge_rounds(&rounds, &plan.thresholds), failure)
+            (merged(&rounds, &plan.thresholds), failure)
         }
         Some(sweep) => {
             // Each step is the spec's load at that many users or that rate, one after the
@@ -505,8 +505,8 @@ async fn run_ab(
         if pair >= rounds {
             let decided = compare(
                 &plan.thresholds,
-                &merge_rounds(&candidate_rounds, &plan.thresholds),
-                Some(&merge_rounds(&base_rounds, &plan.thresholds)),
+                &merged(&candidate_rounds, &plan.thresholds),
+                Some(&merged(&base_rounds, &plan.thresholds)),
                 true,
             )
             .iter()
@@ -565,8 +565,8 @@ async fn run_ab(
                 .map(|s| format!("interrupted by {s} before a pair of rounds completed")),
         ));
     }
-    let base_summary = merge_rounds(&base_rounds[..pairs], &plan.thresholds);
-    let summary = merge_rounds(&candidate_rounds[..pairs], &plan.thresholds);
+    let base_summary = merged(&base_rounds[..pairs], &plan.thresholds);
+    let summary = merged(&candidate_rounds[..pairs], &plan.thresholds);
     if failure.is_some() {
         return Ok(result(Some(summary), failure, vec![], Some(&base_summary)).judged(None));
     }
@@ -670,4 +670,11 @@ pub fn accept(paths: &Paths) -> anyhow::Result<Vec<PathBuf>> {
         );
     }
     Ok(written)
+}
+
+/// Several rounds as one summary, each round's judged values kept for the round checks.
+fn merged(rounds: &[SpecSummary], thresholds: &[Threshold]) -> SpecSummary {
+    let mut summary = merge_rounds(rounds);
+    summary.rounds = rounds.iter().map(|r| round_values(r, thresholds)).collect();
+    summary
 }

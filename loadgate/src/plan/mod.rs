@@ -16,7 +16,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 
-use crate::metric::Metric;
+use crate::metric::{Metric, Scope};
 use crate::plan::data::DataTable;
 use crate::plan::expect::{Capture, Expect, JsonPath, Source};
 use crate::plan::secret::Secrets;
@@ -286,22 +286,6 @@ impl RequestPlan {
         std::iter::once(&self.path)
             .chain(self.headers.iter().map(|(_, value)| value))
             .chain(&self.body)
-    }
-}
-
-/// Where a threshold applies: the aggregate of all requests, or one request name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scope {
-    Total,
-    Request(String),
-}
-
-impl Scope {
-    pub fn label(&self) -> &str {
-        match self {
-            Scope::Total => "total",
-            Scope::Request(name) => name,
-        }
     }
 }
 

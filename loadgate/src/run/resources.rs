@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use procfs::process::{Process, all_processes};
 use serde::{Deserialize, Serialize};
 
-use crate::support::units::{Seconds, round_to};
+use crate::support::units::{Seconds, format_bytes, round_to};
 
 /// Often enough to catch a spike of a few hundred milliseconds, rarely enough that scanning
 /// `/proc` costs the machine next to nothing.
@@ -291,15 +291,6 @@ impl ResourceFigures {
             self.fds_peak,
         )
     }
-}
-
-/// "12.3 MiB".
-pub fn format_bytes(bytes: f64) -> String {
-    let sign = if bytes < 0.0 { "-" } else { "" };
-    format!(
-        "{sign}{}",
-        bytesize::ByteSize(bytes.abs() as u64).display().iec()
-    )
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Scope;
-use crate::plan::{Plan, Threshold};
+use crate::metric::{Metric, Scope};
+use crate::plan::Plan;
 use crate::run::Recording;
 use crate::run::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
 use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
@@ -56,6 +56,28 @@ pub struct SpecSummary {
 }
 
 impl SpecSummary {
+    /// `metric`'s value in `scope`, in its internal unit: µs for latency and CPU
+    /// per request, a fraction for the error rate, requests/second for throughput, bytes for
+    /// memory. `None` when it was not measured (no such request, no service with `--target`).
+    pub fn value(&self, metric: Metric, scope: &Scope) -> Option<f64> {
+        let metrics = match scope {
+            Scope::Total => Some(&self.total),
+            Scope::Request(name) => self.requests.get(name),
+        };
+        let service = self.service.as_ref();
+        match metric {
+            Metric::P50 => metrics.map(|m| m.latency_us.p50 as f64),
+            Metric::P90 => metrics.map(|m| m.latency_us.p90 as f64),
+            Metric::P99 => metrics.map(|m| m.latency_us.p99 as f64),
+            Metric::ErrorRate => metrics.map(|m| m.error_rate),
+            Metric::Rps => metrics.map(|m| m.rps),
+            Metric::ServiceRssPeak => service.map(|s| s.rss_peak_bytes as f64),
+            Metric::ServiceRssGrowth => service.map(|s| s.rss_growth_bytes as f64),
+            Metric::ServiceCpuPerRequest => service.map(|s| s.cpu_per_request_us),
+            Metric::Capacity => self.sweep.as_ref().and_then(|s| s.capacity),
+        }
+    }
+
     /// Every request name's error examples, as `(name, example)`.
     pub fn error_examples(&self) -> impl Iterator<Item = (&str, &ErrorExample)> {
         self.requests
@@ -113,8 +135,8 @@ pub fn summarize_sweep(plan: &Plan, steps: &[(f64, SpecSummary)]) -> (SweepSumma
             let grew = total.rps > best_rps * (1.0 + MIN_GROWTH_SHARE * load_growth);
             best_rps = best_rps.max(total.rps);
             let limits_held = sweep.limits.iter().all(|(metric, limit)| {
-                metric
-                    .value(summary, &Scope::Total)
+                summary
+                    .value(*metric, &Scope::Total)
                     .is_some_and(|v| v <= *limit)
             });
             if grew && limits_held {
@@ -350,28 +372,11 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
     }
 }
 
-/// The values a round contributes to the verdicts: every metric a regression threshold judges,
-/// keyed `"SCOPE METRIC"`.
-pub fn round_values(summary: &SpecSummary, thresholds: &[Threshold]) -> BTreeMap<String, f64> {
-    thresholds
-        .iter()
-        .filter(|t| t.regression.is_some())
-        .filter_map(|t| {
-            let value = t.metric.value(summary, &t.scope)?;
-            Some((round_key(t), value))
-        })
-        .collect()
-}
-
-pub fn round_key(threshold: &Threshold) -> String {
-    format!("{} {}", threshold.scope.label(), threshold.metric)
-}
-
 /// One summary of several rounds of the same spec: counts add up, histograms merge (so the
 /// percentiles are those of every request of every round), the service's figures are the last
 /// round's but for the peak RSS (the highest) and the CPU per request (the median), and each
-/// round's judged values are kept in `rounds`.
-pub fn merge_rounds(rounds: &[SpecSummary], thresholds: &[Threshold]) -> SpecSummary {
+/// round's judged values are the judge's to add (`rounds`).
+pub fn merge_rounds(rounds: &[SpecSummary]) -> SpecSummary {
     let last = rounds.last().expect("at least one round ran");
     let seconds: f64 = rounds.iter().map(|r| r.load.measured_seconds.0).sum();
     let merge = |pick: &dyn Fn(&SpecSummary) -> Option<&Metrics>| {
@@ -400,7 +405,7 @@ pub fn merge_rounds(rounds: &[SpecSummary], thresholds: &[Threshold]) -> SpecSum
         schedule: last.schedule.clone(),
         series: last.series.clone(),
         sweep: None,
-        rounds: rounds.iter().map(|r| round_values(r, thresholds)).collect(),
+        rounds: Vec::new(),
     };
     if let Some(service) = merged.service.as_mut() {
         let all: Vec<&ResourceFigures> = rounds.iter().filter_map(|r| r.service.as_ref()).collect();

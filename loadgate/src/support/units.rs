@@ -225,6 +225,15 @@ impl From<Duration> for Seconds {
     }
 }
 
+/// "12.3 MiB".
+pub fn format_bytes(bytes: f64) -> String {
+    let sign = if bytes < 0.0 { "-" } else { "" };
+    format!(
+        "{sign}{}",
+        bytesize::ByteSize(bytes.abs() as u64).display().iec()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
