@@ -9,5 +9,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = loadgate::judge::baseline::parse(Path::new("baselines/fuzz.json"), text);
+    let _ = loadgate::testing::baseline::parse(Path::new("baselines/fuzz.json"), text);
 });

@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicU64;
 
 use libfuzzer_sys::fuzz_target;
-use loadgate::plan::template::{Escape, Names, RenderContext, Template};
+use loadgate::testing::template::{Escape, Names, RenderContext, Template};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -40,6 +40,6 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn fastrand_seeded() -> loadgate::plan::template::Rng {
-    loadgate::plan::template::Rng::with_seed(1)
+fn fastrand_seeded() -> loadgate::testing::template::Rng {
+    loadgate::testing::template::Rng::with_seed(1)
 }

@@ -1,37 +1,93 @@
 //! loadgate: a performance gate for HTTP services.
 //!
 //! The modules are the pipeline's stages, in the order the data flows through them; each imports
-//! only from the stages above it (and from [`support`]):
-//! spec file → [`spec`] → [`plan`] → ([`service`] launch) → [`run`] (generator + recorder) →
-//! [`summary`] → [`judge`] (checks, verdict, baselines) → [`report`]; [`pipeline`] drives them
-//! for every spec. [`metric`] is the vocabulary the plan, the summary and the judge share.
+//! only from the stages above it (and from `support`), which `tests/layers.rs` checks:
+//! spec file → `spec` → `plan` → (`service` launch) → `run` (generator + recorder) → `summary` →
+//! `judge` (checks, verdict, baselines) → `report`; `pipeline` drives them for every spec and
+//! `cli` is the command line over it. `metric` is the vocabulary plan, summary and judge share.
+//!
+//! The public API is what another repository's `cargo xtask` needs. A complete `loadtest`
+//! subcommand:
+//!
+//! ```no_run
+//! use clap::Parser;
+//!
+//! #[derive(Parser)]
+//! enum Xtask {
+//!     /// Run the load specs in loadspec/ and gate on the baselines in baselines/.
+//!     Loadtest(loadgate::LoadtestArgs),
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+//!     match Xtask::parse() {
+//!         Xtask::Loadtest(args) => args.run(root),
+//!     }
+//! }
+//! ```
+//!
+//! Or, with options of its own: [`GateOptions::new`], then [`run_blocking`] (which owns the
+//! runtime and the two-signal contract) or the async [`loadtest`], and [`GateResult::exit`].
 
 // Leaves: paths, clock and host, files, exit codes, units, statistics.
-pub mod support;
+mod support;
 
 // What the user wrote: TOML → typed spec, with file:line:key errors.
-pub mod spec;
+mod spec;
 
 // The names of what is measured and judged (p90, error_rate…), shared by the stages below.
-pub mod metric;
+mod metric;
 
 // Spec → plan: validated, concrete, every default resolved.
-pub mod plan;
+mod plan;
 
 // The service under test as a process, launched, probed and stopped.
-pub mod service;
+mod service;
 
 // Plan → recording: the load generator, its HTTP client and the histograms.
-pub mod run;
+mod run;
 
 // Recording → summary: the figures of one spec.
-pub mod summary;
+mod summary;
 
 // Summary + baseline → checks and verdict.
-pub mod judge;
+mod judge;
 
 // Verdict → console, junit.xml, summary.json, summary.md, report.html.
-pub mod report;
+mod report;
 
 // Every stage, for every spec: the gate as one function.
-pub mod pipeline;
+mod pipeline;
+
+// The `loadtest` command line over the pipeline, for any front end.
+mod cli;
+
+pub use cli::terminal::Terminal;
+pub use cli::{AcceptArgs, LoadtestAction, LoadtestArgs, RunArgs};
+pub use judge::checks::{Check, CheckKind, CheckOutcome};
+pub use judge::verdict::{GateResult, SpecResult, Verdict};
+pub use metric::Metric;
+pub use pipeline::blocking::run_blocking;
+pub use pipeline::events::{Event, Observer};
+pub use pipeline::{Accepted, GateError, GateOptions, GitHub, Interrupt, accept, loadtest};
+pub use plan::Overrides;
+pub use report::schema;
+pub use run::Progress;
+pub use summary::{LatencyStats, Metrics, SpecSummary};
+pub use support::exit::Exit;
+pub use support::paths::Paths;
+
+/// What this repository's tests and fuzz targets reach inside the engine; not an API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::plan::template;
+    pub use crate::support::cargo::command as cargo_command;
+
+    pub mod plan {
+        pub use crate::plan::{build, load};
+    }
+
+    pub mod baseline {
+        pub use crate::judge::baseline::{parse, read};
+    }
+}

@@ -22,7 +22,7 @@ pub struct Bins {
 pub fn bins() -> &'static Bins {
     static BINS: OnceLock<Bins> = OnceLock::new();
     BINS.get_or_init(|| {
-        let status = loadgate::support::cargo::command(&workspace_root())
+        let status = loadgate::testing::cargo_command(&workspace_root())
             .args(["build", "--workspace", "--bins", "--quiet"])
             .status()
             .expect("cargo runs");

@@ -3,10 +3,11 @@
 //! recording a new baseline (`cargo xtask loadtest --update-baselines`) fails here, in the
 //! tests, rather than as an inconclusive gate later.
 
-use loadgate::judge::baseline;
-use loadgate::plan::{self, Overrides};
-use loadgate::report::schema;
-use loadgate::support::paths::Paths;
+use loadgate::Overrides;
+use loadgate::Paths;
+use loadgate::schema;
+use loadgate::testing::baseline;
+use loadgate::testing::plan;
 use loadgate_tests::{assert_valid, workspace_root};
 
 #[test]

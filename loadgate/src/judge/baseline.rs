@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::verdict::{SpecResult, Verdict};
 use crate::summary::{SpecSummary, decode_histogram};
 use crate::support::files::write_atomic;
 use crate::support::meta::Provenance;
@@ -91,32 +90,3 @@ pub fn write(path: &Path, baseline: &Baseline) -> anyhow::Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
-/// The baseline a spec's result would become; `None` when the run did not complete.
-pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Baseline> {
-    if result.verdict == Verdict::ServiceFailed {
-        return None;
-    }
-    // A run that did not apply the load it was asked for is no reference for later runs.
-    if let Some(schedule) = result.summary.as_ref()?.schedule.as_ref()
-        && schedule.shortfall().is_some()
-    {
-        return None;
-    }
-    let mut summary = result.summary.clone()?;
-    // Error examples belong to one run's report, like the series.
-    for metrics in summary.requests.values_mut() {
-        metrics.examples.clear();
-    }
-    Some(Baseline {
-        schema_version: SCHEMA_VERSION,
-        spec: result.name.clone(),
-        spec_hash: result.spec_hash.clone(),
-        provenance: provenance.clone(),
-        // The time series is for charts of one run; a baseline keeps the figures.
-        summary: SpecSummary {
-            series: Vec::new(),
-            service_series: Vec::new(),
-            ..summary
-        },
-    })
-}

@@ -3,4 +3,5 @@
 
 pub mod baseline;
 pub mod checks;
+pub mod trust;
 pub mod verdict;

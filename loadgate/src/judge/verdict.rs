@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::judge::checks::{Check, CheckOutcome};
+use crate::plan::Plan;
 use crate::service::ServiceFailure;
 use crate::summary::{Metrics, SpecSummary};
-use crate::support::exit;
+use crate::support::exit::Exit;
 use crate::support::meta::Provenance;
+use crate::support::paths::Paths;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -29,12 +31,12 @@ pub enum Verdict {
 impl Verdict {
     /// Ordered by severity, so the worst of several is their maximum: a broken service says
     /// more than a slower one, and a measured regression more than an unmeasurable run.
-    pub fn exit_code(self) -> i32 {
+    pub fn exit(self) -> Exit {
         match self {
-            Verdict::Pass => exit::PASSED,
-            Verdict::Inconclusive => exit::INCONCLUSIVE,
-            Verdict::Fail => exit::CHECK_FAILED,
-            Verdict::ServiceFailed => exit::SERVICE_FAILED,
+            Verdict::Pass => Exit::Passed,
+            Verdict::Inconclusive => Exit::Inconclusive,
+            Verdict::Fail => Exit::CheckFailed,
+            Verdict::ServiceFailed => Exit::ServiceFailed,
         }
     }
 
@@ -71,6 +73,33 @@ pub struct SpecResult {
 }
 
 impl SpecResult {
+    /// A spec's result before anything is measured or judged: its identity only.
+    pub fn unjudged(plan: &Plan, paths: &Paths) -> SpecResult {
+        SpecResult {
+            name: plan.name.clone(),
+            file: paths.shown(&plan.file),
+            spec_hash: plan.spec_hash.clone(),
+            verdict: Verdict::Pass,
+            reason: None,
+            service_failure: None,
+            notes: Vec::new(),
+            summary: None,
+            baseline_total: None,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Adds what happened to the service. Its log is named relative to the project, like every
+    /// other path, and its tail has the plan's secrets redacted: it may echo what it was sent.
+    pub fn with_failure(mut self, failure: ServiceFailure, plan: &Plan, paths: &Paths) -> Self {
+        self.service_failure = Some(ServiceFailure {
+            log_file: paths.shown(&failure.log_file),
+            log_tail: plan.secrets.redact(&failure.log_tail).into_owned(),
+            ..failure
+        });
+        self
+    }
+
     /// Sets the verdict from the checks and the facts that make a run broken (a service
     /// failure) or untrustworthy (`inconclusive`, with its reason).
     pub fn judged(mut self, inconclusive: Option<String>) -> SpecResult {
@@ -134,21 +163,113 @@ impl GateResult {
             .map(|s| s.verdict)
             .max()
             .unwrap_or(Verdict::Pass);
-        let exit_code = if interrupted.is_some() {
-            exit::INTERRUPTED
-        } else if !baselines_updated.is_empty() && verdict != Verdict::ServiceFailed {
-            exit::PASSED
-        } else {
-            verdict.exit_code()
-        };
+        let exit = exit_for(
+            verdict,
+            !baselines_updated.is_empty(),
+            interrupted.is_some(),
+        );
         GateResult {
             schema_version: SCHEMA_VERSION,
             verdict,
-            exit_code,
+            exit_code: i32::from(exit.code()),
             provenance,
             specs,
             baselines_updated,
             interrupted,
         }
+    }
+
+    /// How the process ends for this result.
+    pub fn exit(&self) -> Exit {
+        exit_for(
+            self.verdict,
+            !self.baselines_updated.is_empty(),
+            self.interrupted.is_some(),
+        )
+    }
+}
+
+/// An interruption says the most (nothing after it ran); a run that recorded baselines passes
+/// unless its service failed (recording was its purpose); otherwise the worst verdict decides.
+fn exit_for(verdict: Verdict, recorded_baselines: bool, interrupted: bool) -> Exit {
+    if interrupted {
+        Exit::Interrupted
+    } else if recorded_baselines && verdict != Verdict::ServiceFailed {
+        Exit::Passed
+    } else {
+        verdict.exit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_precedence() {
+        use Verdict::*;
+        let rows = [
+            // verdict, recorded baselines, interrupted → exit
+            (Pass, false, false, Exit::Passed),
+            (Fail, false, false, Exit::CheckFailed),
+            (Inconclusive, false, false, Exit::Inconclusive),
+            (ServiceFailed, false, false, Exit::ServiceFailed),
+            (Fail, true, false, Exit::Passed),
+            (Inconclusive, true, false, Exit::Passed),
+            (ServiceFailed, true, false, Exit::ServiceFailed),
+            (Pass, false, true, Exit::Interrupted),
+            (ServiceFailed, false, true, Exit::Interrupted),
+            (Fail, true, true, Exit::Interrupted),
+        ];
+        for (verdict, recorded, interrupted, exit) in rows {
+            assert_eq!(
+                exit_for(verdict, recorded, interrupted),
+                exit,
+                "{verdict:?} recorded={recorded} interrupted={interrupted}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_worst_spec_verdict_is_the_gates() {
+        let result = crate::report::fixtures::result();
+        let mut verdicts: Vec<Verdict> = result.specs.iter().map(|s| s.verdict).collect();
+        verdicts.sort();
+        assert_eq!(Some(&result.verdict), verdicts.last());
+        assert_eq!(result.exit().code() as i32, result.exit_code);
+        // Severity order: a broken service over a regression over an unmeasurable run.
+        assert!(Verdict::ServiceFailed > Verdict::Fail);
+        assert!(Verdict::Fail > Verdict::Inconclusive);
+        assert!(Verdict::Inconclusive > Verdict::Pass);
+    }
+
+    #[test]
+    fn a_failed_check_outranks_inconclusive_and_a_service_failure_outranks_both() {
+        let mut spec = crate::report::fixtures::result().specs[0].clone();
+        spec.service_failure = None;
+        for check in &mut spec.checks {
+            check.outcome = CheckOutcome::Pass;
+        }
+        assert_eq!(spec.clone().judged(None).verdict, Verdict::Pass);
+        let unsure = spec.clone().judged(Some("late".into()));
+        assert_eq!(
+            (unsure.verdict, unsure.reason.as_deref()),
+            (Verdict::Inconclusive, Some("late"))
+        );
+        spec.checks[0].outcome = CheckOutcome::Fail;
+        assert_eq!(
+            spec.clone().judged(Some("late".into())).verdict,
+            Verdict::Fail
+        );
+        spec.service_failure = Some(ServiceFailure {
+            message: "exited with code 1".into(),
+            log_file: PathBuf::from("reads.service.log"),
+            log_tail: String::new(),
+        });
+        let broken = spec.judged(None);
+        assert_eq!(
+            (broken.verdict, broken.reason.as_deref()),
+            (Verdict::ServiceFailed, Some("exited with code 1"))
+        );
     }
 }

@@ -1,35 +1,39 @@
-//! The pipeline, top to bottom: spec → plan → (launch) → run → record → summarize → compare →
-//! report, and baselines written on request. Everything that can be wrong with the input is
-//! found before the first service is launched.
+//! The gate, top to bottom, for every spec: plan → launch → measure → judge → report, and the
+//! baselines written on request. Everything that can be wrong with the input is found before the
+//! first service is launched; what happens meanwhile reaches the front end as [`Event`]s.
+
+pub mod blocking;
+pub mod events;
+pub mod measure;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::watch;
 use url::Url;
 
 use crate::judge::baseline::{self, Baseline};
-use crate::judge::checks::{Check, CheckOutcome, compare, round_values};
-use crate::judge::verdict::{GateResult, SpecResult, Verdict};
+use crate::judge::checks::compare;
+use crate::judge::trust::{Facts, from_result, trust};
+use crate::judge::verdict::{GateResult, SpecResult};
 use crate::plan::guard;
 use crate::plan::secret::Secrets;
-use crate::plan::{self, Overrides, Plan, ServicePlan, Threshold};
+use crate::plan::{self, Overrides, Plan};
 use crate::report;
-use crate::report::progress;
-use crate::run::resources::Sampler;
-use crate::run::{self, Counters};
 use crate::service::against::BaseCheckout;
-use crate::service::{self, Service, ServiceFailure};
-use crate::summary::{
-    Metrics, ScheduleSummary, SpecSummary, merge_rounds, summarize, summarize_sweep,
-};
+use crate::summary::SpecSummary;
+use crate::support::exit::Exit;
 use crate::support::meta::{Host, Provenance};
 use crate::support::paths::Paths;
+use events::{Event, Observer};
+use measure::{Combined, Context, Measured, Repeat, Services};
 
+/// What a gate run does. [`GateOptions::new`] gives the defaults of `cargo xtask loadtest`
+/// without flags; set the fields that differ.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GateOptions {
     pub paths: Paths,
     /// Spec names or files; empty runs every spec in the loadspec directory.
@@ -46,23 +50,166 @@ pub struct GateOptions {
     /// `--against REV`: compare with that revision's service on this machine, in paired
     /// rounds, instead of with the stored baselines.
     pub against: Option<String>,
+    /// Where GitHub Actions wants the summary and annotations; `None` outside it.
+    pub github: Option<GitHub>,
+}
+
+impl GateOptions {
+    pub fn new(paths: Paths) -> GateOptions {
+        GateOptions {
+            paths,
+            specs: Vec::new(),
+            target: None,
+            overrides: Overrides::default(),
+            update_baselines: false,
+            require_baselines: false,
+            allow_remote: false,
+            strict_host: false,
+            against: None,
+            github: None,
+        }
+    }
+}
+
+/// The GitHub Actions outputs: the job summary file and `::error` annotations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GitHub {
+    /// `$GITHUB_STEP_SUMMARY`: the Markdown summary is appended to it.
+    pub step_summary: Option<PathBuf>,
+    /// Print each failed check as an annotation on its spec file.
+    pub annotations: bool,
+}
+
+impl GitHub {
+    /// What the environment of a GitHub Actions job asks for; `None` elsewhere. Only a front
+    /// end calls this: the gate itself reads no environment variable.
+    pub fn from_env() -> Option<GitHub> {
+        let github = GitHub {
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+        };
+        (github != GitHub::default()).then_some(github)
+    }
 }
 
 /// Tells a running gate to stop: the name of the signal that asked for it.
 pub type Interrupt = watch::Receiver<Option<&'static str>>;
 
+/// The signal that interrupted the gate, if one did.
+fn interrupted_by(interrupt: &Interrupt) -> Option<&'static str> {
+    *interrupt.borrow()
+}
+
+/// Why a gate gave no verdict of its own; each kind has its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The spec, a baseline or the command line is wrong: nothing was run.
+    #[error("{0:#}")]
+    BadInput(anyhow::Error),
+    /// The load ran, but a report or a baseline could not be written.
+    #[error("{0:#}")]
+    Output(anyhow::Error),
+    /// A second signal stopped the gate at once: nothing was judged or written.
+    #[error("interrupted again by {0}: the service was stopped")]
+    StoppedNow(&'static str),
+}
+
+impl GateError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            GateError::BadInput(_) => Exit::BadInput,
+            GateError::Output(_) => Exit::OutputFailed,
+            GateError::StoppedNow(_) => Exit::Interrupted,
+        }
+    }
+}
+
 /// Runs the gate. `console` receives the human-readable report as each spec completes; the
-/// files go to the output directory. Errors are bad input (exit 2); everything the gate judged,
-/// including a failed service, is in the returned result. When `interrupt` fires, the spec
-/// running stops, what it measured is reported unjudged, and no later spec runs.
+/// files go to the output directory; `observer` hears what happens meanwhile. Everything the
+/// gate judged, including a failed service, is in the returned result. When `interrupt` fires,
+/// the spec running stops, what it measured is reported unjudged, and no later spec runs.
 pub async fn loadtest(
     options: &GateOptions,
     console: &mut dyn Write,
+    observer: Arc<dyn Observer>,
     interrupt: Interrupt,
-) -> anyhow::Result<GateResult> {
+) -> Result<GateResult, GateError> {
     let paths = &options.paths;
     let provenance = Provenance::collect(&paths.root);
+    let planned = plan_all(options).map_err(GateError::BadInput)?;
+    let _lock = lock_out_dir(paths, &observer)
+        .await
+        .map_err(GateError::BadInput)?;
+    // Everything written from here on passes through the redaction of every spec's secrets.
+    let mut secrets = Secrets::default();
+    for (plan, _) in &planned {
+        secrets.merge(&plan.secrets);
+    }
+    let checkout = check_out_base(options, &observer)
+        .await
+        .map_err(GateError::BadInput)?;
+    let ctx = Context {
+        paths,
+        observer: &observer,
+        interrupt: &interrupt,
+    };
+    let mut results = Vec::new();
+    for (plan, baseline) in &planned {
+        if interrupted_by(&interrupt).is_some() {
+            break;
+        }
+        let paired = checkout.as_ref().filter(|_| plan.sweep.is_none());
+        let result = run_spec(
+            plan,
+            baseline.as_ref(),
+            paired,
+            &provenance.host,
+            options,
+            &ctx,
+        )
+        .await
+        .map_err(GateError::BadInput)?;
+        let mut text = Vec::new();
+        report::console::write_spec(&mut text, &result).map_err(output)?;
+        console
+            .write_all(&secrets.redact_bytes(&text))
+            .map_err(output)?;
+        results.push(result);
+    }
 
+    let interrupted = interrupted_by(&interrupt);
+    // An interrupted run recorded less than the spec asks: it is no baseline.
+    let recorded = if options.update_baselines && interrupted.is_none() {
+        record_baselines(paths, &results, &provenance)
+    } else {
+        Ok(Vec::new())
+    };
+    // A baseline that cannot be written (each is written whole or not at all) stops the
+    // recording, but what was measured still reaches the reports before the error.
+    let (baselines_updated, baseline_error) = match recorded {
+        Ok(files) => (files, None),
+        Err((files, err)) => (files, Some(err)),
+    };
+    let result = GateResult::new(
+        provenance,
+        results,
+        baselines_updated,
+        interrupted.map(str::to_owned),
+    );
+    write_reports(&result, options, console, &secrets).map_err(GateError::Output)?;
+    match baseline_error {
+        Some(err) => Err(GateError::Output(err)),
+        None => Ok(result),
+    }
+}
+
+fn output(err: std::io::Error) -> GateError {
+    GateError::Output(anyhow!(err).context("cannot write the console report"))
+}
+
+/// Plans every spec and reads its baseline, before anything runs.
+fn plan_all(options: &GateOptions) -> anyhow::Result<Vec<(Plan, Option<Baseline>)>> {
+    let paths = &options.paths;
     let mut planned: Vec<(Plan, Option<Baseline>)> = Vec::new();
     for file in paths.spec_files(&options.specs)? {
         let plan = plan::load(&file, &paths.root, &options.overrides)?;
@@ -96,549 +243,235 @@ pub async fn loadtest(
         }
         planned.push((plan, baseline));
     }
+    if options.against.is_some() && options.target.is_some() {
+        bail!(
+            "--against launches the services of both revisions: it cannot be combined with --target"
+        );
+    }
+    Ok(planned)
+}
 
-    // One gate at a time per output directory; waiting happens off the async threads.
+/// One gate at a time per output directory; waiting happens off the async threads.
+async fn lock_out_dir(
+    paths: &Paths,
+    observer: &Arc<dyn Observer>,
+) -> anyhow::Result<std::fs::File> {
     let out_dir = paths.out_dir.clone();
-    let shown_out = paths.shown(&paths.out_dir);
-    let _lock = tokio::task::spawn_blocking(move || {
-        crate::support::files::lock_dir(&out_dir, || {
-            eprintln!(
-                "loadgate: another gate is writing {}: waiting for it to finish",
-                shown_out.display()
-            );
+    let event = Event::WaitingForOutDir {
+        out_dir: paths.shown(&paths.out_dir),
+    };
+    let observer = observer.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::support::files::lock_dir(&out_dir, || observer.event(&event))
+    })
+    .await?
+}
+
+/// `--against REV`: the base revision checked out and built, told before its build.
+async fn check_out_base(
+    options: &GateOptions,
+    observer: &Arc<dyn Observer>,
+) -> anyhow::Result<Option<BaseCheckout>> {
+    let Some(rev) = options.against.clone() else {
+        return Ok(None);
+    };
+    let (root, observer) = (options.paths.root.clone(), observer.clone());
+    let checkout = tokio::task::spawn_blocking(move || {
+        BaseCheckout::prepare(&root, &rev, |checkout, built| {
+            observer.event(&Event::BaseBuild {
+                rev: checkout.rev.clone(),
+                commit: checkout.commit.clone(),
+                dir: (!built).then(|| checkout.dir.clone()),
+            });
         })
     })
     .await??;
-
-    // Everything written from here on passes through the redaction of every spec's secrets.
-    let mut secrets = Secrets::default();
-    for (plan, _) in &planned {
-        secrets.merge(&plan.secrets);
-    }
-    let checkout = match &options.against {
-        Some(rev) => {
-            if options.target.is_some() {
-                bail!(
-                    "--against launches the services of both revisions: it cannot be combined with --target"
-                );
-            }
-            let (root, rev) = (paths.root.clone(), rev.clone());
-            Some(tokio::task::spawn_blocking(move || BaseCheckout::prepare(&root, &rev)).await??)
-        }
-        None => None,
-    };
-    let mut results = Vec::new();
-    for (plan, baseline) in &planned {
-        if interrupt.borrow().is_some() {
-            break;
-        }
-        let result = match &checkout {
-            // A sweep measures a capacity, not rounds: it keeps its stored baseline.
-            Some(checkout) if plan.sweep.is_none() => {
-                run_ab(plan, checkout, options, interrupt.clone()).await?
-            }
-            _ => run_spec(plan, baseline.as_ref(), options, interrupt.clone()).await?,
-        };
-        let mut text = Vec::new();
-        report::console::write_spec(&mut text, &result)?;
-        console.write_all(&secrets.redact_bytes(&text))?;
-        results.push(result);
-    }
-
-    let interrupted = *interrupt.borrow();
-    let mut baselines_updated = Vec::new();
-    // A baseline that cannot be written (each is written whole or not at all) stops the
-    // recording, but what was measured still reaches the reports before the error.
-    let mut baseline_error = None;
-    // An interrupted run recorded less than the spec asks: it is no baseline.
-    if options.update_baselines && interrupted.is_none() {
-        for result in &results {
-            if let Some(baseline) = baseline::from_result(result, &provenance) {
-                let file = paths.baseline_file(&result.name);
-                if let Err(err) = baseline::write(&file, &baseline) {
-                    baseline_error = Some(err);
-                    break;
-                }
-                baselines_updated.push(paths.shown(&file));
-            }
-        }
-    }
-
-    let result = GateResult::new(
-        provenance,
-        results,
-        baselines_updated,
-        interrupted.map(str::to_owned),
-    );
-    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
-    report::write_files(&result, &paths.out_dir, step_summary.as_deref(), &secrets)?;
-    let mut text = Vec::new();
-    report::console::write_footer(&mut text, &result, &paths.shown(&paths.out_dir))?;
-    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
-        report::annotations::write(&mut text, &result)?;
-    }
-    console.write_all(&secrets.redact_bytes(&text))?;
-    match baseline_error {
-        Some(err) => Err(err),
-        None => Ok(result),
-    }
+    Ok(Some(checkout))
 }
 
+/// One spec: its services launched, its load measured, the result judged.
 async fn run_spec(
     plan: &Plan,
     baseline: Option<&Baseline>,
+    checkout: Option<&BaseCheckout>,
+    host: &Host,
     options: &GateOptions,
-    interrupt: Interrupt,
+    ctx: &Context<'_>,
 ) -> anyhow::Result<SpecResult> {
-    let paths = &options.paths;
-    let mut notes = Vec::new();
-    let unjudged = |failure: Option<ServiceFailure>, notes: Vec<String>| {
-        let baseline_total = baseline.map(|b| b.summary.total.clone());
-        spec_result(
-            plan,
-            paths,
-            failure,
-            notes,
-            None,
-            baseline_total,
-            Vec::new(),
-        )
-    };
-
-    let mut service = match (&options.target, &plan.service) {
-        (Some(_), _) => None,
-        (None, Some(service_plan)) => {
-            let log = paths.service_log(&plan.name);
-            match start_service(plan, service_plan, &paths.root, &log, paths).await {
-                Ok(service) => Some(service),
-                Err(failure) => return Ok(unjudged(Some(failure), notes).judged(None)),
-            }
-        }
-        (None, None) => unreachable!("checked while planning"),
-    };
-    let base_url = match (&options.target, &service) {
-        (Some(target), _) => target.clone(),
-        (None, Some(service)) => service.base_url.clone(),
-        (None, None) => unreachable!("checked while planning"),
-    };
-
-    // `${seq}` and sequential data rows go on across rounds and steps against this service.
-    let counters = Arc::new(Counters::default());
-    let (summary, service_failure) = match &plan.sweep {
-        None if plan.rounds == 1 => {
-            run_load(
-                plan,
-                &base_url,
-                service.as_mut(),
-                &counters,
-                interrupt.clone(),
-            )
-            .await?
-        }
-        None => {
-            // Rounds run back to back against the same service: a restart per round would
-            // add its start-up to every round and measure a cold service each time.
-            let mut rounds = Vec::new();
-            let mut failure = None;
-            for round in 1..=plan.rounds {
-                eprintln!("loadgate: {}: round {round} of {}", plan.name, plan.rounds);
-                let (summary, died) = run_load(
-                    plan,
-                    &base_url,
-                    service.as_mut(),
-                    &counters,
-                    interrupt.clone(),
-                )
-                .await?;
-                rounds.push(summary);
-                if died.is_some() || interrupt.borrow().is_some() {
-                    failure = died;
-                    break;
-                }
-            }
-            (merged(&rounds, &plan.thresholds), failure)
-        }
-        Some(sweep) => {
-            // Each step is the spec's load at that many users or that rate, one after the
-            // other against the same service; a death ends the sweep.
-            let mut steps = Vec::new();
-            let mut failure = None;
-            for &step in &sweep.steps {
-                let (summary, died) = run_load(
-                    &plan.at_step(step),
-                    &base_url,
-                    service.as_mut(),
-                    &counters,
-                    interrupt.clone(),
-                )
-                .await?;
-                steps.push((step, summary));
-                if died.is_some() || interrupt.borrow().is_some() {
-                    failure = died;
-                    break;
-                }
-            }
-            let (sweep, chosen) = summarize_sweep(plan, &steps);
-            let summary = SpecSummary {
-                sweep: Some(sweep),
-                ..steps.swap_remove(chosen).1
-            };
-            (summary, failure)
-        }
-    };
-    if let Some(service) = service.as_mut() {
-        service.stop().await;
-    }
-    if let Some(failure) = service_failure {
-        // What was measured up to the crash is kept, but not judged.
-        let mut result = unjudged(Some(failure), notes);
-        result.summary = Some(summary);
-        return Ok(result.judged(None));
-    }
-    if let Some(signal) = *interrupt.borrow() {
-        let mut result = unjudged(None, notes);
-        result.summary = Some(summary);
-        return Ok(result.judged(Some(interrupted(signal))));
-    }
-
-    let checks = compare(
-        &plan.thresholds,
-        &summary,
-        baseline.map(|b| &b.summary),
-        false,
-    );
-    let stale_baseline = match baseline {
-        None => {
-            notes.push(format!(
-                "no baseline ({}): regression checks were not judged; record one with --update-baselines",
-                paths.shown(&paths.baseline_file(&plan.name)).display()
-            ));
-            None
-        }
-        Some(baseline) if baseline.spec_hash != plan.spec_hash => Some(format!(
-            "the baseline was recorded for another version of the spec (workload hash {} there, {} now): \
-             record a new one with --update-baselines",
-            baseline.spec_hash, plan.spec_hash
-        )),
-        Some(_) => None,
-    };
-    let shortfall = summary
-        .schedule
-        .as_ref()
-        .and_then(ScheduleSummary::shortfall);
-    // Figures from another machine are not comparable: said always, decisive with --strict-host.
-    let host = Host::collect();
-    let other_host = baseline.filter(|b| b.provenance.host != host).map(|b| {
-        let describe = |h: &Host| {
-            format!(
-                "{} × {}, {} {}",
-                h.cpus,
-                h.cpu_model.as_deref().unwrap_or("unknown CPU"),
-                h.os,
-                h.arch
-            )
-        };
-        format!(
-            "the baseline was recorded on another host ({} there, {} here)",
-            describe(&b.provenance.host),
-            describe(&host)
-        )
-    });
-    let other_host = match other_host {
-        Some(text) if options.strict_host => Some(format!("{text} and --strict-host is set")),
-        Some(text) => {
-            notes.push(format!("{text}: its figures may not compare"));
-            None
-        }
-        None => None,
-    };
-    let reasons: Vec<String> = [stale_baseline, shortfall, other_host]
-        .into_iter()
-        .flatten()
-        .collect();
-    let inconclusive = (!reasons.is_empty()).then(|| reasons.join("; "));
-    if summary.service.is_none() && plan.thresholds.iter().any(|t| t.metric.is_service()) {
-        notes.push("the service_* checks were not judged: there is no service process to measure (--target)".to_owned());
-    }
-    if options.overrides.users.is_some()
-        || options.overrides.duration.is_some()
-        || options.overrides.warmup.is_some()
-    {
-        notes.push(
-            "run with --users/--duration/--warmup overrides: the load differs from the spec's"
-                .to_owned(),
-        );
-    }
-    Ok(SpecResult {
-        summary: Some(summary),
-        checks,
-        ..unjudged(None, notes)
-    }
-    .judged(inconclusive))
-}
-
-/// A spec's result before it is judged. The service failure's log is named relative to the
-/// project, like every other path, and its tail has the secrets redacted: it may echo what the
-/// service was sent.
-fn spec_result(
-    plan: &Plan,
-    paths: &Paths,
-    failure: Option<ServiceFailure>,
-    notes: Vec<String>,
-    summary: Option<SpecSummary>,
-    baseline_total: Option<Metrics>,
-    checks: Vec<Check>,
-) -> SpecResult {
-    SpecResult {
-        name: plan.name.clone(),
-        file: paths.shown(&plan.file),
-        spec_hash: plan.spec_hash.clone(),
-        verdict: Verdict::Pass,
-        reason: None,
-        service_failure: failure.map(|f| ServiceFailure {
-            log_file: paths.shown(&f.log_file),
-            log_tail: plan.secrets.redact(&f.log_tail).into_owned(),
-            ..f
-        }),
-        notes,
-        summary,
-        baseline_total,
-        checks,
-    }
-}
-
-/// Why an interrupted spec is not judged.
-fn interrupted(signal: &str) -> String {
-    format!("interrupted by {signal}: the partial results are kept but not judged")
-}
-
-/// Launches the service from `root` (the project, or the base revision's worktree) and says so.
-async fn start_service(
-    plan: &Plan,
-    service_plan: &ServicePlan,
-    root: &Path,
-    log: &Path,
-    paths: &Paths,
-) -> Result<Service, ServiceFailure> {
-    let place = if root == paths.root {
-        String::new()
+    let mut result = SpecResult::unjudged(plan, ctx.paths);
+    let repeat = Repeat::of(plan, checkout.is_some());
+    if let (Some(checkout), Repeat::Pairs { rounds, .. }) = (checkout, &repeat) {
+        result.notes.push(format!(
+            "compared with {} ({}) on this machine, not with a stored baseline: paired rounds in ABBA order, at least {rounds}",
+            checkout.rev,
+            &checkout.commit[..12]
+        ));
     } else {
-        format!(" in {}", paths.shown(root).display())
+        result.baseline_total = baseline.map(|b| b.summary.total.clone());
+    }
+    let mut services = match Services::launch(plan, options.target.as_ref(), checkout, ctx).await {
+        Ok(services) => services,
+        Err(failure) => return Ok(result.with_failure(failure, plan, ctx.paths).judged(None)),
     };
-    eprintln!(
-        "loadgate: {}: starting `{}`{place}",
-        plan.name,
-        service_plan.command.join(" "),
-    );
-    let launched = Instant::now();
-    let service = service::launch(service_plan, root, log).await?;
-    eprintln!(
-        "loadgate: {}: ready after {:.1?} (log: {})",
-        plan.name,
-        launched.elapsed(),
-        paths.shown(&service.log_file).display()
-    );
-    Ok(service)
+    let measured = measure::measure(plan, &repeat, &mut services, ctx).await?;
+    let interrupted = interrupted_by(ctx.interrupt);
+    let judged = Judged {
+        plan,
+        repeat: &repeat,
+        baseline,
+        host,
+        options,
+        interrupted,
+    };
+    Ok(judged.judge(result, measured))
 }
 
-/// `--against`: the spec's load on the base revision's service and on this one's, in paired
-/// rounds alternating ABBA… on this machine, judged on the paired ratios. No stored baseline.
-async fn run_ab(
-    plan: &Plan,
-    checkout: &BaseCheckout,
-    options: &GateOptions,
-    interrupt: Interrupt,
-) -> anyhow::Result<SpecResult> {
-    let paths = &options.paths;
-    let service_plan = plan.service.as_ref().expect("checked while planning");
-    let rounds = plan.rounds.max(AB_MIN_ROUNDS);
-    let notes = vec![format!(
-        "compared with {} ({}) on this machine, not with a stored baseline: paired rounds in ABBA order, at least {rounds}",
-        checkout.rev,
-        &checkout.commit[..12]
-    )];
-    let result = |summary, failure, checks, base: Option<&SpecSummary>| {
-        let base_total = base.map(|b| b.total.clone());
-        spec_result(
-            plan,
-            paths,
-            failure,
-            notes.clone(),
+/// What the verdict on a spec's measurement depends on.
+struct Judged<'a> {
+    plan: &'a Plan,
+    repeat: &'a Repeat,
+    baseline: Option<&'a Baseline>,
+    host: &'a Host,
+    options: &'a GateOptions,
+    interrupted: Option<&'static str>,
+}
+
+impl Judged<'_> {
+    /// The verdict on what was measured: unjudged when the service failed or the gate was
+    /// interrupted; against the base revision's pairs in A/B; else against the stored
+    /// baseline, with every rule of trust applied.
+    fn judge(&self, mut result: SpecResult, measured: Measured) -> SpecResult {
+        let plan = self.plan;
+        let Combined {
             summary,
-            base_total,
-            checks,
-        )
-    };
-    let of_base = |f: ServiceFailure| ServiceFailure {
-        message: format!("the base revision's service: {}", f.message),
-        ..f
-    };
-    // Each service knows its side (for its logs, or a benchmark's injected slowdown).
-    let side = |name: &str| {
-        let mut side_plan = service_plan.clone();
-        side_plan
-            .env
-            .push(("LOADGATE_AB_SIDE".to_owned(), name.to_owned()));
-        side_plan
-    };
-    let base_log = paths
-        .out_dir
-        .join(format!("{}.base.service.log", plan.name));
-    let mut base = match start_service(plan, &side("base"), &checkout.dir, &base_log, paths).await {
-        Ok(service) => service,
-        Err(failure) => return Ok(result(None, Some(of_base(failure)), vec![], None).judged(None)),
-    };
-    let log = paths.service_log(&plan.name);
-    let mut candidate =
-        match start_service(plan, &side("candidate"), &paths.root, &log, paths).await {
-            Ok(service) => service,
-            Err(failure) => return Ok(result(None, Some(failure), vec![], None).judged(None)),
-        };
-
-    let (mut base_rounds, mut candidate_rounds) = (Vec::new(), Vec::new());
-    let (base_counters, candidate_counters) = (Arc::default(), Arc::default());
-    let mut failure = None;
-    // Past the minimum, pairs are added while a check cannot tell yet, up to a bound: a quiet
-    // machine decides quickly, a noisy one gets the rounds it needs.
-    let most = rounds * AB_MORE_ROUNDS;
-    'pairs: for pair in 0..most {
-        if pair >= rounds {
-            let decided = compare(
-                &plan.thresholds,
-                &merged(&candidate_rounds, &plan.thresholds),
-                Some(&merged(&base_rounds, &plan.thresholds)),
-                true,
-            )
-            .iter()
-            .all(|c| c.outcome != CheckOutcome::Inconclusive);
-            if decided {
-                break;
-            }
+            base,
+            pairs,
+        } = measured.combine(plan, self.repeat);
+        let paired = matches!(self.repeat, Repeat::Pairs { .. });
+        if paired {
+            result.baseline_total = base.as_ref().map(|b| b.total.clone());
         }
-        // A B, then B A: a drift of the machine over time weighs on both sides alike.
-        let sides = if pair % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_base in sides {
-            let (service, into, counters) = if is_base {
-                (&mut base, &mut base_rounds, &base_counters)
+        result.summary = summary;
+        if let Some(failure) = measured.failure {
+            // What was measured up to the failure is kept, but not judged.
+            return result
+                .with_failure(failure, plan, &self.options.paths)
+                .judged(None);
+        }
+        if let Some(signal) = self.interrupted {
+            let reason = if paired && pairs == 0 {
+                format!("interrupted by {signal} before a pair of rounds completed")
             } else {
-                (&mut candidate, &mut candidate_rounds, &candidate_counters)
+                format!("interrupted by {signal}: the partial results are kept but not judged")
             };
-            eprintln!(
-                "loadgate: {}: pair {} of {rounds}{}: {}",
-                plan.name,
-                pair + 1,
-                if pair >= rounds {
-                    format!(" (more, up to {most}, while a check cannot tell)")
-                } else {
-                    String::new()
-                },
-                if is_base {
-                    checkout.rev.as_str()
-                } else {
-                    "this revision"
-                }
-            );
-            let url = service.base_url.clone();
-            let (summary, died) =
-                run_load(plan, &url, Some(service), counters, interrupt.clone()).await?;
-            into.push(summary);
-            if died.is_some() || interrupt.borrow().is_some() {
-                failure = died.map(|f| if is_base { of_base(f) } else { f });
-                break 'pairs;
+            return result.judged(Some(reason));
+        }
+        match (&self.repeat, base) {
+            (Repeat::Pairs { rounds, .. }, Some(base)) => {
+                self.against_pairs(result, &base, pairs, *rounds as usize)
             }
+            (Repeat::Pairs { .. }, None) => result.judged(None),
+            _ => self.against_baseline(result),
         }
     }
-    base.stop().await;
-    candidate.stop().await;
 
-    // Only complete pairs are compared.
-    let pairs = base_rounds.len().min(candidate_rounds.len());
-    if pairs == 0 {
-        let summary = candidate_rounds.first().or(base_rounds.first()).cloned();
-        return Ok(result(summary, failure, vec![], None).judged(
-            interrupt
-                .borrow()
-                .map(|s| format!("interrupted by {s} before a pair of rounds completed")),
-        ));
+    fn against_pairs(
+        &self,
+        mut result: SpecResult,
+        base: &SpecSummary,
+        pairs: usize,
+        rounds: usize,
+    ) -> SpecResult {
+        if let Some(summary) = &result.summary {
+            result.checks = compare(&self.plan.thresholds, summary, Some(base), true);
+        }
+        if pairs > rounds {
+            result.notes.push(format!(
+                "{pairs} pairs were run: {} more while a check could not tell",
+                pairs - rounds
+            ));
+        }
+        result.judged(None)
     }
-    let base_summary = merged(&base_rounds[..pairs], &plan.thresholds);
-    let summary = merged(&candidate_rounds[..pairs], &plan.thresholds);
-    if failure.is_some() {
-        return Ok(result(Some(summary), failure, vec![], Some(&base_summary)).judged(None));
+
+    fn against_baseline(&self, mut result: SpecResult) -> SpecResult {
+        let (plan, paths) = (self.plan, &self.options.paths);
+        let Some(summary) = result.summary.as_ref() else {
+            return result.judged(None);
+        };
+        let overrides = &self.options.overrides;
+        let trust = trust(&Facts {
+            thresholds: &plan.thresholds,
+            spec_hash: &plan.spec_hash,
+            summary,
+            baseline: self.baseline,
+            baseline_file: &paths.shown(&paths.baseline_file(&plan.name)),
+            host: self.host,
+            strict_host: self.options.strict_host,
+            load_overridden: overrides.users.is_some()
+                || overrides.duration.is_some()
+                || overrides.warmup.is_some(),
+        });
+        result.checks = compare(
+            &plan.thresholds,
+            summary,
+            self.baseline.map(|b| &b.summary),
+            false,
+        );
+        result.notes.extend(trust.notes.iter().cloned());
+        result.judged(trust.reason())
     }
-    if let Some(signal) = *interrupt.borrow() {
-        return Ok(result(Some(summary), None, vec![], Some(&base_summary))
-            .judged(Some(interrupted(signal))));
-    }
-    let checks = compare(&plan.thresholds, &summary, Some(&base_summary), true);
-    let mut spec = result(Some(summary), None, checks, Some(&base_summary));
-    if pairs > rounds as usize {
-        spec.notes.push(format!(
-            "{pairs} pairs were run: {} more while a check could not tell",
-            pairs - rounds as usize
-        ));
-    }
-    Ok(spec.judged(None))
 }
 
-/// Paired rounds an A/B comparison runs at least: fewer give no interval worth the name.
-const AB_MIN_ROUNDS: u32 = 5;
-/// While a check is inconclusive, an A/B comparison runs up to this many times its rounds.
-const AB_MORE_ROUNDS: u32 = 3;
-
-/// Runs `plan`'s load once against `base_url`, watching the service's resources and its death;
-/// the summary covers what was measured, up to the death if it died.
-async fn run_load(
-    plan: &Plan,
-    base_url: &Url,
-    service: Option<&mut Service>,
-    counters: &Arc<Counters>,
-    mut interrupt: Interrupt,
-) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
-    let load = &plan.load;
-    eprintln!(
-        "loadgate: {}: {} for {} (+{} warmup) against {}",
-        plan.name,
-        load.describe(),
-        humantime::format_duration(load.duration),
-        humantime::format_duration(load.warmup),
-        base_url.as_str().trim_end_matches('/'),
-    );
-    let started = Instant::now();
-    let sampler = Sampler::start(service.as_deref().map(Service::pid));
-    let mut running = run::start(plan, base_url, counters.clone())?;
-    let progress = progress::show(&plan.name, running.progress());
-    let mut service_failure = None;
-    let service_exited = async {
-        match service {
-            Some(service) => {
-                let status = service.exited().await;
-                Some(service.died(status, started.elapsed()))
+/// Writes the baselines of the completed results; on an error, the files written before it.
+fn record_baselines(
+    paths: &Paths,
+    results: &[SpecResult],
+    provenance: &Provenance,
+) -> Result<Vec<PathBuf>, (Vec<PathBuf>, anyhow::Error)> {
+    let mut written = Vec::new();
+    for result in results {
+        if let Some(baseline) = from_result(result, provenance) {
+            let file = paths.baseline_file(&result.name);
+            if let Err(err) = baseline::write(&file, &baseline) {
+                return Err((written, err));
             }
-            None => std::future::pending().await,
+            written.push(paths.shown(&file));
         }
-    };
-    let overdue = running.overdue();
-    tokio::select! {
-        () = running.wait() => {}
-        () = overdue => eprintln!("loadgate: {}: the run did not end by itself: stopping it", plan.name),
-        died = service_exited => service_failure = died,
-        // A dropped sender is no interrupt: only a signal's name stops the run.
-        Ok(_) = interrupt.wait_for(Option::is_some) => running.stop(),
     }
-    let recording = running.finish().await;
-    // The display ends when the run closes its progress.
-    let _ = progress.await;
-    let samples = sampler.finish();
-    Ok((summarize(plan, &recording, &samples), service_failure))
+    Ok(written)
+}
+
+/// The report files, then the console's footer (and annotations, under GitHub Actions).
+fn write_reports(
+    result: &GateResult,
+    options: &GateOptions,
+    console: &mut dyn Write,
+    secrets: &Secrets,
+) -> anyhow::Result<()> {
+    let paths = &options.paths;
+    let github = options.github.as_ref();
+    let step_summary = github.and_then(|g| g.step_summary.as_deref());
+    report::write_files(result, &paths.out_dir, step_summary, secrets)?;
+    let mut text = Vec::new();
+    report::console::write_footer(&mut text, result, &paths.shown(&paths.out_dir))?;
+    if github.is_some_and(|g| g.annotations) {
+        report::annotations::write(&mut text, result)?;
+    }
+    console
+        .write_all(&secrets.redact_bytes(&text))
+        .context("cannot write the console report")
+}
+
+/// What `accept` did: the baselines written, and the specs it left out with why.
+#[derive(Debug, Default)]
+pub struct Accepted {
+    pub written: Vec<PathBuf>,
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Promotes the specs of the last run's `summary.json` to baselines, without running anything.
-pub fn accept(paths: &Paths) -> anyhow::Result<Vec<PathBuf>> {
+pub fn accept(paths: &Paths) -> anyhow::Result<Accepted> {
     let summary_file = paths.summary_json();
     let text = std::fs::read_to_string(&summary_file).with_context(|| {
         format!(
@@ -648,33 +481,27 @@ pub fn accept(paths: &Paths) -> anyhow::Result<Vec<PathBuf>> {
     })?;
     let result: GateResult = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a loadgate summary", summary_file.display()))?;
-    let mut written = Vec::new();
+    let mut accepted = Accepted::default();
     for spec in &result.specs {
-        match baseline::from_result(spec, &result.provenance) {
+        match from_result(spec, &result.provenance) {
             Some(baseline) => {
                 let file = paths.baseline_file(&spec.name);
                 baseline::write(&file, &baseline)?;
-                written.push(file);
+                accepted.written.push(file);
             }
-            None => eprintln!(
-                "loadgate: {}: not accepted: the run did not complete ({})",
-                spec.name,
-                spec.reason.as_deref().unwrap_or("no summary")
-            ),
+            None => accepted.skipped.push((
+                spec.name.clone(),
+                spec.reason
+                    .clone()
+                    .unwrap_or_else(|| "no summary".to_owned()),
+            )),
         }
     }
-    if written.is_empty() {
+    if accepted.written.is_empty() {
         bail!(
             "{} holds no completed run to accept",
             summary_file.display()
         );
     }
-    Ok(written)
-}
-
-/// Several rounds as one summary, each round's judged values kept for the round checks.
-fn merged(rounds: &[SpecSummary], thresholds: &[Threshold]) -> SpecSummary {
-    let mut summary = merge_rounds(rounds);
-    summary.rounds = rounds.iter().map(|r| round_values(r, thresholds)).collect();
-    summary
+    Ok(accepted)
 }

@@ -20,6 +20,15 @@ pub fn summary() -> String {
     render(schemars::schema_for!(GateResult), "loadgate summary.json")
 }
 
+/// Writes both checked-in schemas under `root` (a test fails while they are stale) and names
+/// the files written.
+pub fn write_checked_in(root: &std::path::Path) -> anyhow::Result<[&'static str; 2]> {
+    for (file, text) in [(SPEC_SCHEMA_FILE, spec()), (SUMMARY_SCHEMA_FILE, summary())] {
+        crate::support::files::write_atomic(&root.join(file), text.as_bytes())?;
+    }
+    Ok([SPEC_SCHEMA_FILE, SUMMARY_SCHEMA_FILE])
+}
+
 fn render(mut schema: schemars::Schema, title: &str) -> String {
     schema.insert("title".into(), title.into());
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema encodes as JSON");

@@ -21,8 +21,13 @@ pub struct BaseCheckout {
 }
 
 impl BaseCheckout {
-    /// Checks `rev` out beside `root`'s work tree and builds its binaries in release mode.
-    pub fn prepare(root: &Path, rev: &str) -> anyhow::Result<BaseCheckout> {
+    /// Checks `rev` out beside `root`'s work tree and builds its binaries in release mode;
+    /// `announce` hears whether an earlier build of the commit is reused, before any build.
+    pub fn prepare(
+        root: &Path,
+        rev: &str,
+        announce: impl FnOnce(&BaseCheckout, bool),
+    ) -> anyhow::Result<BaseCheckout> {
         let commit = git(
             root,
             &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
@@ -63,20 +68,11 @@ impl BaseCheckout {
         // (a fresh worktree's new file times would make cargo rebuild them).
         let target_dir = root.join("target").join("against");
         let built_marker = target_dir.join("loadgate-built-commit");
-        if std::fs::read_to_string(&built_marker).ok().as_deref() == Some(checkout.commit.as_str())
-        {
-            eprintln!(
-                "loadgate: reusing the build of {} ({}) for the A/B comparison",
-                checkout.rev,
-                &checkout.commit[..12]
-            );
-        } else {
-            eprintln!(
-                "loadgate: building {} ({}) in {} for the A/B comparison",
-                checkout.rev,
-                &checkout.commit[..12],
-                checkout.dir.display()
-            );
+        let built = std::fs::read_to_string(&built_marker).ok().as_deref()
+            == Some(checkout.commit.as_str());
+        // Told before the build, which can take minutes.
+        announce(&checkout, built);
+        if !built {
             let _ = std::fs::remove_file(&built_marker);
             let status = crate::support::cargo::command(&checkout.dir)
                 .args(["build", "--release", "--workspace", "--bins", "--quiet"])

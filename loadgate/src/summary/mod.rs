@@ -17,7 +17,6 @@ use crate::run::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
 use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::spec::Model;
 use crate::support::units::{Seconds, round_to};
-use crate::support::units::{format_micros, format_percent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -185,46 +184,6 @@ pub struct ScheduleSummary {
     /// Latency from the actual send, as a closed-model tool would report it. The judged latency
     /// (`total.latency_us`) runs from the intended send time.
     pub uncorrected_latency_us: LatencyStats,
-}
-
-/// Above this fraction of late sends, the generator did not keep the schedule.
-const MAX_LATE_FRACTION: f64 = 0.01;
-/// Below this share of the target rate, the run did not apply the load it was asked for.
-const MIN_ACHIEVED_SHARE: f64 = 0.98;
-
-impl ScheduleSummary {
-    /// Why this run did not apply the load its spec asked for, if it did not: a reason to call
-    /// it inconclusive, never a pass.
-    pub fn shortfall(&self) -> Option<String> {
-        let mut problems = Vec::new();
-        if self.achieved_rps < self.target_rps * MIN_ACHIEVED_SHARE {
-            problems.push(format!(
-                "it sent {:.1} requests/s of the {} asked ({:+.1}%)",
-                self.achieved_rps,
-                self.target_rps,
-                (self.achieved_rps / self.target_rps - 1.0) * 100.0
-            ));
-        }
-        if self.late_fraction > MAX_LATE_FRACTION {
-            problems.push(format!(
-                "{} of its requests started more than 10ms late (up to {})",
-                format_percent(self.late_fraction),
-                format_micros(self.max_late_us as f64)
-            ));
-        }
-        if self.in_flight_limit_hits > 0 {
-            problems.push(format!(
-                "{} requests waited for a slot under max_in_flight = {}",
-                self.in_flight_limit_hits, self.max_in_flight
-            ));
-        }
-        (!problems.is_empty()).then(|| {
-            format!(
-                "the open model did not keep its schedule: {} (the service is saturated or the generator is the limit)",
-                problems.join("; ")
-            )
-        })
-    }
 }
 
 /// What the load actually was.
@@ -534,47 +493,6 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
 mod tests {
     use super::*;
     use crate::run::record::Outcome;
-
-    #[test]
-    fn a_schedule_not_kept_is_explained() {
-        let kept = ScheduleSummary {
-            target_rps: 200.0,
-            achieved_rps: 199.0,
-            sent: 1990,
-            late: 5,
-            late_fraction: 0.0025,
-            max_late_us: 30_000,
-            in_flight_limit_hits: 0,
-            max_in_flight: 100,
-            uncorrected_latency_us: latency_stats(&RequestRecord::new().latency_us),
-        };
-        assert_eq!(kept.shortfall(), None);
-        let behind = ScheduleSummary {
-            achieved_rps: 150.0,
-            late: 400,
-            late_fraction: 0.2,
-            ..kept.clone()
-        };
-        let reason = behind.shortfall().unwrap();
-        assert!(
-            reason.contains("sent 150.0 requests/s of the 200 asked (-25.0%)"),
-            "{reason}"
-        );
-        assert!(
-            reason.contains("20.00% of its requests started more than 10ms late (up to 30.00ms)"),
-            "{reason}"
-        );
-        let bounded = ScheduleSummary {
-            in_flight_limit_hits: 7,
-            ..kept
-        };
-        assert!(
-            bounded
-                .shortfall()
-                .unwrap()
-                .contains("7 requests waited for a slot under max_in_flight = 100")
-        );
-    }
 
     #[test]
     fn the_capacity_is_the_last_step_that_grew_within_its_limits() {

@@ -1,0 +1,199 @@
+//! The `loadtest` command line, for any front end: clap arguments another CLI flattens or nests
+//! as a subcommand, and [`LoadtestArgs::run`], which builds the workspace's binaries, runs the
+//! gate with its events on stderr and its report on stdout, and answers the exit code.
+
+pub mod terminal;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use url::Url;
+
+use crate::pipeline::blocking::run_blocking;
+use crate::pipeline::{GateError, GateOptions, GitHub, accept};
+use crate::plan::Overrides;
+use crate::support::exit::Exit;
+use crate::support::paths::Paths;
+use terminal::Terminal;
+
+/// `loadtest`: run load specs against the service and gate on its baselines.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LoadtestArgs {
+    #[command(subcommand)]
+    pub action: Option<LoadtestAction>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoadtestAction {
+    /// Promote the last run's summary.json to baselines, without running anything.
+    Accept(AcceptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Spec names (looked up in loadspec/) or files; all of loadspec/*.toml when none.
+    pub specs: Vec<String>,
+    /// Test a service that is already running at this URL instead of launching the spec's.
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub target: Option<Url>,
+    /// Where baselines are read and written.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where reports and service logs are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Override every spec's measured duration (a quick local run), e.g. "3s".
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override every spec's warmup, e.g. "0s".
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Override every spec's number of users.
+    #[arg(long)]
+    pub users: Option<u32>,
+    /// Run every spec this many times and judge each metric over the rounds.
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Run, then record the results as the new baselines (review them in the pull request).
+    #[arg(long)]
+    pub update_baselines: bool,
+    /// Fail (exit 2) when a spec has no baseline instead of passing with a note.
+    #[arg(long)]
+    pub require_baselines: bool,
+    /// Do not build the workspace's binaries before running.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Let --target be an address that is not loopback (by default load goes only to
+    /// 127.0.0.0/8, ::1 and localhost).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Compare with this git revision on this machine instead of with the stored baselines:
+    /// its service is built in a separate worktree, and the rounds alternate ABBA.
+    #[arg(long, value_name = "REV")]
+    pub against: Option<String>,
+    /// A baseline recorded on another host (CPU model, cores, OS) makes the run inconclusive
+    /// instead of a note.
+    #[arg(long)]
+    pub strict_host: bool,
+    /// Let a spec exceed the sane bounds of load (5 000 users, 50 000 requests/s, 30 minutes).
+    #[arg(long)]
+    pub allow_large_load: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// Where baselines are written.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where the last run's summary.json is.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl LoadtestArgs {
+    /// Runs `loadtest` (or `loadtest accept`) for the project at `root`; an error is printed
+    /// with its causes and answered with its exit code.
+    pub fn run(self, root: &Path) -> ExitCode {
+        let outcome = match self.action {
+            Some(LoadtestAction::Accept(args)) => args.run(root),
+            None => self.run.run(root),
+        };
+        match outcome {
+            Ok(exit) => exit.into(),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                err.exit().into()
+            }
+        }
+    }
+}
+
+impl RunArgs {
+    /// The gate's options these flags ask for, for the project at `root`.
+    pub fn options(&self, root: &Path) -> GateOptions {
+        let mut options = GateOptions::new(paths(root, &self.baselines, &self.out));
+        options.specs = self.specs.clone();
+        options.target = self.target.clone();
+        options.overrides = Overrides {
+            users: self.users,
+            duration: self.duration,
+            warmup: self.warmup,
+            allow_large_load: self.allow_large_load,
+            rounds: self.rounds,
+        };
+        options.update_baselines = self.update_baselines;
+        options.require_baselines = self.require_baselines;
+        options.allow_remote = self.allow_remote;
+        options.strict_host = self.strict_host;
+        options.against = self.against.clone();
+        options.github = GitHub::from_env();
+        options
+    }
+
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        if !self.no_build && self.target.is_none() {
+            build_binaries(root).map_err(GateError::BadInput)?;
+        }
+        let observer = Arc::new(Terminal::stderr());
+        let result = run_blocking(&self.options(root), &mut std::io::stdout(), observer)?;
+        Ok(result.exit())
+    }
+}
+
+impl AcceptArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let accepted =
+            accept(&paths(root, &self.baselines, &self.out)).map_err(GateError::BadInput)?;
+        for (spec, reason) in &accepted.skipped {
+            eprintln!("loadgate: {spec}: not accepted: the run did not complete ({reason})");
+        }
+        for file in &accepted.written {
+            println!("loadgate: baseline written: {}", file.display());
+        }
+        Ok(Exit::Passed)
+    }
+}
+
+fn paths(root: &Path, baselines: &Option<PathBuf>, out: &Option<PathBuf>) -> Paths {
+    let defaults = Paths::under(root);
+    Paths {
+        baselines_dir: baselines.clone().unwrap_or(defaults.baselines_dir.clone()),
+        out_dir: out.clone().unwrap_or(defaults.out_dir.clone()),
+        ..defaults
+    }
+}
+
+/// The specs start the workspace's own release binaries (the service), so they are built
+/// first; cargo makes this a no-op when nothing changed.
+fn build_binaries(root: &Path) -> anyhow::Result<()> {
+    let status = crate::support::cargo::command(root)
+        .args(["build", "--release", "--workspace", "--bins", "--quiet"])
+        .status()
+        .context("cannot run cargo to build the service")?;
+    if !status.success() {
+        bail!("building the workspace's binaries failed ({status})");
+    }
+    Ok(())
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::support::units::parse_duration(text)
+}
+
+/// The generator speaks plain HTTP/1.1: on loopback, TLS would mostly measure the cipher.
+fn parse_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|err| format!("not a URL: {err}"))?;
+    match url.scheme() {
+        "http" => Ok(url),
+        other => Err(format!(
+            "loadgate's generator speaks plain HTTP/1.1; `{other}` is not supported"
+        )),
+    }
+}

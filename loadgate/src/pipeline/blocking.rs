@@ -1,0 +1,60 @@
+//! The gate as one blocking call: it owns the tokio runtime and the signal contract that
+//! README.md documents, so a front end (this repository's xtask, another's) needs neither.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use crate::judge::verdict::GateResult;
+use crate::pipeline::events::{Event, Observer};
+use crate::pipeline::{GateError, GateOptions, loadtest};
+
+/// Runs the gate to its end. The first SIGINT or SIGTERM stops the spec running gracefully: what
+/// it measured is reported unjudged, no later spec runs, and the result exits 130. A second one
+/// stops the service at once and returns [`GateError::StoppedNow`] (exit 130 as well).
+pub fn run_blocking(
+    options: &GateOptions,
+    console: &mut dyn Write,
+    observer: Arc<dyn Observer>,
+) -> Result<GateResult, GateError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| GateError::BadInput(anyhow!(err).context("cannot start tokio")))?;
+    runtime.block_on(async {
+        let (interrupt, interrupted_by) = tokio::sync::watch::channel(None);
+        let gate = loadtest(options, console, observer.clone(), interrupted_by);
+        tokio::pin!(gate);
+        tokio::select! {
+            result = &mut gate => return result,
+            signal = signalled() => {
+                observer.event(&Event::Interrupted { signal, again: false });
+                let _ = interrupt.send(Some(signal));
+            }
+        }
+        tokio::select! {
+            result = &mut gate => result,
+            signal = signalled() => {
+                // Leaving this branch drops the gate's future, and with it the service
+                // handle, whose drop stops the service's process group.
+                observer.event(&Event::Interrupted { signal, again: true });
+                Err(GateError::StoppedNow(signal))
+            }
+        }
+    })
+}
+
+async fn signalled() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

@@ -1,0 +1,509 @@
+//! One spec's measurement: its services launched, then one loop of runs (once, in rounds, over
+//! sweep steps or in A/B pairs, as [`Repeat`] decides), each run watched for the service's death
+//! and for an interrupt, and the runs combined into the summaries the judge reads.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use url::Url;
+
+use crate::judge::checks::{CheckOutcome, compare, round_values};
+use crate::pipeline::events::{Event, Observer};
+use crate::pipeline::{Interrupt, interrupted_by};
+use crate::plan::{Plan, ServicePlan};
+use crate::run::resources::Sampler;
+use crate::run::{self, Counters};
+use crate::service::against::BaseCheckout;
+use crate::service::{self, Service, ServiceFailure};
+use crate::summary::{SpecSummary, merge_rounds, summarize, summarize_sweep};
+use crate::support::paths::Paths;
+
+/// Paired rounds an A/B comparison runs at least: fewer give no interval worth the name.
+const AB_MIN_ROUNDS: u32 = 5;
+/// While a check is inconclusive, an A/B comparison runs up to this many times its rounds.
+const AB_MORE_ROUNDS: u32 = 3;
+
+/// How a spec's load repeats against its service(s).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Repeat {
+    Once,
+    /// Back to back against the same service: a restart per round would add its start-up to
+    /// every round and measure a cold service each time.
+    Rounds(u32),
+    /// The spec's load at each of these users or rates, one after the other.
+    Sweep(Vec<f64>),
+    /// `--against`: base and candidate alternate ABBA… for at least `rounds` pairs, and up to
+    /// `most` while a check cannot tell yet: a quiet machine decides quickly, a noisy one gets
+    /// the rounds it needs.
+    Pairs {
+        rounds: u32,
+        most: u32,
+    },
+}
+
+/// Which service a run loads: the one under test, or the base revision's (A/B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Candidate,
+    Base,
+}
+
+/// One run of the load: on which side, at which sweep step, and its place in the sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub side: Side,
+    pub at: Option<f64>,
+    /// The round or pair it belongs to, from 1.
+    pub number: u32,
+}
+
+impl Repeat {
+    /// A sweep measures a capacity, not rounds: it keeps its stored baseline even in A/B.
+    pub fn of(plan: &Plan, paired: bool) -> Repeat {
+        match &plan.sweep {
+            Some(sweep) => Repeat::Sweep(sweep.steps.clone()),
+            None if paired => {
+                let rounds = plan.rounds.max(AB_MIN_ROUNDS);
+                Repeat::Pairs {
+                    rounds,
+                    most: rounds * AB_MORE_ROUNDS,
+                }
+            }
+            None if plan.rounds > 1 => Repeat::Rounds(plan.rounds),
+            None => Repeat::Once,
+        }
+    }
+
+    /// The run after `done` runs, or `None` when the measurement is complete. `decided` is
+    /// asked, past the minimum of pairs, whether every check can already tell.
+    pub fn next(&self, done: usize, decided: impl FnOnce() -> bool) -> Option<Step> {
+        let done = u32::try_from(done).ok()?;
+        let candidate = |number, at| Step {
+            side: Side::Candidate,
+            at,
+            number,
+        };
+        match self {
+            Repeat::Once => (done == 0).then(|| candidate(1, None)),
+            Repeat::Rounds(rounds) => (done < *rounds).then(|| candidate(done + 1, None)),
+            Repeat::Sweep(steps) => steps
+                .get(done as usize)
+                .map(|&at| candidate(done + 1, Some(at))),
+            Repeat::Pairs { rounds, most } => {
+                let pair = done / 2;
+                let starts_pair = done % 2 == 0;
+                if pair >= *most || (starts_pair && pair >= *rounds && decided()) {
+                    return None;
+                }
+                // A B, then B A: a drift of the machine over time weighs on both sides alike.
+                let base_first = pair % 2 == 0;
+                let side = if starts_pair == base_first {
+                    Side::Base
+                } else {
+                    Side::Candidate
+                };
+                Some(Step {
+                    side,
+                    at: None,
+                    number: pair + 1,
+                })
+            }
+        }
+    }
+}
+
+/// What a spec's runs gave, before judging.
+#[derive(Debug)]
+pub struct Measured {
+    pub runs: Vec<(Step, SpecSummary)>,
+    /// The service's death (or failure to start), which ends the measurement.
+    pub failure: Option<ServiceFailure>,
+}
+
+/// The summaries a judge reads from the runs.
+#[derive(Debug)]
+pub struct Combined {
+    pub summary: Option<SpecSummary>,
+    /// A/B: the base revision's summary over the complete pairs.
+    pub base: Option<SpecSummary>,
+    /// A/B: how many complete pairs there are.
+    pub pairs: usize,
+}
+
+impl Measured {
+    fn side(&self, side: Side) -> Vec<SpecSummary> {
+        self.runs
+            .iter()
+            .filter(|(step, _)| step.side == side)
+            .map(|(_, summary)| summary.clone())
+            .collect()
+    }
+
+    pub fn combine(&self, plan: &Plan, repeat: &Repeat) -> Combined {
+        let mut combined = Combined {
+            summary: None,
+            base: None,
+            pairs: 0,
+        };
+        match repeat {
+            _ if self.runs.is_empty() => {}
+            Repeat::Once => combined.summary = Some(self.runs[0].1.clone()),
+            Repeat::Rounds(_) => {
+                combined.summary = Some(merged(&self.side(Side::Candidate), plan));
+            }
+            Repeat::Sweep(_) => {
+                let steps: Vec<(f64, SpecSummary)> = self
+                    .runs
+                    .iter()
+                    .map(|(step, summary)| (step.at.unwrap_or_default(), summary.clone()))
+                    .collect();
+                let (sweep, chosen) = summarize_sweep(plan, &steps);
+                combined.summary = Some(SpecSummary {
+                    sweep: Some(sweep),
+                    ..steps[chosen].1.clone()
+                });
+            }
+            Repeat::Pairs { .. } => {
+                let (base, candidate) = (self.side(Side::Base), self.side(Side::Candidate));
+                // Only complete pairs are compared.
+                combined.pairs = base.len().min(candidate.len());
+                if combined.pairs == 0 {
+                    combined.summary = candidate.first().or(base.first()).cloned();
+                } else {
+                    combined.summary = Some(merged(&candidate[..combined.pairs], plan));
+                    combined.base = Some(merged(&base[..combined.pairs], plan));
+                }
+            }
+        }
+        combined
+    }
+
+    /// A/B, past the minimum: whether every check can already tell with the pairs so far.
+    fn decided(&self, plan: &Plan) -> bool {
+        let (base, candidate) = (self.side(Side::Base), self.side(Side::Candidate));
+        compare(
+            &plan.thresholds,
+            &merged(&candidate, plan),
+            Some(&merged(&base, plan)),
+            true,
+        )
+        .iter()
+        .all(|c| c.outcome != CheckOutcome::Inconclusive)
+    }
+}
+
+/// Several rounds as one summary, each round's judged values kept for the round checks.
+fn merged(rounds: &[SpecSummary], plan: &Plan) -> SpecSummary {
+    let mut summary = merge_rounds(rounds);
+    summary.rounds = rounds
+        .iter()
+        .map(|r| round_values(r, &plan.thresholds))
+        .collect();
+    summary
+}
+
+/// What a measurement needs from the gate around it.
+pub struct Context<'a> {
+    pub paths: &'a Paths,
+    pub observer: &'a Arc<dyn Observer>,
+    pub interrupt: &'a Interrupt,
+}
+
+/// The services a spec's runs go to: the one under test (or `--target`), and for A/B the base
+/// revision's.
+pub struct Services {
+    target: Option<Url>,
+    candidate: Option<Service>,
+    base: Option<(Service, String)>,
+}
+
+impl Services {
+    /// Launches what the spec needs; a service that fails to start is the spec's result.
+    pub async fn launch(
+        plan: &Plan,
+        target: Option<&Url>,
+        checkout: Option<&BaseCheckout>,
+        ctx: &Context<'_>,
+    ) -> Result<Services, ServiceFailure> {
+        let paths = ctx.paths;
+        if let Some(target) = target {
+            return Ok(Services {
+                target: Some(target.clone()),
+                candidate: None,
+                base: None,
+            });
+        }
+        let service_plan = plan.service.as_ref().expect("checked while planning");
+        let Some(checkout) = checkout else {
+            let log = paths.service_log(&plan.name);
+            let candidate = start(plan, service_plan, &paths.root, &log, ctx).await?;
+            return Ok(Services {
+                target: None,
+                candidate: Some(candidate),
+                base: None,
+            });
+        };
+        // Each service knows its side (for its logs, or a benchmark's injected slowdown).
+        let side = |name: &str| {
+            let mut side_plan = service_plan.clone();
+            side_plan
+                .env
+                .push(("LOADGATE_AB_SIDE".to_owned(), name.to_owned()));
+            side_plan
+        };
+        let base_log = paths
+            .out_dir
+            .join(format!("{}.base.service.log", plan.name));
+        let base = start(plan, &side("base"), &checkout.dir, &base_log, ctx)
+            .await
+            .map_err(of_base)?;
+        let log = paths.service_log(&plan.name);
+        let mut services = Services {
+            target: None,
+            candidate: None,
+            base: Some((base, checkout.rev.clone())),
+        };
+        match start(plan, &side("candidate"), &paths.root, &log, ctx).await {
+            Ok(candidate) => services.candidate = Some(candidate),
+            Err(failure) => {
+                services.stop().await;
+                return Err(failure);
+            }
+        }
+        Ok(services)
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some((base, _)) = self.base.as_mut() {
+            base.stop().await;
+        }
+        if let Some(candidate) = self.candidate.as_mut() {
+            candidate.stop().await;
+        }
+    }
+
+    /// The URL and (unless `--target`) the process a run on `side` loads.
+    fn side(&mut self, side: Side) -> (Url, Option<&mut Service>) {
+        let service = match side {
+            Side::Candidate => self.candidate.as_mut(),
+            Side::Base => self.base.as_mut().map(|(service, _)| service),
+        };
+        match (&self.target, service) {
+            (Some(target), _) => (target.clone(), None),
+            (None, Some(service)) => (service.base_url.clone(), Some(service)),
+            (None, None) => unreachable!("a run goes to a launched service or to --target"),
+        }
+    }
+
+    fn side_name(&self, side: Side) -> String {
+        match (side, &self.base) {
+            (Side::Base, Some((_, rev))) => rev.clone(),
+            _ => "this revision".to_owned(),
+        }
+    }
+}
+
+fn of_base(failure: ServiceFailure) -> ServiceFailure {
+    ServiceFailure {
+        message: format!("the base revision's service: {}", failure.message),
+        ..failure
+    }
+}
+
+/// Runs the spec's load as `repeat` says until it is complete, the service dies or the gate is
+/// interrupted, then stops the services.
+pub async fn measure(
+    plan: &Plan,
+    repeat: &Repeat,
+    services: &mut Services,
+    ctx: &Context<'_>,
+) -> anyhow::Result<Measured> {
+    // `${seq}` and sequential data rows go on across rounds and steps against one service.
+    let counters = [Arc::new(Counters::default()), Arc::new(Counters::default())];
+    let mut measured = Measured {
+        runs: Vec::new(),
+        failure: None,
+    };
+    while let Some(step) = repeat.next(measured.runs.len(), || measured.decided(plan)) {
+        announce(plan, repeat, &step, services, ctx);
+        let at_step = step.at.map(|at| plan.at_step(at));
+        let (url, service) = services.side(step.side);
+        let counters = &counters[usize::from(step.side == Side::Base)];
+        let (summary, died) = run_load(
+            at_step.as_ref().unwrap_or(plan),
+            &url,
+            service,
+            counters,
+            ctx,
+        )
+        .await?;
+        let side = step.side;
+        measured.runs.push((step, summary));
+        if died.is_some() || interrupted_by(ctx.interrupt).is_some() {
+            measured.failure = died.map(|f| if side == Side::Base { of_base(f) } else { f });
+            break;
+        }
+    }
+    services.stop().await;
+    Ok(measured)
+}
+
+fn announce(plan: &Plan, repeat: &Repeat, step: &Step, services: &Services, ctx: &Context<'_>) {
+    let spec = plan.name.clone();
+    let event = match repeat {
+        Repeat::Rounds(rounds) => Event::Round {
+            spec,
+            round: step.number,
+            rounds: *rounds,
+        },
+        Repeat::Pairs { rounds, most } => Event::Pair {
+            spec,
+            pair: step.number,
+            rounds: *rounds,
+            most: *most,
+            side: services.side_name(step.side),
+        },
+        Repeat::Once | Repeat::Sweep(_) => return,
+    };
+    ctx.observer.event(&event);
+}
+
+/// Launches the service from `root` (the project, or the base revision's worktree) and says so.
+async fn start(
+    plan: &Plan,
+    service_plan: &ServicePlan,
+    root: &Path,
+    log: &Path,
+    ctx: &Context<'_>,
+) -> Result<Service, ServiceFailure> {
+    let paths = ctx.paths;
+    ctx.observer.event(&Event::Starting {
+        spec: plan.name.clone(),
+        command: service_plan.command.join(" "),
+        place: (root != paths.root).then(|| paths.shown(root)),
+    });
+    let launched = Instant::now();
+    let service = service::launch(service_plan, root, log).await?;
+    ctx.observer.event(&Event::Ready {
+        spec: plan.name.clone(),
+        after: launched.elapsed(),
+        log: paths.shown(&service.log_file),
+    });
+    Ok(service)
+}
+
+/// Runs `plan`'s load once against `base_url`, watching the service's resources and its death;
+/// the summary covers what was measured, up to the death if it died.
+async fn run_load(
+    plan: &Plan,
+    base_url: &Url,
+    service: Option<&mut Service>,
+    counters: &Arc<Counters>,
+    ctx: &Context<'_>,
+) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
+    let load = &plan.load;
+    ctx.observer.event(&Event::LoadStarted {
+        spec: plan.name.clone(),
+        load: load.describe(),
+        duration: load.duration,
+        warmup: load.warmup,
+        target: base_url.as_str().trim_end_matches('/').to_owned(),
+    });
+    let started = Instant::now();
+    let sampler = Sampler::start(service.as_deref().map(Service::pid));
+    let mut running = run::start(plan, base_url, counters.clone())?;
+    let progress = forward_progress(plan, running.progress(), ctx.observer.clone());
+    let mut service_failure = None;
+    let service_exited = async {
+        match service {
+            Some(service) => {
+                let status = service.exited().await;
+                Some(service.died(status, started.elapsed()))
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let mut interrupt = ctx.interrupt.clone();
+    let overdue = running.overdue();
+    tokio::select! {
+        () = running.wait() => {}
+        () = overdue => ctx.observer.event(&Event::Overdue { spec: plan.name.clone() }),
+        died = service_exited => service_failure = died,
+        // A dropped sender is no interrupt: only a signal's name stops the run.
+        Ok(_) = interrupt.wait_for(Option::is_some) => running.stop(),
+    }
+    let recording = running.finish().await;
+    // The display ends when the run closes its progress.
+    let _ = progress.await;
+    let samples = sampler.finish();
+    Ok((summarize(plan, &recording, &samples), service_failure))
+}
+
+/// Passes the run's progress on as events until the run closes it.
+fn forward_progress(
+    plan: &Plan,
+    mut progress: tokio::sync::watch::Receiver<run::Progress>,
+    observer: Arc<dyn Observer>,
+) -> tokio::task::JoinHandle<()> {
+    let spec = plan.name.clone();
+    tokio::spawn(async move {
+        while progress.changed().await.is_ok() {
+            let now = *progress.borrow_and_update();
+            observer.event(&Event::Progress {
+                spec: spec.clone(),
+                progress: now,
+            });
+        }
+        observer.event(&Event::LoadEnded { spec });
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequence(repeat: &Repeat, decided_after_pairs: u32) -> Vec<(Side, Option<f64>, u32)> {
+        let mut steps = Vec::new();
+        while let Some(step) = repeat.next(steps.len(), || {
+            steps.len() as u32 / 2 >= decided_after_pairs
+        }) {
+            steps.push(step);
+        }
+        steps
+            .into_iter()
+            .map(|s| (s.side, s.at, s.number))
+            .collect()
+    }
+
+    #[test]
+    fn once_rounds_and_sweeps_run_on_the_candidate() {
+        use Side::Candidate as C;
+        assert_eq!(sequence(&Repeat::Once, 0), [(C, None, 1)]);
+        assert_eq!(
+            sequence(&Repeat::Rounds(3), 0),
+            [(C, None, 1), (C, None, 2), (C, None, 3)]
+        );
+        assert_eq!(
+            sequence(&Repeat::Sweep(vec![2.0, 4.0]), 0),
+            [(C, Some(2.0), 1), (C, Some(4.0), 2)]
+        );
+    }
+
+    #[test]
+    fn pairs_alternate_abba_and_add_pairs_until_decided_or_the_bound() {
+        use Side::{Base as B, Candidate as C};
+        let pairs = Repeat::Pairs { rounds: 2, most: 4 };
+        let sides = |steps: Vec<(Side, Option<f64>, u32)>| -> Vec<Side> {
+            steps.into_iter().map(|s| s.0).collect()
+        };
+        // Decided at the minimum: exactly the minimum of pairs.
+        assert_eq!(sides(sequence(&pairs, 0)), [B, C, C, B]);
+        // Undecided until 3 pairs: one more pair.
+        assert_eq!(sides(sequence(&pairs, 3)), [B, C, C, B, B, C]);
+        // Never decided: up to the bound.
+        assert_eq!(sides(sequence(&pairs, 99)), [B, C, C, B, B, C, C, B]);
+        let numbers: Vec<u32> = sequence(&pairs, 99).iter().map(|s| s.2).collect();
+        assert_eq!(numbers, [1, 1, 2, 2, 3, 3, 4, 4]);
+    }
+}
