@@ -63,9 +63,7 @@ mod tests {
 
     #[test]
     fn failed_checks_and_broken_services_are_errors() {
-        let mut out = Vec::new();
-        write(&mut out, &fixtures::result()).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = fixtures::render(write, &fixtures::result());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(
@@ -90,15 +88,11 @@ mod tests {
             .clone()
             .judged(Some("stale baseline".into()));
         result.specs[0] = inconclusive;
-        let mut out = Vec::new();
-        write(&mut out, &result).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            fixtures::render(write, &result),
             "::warning file=loadspec/badges.toml,title=loadgate badges%3A inconclusive::stale baseline\n"
         );
         result.specs[0] = result.specs[0].clone().judged(None);
-        let mut out = Vec::new();
-        write(&mut out, &result).unwrap();
-        assert!(out.is_empty());
+        assert_eq!(fixtures::render(write, &result), "");
     }
 }

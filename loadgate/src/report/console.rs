@@ -1,85 +1,172 @@
 //! The console report, in the manner of Vegeta's and Locust's: per request name requests,
 //! failures, latency percentiles and throughput, then status codes, errors and each check.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
 use crate::judge::checks::CheckOutcome;
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::summary::{Metrics, SweepSummary};
+use crate::report::resource_figures;
+use crate::summary::{Metrics, ScheduleSummary, SpecSummary, SweepSummary};
 use crate::support::units::format_micros;
 
+/// One spec's block: the run, the request table, statuses and errors, the schedule, resources,
+/// checks, then what went wrong and the verdict.
 pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
-    write!(out, "\n{} ({})", result.name, result.file.display())?;
-    let Some(summary) = &result.summary else {
-        writeln!(out)?;
-        return write_failure_and_verdict(out, result);
-    };
-    let load = &summary.load;
-    writeln!(
-        out,
-        " · {} model · {} · {:.1}s measured after {:.1}s warmup ({} requests) · seed {}",
-        load.model,
-        load.describe(),
-        load.measured_seconds.0,
-        load.warmup_seconds.0,
-        summary.warmup.requests,
-        load.seed
-    )?;
-    if let Some(sweep) = &summary.sweep {
-        write_sweep(out, sweep)?;
+    SpecBlock { out, result }.write()
+}
+
+/// The writer and the spec it describes, so each section is a method with a short name.
+struct SpecBlock<'a> {
+    out: &'a mut dyn Write,
+    result: &'a SpecResult,
+}
+
+impl SpecBlock<'_> {
+    fn write(mut self) -> io::Result<()> {
+        let result = self.result;
+        write!(self.out, "\n{} ({})", result.name, result.file.display())?;
+        // A run that never measured (the service failed) has only the verdict to show.
+        if let Some(summary) = &result.summary {
+            self.header(summary)?;
+            if let Some(sweep) = &summary.sweep {
+                self.sweep(sweep)?;
+            }
+            self.request_table(summary)?;
+            self.statuses_and_errors(summary)?;
+            if let Some(schedule) = &summary.schedule {
+                self.schedule(schedule)?;
+            }
+            self.resources(summary)?;
+            self.checks()?;
+        } else {
+            writeln!(self.out)?;
+        }
+        self.failure_and_verdict()
     }
 
-    let width = summary
-        .requests
-        .keys()
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-        .max("request".len());
-    writeln!(
-        out,
-        "  {:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "request", "reqs", "fails", "avg", "min", "p50", "p90", "p99", "max", "req/s"
-    )?;
-    for (name, metrics) in summary
-        .requests
-        .iter()
-        .map(|(n, m)| (n.as_str(), m))
-        .chain([("total", &summary.total)])
-    {
-        write_row(out, name, metrics, width)?;
+    /// The rest of the title line: how the load was made and how long it was measured.
+    fn header(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        let load = &summary.load;
+        writeln!(
+            self.out,
+            " · {} model · {} · {:.1}s measured after {:.1}s warmup ({} requests) · seed {}",
+            load.model,
+            load.describe(),
+            load.measured_seconds.0,
+            load.warmup_seconds.0,
+            summary.warmup.requests,
+            load.seed
+        )
     }
-    let total = &summary.total;
-    let statuses: Vec<String> = total
-        .status_codes
-        .iter()
-        .map(|(code, n)| format!("{code} ×{n}"))
-        .collect();
-    writeln!(
-        out,
-        "  status codes: {}",
-        if statuses.is_empty() {
-            "none".to_owned()
-        } else {
-            statuses.join(", ")
+
+    /// The sweep's table, as in our users' notes, then the capacity it found.
+    fn sweep(&mut self, sweep: &SweepSummary) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "  sweep by {}:\n  {:>9} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            sweep.by, "step", "reqs", "fails", "fail %", "avg", "p50", "p90", "p99", "req/s"
+        )?;
+        for step in &sweep.steps {
+            let latency = &step.latency_us;
+            let mark = match (step.grew, step.limits_held) {
+                (true, true) => "",
+                (false, true) => "  (throughput no longer grows)",
+                (_, false) => "  (beyond the limits)",
+            };
+            writeln!(
+                self.out,
+                "  {:>9} {:>8} {:>7} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9.1}{mark}",
+                step.step,
+                step.requests,
+                step.failures,
+                step.error_rate * 100.0,
+                format_micros(latency.mean),
+                format_micros(latency.p50 as f64),
+                format_micros(latency.p90 as f64),
+                format_micros(latency.p99 as f64),
+                step.rps,
+            )?;
         }
-    )?;
-    if !total.errors.is_empty() {
-        let errors: Vec<String> = total
-            .errors
-            .iter()
-            .map(|(kind, n)| format!("{kind} ×{n}"))
-            .collect();
-        writeln!(out, "  errors: {}", errors.join(", "))?;
-        for (name, example) in summary.error_examples() {
-            writeln!(out, "    {name}: {}", example.describe())?;
+        match sweep.capacity {
+            Some(capacity) => writeln!(
+                self.out,
+                "  capacity: {capacity} {} (the request table below is that step)",
+                sweep.by
+            ),
+            None => writeln!(
+                self.out,
+                "  capacity: none of the steps held the limits (the request table below is the first step)"
+            ),
         }
     }
-    if let Some(schedule) = &summary.schedule {
+
+    /// A row per request name, then the total, under one header.
+    fn request_table(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        let width = summary
+            .requests
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max("request".len());
+        writeln!(
+            self.out,
+            "  {:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "request", "reqs", "fails", "avg", "min", "p50", "p90", "p99", "max", "req/s"
+        )?;
+        let rows = summary.requests.iter().map(|(n, m)| (n.as_str(), m));
+        for (name, metrics) in rows.chain([("total", &summary.total)]) {
+            self.request_row(name, metrics, width)?;
+        }
+        Ok(())
+    }
+
+    fn request_row(&mut self, name: &str, metrics: &Metrics, width: usize) -> io::Result<()> {
+        let latency = &metrics.latency_us;
+        writeln!(
+            self.out,
+            "  {name:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
+            metrics.requests,
+            metrics.failures,
+            format_micros(latency.mean),
+            format_micros(latency.min as f64),
+            format_micros(latency.p50 as f64),
+            format_micros(latency.p90 as f64),
+            format_micros(latency.p99 as f64),
+            format_micros(latency.max as f64),
+            metrics.rps,
+        )
+    }
+
+    /// Status codes always; error kinds and an example of each only when there were errors.
+    fn statuses_and_errors(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        let total = &summary.total;
+        let statuses = counts(&total.status_codes);
+        writeln!(
+            self.out,
+            "  status codes: {}",
+            if statuses.is_empty() {
+                "none"
+            } else {
+                &statuses
+            }
+        )?;
+        if !total.errors.is_empty() {
+            writeln!(self.out, "  errors: {}", counts(&total.errors))?;
+            for (name, example) in summary.error_examples() {
+                writeln!(self.out, "    {name}: {}", example.describe())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How well an open model kept its schedule, and the latency without correcting for it.
+    fn schedule(&mut self, schedule: &ScheduleSummary) -> io::Result<()> {
         let u = &schedule.uncorrected_latency_us;
         writeln!(
-            out,
+            self.out,
             "  schedule   {:.1} of {} req/s sent · {} late (max {}) · in-flight limit {} hit {}× · uncorrected p50 {} p90 {} p99 {}",
             schedule.achieved_rps,
             schedule.target_rps,
@@ -90,25 +177,25 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
             format_micros(u.p50 as f64),
             format_micros(u.p90 as f64),
             format_micros(u.p99 as f64),
-        )?;
+        )
     }
-    for (who, figures) in [
-        ("service", &summary.service),
-        ("generator", &summary.generator),
-    ] {
-        if let Some(figures) = figures {
-            writeln!(out, "  {who:<9}  {}", figures.describe())?;
+
+    fn resources(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        for (who, figures) in resource_figures(summary) {
+            writeln!(self.out, "  {who:<9}  {}", figures.describe())?;
         }
+        Ok(())
     }
-    if !result.checks.is_empty() {
-        writeln!(out, "  checks:")?;
-        let name_width = result
-            .checks
-            .iter()
-            .map(|c| c.name().len())
-            .max()
-            .unwrap_or(0);
-        for check in &result.checks {
+
+    /// Each check with a mark for its outcome, names aligned.
+    fn checks(&mut self) -> io::Result<()> {
+        let checks = &self.result.checks;
+        if checks.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "  checks:")?;
+        let name_width = checks.iter().map(|c| c.name().len()).max().unwrap_or(0);
+        for check in checks {
             let mark = match check.outcome {
                 CheckOutcome::Pass => "✓",
                 CheckOutcome::Fail => "✗",
@@ -116,88 +203,42 @@ pub fn write_spec(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
                 CheckOutcome::Inconclusive => "?",
             };
             writeln!(
-                out,
+                self.out,
                 "    {mark} {:<name_width$}  {}",
                 check.name(),
                 check.message
             )?;
         }
+        Ok(())
     }
-    write_failure_and_verdict(out, result)
-}
 
-fn write_row(out: &mut dyn Write, name: &str, metrics: &Metrics, width: usize) -> io::Result<()> {
-    let latency = &metrics.latency_us;
-    writeln!(
-        out,
-        "  {name:<width$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
-        metrics.requests,
-        metrics.failures,
-        format_micros(latency.mean),
-        format_micros(latency.min as f64),
-        format_micros(latency.p50 as f64),
-        format_micros(latency.p90 as f64),
-        format_micros(latency.p99 as f64),
-        format_micros(latency.max as f64),
-        metrics.rps,
-    )
-}
-
-/// The sweep's table, as in our users' notes, then the capacity it found.
-fn write_sweep(out: &mut dyn Write, sweep: &SweepSummary) -> io::Result<()> {
-    writeln!(
-        out,
-        "  sweep by {}:\n  {:>9} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        sweep.by, "step", "reqs", "fails", "fail %", "avg", "p50", "p90", "p99", "req/s"
-    )?;
-    for step in &sweep.steps {
-        let latency = &step.latency_us;
-        let mark = match (step.grew, step.limits_held) {
-            (true, true) => "",
-            (false, true) => "  (throughput no longer grows)",
-            (_, false) => "  (beyond the limits)",
-        };
-        writeln!(
-            out,
-            "  {:>9} {:>8} {:>7} {:>6.2}% {:>9} {:>9} {:>9} {:>9} {:>9.1}{mark}",
-            step.step,
-            step.requests,
-            step.failures,
-            step.error_rate * 100.0,
-            format_micros(latency.mean),
-            format_micros(latency.p50 as f64),
-            format_micros(latency.p90 as f64),
-            format_micros(latency.p99 as f64),
-            step.rps,
-        )?;
-    }
-    match sweep.capacity {
-        Some(capacity) => writeln!(
-            out,
-            "  capacity: {capacity} {} (the request table below is that step)",
-            sweep.by
-        ),
-        None => writeln!(
-            out,
-            "  capacity: none of the steps held the limits (the request table below is the first step)"
-        ),
-    }
-}
-
-fn write_failure_and_verdict(out: &mut dyn Write, result: &SpecResult) -> io::Result<()> {
-    for note in &result.notes {
-        writeln!(out, "  note: {note}")?;
-    }
-    if let Some(failure) = &result.service_failure {
-        writeln!(out, "  service failure: {}", failure.message)?;
-        writeln!(out, "  last lines of {}:", failure.log_file.display())?;
-        for line in failure.log_tail.lines() {
-            writeln!(out, "    | {line}")?;
+    /// Notes, then the service's failure with its log tail (or why the run is not judged),
+    /// then the verdict.
+    fn failure_and_verdict(&mut self) -> io::Result<()> {
+        let result = self.result;
+        for note in &result.notes {
+            writeln!(self.out, "  note: {note}")?;
         }
-    } else if let Some(reason) = &result.reason {
-        writeln!(out, "  {reason}")?;
+        if let Some(failure) = &result.service_failure {
+            writeln!(self.out, "  service failure: {}", failure.message)?;
+            writeln!(self.out, "  last lines of {}:", failure.log_file.display())?;
+            for line in failure.log_tail.lines() {
+                writeln!(self.out, "    | {line}")?;
+            }
+        } else if let Some(reason) = &result.reason {
+            writeln!(self.out, "  {reason}")?;
+        }
+        writeln!(self.out, "  → {}", result.verdict.label())
     }
-    writeln!(out, "  → {}", result.verdict.label())
+}
+
+/// `"201 ×190, 409 ×3770"`: a count per key, in key order; empty when there are none.
+fn counts(counts: &BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(key, n)| format!("{key} ×{n}"))
+        .collect();
+    parts.join(", ")
 }
 
 /// The closing line: overall verdict, counts, where the files are.
@@ -231,12 +272,15 @@ mod tests {
 
     #[test]
     fn console_report_matches_its_golden_file() {
-        let result = fixtures::result();
-        let mut out = Vec::new();
-        for spec in &result.specs {
-            write_spec(&mut out, spec).unwrap();
-        }
-        write_footer(&mut out, &result, Path::new("target/loadtest")).unwrap();
-        golden::check("console.txt", &String::from_utf8(out).unwrap());
+        let text = fixtures::render(
+            |out, result| {
+                for spec in &result.specs {
+                    write_spec(out, spec)?;
+                }
+                write_footer(out, result, Path::new("target/loadtest"))
+            },
+            &fixtures::result(),
+        );
+        golden::check("console.txt", &text);
     }
 }

@@ -246,9 +246,7 @@ mod tests {
 
     #[test]
     fn the_page_is_self_contained_and_carries_every_chart_s_data() {
-        let mut out = Vec::new();
-        write(&mut out, &fixtures::result()).unwrap();
-        let page = String::from_utf8(out).unwrap();
+        let page = fixtures::render(write, &fixtures::result());
         assert!(page.contains("Chart.js v4.6.1"), "the library is inlined");
         assert!(!page.contains("sourceMappingURL"));
         for external in ["src=\"http", "href=\"http", "<link "] {
@@ -276,9 +274,7 @@ mod tests {
     fn text_cannot_close_the_data_script() {
         let mut result = fixtures::result();
         result.specs[1].reason = Some("</script><script>alert(1)</script>".into());
-        let mut out = Vec::new();
-        write(&mut out, &result).unwrap();
-        let page = String::from_utf8(out).unwrap();
+        let page = fixtures::render(write, &result);
         assert!(!page.contains("</script><script>alert(1)"));
         assert!(page.contains(r"\u003c/script>\u003cscript>alert(1)"));
     }

@@ -6,89 +6,108 @@ use std::io::Write;
 
 use junit_report::{Duration, OffsetDateTime, Report, TestCase, TestSuite};
 
-use crate::judge::checks::CheckOutcome;
-use crate::judge::verdict::{GateResult, Verdict};
+use crate::judge::checks::{Check, CheckOutcome};
+use crate::judge::verdict::{GateResult, SpecResult, Verdict};
+use crate::report::resource_figures;
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
-    let timestamp = humantime::parse_rfc3339(&result.provenance.recorded_at)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| OffsetDateTime::from_unix_timestamp(i64::try_from(d.as_secs()).ok()?).ok())
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let timestamp = timestamp(result);
     let mut report = Report::new();
     for spec in &result.specs {
-        let mut suite = TestSuite::new(&spec.name);
-        suite.set_timestamp(timestamp);
-        let classname = format!("loadgate.{}", spec.name);
-        let mut cases = Vec::new();
-        if let Some(failure) = &spec.service_failure {
-            let mut case = TestCase::error(
-                "service",
-                Duration::ZERO,
-                "service_failed",
-                &failure.message,
-            );
-            case.set_system_err(&failure.log_tail);
-            cases.push(case);
-        }
-        if spec.verdict == Verdict::Inconclusive
-            && let Some(reason) = &spec.reason
-        {
-            cases.push(TestCase::error(
-                "trustworthy run",
-                Duration::ZERO,
-                "inconclusive",
-                reason,
-            ));
-        }
-        for check in &spec.checks {
-            cases.push(match check.outcome {
-                CheckOutcome::Fail => {
-                    TestCase::failure(&check.name(), Duration::ZERO, "regression", &check.message)
-                }
-                // Unmeasurable, not slower: an error, as CI tells the two apart.
-                CheckOutcome::Inconclusive => TestCase::error(
-                    &check.name(),
-                    Duration::ZERO,
-                    "inconclusive",
-                    &check.message,
-                ),
-                CheckOutcome::Pass | CheckOutcome::NoBaseline => {
-                    let mut case = TestCase::success(&check.name(), Duration::ZERO);
-                    case.set_system_out(&check.message);
-                    case
-                }
-            });
-        }
-        for case in &mut cases {
-            case.set_classname(&classname);
-        }
-        suite.add_testcases(cases);
-        let resources = spec.summary.iter().flat_map(|summary| {
-            [
-                ("service", &summary.service),
-                ("generator", &summary.generator),
-            ]
-            .into_iter()
-            .filter_map(|(who, figures)| Some(format!("{who}: {}", figures.as_ref()?.describe())))
-        });
-        let examples = spec.summary.iter().flat_map(|summary| {
-            summary
-                .error_examples()
-                .map(|(name, example)| format!("error in {name}: {}", example.describe()))
-        });
-        let system_out: Vec<String> = resources
-            .chain(examples)
-            .chain(spec.notes.iter().cloned())
-            .collect();
-        if !system_out.is_empty() {
-            suite.set_system_out(&system_out.join("\n"));
-        }
-        report.add_testsuite(suite);
+        report.add_testsuite(suite(spec, timestamp));
     }
     report.write_xml(&mut *out)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// When the result was recorded, as JUnit wants it; the epoch if the record cannot say.
+fn timestamp(result: &GateResult) -> OffsetDateTime {
+    humantime::parse_rfc3339(&result.provenance.recorded_at)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| OffsetDateTime::from_unix_timestamp(i64::try_from(d.as_secs()).ok()?).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// One spec's testsuite: its testcases, and what else there is to say as the suite's output.
+fn suite(spec: &SpecResult, timestamp: OffsetDateTime) -> TestSuite {
+    let mut suite = TestSuite::new(&spec.name);
+    suite.set_timestamp(timestamp);
+    let classname = format!("loadgate.{}", spec.name);
+    let mut cases = run_cases(spec);
+    cases.extend(spec.checks.iter().map(check_case));
+    for case in &mut cases {
+        case.set_classname(&classname);
+    }
+    suite.add_testcases(cases);
+    let system_out = system_out(spec);
+    if !system_out.is_empty() {
+        suite.set_system_out(&system_out.join("\n"));
+    }
+    suite
+}
+
+/// The errors that are about the run rather than a check: a broken service, an untrustworthy run.
+fn run_cases(spec: &SpecResult) -> Vec<TestCase> {
+    let mut cases = Vec::new();
+    if let Some(failure) = &spec.service_failure {
+        let mut case = TestCase::error(
+            "service",
+            Duration::ZERO,
+            "service_failed",
+            &failure.message,
+        );
+        case.set_system_err(&failure.log_tail);
+        cases.push(case);
+    }
+    if spec.verdict == Verdict::Inconclusive
+        && let Some(reason) = &spec.reason
+    {
+        cases.push(TestCase::error(
+            "trustworthy run",
+            Duration::ZERO,
+            "inconclusive",
+            reason,
+        ));
+    }
+    cases
+}
+
+fn check_case(check: &Check) -> TestCase {
+    match check.outcome {
+        CheckOutcome::Fail => {
+            TestCase::failure(&check.name(), Duration::ZERO, "regression", &check.message)
+        }
+        // Unmeasurable, not slower: an error, as CI tells the two apart.
+        CheckOutcome::Inconclusive => TestCase::error(
+            &check.name(),
+            Duration::ZERO,
+            "inconclusive",
+            &check.message,
+        ),
+        CheckOutcome::Pass | CheckOutcome::NoBaseline => {
+            let mut case = TestCase::success(&check.name(), Duration::ZERO);
+            case.set_system_out(&check.message);
+            case
+        }
+    }
+}
+
+/// The suite's output lines: resource figures, an example of each request error, the notes.
+fn system_out(spec: &SpecResult) -> Vec<String> {
+    let resources = spec.summary.iter().flat_map(|summary| {
+        resource_figures(summary).map(|(who, figures)| format!("{who}: {}", figures.describe()))
+    });
+    let examples = spec.summary.iter().flat_map(|summary| {
+        summary
+            .error_examples()
+            .map(|(name, example)| format!("error in {name}: {}", example.describe()))
+    });
+    resources
+        .chain(examples)
+        .chain(spec.notes.iter().cloned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -98,9 +117,7 @@ mod tests {
 
     #[test]
     fn junit_matches_its_golden_file() {
-        let mut out = Vec::new();
-        write(&mut out, &fixtures::result()).unwrap();
-        let xml = String::from_utf8(out).unwrap();
+        let xml = fixtures::render(write, &fixtures::result());
         assert!(xml.contains(r#"<failure type="regression" message="p90 2.00ms -&gt; 2.40ms (+20.0%) exceeds +15%"/>"#), "{xml}");
         golden::check("junit.xml", &xml);
     }

@@ -5,135 +5,184 @@
 use std::io::{self, Write};
 
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
-use crate::judge::verdict::{GateResult, Verdict};
+use crate::judge::verdict::{GateResult, SpecResult, Verdict};
+use crate::report::resource_figures;
 use crate::summary::{LatencyStats, Metrics, SpecSummary};
 use crate::support::units::format_percent;
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
-    let icon = |verdict| match verdict {
-        Verdict::Pass => "✅",
-        Verdict::Fail | Verdict::ServiceFailed => "❌",
-        Verdict::Inconclusive => "⚠️",
-    };
-    let interrupted = match &result.interrupted {
-        Some(signal) => format!(" (interrupted by {signal}: partial results, unjudged)"),
-        None => String::new(),
-    };
-    writeln!(
-        out,
-        "## loadgate: {} {}{interrupted}\n",
-        icon(result.verdict),
-        result.verdict.label()
-    )?;
-    for spec in &result.specs {
+    Markdown { out, result }.write()
+}
+
+/// The writer and the result it describes, so each section is a method with a short name.
+struct Markdown<'a> {
+    out: &'a mut dyn Write,
+    result: &'a GateResult,
+}
+
+impl Markdown<'_> {
+    fn write(mut self) -> io::Result<()> {
+        self.header()?;
+        let result = self.result;
+        for spec in &result.specs {
+            self.spec(spec)?;
+        }
+        Ok(())
+    }
+
+    /// The overall verdict, and whether a signal cut the run short.
+    fn header(&mut self) -> io::Result<()> {
+        let result = self.result;
+        let interrupted = match &result.interrupted {
+            Some(signal) => format!(" (interrupted by {signal}: partial results, unjudged)"),
+            None => String::new(),
+        };
         writeln!(
-            out,
+            self.out,
+            "## loadgate: {} {}{interrupted}\n",
+            icon(result.verdict),
+            result.verdict.label()
+        )
+    }
+
+    /// One spec's section: heading, run, checks, what failed, the chart, then why and notes.
+    fn spec(&mut self, spec: &SpecResult) -> io::Result<()> {
+        writeln!(
+            self.out,
             "### {} {} — {}\n",
             icon(spec.verdict),
             spec.name,
             spec.verdict.label()
         )?;
         if let Some(summary) = &spec.summary {
-            let total = &summary.total;
+            self.run_and_resources(summary)?;
+        }
+        self.check_table(&spec.checks)?;
+        self.failures_and_errors(spec)?;
+        if let Some(summary) = &spec.summary {
+            self.latency_chart(&spec.name, summary, spec.baseline_total.as_ref())?;
+        }
+        self.service_failure_and_notes(spec)?;
+        writeln!(self.out)
+    }
+
+    /// One line for the load and its totals, then a bullet per measured process.
+    fn run_and_resources(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        let total = &summary.total;
+        writeln!(
+            self.out,
+            "{} · {:.1}s · {} requests · {:.1} req/s · {} errors\n",
+            summary.load.describe(),
+            summary.load.measured_seconds.0,
+            total.requests,
+            total.rps,
+            format_percent(total.error_rate)
+        )?;
+        for (who, figures) in resource_figures(summary) {
+            writeln!(self.out, "- {who}: {}", figures.describe())?;
+        }
+        writeln!(self.out)
+    }
+
+    fn check_table(&mut self, checks: &[Check]) -> io::Result<()> {
+        if checks.is_empty() {
+            return Ok(());
+        }
+        writeln!(
+            self.out,
+            "| check | baseline | current | change | threshold | verdict |"
+        )?;
+        writeln!(self.out, "|---|---|---|---|---|---|")?;
+        for check in checks {
             writeln!(
-                out,
-                "{} · {:.1}s · {} requests · {:.1} req/s · {} errors\n",
-                summary.load.describe(),
-                summary.load.measured_seconds.0,
-                total.requests,
-                total.rps,
-                format_percent(total.error_rate)
-            )?;
-            for (who, figures) in [
-                ("service", &summary.service),
-                ("generator", &summary.generator),
-            ] {
-                if let Some(figures) = figures {
-                    writeln!(out, "- {who}: {}", figures.describe())?;
+                self.out,
+                "| {} | {} | {} | {} | {} | {} |",
+                check.name(),
+                check
+                    .baseline
+                    .map_or("—".to_owned(), |b| check.metric.format(b)),
+                check.metric.format(check.current),
+                check
+                    .change
+                    .map_or("—".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
+                threshold(check),
+                match check.outcome {
+                    CheckOutcome::Pass => "✅",
+                    CheckOutcome::Fail => "❌",
+                    CheckOutcome::NoBaseline => "➖ no baseline",
+                    CheckOutcome::Inconclusive => "⚠️ inconclusive",
                 }
-            }
-            writeln!(out)?;
-        }
-        if !spec.checks.is_empty() {
-            writeln!(
-                out,
-                "| check | baseline | current | change | threshold | verdict |"
             )?;
-            writeln!(out, "|---|---|---|---|---|---|")?;
-            for check in &spec.checks {
-                writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    check.name(),
-                    check
-                        .baseline
-                        .map_or("—".to_owned(), |b| check.metric.format(b)),
-                    check.metric.format(check.current),
-                    check
-                        .change
-                        .map_or("—".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
-                    threshold(check),
-                    match check.outcome {
-                        CheckOutcome::Pass => "✅",
-                        CheckOutcome::Fail => "❌",
-                        CheckOutcome::NoBaseline => "➖ no baseline",
-                        CheckOutcome::Inconclusive => "⚠️ inconclusive",
-                    }
-                )?;
-            }
-            writeln!(out)?;
         }
+        writeln!(self.out)
+    }
+
+    /// Each failed check spelled out, then an example of each kind of request error.
+    fn failures_and_errors(&mut self, spec: &SpecResult) -> io::Result<()> {
         for check in spec.failed_checks() {
-            writeln!(out, "- ❌ **{}**: {}", check.name(), check.message)?;
+            writeln!(self.out, "- ❌ **{}**: {}", check.name(), check.message)?;
         }
         for (name, example) in spec.summary.iter().flat_map(|s| s.error_examples()) {
-            writeln!(out, "- error in `{name}`: {}", example.describe())?;
+            writeln!(self.out, "- error in `{name}`: {}", example.describe())?;
         }
-        if let Some(summary) = &spec.summary {
-            write_latency_chart(out, &spec.name, summary, spec.baseline_total.as_ref())?;
+        Ok(())
+    }
+
+    /// A Mermaid chart (GitHub renders them) of the percentiles: the baseline's as bars, this
+    /// run's as a line over them.
+    fn latency_chart(
+        &mut self,
+        name: &str,
+        summary: &SpecSummary,
+        baseline: Option<&Metrics>,
+    ) -> io::Result<()> {
+        let ms = |latency: &LatencyStats| {
+            [latency.p50, latency.p90, latency.p99]
+                .map(|us| format!("{:.3}", us as f64 / 1000.0))
+                .join(", ")
+        };
+        let what = match baseline {
+            Some(_) => "bars: baseline, line: this run",
+            None => "this run; no baseline",
+        };
+        writeln!(
+            self.out,
+            "\n```mermaid\nxychart-beta\n    title \"{name}: latency in ms ({what})\"\n    x-axis [p50, p90, p99]\n    y-axis \"ms\""
+        )?;
+        if let Some(baseline) = baseline {
+            writeln!(self.out, "    bar [{}]", ms(&baseline.latency_us))?;
         }
+        writeln!(
+            self.out,
+            "    line [{}]\n```",
+            ms(&summary.total.latency_us)
+        )
+    }
+
+    /// The service's failure with its log tail (or why the run is not judged), then the notes.
+    fn service_failure_and_notes(&mut self, spec: &SpecResult) -> io::Result<()> {
         if let Some(failure) = &spec.service_failure {
             writeln!(
-                out,
+                self.out,
                 "- ❌ **service**: {}\n\n```\n{}\n```",
                 failure.message, failure.log_tail
             )?;
         } else if let Some(reason) = &spec.reason {
-            writeln!(out, "- ⚠️ {reason}")?;
+            writeln!(self.out, "- ⚠️ {reason}")?;
         }
         for note in &spec.notes {
-            writeln!(out, "- {note}")?;
+            writeln!(self.out, "- {note}")?;
         }
-        writeln!(out)?;
+        Ok(())
     }
-    Ok(())
 }
 
-/// A Mermaid chart (GitHub renders them) of the percentiles: the baseline's as bars, this
-/// run's as a line over them.
-fn write_latency_chart(
-    out: &mut dyn Write,
-    name: &str,
-    summary: &SpecSummary,
-    baseline: Option<&Metrics>,
-) -> io::Result<()> {
-    let ms = |latency: &LatencyStats| {
-        [latency.p50, latency.p90, latency.p99]
-            .map(|us| format!("{:.3}", us as f64 / 1000.0))
-            .join(", ")
-    };
-    let what = match baseline {
-        Some(_) => "bars: baseline, line: this run",
-        None => "this run; no baseline",
-    };
-    writeln!(
-        out,
-        "\n```mermaid\nxychart-beta\n    title \"{name}: latency in ms ({what})\"\n    x-axis [p50, p90, p99]\n    y-axis \"ms\""
-    )?;
-    if let Some(baseline) = baseline {
-        writeln!(out, "    bar [{}]", ms(&baseline.latency_us))?;
+fn icon(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "✅",
+        Verdict::Fail | Verdict::ServiceFailed => "❌",
+        Verdict::Inconclusive => "⚠️",
     }
-    writeln!(out, "    line [{}]\n```", ms(&summary.total.latency_us))
 }
 
 fn threshold(check: &Check) -> String {
@@ -158,8 +207,6 @@ mod tests {
 
     #[test]
     fn markdown_matches_its_golden_file() {
-        let mut out = Vec::new();
-        write(&mut out, &fixtures::result()).unwrap();
-        golden::check("summary.md", &String::from_utf8(out).unwrap());
+        golden::check("summary.md", &fixtures::render(write, &fixtures::result()));
     }
 }

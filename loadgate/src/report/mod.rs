@@ -16,6 +16,8 @@ use anyhow::Context as _;
 
 use crate::judge::verdict::GateResult;
 use crate::plan::secret::Secrets;
+use crate::run::resources::ResourceFigures;
+use crate::summary::SpecSummary;
 use crate::support::files::write_atomic;
 
 /// Writes `junit.xml`, `summary.json`, `summary.md` and `report.html` into `out_dir`, each atomically, and
@@ -59,11 +61,25 @@ pub fn summary_json(result: &GateResult) -> String {
     text
 }
 
+/// The resource figures of each process that was measured, named: the service, then the generator.
+fn resource_figures(
+    summary: &SpecSummary,
+) -> impl Iterator<Item = (&'static str, &ResourceFigures)> {
+    [
+        ("service", &summary.service),
+        ("generator", &summary.generator),
+    ]
+    .into_iter()
+    .filter_map(|(who, figures)| Some((who, figures.as_ref()?)))
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     //! A hand-built result for the golden files of every format.
 
     use std::collections::BTreeMap;
+    use std::fmt::Debug;
+    use std::io::Write;
     use std::path::PathBuf;
 
     use crate::judge::checks::{Check, CheckKind, CheckOutcome};
@@ -75,6 +91,16 @@ pub(crate) mod fixtures {
     use crate::summary::{LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts};
     use crate::support::meta::{Host, Provenance};
     use crate::support::units::Seconds;
+
+    /// What a format's `write` makes of `result`, as text.
+    pub fn render<E: Debug>(
+        write: impl Fn(&mut dyn Write, &GateResult) -> Result<(), E>,
+        result: &GateResult,
+    ) -> String {
+        let mut out = Vec::new();
+        write(&mut out, result).unwrap();
+        String::from_utf8(out).unwrap()
+    }
 
     fn metrics(requests: u64, failures: u64, p50: u64) -> Metrics {
         Metrics {
