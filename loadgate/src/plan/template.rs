@@ -228,6 +228,7 @@ enum Expression {
     Dynamic(Part),
 }
 
+/// One `${…}` expression, by its prefix family.
 fn parse_expression(
     expression: &str,
     escape: Escape,
@@ -236,98 +237,127 @@ fn parse_expression(
     const KNOWN: &str = "known: ${seq}, ${uuid}, ${user.id}, ${user.NAME}, ${row.COLUMN}, \
                          ${random.int(a, b)}, ${random.choice([…])}, ${random.string(n)}, \
                          ${env.NAME}, ${env.NAME:-default}";
-    let dynamic = |part| Ok(Expression::Dynamic(part));
-    match expression {
-        "seq" => return dynamic(Part::Seq),
-        "uuid" => return dynamic(Part::Uuid),
-        "user.id" => return dynamic(Part::UserId),
-        _ => {}
-    }
     if let Some(reference) = expression.strip_prefix("env.") {
-        let (name, default) = match reference.split_once(":-") {
-            Some((name, default)) => (name, Some(default)),
-            None => (reference, None),
-        };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "`${{{expression}}}`: `{name}` is not an environment variable name"
-            ));
-        }
-        return match ((names.env)(name), default) {
-            (Some(value), _) => Ok(Expression::Env(value)),
-            (None, Some(default)) => Ok(Expression::Text(default.to_owned())),
-            (None, None) => Err(format!(
-                "environment variable `{name}` is not set (used as `${{env.{name}}}`)"
-            )),
-        };
+        return parse_env(expression, reference, names);
     }
-    if let Some(column) = expression.strip_prefix("row.") {
-        return match names.columns.iter().position(|c| c == column) {
-            Some(index) => dynamic(Part::Row(index)),
-            None if names.columns.is_empty() => Err(format!(
-                "`${{{expression}}}` needs a data file: add `data = {{ file = \"…\" }}` to the spec"
-            )),
-            None => Err(format!(
-                "`${{{expression}}}`: the data file has no column `{column}` (it has: {})",
-                names.columns.join(", ")
-            )),
-        };
+    let fixed = match expression {
+        "seq" => Some(Part::Seq),
+        "uuid" => Some(Part::Uuid),
+        "user.id" => Some(Part::UserId),
+        _ => None,
+    };
+    let part = if let Some(part) = fixed {
+        Ok(part)
+    } else if let Some(column) = expression.strip_prefix("row.") {
+        parse_row(expression, column, names)
+    } else if let Some(name) = expression.strip_prefix("user.") {
+        parse_user_var(expression, name, names)
+    } else if let Some(random) = parse_random(expression, escape) {
+        random
+    } else {
+        Err(format!("unknown template `${{{expression}}}` ({KNOWN})"))
+    };
+    part.map(Expression::Dynamic)
+}
+
+/// `${env.NAME}` or `${env.NAME:-default}`: the environment's value now, else the default.
+fn parse_env(expression: &str, reference: &str, names: &Names<'_>) -> Result<Expression, String> {
+    let (name, default) = match reference.split_once(":-") {
+        Some((name, default)) => (name, Some(default)),
+        None => (reference, None),
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`${{{expression}}}`: `{name}` is not an environment variable name"
+        ));
     }
-    if let Some(name) = expression.strip_prefix("user.") {
-        return match names.captures.iter().position(|c| c == name) {
-            Some(index) => dynamic(Part::UserVar(index)),
-            None => Err(format!(
-                "`${{{expression}}}`: no request captures `{name}` (add `capture = {{ {name} = \"json:$.…\" }}` to an `[[on_start]]` or `[[request]]`)"
-            )),
-        };
+    match ((names.env)(name), default) {
+        (Some(value), _) => Ok(Expression::Env(value)),
+        (None, Some(default)) => Ok(Expression::Text(default.to_owned())),
+        (None, None) => Err(format!(
+            "environment variable `{name}` is not set (used as `${{env.{name}}}`)"
+        )),
     }
+}
+
+/// `${row.COLUMN}`: a column of the data file.
+fn parse_row(expression: &str, column: &str, names: &Names<'_>) -> Result<Part, String> {
+    match names.columns.iter().position(|c| c == column) {
+        Some(index) => Ok(Part::Row(index)),
+        None if names.columns.is_empty() => Err(format!(
+            "`${{{expression}}}` needs a data file: add `data = {{ file = \"…\" }}` to the spec"
+        )),
+        None => Err(format!(
+            "`${{{expression}}}`: the data file has no column `{column}` (it has: {})",
+            names.columns.join(", ")
+        )),
+    }
+}
+
+/// `${user.NAME}`: a value a request captures.
+fn parse_user_var(expression: &str, name: &str, names: &Names<'_>) -> Result<Part, String> {
+    match names.captures.iter().position(|c| c == name) {
+        Some(index) => Ok(Part::UserVar(index)),
+        None => Err(format!(
+            "`${{{expression}}}`: no request captures `{name}` (add `capture = {{ {name} = \"json:$.…\" }}` to an `[[on_start]]` or `[[request]]`)"
+        )),
+    }
+}
+
+/// `${random.int(a, b)}`, `${random.choice([…])}` or `${random.string(n)}`; `None` for any
+/// other expression.
+fn parse_random(expression: &str, escape: Escape) -> Option<Result<Part, String>> {
     if let Some(args) = call_args(expression, "random.int") {
         let bounds: Vec<Option<i64>> = args.split(',').map(|a| a.trim().parse().ok()).collect();
-        return match bounds.as_slice() {
-            [Some(low), Some(high)] if low <= high => dynamic(Part::RandomInt {
+        return Some(match bounds.as_slice() {
+            [Some(low), Some(high)] if low <= high => Ok(Part::RandomInt {
                 low: *low,
                 high: *high,
             }),
             _ => Err(format!(
                 "`${{{expression}}}`: random.int takes two integers, the first not larger than the second"
             )),
-        };
+        });
     }
     if let Some(args) = call_args(expression, "random.choice") {
-        let invalid = || {
-            format!(
-                "`${{{expression}}}`: random.choice takes a non-empty list of strings or numbers, like [\"a\", \"b\"]"
-            )
-        };
-        let values: Vec<serde_json::Value> = serde_json::from_str(args).map_err(|_| invalid())?;
-        if values.is_empty() {
-            return Err(invalid());
-        }
-        let numeric = values.iter().all(serde_json::Value::is_number);
-        let choices = values
-            .iter()
-            .map(|value| {
-                let text = match value {
-                    serde_json::Value::String(text) => text.clone(),
-                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
-                    _ => return Err(invalid()),
-                };
-                let mut escaped = String::new();
-                push_escaped(&mut escaped, &text, escape);
-                Ok(escaped)
-            })
-            .collect::<Result<_, _>>()?;
-        return dynamic(Part::RandomChoice { choices, numeric });
+        return Some(parse_random_choice(expression, args, escape));
     }
-    if let Some(args) = call_args(expression, "random.string") {
-        return match args.trim().parse::<usize>() {
-            Ok(len) if (1..=MAX_RANDOM_STRING).contains(&len) => dynamic(Part::RandomString(len)),
-            _ => Err(format!(
-                "`${{{expression}}}`: random.string takes a length from 1 to {MAX_RANDOM_STRING}"
-            )),
-        };
+    let args = call_args(expression, "random.string")?;
+    Some(match args.trim().parse::<usize>() {
+        Ok(len) if (1..=MAX_RANDOM_STRING).contains(&len) => Ok(Part::RandomString(len)),
+        _ => Err(format!(
+            "`${{{expression}}}`: random.string takes a length from 1 to {MAX_RANDOM_STRING}"
+        )),
+    })
+}
+
+/// `${random.choice([…])}`: strings or numbers, escaped now for the template's context; a
+/// choice of numbers only is numeric.
+fn parse_random_choice(expression: &str, args: &str, escape: Escape) -> Result<Part, String> {
+    let invalid = || {
+        format!(
+            "`${{{expression}}}`: random.choice takes a non-empty list of strings or numbers, like [\"a\", \"b\"]"
+        )
+    };
+    let values: Vec<serde_json::Value> = serde_json::from_str(args).map_err(|_| invalid())?;
+    if values.is_empty() {
+        return Err(invalid());
     }
-    Err(format!("unknown template `${{{expression}}}` ({KNOWN})"))
+    let numeric = values.iter().all(serde_json::Value::is_number);
+    let choices = values
+        .iter()
+        .map(|value| {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                _ => return Err(invalid()),
+            };
+            let mut escaped = String::new();
+            push_escaped(&mut escaped, &text, escape);
+            Ok(escaped)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Part::RandomChoice { choices, numeric })
 }
 
 /// The 8-4-4-4-12 hex form, written without an intermediate string.

@@ -329,6 +329,30 @@ impl SpecError {
     }
 }
 
+/// One spec's file and text, kept so that a check of any key can fail pointing at that key:
+/// `at.fail(span, "…")?` is every planning error.
+#[derive(Debug, Clone, Copy)]
+pub struct Locator<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(file: &'a Path, text: &'a str) -> Locator<'a> {
+        Locator { file, text }
+    }
+
+    /// The error at `span` of the text, for `map_err`.
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> SpecError {
+        SpecError::at(self.file, self.text, span, message)
+    }
+
+    /// Fails at `span` of the text.
+    pub fn fail<T>(&self, span: Range<usize>, message: impl Into<String>) -> Result<T, SpecError> {
+        Err(self.error(span, message))
+    }
+}
+
 /// Parses a spec's text; `file` is only used to locate errors.
 pub fn parse(file: &Path, text: &str) -> Result<SpecFile, SpecError> {
     toml::from_str(text).map_err(|err| {

@@ -1,0 +1,17 @@
+//! Every default of the spec format, in one place (loadspec/README.md repeats them): what a key
+//! left out of a spec stands for.
+
+use std::time::Duration;
+
+pub const SEED: u64 = 1;
+pub const READY_PATH: Option<&str> = None; // no `ready.http`: ready when the port accepts connections
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+pub const RAMP_UP: Duration = Duration::ZERO;
+pub const THINK_TIME: Duration = Duration::ZERO;
+pub const WARMUP: Duration = Duration::ZERO;
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const WEIGHT: u32 = 1;
+pub const METHOD: &str = "GET";
+pub const MAX_IN_FLIGHT: u32 = 1_000;
+pub const ROUNDS: u32 = 1;

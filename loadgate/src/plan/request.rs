@@ -1,0 +1,302 @@
+//! One `[[request]]` or `[[on_start]]` → [`RequestPlan`]: its method, path, headers and body as
+//! parsed templates, what a correct answer looks like, what it captures, and its timeout.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use toml::Spanned;
+
+use crate::plan::bounds::MAX_TIMEOUT;
+use crate::plan::defaults;
+use crate::plan::expect::{Capture, Expect, JsonPath, Source};
+use crate::plan::template::{Escape, Names, Template};
+use crate::spec::{ExpectSpec, Locator, RequestSpec, SpecError};
+
+#[derive(Debug, Clone)]
+pub struct RequestPlan {
+    pub name: String,
+    /// 0 for `[[on_start]]` requests: they are not part of the mix.
+    pub weight: u32,
+    pub method: Method,
+    pub path: Template,
+    pub headers: Vec<(HeaderName, Template)>,
+    pub body: Option<Template>,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+    /// Whether a template of the request names a column of the data file.
+    pub uses_row: bool,
+    pub timeout: Duration,
+}
+
+impl RequestPlan {
+    /// Whether the answer's body is read and kept (up to a limit), not just drained.
+    pub fn reads_body(&self) -> bool {
+        self.expect.reads_body()
+            || self
+                .captures
+                .iter()
+                .any(|c| matches!(c.source, Source::Json(_)))
+    }
+
+    /// The path, the header values and the body.
+    pub(super) fn templates(&self) -> impl Iterator<Item = &Template> {
+        std::iter::once(&self.path)
+            .chain(self.headers.iter().map(|(_, value)| value))
+            .chain(&self.body)
+    }
+}
+
+/// Plans one request, part by part. `names` are what
+/// its templates may name; `[defaults]` gives the headers and timeout it does not set itself.
+pub(super) fn plan_request(
+    request: &RequestSpec,
+    default_headers: &BTreeMap<String, Spanned<String>>,
+    default_timeout: Duration,
+    names: &Names<'_>,
+    at: &Locator<'_>,
+) -> Result<RequestPlan, SpecError> {
+    let name = request.name.get_ref().clone();
+    if name.is_empty() {
+        return at.fail(request.name.span(), "a request name cannot be empty");
+    }
+    let weight = plan_weight(request.weight.as_ref(), at)?;
+    let method = plan_method(request.method.as_ref(), at)?;
+    let path = plan_path(&request.path, names, at)?;
+    let mut headers = plan_headers(default_headers, &request.headers, names, at)?;
+    let body = plan_body(request, &mut headers, names, at)?;
+    let expect = match &request.expect {
+        Some(expect) => plan_expect(expect, at)?,
+        None => Expect::default(),
+    };
+    let captures = plan_captures(&request.capture, names.captures, at)?;
+    let timeout = plan_timeout(request, default_timeout, at)?;
+    let mut planned = RequestPlan {
+        name,
+        weight,
+        method,
+        path,
+        headers,
+        body,
+        expect,
+        captures,
+        uses_row: false,
+        timeout,
+    };
+    let uses_row = planned.templates().any(Template::uses_row);
+    planned.uses_row = uses_row;
+    Ok(planned)
+}
+
+/// A template written at `value`'s place, its mistakes located there.
+fn parse_template(
+    value: &Spanned<String>,
+    escape: Escape,
+    names: &Names<'_>,
+    at: &Locator<'_>,
+) -> Result<Template, SpecError> {
+    Template::parse(value.get_ref(), escape, names).map_err(|e| at.error(value.span(), e))
+}
+
+fn plan_weight(weight: Option<&Spanned<u32>>, at: &Locator<'_>) -> Result<u32, SpecError> {
+    match weight {
+        Some(weight) if *weight.get_ref() == 0 => at.fail(
+            weight.span(),
+            "weight must be at least 1 (remove the request to stop sending it)",
+        ),
+        Some(weight) => Ok(*weight.get_ref()),
+        None => Ok(defaults::WEIGHT),
+    }
+}
+
+/// Any case is accepted: `post` is sent as `POST`.
+fn plan_method(method: Option<&Spanned<String>>, at: &Locator<'_>) -> Result<Method, SpecError> {
+    let Some(method) = method else {
+        return Ok(
+            Method::from_bytes(defaults::METHOD.as_bytes()).expect("the default method is valid")
+        );
+    };
+    Method::from_bytes(method.get_ref().to_ascii_uppercase().as_bytes()).map_err(|_| {
+        at.error(
+            method.span(),
+            format!("`{}` is not an HTTP method", method.get_ref()),
+        )
+    })
+}
+
+fn plan_path(
+    path: &Spanned<String>,
+    names: &Names<'_>,
+    at: &Locator<'_>,
+) -> Result<Template, SpecError> {
+    if !path.get_ref().starts_with('/') {
+        return at.fail(
+            path.span(),
+            format!(
+                "`{}` must be a path starting with / (the host comes from the service or --target)",
+                path.get_ref()
+            ),
+        );
+    }
+    parse_template(path, Escape::None, names, at)
+}
+
+/// `[defaults] headers` the request does not set itself, then the request's own. A value
+/// without templates is checked now; a rendered one is the service's to judge.
+fn plan_headers(
+    default_headers: &BTreeMap<String, Spanned<String>>,
+    own_headers: &BTreeMap<String, Spanned<String>>,
+    names: &Names<'_>,
+    at: &Locator<'_>,
+) -> Result<Vec<(HeaderName, Template)>, SpecError> {
+    let mut headers = Vec::new();
+    for (key, value) in default_headers
+        .iter()
+        .filter(|(k, _)| !own_headers.contains_key(*k))
+        .chain(own_headers)
+    {
+        let header = HeaderName::from_bytes(key.as_bytes())
+            .map_err(|_| at.error(value.span(), format!("`{key}` is not a header name")))?;
+        let value_template = parse_template(value, Escape::None, names, at)?;
+        if let Some(text) = value_template.as_static() {
+            HeaderValue::from_str(text).map_err(|_| {
+                at.error(
+                    value.span(),
+                    format!("the value of header `{key}` is not valid in HTTP"),
+                )
+            })?;
+        }
+        headers.push((header, value_template));
+    }
+    Ok(headers)
+}
+
+/// `json` (encoded, its strings escaped when rendered, sent as application/json unless a header
+/// says otherwise) or `body` (text as written).
+fn plan_body(
+    request: &RequestSpec,
+    headers: &mut Vec<(HeaderName, Template)>,
+    names: &Names<'_>,
+    at: &Locator<'_>,
+) -> Result<Option<Template>, SpecError> {
+    match (&request.json, &request.body) {
+        (Some(_), Some(body)) => at.fail(body.span(), "give either `json` or `body`, not both"),
+        (Some(json), None) => {
+            let text = serde_json::to_string(json.get_ref())
+                .map_err(|e| at.error(json.span(), format!("cannot encode as JSON: {e}")))?;
+            if !headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
+                headers.push((
+                    CONTENT_TYPE,
+                    Template::parse("application/json", Escape::None, names).expect("static"),
+                ));
+            }
+            let body = Template::parse(&text, Escape::JsonString, names)
+                .map_err(|e| at.error(json.span(), e))?;
+            Ok(Some(body))
+        }
+        (None, Some(body)) => Ok(Some(parse_template(body, Escape::None, names, at)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn plan_expect(expect: &ExpectSpec, at: &Locator<'_>) -> Result<Expect, SpecError> {
+    let status = match &expect.status {
+        Some(status) => {
+            let statuses = status.get_ref();
+            if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
+                return at.fail(
+                    status.span(),
+                    "expect.status takes a non-empty list of HTTP status codes (100-599)",
+                );
+            }
+            Some(statuses.clone())
+        }
+        None => None,
+    };
+    let json = expect
+        .json
+        .iter()
+        .map(|(path, value)| {
+            let path = JsonPath::parse(path).map_err(|e| at.error(value.span(), e))?;
+            let value = serde_json::to_value(value.get_ref())
+                .map_err(|e| at.error(value.span(), format!("cannot compare as JSON: {e}")))?;
+            Ok((path, value))
+        })
+        .collect::<Result<_, SpecError>>()?;
+    Ok(Expect {
+        status,
+        body_contains: expect.body_contains.as_ref().map(|b| b.get_ref().clone()),
+        json,
+    })
+}
+
+/// Each captured value goes to the slot of its name among every capture of the spec.
+fn plan_captures(
+    written: &BTreeMap<String, Spanned<String>>,
+    slots: &[String],
+    at: &Locator<'_>,
+) -> Result<Vec<Capture>, SpecError> {
+    written
+        .iter()
+        .map(|(name, source)| {
+            Ok(Capture {
+                name: name.clone(),
+                slot: slots
+                    .iter()
+                    .position(|c| c == name)
+                    .expect("every capture name was collected"),
+                source: Source::parse(source.get_ref()).map_err(|e| at.error(source.span(), e))?,
+            })
+        })
+        .collect()
+}
+
+fn plan_timeout(
+    request: &RequestSpec,
+    default_timeout: Duration,
+    at: &Locator<'_>,
+) -> Result<Duration, SpecError> {
+    let timeout = request.timeout.map_or(default_timeout, |d| d.0);
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return at.fail(
+            request.name.span(),
+            format!(
+                "request timeout must be between 1ms and {}s",
+                MAX_TIMEOUT.as_secs()
+            ),
+        );
+    }
+    Ok(timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::plan::fixtures::{SPEC, plan};
+    use crate::plan::{Overrides, build};
+
+    #[test]
+    fn a_missing_env_variable_fails_planning() {
+        let text = SPEC.replace(
+            "X-Team = \"perf\"",
+            "Authorization = \"Bearer ${env.API_TOKEN}\"",
+        );
+        let err = plan(&text).unwrap_err();
+        assert!(err.message.contains("`API_TOKEN` is not set"), "{err}");
+        let env = |name: &str| (name == "API_TOKEN").then(|| "t0k".to_owned());
+        let plan = build(
+            Path::new("x.toml"),
+            &text,
+            Path::new("."),
+            &Overrides::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.requests[0].headers[0].1.as_static(),
+            Some("Bearer t0k")
+        );
+    }
+}
