@@ -89,4 +89,3 @@ pub fn write(path: &Path, baseline: &Baseline) -> anyhow::Result<()> {
     text.push('\n');
     write_atomic(path, text.as_bytes())
 }
-

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-pub use crate::plan::load::{LoadPlan, Profile, Stage};
+pub use crate::plan::load::LoadPlan;
 pub use crate::plan::overrides::Overrides;
 pub use crate::plan::request::RequestPlan;
 pub use crate::plan::service::ServicePlan;
