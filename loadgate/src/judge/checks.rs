@@ -82,87 +82,135 @@ pub fn compare(
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     for threshold in thresholds {
-        let metric = threshold.metric;
-        let Some(value) = current.value(metric, &threshold.scope) else {
+        let Some(value) = current.value(threshold.metric, &threshold.scope) else {
             continue;
         };
-        let base = baseline.and_then(|b| b.value(metric, &threshold.scope));
-        let change = base.filter(|b| *b != 0.0).map(|b| (value - b) / b);
-        let check = |kind, limit, outcome, message| Check {
-            scope: threshold.scope.label().to_owned(),
-            metric,
-            kind,
-            limit,
-            baseline: base,
-            current: value,
-            change,
-            outcome,
-            message,
+        let base = baseline.and_then(|b| b.value(threshold.metric, &threshold.scope));
+        let measured = Measured {
+            threshold,
+            value,
+            base,
         };
         if let Some(allowed) = threshold.regression {
-            let key = round_key(threshold);
-            let rounds_of = |summary: &SpecSummary| -> Vec<f64> {
-                summary
-                    .rounds
-                    .iter()
-                    .filter_map(|r| r.get(&key).copied())
-                    .collect()
-            };
-            let over_rounds = baseline.and_then(|b| {
-                judge_rounds(
-                    metric,
-                    &rounds_of(current),
-                    &rounds_of(b),
-                    allowed,
-                    threshold.noise_floor,
-                    paired,
-                )
-            });
-            match over_rounds {
-                Some(judged) => checks.push(Check {
-                    current: judged.current,
-                    baseline: Some(judged.baseline),
-                    change: (judged.baseline != 0.0)
-                        .then(|| (judged.current - judged.baseline) / judged.baseline),
-                    ..check(
-                        CheckKind::Regression,
-                        allowed,
-                        judged.outcome,
-                        judged.message,
-                    )
-                }),
-                None => {
-                    let (outcome, message) =
-                        judge_regression(metric, value, base, allowed, threshold.noise_floor);
-                    checks.push(check(CheckKind::Regression, allowed, outcome, message));
-                }
-            }
+            checks.push(measured.regression(allowed, current, baseline, paired));
         }
-        // Absolute bounds: (kind, limit, whether the value breaks it, verb if so, verb if not).
-        let bounds = [
-            threshold
-                .max
-                .map(|max| (CheckKind::Max, max, value > max, "exceeds", "within")),
-            threshold
-                .min
-                .map(|min| (CheckKind::Min, min, value < min, "below", "at or above")),
-        ];
-        for (kind, limit, broken, broken_verb, kept_verb) in bounds.into_iter().flatten() {
-            let (outcome, verb) = if broken {
-                (CheckOutcome::Fail, broken_verb)
-            } else {
-                (CheckOutcome::Pass, kept_verb)
-            };
-            let message = format!(
-                "{metric} {} {verb} {} {}",
-                metric.format(value),
-                kind.label(),
-                metric.format(limit)
-            );
-            checks.push(check(kind, limit, outcome, message));
-        }
+        checks.extend(measured.bounds());
     }
     checks
+}
+
+/// One threshold's metric as measured now and in the baseline.
+struct Measured<'a> {
+    threshold: &'a Threshold,
+    value: f64,
+    base: Option<f64>,
+}
+
+impl Measured<'_> {
+    fn check(&self, kind: CheckKind, limit: f64, outcome: CheckOutcome, message: String) -> Check {
+        Check {
+            scope: self.threshold.scope.label().to_owned(),
+            metric: self.threshold.metric,
+            kind,
+            limit,
+            baseline: self.base,
+            current: self.value,
+            change: self
+                .base
+                .filter(|b| *b != 0.0)
+                .map(|b| (self.value - b) / b),
+            outcome,
+            message,
+        }
+    }
+
+    /// Over the rounds when both sides have them, else on the two values.
+    fn regression(
+        &self,
+        allowed: f64,
+        current: &SpecSummary,
+        baseline: Option<&SpecSummary>,
+        paired: bool,
+    ) -> Check {
+        let (metric, noise_floor) = (self.threshold.metric, self.threshold.noise_floor);
+        let key = round_key(self.threshold);
+        let rounds_of = |summary: &SpecSummary| -> Vec<f64> {
+            summary
+                .rounds
+                .iter()
+                .filter_map(|r| r.get(&key).copied())
+                .collect()
+        };
+        let over_rounds = baseline.and_then(|b| {
+            judge_rounds(
+                metric,
+                &rounds_of(current),
+                &rounds_of(b),
+                allowed,
+                noise_floor,
+                paired,
+            )
+        });
+        match over_rounds {
+            Some(judged) => Check {
+                current: judged.current,
+                baseline: Some(judged.baseline),
+                change: (judged.baseline != 0.0)
+                    .then(|| (judged.current - judged.baseline) / judged.baseline),
+                ..self.check(
+                    CheckKind::Regression,
+                    allowed,
+                    judged.outcome,
+                    judged.message,
+                )
+            },
+            None => {
+                let (outcome, message) =
+                    judge_regression(metric, self.value, self.base, allowed, noise_floor);
+                self.check(CheckKind::Regression, allowed, outcome, message)
+            }
+        }
+    }
+
+    /// The absolute bounds, `max` and `min`, each a check of its own.
+    fn bounds(&self) -> impl Iterator<Item = Check> + '_ {
+        let (metric, value) = (self.threshold.metric, self.value);
+        let max = self.threshold.max.map(|max| {
+            let broken = value > max;
+            (
+                CheckKind::Max,
+                max,
+                broken,
+                if broken { "exceeds" } else { "within" },
+            )
+        });
+        let min = self.threshold.min.map(|min| {
+            let broken = value < min;
+            (
+                CheckKind::Min,
+                min,
+                broken,
+                if broken { "below" } else { "at or above" },
+            )
+        });
+        [max, min]
+            .into_iter()
+            .flatten()
+            .map(move |(kind, limit, broken, verb)| {
+                let outcome = if broken {
+                    CheckOutcome::Fail
+                } else {
+                    CheckOutcome::Pass
+                };
+                let message = format!(
+                    "{metric} {} {verb} {} {}",
+                    metric.format(value),
+                    kind.label(),
+                    metric.format(limit)
+                );
+                self.check(kind, limit, outcome, message)
+            })
+    }
 }
 
 fn judge_regression(

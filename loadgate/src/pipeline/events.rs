@@ -113,6 +113,15 @@ impl fmt::Display for Event {
                 "{spec}: ready after {after:.1?} (log: {})",
                 log.display()
             ),
+            _ => self.fmt_run(f),
+        }
+    }
+}
+
+impl Event {
+    /// The events of a spec's runs and of an interrupt.
+    fn fmt_run(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Event::Round {
                 spec,
                 round,
@@ -165,6 +174,7 @@ impl fmt::Display for Event {
                 signal,
                 again: true,
             } => write!(f, "interrupted again by {signal}: stopping the service now"),
+            _ => unreachable!("Display handles the other events"),
         }
     }
 }
