@@ -11,7 +11,7 @@ use url::Url;
 use crate::judge::checks::{CheckOutcome, compare, round_values};
 use crate::pipeline::events::{Event, Observer};
 use crate::pipeline::{Interrupt, interrupted_by};
-use crate::plan::{Plan, ServicePlan};
+use crate::plan::{Plan, ServicePlan, defaults};
 use crate::run::resources::Sampler;
 use crate::run::{self, Counters};
 use crate::service::against::BaseCheckout;
@@ -228,6 +228,13 @@ impl Services {
     ) -> Result<Services, ServiceFailure> {
         let paths = ctx.paths;
         if let Some(target) = target {
+            let (ready_path, timeout) = plan
+                .service
+                .as_ref()
+                .map_or((None, defaults::TARGET_READY_TIMEOUT), |s| {
+                    (s.ready_path.as_deref(), s.ready_timeout)
+                });
+            service::probe_target(target, ready_path, timeout).await?;
             return Ok(Services {
                 target: Some(target.clone()),
                 candidate: None,

@@ -221,9 +221,12 @@ impl SpecBlock<'_> {
         }
         if let Some(failure) = &result.service_failure {
             writeln!(self.out, "  service failure: {}", failure.message)?;
-            writeln!(self.out, "  last lines of {}:", failure.log_file.display())?;
-            for line in failure.log_tail.lines() {
-                writeln!(self.out, "    | {line}")?;
+            // A `--target` service has no log of ours.
+            if !failure.log_file.as_os_str().is_empty() {
+                writeln!(self.out, "  last lines of {}:", failure.log_file.display())?;
+                for line in failure.log_tail.lines() {
+                    writeln!(self.out, "    | {line}")?;
+                }
             }
         } else if let Some(reason) = &result.reason {
             writeln!(self.out, "  {reason}")?;

@@ -31,10 +31,14 @@ pub struct ServiceFailure {
 
 impl std::fmt::Display for ServiceFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        // A `--target` service has no log of ours.
+        if self.log_file.as_os_str().is_empty() {
+            return Ok(());
+        }
         write!(
             f,
-            "{}\n--- last lines of {} ---\n{}",
-            self.message,
+            "\n--- last lines of {} ---\n{}",
             self.log_file.display(),
             self.log_tail
         )
@@ -117,6 +121,71 @@ pub async fn launch(
     Ok(service)
 }
 
+/// `--target`: waits until the running service answers (its `ready.http` path with a success,
+/// else `GET /` with any answer), so that no load goes to a dead address and a refused
+/// connection is never timed as a fast answer.
+pub async fn probe_target(
+    url: &Url,
+    ready_path: Option<&str>,
+    timeout: Duration,
+) -> Result<(), ServiceFailure> {
+    let failure = |message: String| ServiceFailure {
+        message,
+        log_file: PathBuf::new(),
+        log_tail: String::new(),
+    };
+    let started = Instant::now();
+    let client = probe_client().map_err(failure)?;
+    loop {
+        let probed = match ready_path {
+            Some(path) => probe(&client, url, path, true).await,
+            None => probe(&client, url, "/", false).await,
+        };
+        let Err(last_problem) = probed else {
+            return Ok(());
+        };
+        if started.elapsed() >= timeout {
+            return Err(failure(format!(
+                "the target {url} did not answer within {timeout:?} (last probe: {last_problem}); no load was sent"
+            )));
+        }
+        tokio::time::sleep(READY_POLL_INTERVAL).await;
+    }
+}
+
+fn probe_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(1))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|err| format!("cannot build the readiness client: {err}"))
+}
+
+/// One `GET path` against `base`: any answer will do unless `success` is asked for.
+async fn probe(
+    client: &reqwest::Client,
+    base: &Url,
+    path: &str,
+    success: bool,
+) -> Result<(), String> {
+    match client
+        .get(base.join(path).expect("a path joins a base URL"))
+        .send()
+        .await
+    {
+        // Redirects are not followed (a probe never leaves the address it was given); a
+        // redirect is an answer, as a client following it would have got one.
+        Ok(response)
+            if !success || response.status().is_success() || response.status().is_redirection() =>
+        {
+            Ok(())
+        }
+        Ok(response) => Err(format!("GET {path} answered {}", response.status())),
+        Err(err) => Err(format!("GET {path} failed: {}", root_cause(&err))),
+    }
+}
+
 impl Service {
     async fn wait_ready(
         &mut self,
@@ -125,11 +194,7 @@ impl Service {
         port: u16,
     ) -> Result<(), String> {
         let started = Instant::now();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(1))
-            .build()
-            .map_err(|err| format!("cannot build the readiness client: {err}"))?;
+        let client = probe_client()?;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
@@ -138,15 +203,7 @@ impl Service {
                 ));
             }
             let probe = match ready_path {
-                Some(path) => match client
-                    .get(self.base_url.join(path).expect("a path joins a base URL"))
-                    .send()
-                    .await
-                {
-                    Ok(response) if response.status().is_success() => Ok(()),
-                    Ok(response) => Err(format!("GET {path} answered {}", response.status())),
-                    Err(err) => Err(format!("GET {path} failed: {}", root_cause(&err))),
-                },
+                Some(path) => probe(&client, &self.base_url, path, true).await,
                 None => TcpStream::connect_timeout(
                     &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                     Duration::from_secs(1),
