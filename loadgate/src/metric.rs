@@ -55,6 +55,11 @@ impl Metric {
         }
     }
 
+    /// Judged on the latency of answered requests.
+    pub fn is_latency(self) -> bool {
+        matches!(self, Metric::P50 | Metric::P90 | Metric::P99)
+    }
+
     /// Measured once for the whole spec, so it has no per-request threshold.
     pub fn is_spec_wide(self) -> bool {
         self.is_service() || self == Metric::Capacity

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metric::Metric;
+use crate::metric::{Metric, Scope};
 use crate::plan::Threshold;
 use crate::summary::SpecSummary;
 use crate::support::stats;
@@ -41,6 +41,9 @@ pub enum CheckKind {
     Regression,
     Max,
     Min,
+    /// The rule that some request got an expected answer: a run in which every request failed
+    /// never passes, whatever its thresholds.
+    Answered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -61,6 +64,7 @@ impl CheckKind {
             CheckKind::Regression => "regression",
             CheckKind::Max => "max",
             CheckKind::Min => "min",
+            CheckKind::Answered => "answered",
         }
     }
 }
@@ -91,12 +95,55 @@ pub fn compare(
             value,
             base,
         };
+        let mut judged = Vec::new();
         if let Some(allowed) = threshold.regression {
-            checks.push(measured.regression(allowed, current, baseline, paired));
+            judged.push(measured.regression(allowed, current, baseline, paired));
         }
-        checks.extend(measured.bounds());
+        judged.extend(measured.bounds());
+        if threshold.metric.is_latency() && answered(current, &threshold.scope) == Some(0) {
+            // Latency is judged on answered requests: with none, no latency check can pass.
+            for check in &mut judged {
+                check.outcome = CheckOutcome::Fail;
+                check.message = format!(
+                    "{} {}: no answered requests in {}",
+                    check.metric,
+                    check.kind.label(),
+                    check.scope
+                );
+            }
+        }
+        checks.extend(judged);
     }
+    checks.extend(nothing_answered(current));
     checks
+}
+
+/// Requests in `scope` that got an expected answer; `None` for a request name not run.
+fn answered(summary: &SpecSummary, scope: &Scope) -> Option<u64> {
+    let metrics = match scope {
+        Scope::Total => &summary.total,
+        Scope::Request(name) => summary.requests.get(name)?,
+    };
+    Some(metrics.requests - metrics.failures)
+}
+
+/// The rule with or without `[gate]`: a run that sent requests and got no expected answer fails.
+fn nothing_answered(current: &SpecSummary) -> Option<Check> {
+    let total = &current.total;
+    (total.requests > 0 && total.failures == total.requests).then(|| Check {
+        scope: Scope::Total.label().to_owned(),
+        metric: Metric::ErrorRate,
+        kind: CheckKind::Answered,
+        limit: 0.0,
+        baseline: None,
+        current: total.error_rate,
+        change: None,
+        outcome: CheckOutcome::Fail,
+        message: format!(
+            "every one of the {} requests failed: a run with no expected answer never passes",
+            total.requests
+        ),
+    })
 }
 
 /// One threshold's metric as measured now and in the baseline.
@@ -729,5 +776,57 @@ mod tests {
             false,
         ));
         assert!(!two.message.contains("interval"), "{}", two.message);
+    }
+
+    #[test]
+    fn latency_with_no_answered_request_fails_and_a_run_with_no_answer_never_passes() {
+        let p90 = Threshold {
+            scope: Scope::Request("home".into()),
+            metric: Metric::P90,
+            regression: Some(0.1),
+            max: Some(100_000.0),
+            min: None,
+            noise_floor: 0.0,
+        };
+        // Every request failed, fast: the p90 under its ceiling and far below the baseline.
+        let failing = summary(50, 1.0, 100.0);
+        let checks = judge(
+            std::slice::from_ref(&p90),
+            &failing,
+            Some(&summary(1000, 0.0, 100.0)),
+        );
+        let outcomes: Vec<(CheckKind, CheckOutcome)> =
+            checks.iter().map(|c| (c.kind, c.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            [
+                (CheckKind::Regression, CheckOutcome::Fail),
+                (CheckKind::Max, CheckOutcome::Fail),
+                (CheckKind::Answered, CheckOutcome::Fail),
+            ]
+        );
+        assert_eq!(
+            checks[0].message,
+            "p90 regression: no answered requests in home"
+        );
+        assert!(
+            checks[2]
+                .message
+                .contains("every one of the 1000 requests failed"),
+            "{}",
+            checks[2].message
+        );
+        // Without any threshold the rule still fails the run.
+        let rule = judge(&[], &failing, None);
+        assert_eq!(rule.len(), 1);
+        assert_eq!(rule[0].name(), "total error_rate answered");
+        // One answered request in a thousand: latency is judged, the rule stays quiet.
+        let one_answered = summary(50, 0.999, 100.0);
+        let checks = judge(std::slice::from_ref(&p90), &one_answered, None);
+        assert!(checks.iter().all(|c| c.kind != CheckKind::Answered));
+        assert!(
+            checks.iter().all(|c| c.outcome != CheckOutcome::Fail),
+            "{checks:?}"
+        );
     }
 }

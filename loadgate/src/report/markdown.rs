@@ -197,6 +197,7 @@ fn threshold(check: &Check) -> String {
         }
         CheckKind::Max => format!("≤ {}", check.metric.format(check.limit)),
         CheckKind::Min => format!("≥ {}", check.metric.format(check.limit)),
+        CheckKind::Answered => "some request answered".to_owned(),
     }
 }
 
