@@ -1,6 +1,6 @@
 //! The shape of `loadgate/src`, checked: each stage folder imports only from the stages before
-//! it in `lib.rs` (and from `support`), and no two source files import each other, directly or
-//! through others. Test code (`#[cfg(test)]` to the end of a file) is left out: a test may build
+//! it in `lib.rs` (and from `support`), no two source files import each other, directly or
+//! through others, and only the command line (`cli`) prints or reads CI variables. Test code (`#[cfg(test)]` to the end of a file) is left out: a test may build
 //! fixtures from any stage.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,4 +128,30 @@ fn no_two_files_import_each_other() {
         let circle = visit(node, &graph, &mut Vec::new(), &mut done);
         assert!(circle.is_none(), "an import circle: {circle:?}");
     }
+}
+
+#[test]
+fn only_the_command_line_prints_or_reads_ci_variables() {
+    let mut found = Vec::new();
+    for (module, code) in modules() {
+        if stage_of(&module) == "cli" {
+            continue;
+        }
+        for needle in [
+            "eprintln!",
+            "println!",
+            "eprint!",
+            "std::io::stderr",
+            "var(\"GITHUB",
+            "var_os(\"GITHUB",
+        ] {
+            if code.contains(needle) {
+                found.push(format!("{module}: {needle}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the engine narrates through events: {found:#?}"
+    );
 }

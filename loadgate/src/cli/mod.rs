@@ -161,6 +161,18 @@ impl AcceptArgs {
     }
 }
 
+impl GitHub {
+    /// What the environment of a GitHub Actions job asks for; `None` elsewhere. The front
+    /// end calls this: the gate itself reads no environment variable.
+    pub fn from_env() -> Option<GitHub> {
+        let github = GitHub {
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+        };
+        (github != GitHub::default()).then_some(github)
+    }
+}
+
 fn paths(root: &Path, baselines: &Option<PathBuf>, out: &Option<PathBuf>) -> Paths {
     let defaults = Paths::under(root);
     Paths {

@@ -80,18 +80,6 @@ pub struct GitHub {
     pub annotations: bool,
 }
 
-impl GitHub {
-    /// What the environment of a GitHub Actions job asks for; `None` elsewhere. Only a front
-    /// end calls this: the gate itself reads no environment variable.
-    pub fn from_env() -> Option<GitHub> {
-        let github = GitHub {
-            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
-            annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
-        };
-        (github != GitHub::default()).then_some(github)
-    }
-}
-
 /// Tells a running gate to stop: the name of the signal that asked for it.
 pub type Interrupt = watch::Receiver<Option<&'static str>>;
 
