@@ -19,6 +19,9 @@ pub enum Command {
     Loadtest(Box<Loadtest>),
     /// Regenerate the JSON Schemas of the spec format and of summary.json from the types.
     Schemas,
+    /// Run every test of the workspace, first installing the system tools the tests need when
+    /// they are missing (Chromium, util-linux's `script`: apt-get, as root or with sudo).
+    Test(crate::test::TestArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod flags;
 mod loadtest;
+mod test;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let outcome = match flags.command {
         flags::Command::Loadtest(loadtest) => loadtest.run(root),
         flags::Command::Schemas => write_schemas(root),
+        flags::Command::Test(test) => test::run(root, &test),
     };
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
