@@ -79,7 +79,11 @@ fn a_first_run_passes_with_a_note_and_writes_every_report() {
         junit.contains(r#"name="total p50 max""#) && !junit.contains("<failure"),
         "{junit}"
     );
-    assert!(sandbox.read_out("summary.md").contains("reads"));
+    let markdown = sandbox.read_out("summary.md");
+    assert!(
+        markdown.starts_with("## loadgate: ✅ PASS") && markdown.contains("### ✅ reads — PASS"),
+        "{markdown}"
+    );
     assert!(
         sandbox
             .read_out("reads.service.log")
