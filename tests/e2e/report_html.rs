@@ -47,7 +47,13 @@ fn headless(page: &Path, args: &[&str]) -> (String, String) {
 #[test]
 fn the_html_report_renders_every_chart_in_a_browser_without_errors() {
     let sandbox = Sandbox::new();
-    let spec = sandbox.quick_spec("html", &[], "[gate]\np90 = { regression = \"50%\" }\n");
+    // A check that no timing can fail (the noise floor is far above any p90 here): this test is
+    // about the page, and a busy machine once took the p90 from 2.0 ms to 3.3 ms (+60 %).
+    let spec = sandbox.quick_spec(
+        "html",
+        &[],
+        "[gate]\np90 = { regression = \"50%\", noise_floor = \"10s\" }\n",
+    );
     let spec = spec.to_str().unwrap();
     // A baseline first, so the distribution chart has both curves.
     sandbox.run(&["--update-baselines", spec]).expect_code(0);

@@ -4,10 +4,13 @@
 
 use loadgate_tests::{Sandbox, junit_failures};
 
+/// The CPU check counts changes beyond 1 ms a request only: the injected one is 2 ms, and the runs
+/// that must pass then cannot fail on what a busy machine does to a debug service's few hundred
+/// µs a request (50 % of them is within the default floor of 1 µs).
 const GATE: &str = r#"[gate]
 service_rss_peak = { regression = "20%", max = "1GiB" }
 service_rss_growth = { max = "50MiB" }
-service_cpu_per_request = { regression = "50%" }
+service_cpu_per_request = { regression = "50%", noise_floor = "1ms" }
 "#;
 
 #[test]
