@@ -88,6 +88,6 @@ pub mod testing {
     }
 
     pub mod baseline {
-        pub use crate::judge::baseline::{parse, read};
+        pub use crate::judge::baseline::{Baseline, parse, read, write};
     }
 }

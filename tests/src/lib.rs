@@ -4,15 +4,23 @@
 //!
 //! Every service a sandbox spec starts carries the sandbox path on its command line (its
 //! `--db` file), which is how [`Sandbox::leftover_processes`] recognises it.
+//!
+//! The tests of the suite run on several threads at once. A test that saturates the machine
+//! (the open-model flood) takes its sandbox [`Sandbox::alone`], so no test measures beside it.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
 
+use loadgate::GateResult;
+use loadgate::SpecSummary;
+use loadgate::testing::baseline::{self, Baseline};
 use tempfile::TempDir;
 
-/// The workspace's binaries, built once per test process (a no-op for cargo when current).
+/// The workspace's binaries, built once per test process in the profile of the test run, where
+/// the tests look for them: `cargo test --release` runs release binaries, never stale ones.
 #[derive(Debug)]
 pub struct Bins {
     pub xtask: PathBuf,
@@ -22,22 +30,37 @@ pub struct Bins {
 pub fn bins() -> &'static Bins {
     static BINS: OnceLock<Bins> = OnceLock::new();
     BINS.get_or_init(|| {
+        // This test executable is <target>/<profile dir>/deps/<test>; the binaries go in the
+        // profile dir.
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile dir>/deps/<test>");
+        let target_dir = profile_dir.parent().expect("<target>/<profile dir>");
         let status = loadgate::testing::cargo_command(&workspace_root())
-            .args(["build", "--workspace", "--bins", "--quiet"])
+            .args(["build", "--workspace", "--bins", "--quiet", "--profile"])
+            .arg(profile_of(profile_dir))
+            .arg("--target-dir")
+            .arg(target_dir)
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the workspace's binaries failed");
-        // This test executable lives in <target>/<profile>/deps/; the binaries one level up.
-        let exe = std::env::current_exe().expect("the test executable's path");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps/<test>");
         Bins {
-            xtask: dir.join("xtask"),
-            demo_service: dir.join("demo-service"),
+            xtask: profile_dir.join("xtask"),
+            demo_service: profile_dir.join("demo-service"),
         }
     })
+}
+
+/// The cargo profile whose output goes to `profile_dir`: `dev` writes to `debug/`, every other
+/// profile to a directory of its own name.
+fn profile_of(profile_dir: &Path) -> &str {
+    match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") => "dev",
+        Some(name) => name,
+        None => panic!("no profile directory in {}", profile_dir.display()),
+    }
 }
 
 pub fn workspace_root() -> PathBuf {
@@ -78,10 +101,26 @@ impl Run {
     }
 }
 
+/// Held shared by every sandbox and alone by one that saturates the machine, for as long as
+/// the sandbox lives.
+static MACHINE: RwLock<()> = RwLock::new(());
+
+/// A sandbox's hold on [`MACHINE`], released when the sandbox is dropped.
+#[derive(Debug)]
+enum Turn {
+    Shared {
+        _guard: RwLockReadGuard<'static, ()>,
+    },
+    Alone {
+        _guard: RwLockWriteGuard<'static, ()>,
+    },
+}
+
 /// A directory of its own for one test: `loadspec/`, `baselines/`, `out/`.
 #[derive(Debug)]
 pub struct Sandbox {
     dir: TempDir,
+    _turn: Turn,
 }
 
 impl Default for Sandbox {
@@ -91,7 +130,22 @@ impl Default for Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox for a test that may run beside others (one per test: a second in the same
+    /// thread could wait forever behind a test waiting to run alone).
     pub fn new() -> Sandbox {
+        // A test that failed while alone leaves the lock poisoned; the others still run.
+        let shared = MACHINE.read().unwrap_or_else(PoisonError::into_inner);
+        Sandbox::with(Turn::Shared { _guard: shared })
+    }
+
+    /// A sandbox for a test that takes the machine's cores for itself: it waits for the tests
+    /// running now to finish, and no other starts until it is dropped.
+    pub fn alone() -> Sandbox {
+        let alone = MACHINE.write().unwrap_or_else(PoisonError::into_inner);
+        Sandbox::with(Turn::Alone { _guard: alone })
+    }
+
+    fn with(turn: Turn) -> Sandbox {
         let dir = tempfile::Builder::new()
             .prefix("loadgate-e2e-")
             .tempdir()
@@ -99,7 +153,7 @@ impl Sandbox {
         for sub in ["loadspec", "baselines", "out"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        Sandbox { dir }
+        Sandbox { dir, _turn: turn }
     }
 
     pub fn path(&self) -> &Path {
@@ -183,15 +237,20 @@ path = "/status"
     /// Puts a valid baseline for spec `name` in place (the shipped `reads` figures, renamed) and
     /// returns its bytes, so a test can check that a run left it byte for byte unchanged.
     pub fn plant_baseline(&self, name: &str) -> Vec<u8> {
-        let shipped =
-            std::fs::read_to_string(workspace_root().join("baselines/reads.json")).unwrap();
-        let text = shipped.replacen("\"spec\": \"reads\"", &format!("\"spec\": \"{name}\""), 1);
-        std::fs::write(self.baseline_file(name), &text).unwrap();
-        text.into_bytes()
+        let mut planted = read_baseline(&workspace_root().join("baselines/reads.json"));
+        planted.spec = name.to_owned();
+        let file = self.baseline_file(name);
+        baseline::write(&file, &planted).unwrap();
+        std::fs::read(file).unwrap()
     }
 
     pub fn baseline_file(&self, name: &str) -> PathBuf {
         self.baselines().join(format!("{name}.json"))
+    }
+
+    /// Spec `name`'s baseline in this sandbox, which must be there.
+    pub fn baseline(&self, name: &str) -> Baseline {
+        read_baseline(&self.baseline_file(name))
     }
 
     /// Asserts that the baseline directory holds exactly `name`'s file with `bytes`: nothing
@@ -251,31 +310,43 @@ path = "/status"
             .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
     }
 
-    pub fn summary(&self) -> serde_json::Value {
+    /// The last run's `summary.json`, read as the gate's own result type.
+    pub fn summary(&self) -> GateResult {
+        serde_json::from_str(&self.read_out("summary.json"))
+            .unwrap_or_else(|err| panic!("summary.json is not a GateResult: {err}"))
+    }
+
+    /// What the last run measured for its first (usually only) spec.
+    pub fn spec_summary(&self) -> SpecSummary {
+        let result = self.summary();
+        let spec = result
+            .specs
+            .into_iter()
+            .next()
+            .expect("a spec in summary.json");
+        spec.summary
+            .unwrap_or_else(|| panic!("nothing measured for `{}`", spec.name))
+    }
+
+    /// The last run's `summary.json` as plain JSON, for the schema.
+    pub fn summary_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.read_out("summary.json")).expect("summary.json is JSON")
     }
 
-    /// Processes whose command line mentions this sandbox: services a run failed to stop.
-    pub fn leftover_processes(&self) -> Vec<String> {
+    /// Processes whose command line mentions this sandbox (pid, command line): services a run
+    /// failed to stop.
+    pub fn leftover_processes(&self) -> Vec<(u32, String)> {
         let marker = self.path().display().to_string();
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return Vec::new();
         };
         entries
             .flatten()
-            .filter(|entry| {
-                entry
-                    .file_name()
-                    .to_string_lossy()
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-            })
             .filter_map(|entry| {
+                let pid = entry.file_name().to_str()?.parse().ok()?;
                 let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
                 let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                cmdline
-                    .contains(&marker)
-                    .then(|| format!("pid {}: {cmdline}", entry.file_name().to_string_lossy()))
+                cmdline.contains(&marker).then_some((pid, cmdline))
             })
             .collect()
     }
@@ -285,9 +356,9 @@ path = "/status"
     pub fn service_pids(&self) -> Vec<u32> {
         let demo = bins().demo_service.display().to_string();
         self.leftover_processes()
-            .iter()
-            .filter(|line| line.contains(&demo))
-            .filter_map(|line| line.strip_prefix("pid ")?.split(':').next()?.parse().ok())
+            .into_iter()
+            .filter(|(_, cmdline)| cmdline.contains(&demo))
+            .map(|(pid, _)| pid)
             .collect()
     }
 
@@ -318,10 +389,108 @@ path = "/status"
         let leftovers = self.leftover_processes();
         assert!(
             leftovers.is_empty(),
-            "processes outlived the run:\n{}",
-            leftovers.join("\n")
+            "processes outlived the run:\n{leftovers:#?}"
         );
     }
+}
+
+/// The frame of a fault test: a sandbox with a valid baseline planted for spec `name` and a
+/// quick spec of that name against the demo service started with `service_args`. Whatever the
+/// fault, no process may outlive it and the baseline must stay byte for byte as planted.
+#[derive(Debug)]
+pub struct Fault {
+    pub sandbox: Sandbox,
+    pub spec: PathBuf,
+    name: String,
+    baseline: Vec<u8>,
+}
+
+impl Fault {
+    /// `rest` follows the requests in the spec, as in [`Sandbox::quick_spec`].
+    pub fn new(name: &str, service_args: &[&str], rest: &str) -> Fault {
+        let sandbox = Sandbox::new();
+        let baseline = sandbox.plant_baseline(name);
+        let spec = sandbox.quick_spec(name, service_args, rest);
+        Fault {
+            sandbox,
+            spec,
+            name: name.to_owned(),
+            baseline,
+        }
+    }
+
+    /// Runs the gate on the spec and asserts its exit code.
+    #[track_caller]
+    pub fn run(&self, code: i32) -> Run {
+        let run = self.sandbox.run(&[self.spec.to_str().unwrap()]);
+        run.expect_code(code);
+        run
+    }
+
+    /// No process outlived the fault, and the baseline is as it was planted.
+    #[track_caller]
+    pub fn assert_left_clean(&self) {
+        self.sandbox.assert_no_leftover_processes();
+        self.sandbox
+            .assert_baseline_untouched(&self.name, &self.baseline);
+    }
+}
+
+fn read_baseline(file: &Path) -> Baseline {
+    baseline::read(file)
+        .unwrap_or_else(|err| panic!("{err}"))
+        .unwrap_or_else(|| panic!("no baseline {}", file.display()))
+}
+
+/// Asserts how many of the `due` requests in an open-model run's judged window it sent, as
+/// tightly as its exit code allows. Never more than due. A pass (0) means the generator kept
+/// its schedule, which the gate defines as at least 98 % of the rate: a scheduler that runs a
+/// few milliseconds behind at the very end drops the last request or two and still passes. An
+/// inconclusive run (4) fell further behind and can have sent far fewer.
+#[track_caller]
+pub fn assert_sent(code: Option<i32>, sent: u64, due: u64) {
+    assert!(0 < sent && sent <= due, "sent {sent} of {due}");
+    if code == Some(0) {
+        assert!(
+            sent * 50 >= due * 49,
+            "a passing run sent {sent} of {due}, below 98 %"
+        );
+    }
+}
+
+/// The message of every `<failure>` in a junit.xml, in order (XML escapes kept, as `-&gt;`).
+pub fn junit_failures(xml: &str) -> Vec<&str> {
+    xml.split("<failure")
+        .skip(1)
+        .map(|failure| {
+            failure
+                .split("message=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("a <failure> without a message in:\n{xml}"))
+        })
+        .collect()
+}
+
+/// Reads a running gate's stderr until a line holding `marker`, then drains the rest in a
+/// thread so the gate never blocks on a full pipe; the thread returns what it read after.
+pub fn wait_for_stderr(gate: &mut Child, marker: &str) -> JoinHandle<String> {
+    let mut stderr = BufReader::new(gate.stderr.take().expect("stderr piped")).lines();
+    let mut seen = Vec::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        let found = line.contains(marker);
+        seen.push(line);
+        if found {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains(marker)),
+        "`{marker}` never came:\n{}",
+        seen.join("\n")
+    );
+    std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>().join("\n"))
 }
 
 /// Asserts that `instance` validates against the checked-in JSON Schema at `schema_file`
@@ -382,5 +551,21 @@ impl Drop for RunningService {
     fn drop(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_is_named_after_its_output_directory() {
+        for (dir, profile) in [
+            ("target/debug", "dev"),
+            ("target/release", "release"),
+            ("/tmp/t/x86_64-unknown-linux-gnu/profiling", "profiling"),
+        ] {
+            assert_eq!(profile_of(Path::new(dir)), profile, "{dir}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `cargo xtask`: parse, dispatch, exit code. The work lives in the loadgate library.
 
+mod test;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -18,23 +20,27 @@ enum Command {
     Loadtest(Box<loadgate::LoadtestArgs>),
     /// Regenerate the JSON Schemas of the spec format and of summary.json from the types.
     Schemas,
+    /// Run every test of the workspace, installing the system tools they need when missing.
+    Test(test::TestArgs),
 }
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace root");
-    match Xtask::parse().command {
-        Command::Loadtest(args) => args.run(root),
-        Command::Schemas => match loadgate::schema::write_checked_in(root) {
-            Ok(files) => {
-                files.iter().for_each(|file| println!("wrote {file}"));
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                loadgate::Exit::BadInput.into()
-            }
-        },
+    let outcome = match Xtask::parse().command {
+        Command::Loadtest(args) => return args.run(root),
+        Command::Schemas => loadgate::schema::write_checked_in(root).map(|files| {
+            files.iter().for_each(|file| println!("wrote {file}"));
+            0
+        }),
+        Command::Test(test) => test::run(root, &test),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            loadgate::Exit::BadInput.into()
+        }
     }
 }

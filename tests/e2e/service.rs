@@ -2,19 +2,16 @@
 //! mid-run fails the gate with exit 3 and its log tail; an interrupted gate exits 130; and after
 //! every one of these, no service process is left behind. `--target` tests a running service.
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadgate_tests::Sandbox;
+use loadgate::Verdict;
+use loadgate_tests::{Fault, Sandbox, wait_for_stderr};
 
 #[test]
 fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("reads");
-    let spec = sandbox.quick_spec("reads", &["--no-such-flag"], "");
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
-    run.expect_code(3);
+    let fault = Fault::new("reads", &["--no-such-flag"], "");
+    let run = fault.run(3);
     assert!(
         run.stdout
             .contains("exited with status 2 before it became ready"),
@@ -28,28 +25,24 @@ fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
         run.stdout
     );
     assert!(run.stdout.contains("SERVICE FAILED"), "{}", run.stdout);
-    let junit = sandbox.read_out("junit.xml");
+    let junit = fault.sandbox.read_out("junit.xml");
     assert!(
         junit.contains(r#"<error type="service_failed""#) && junit.contains("--no-such-flag"),
         "{junit}"
     );
-    assert_eq!(sandbox.summary()["exit_code"], 3);
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("reads", &baseline);
+    assert_eq!(fault.sandbox.summary().exit_code, 3);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("reads");
-    let spec = sandbox.quick_spec("reads", &[], "");
-    sandbox.edit_spec(
-        &spec,
+    let fault = Fault::new("reads", &[], "");
+    fault.sandbox.edit_spec(
+        &fault.spec,
         r#"ready = { http = "/health", timeout = "20s" }"#,
         r#"ready = { http = "/not-a-health-check", timeout = "1s" }"#,
     );
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
-    run.expect_code(3);
+    let run = fault.run(3);
     assert!(run.stdout.contains("not ready after 1s"), "{}", run.stdout);
     assert!(
         run.stdout.contains("404"),
@@ -61,25 +54,23 @@ fn a_service_that_never_becomes_ready_is_stopped_and_fails_the_run() {
         "the log tail is shown:\n{}",
         run.stdout
     );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("reads", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn a_service_killed_mid_run_fails_the_run_and_keeps_what_was_measured() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("reads");
-    let spec = sandbox.quick_spec("reads", &[], "");
-    sandbox.edit_spec(&spec, r#"duration = "2s""#, r#"duration = "30s""#);
+    let fault = Fault::new("reads", &[], "");
+    let sandbox = &fault.sandbox;
+    sandbox.edit_spec(&fault.spec, r#"duration = "2s""#, r#"duration = "30s""#);
     let started = Instant::now();
     let mut gate = sandbox
         .loadtest()
-        .arg(&spec)
+        .arg(&fault.spec)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = wait_for_load(&mut gate, "users for 30s");
+    let stderr = wait_for_stderr(&mut gate, "users for 30s");
 
     // An out-of-memory kill, as the service sees it.
     std::thread::sleep(Duration::from_secs(1));
@@ -108,40 +99,15 @@ fn a_service_killed_mid_run_fails_the_run_and_keeps_what_was_measured() {
         stdout.contains("demo-service listening on"),
         "the log tail is shown:\n{stdout}"
     );
-    let spec = &sandbox.summary()["specs"][0];
-    assert_eq!(spec["verdict"], "service_failed");
-    let summary = &spec["summary"];
+    let spec = &sandbox.summary().specs[0];
+    assert_eq!(spec.verdict, Verdict::ServiceFailed);
+    let summary = spec.summary.as_ref().expect("what was measured is kept");
+    assert!(summary.total.requests > 0, "{spec:#?}");
     assert!(
-        summary["total"]["requests"].as_u64().unwrap() > 0,
-        "what was measured is kept: {spec:#}"
+        summary.service.as_ref().unwrap().rss_peak_bytes > 0,
+        "and the service's figures: {spec:#?}"
     );
-    assert!(
-        summary["service"]["rss_peak_bytes"].as_u64().unwrap() > 0,
-        "and the service's figures: {spec:#}"
-    );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("reads", &baseline);
-}
-
-/// Reads the gate's stderr until `marker` (the load is running), then drains the rest in a
-/// thread so the gate never blocks on a full pipe; the thread returns what it read.
-fn wait_for_load(gate: &mut Child, marker: &str) -> std::thread::JoinHandle<String> {
-    let mut stderr = BufReader::new(gate.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in stderr.by_ref() {
-        let line = line.unwrap();
-        let running = line.contains(marker);
-        seen.push(line);
-        if running {
-            break;
-        }
-    }
-    assert!(
-        seen.last().is_some_and(|l| l.contains(marker)),
-        "the run never started:\n{}",
-        seen.join("\n")
-    );
-    std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>().join("\n"))
+    fault.assert_left_clean();
 }
 
 #[test]
@@ -160,7 +126,7 @@ fn interrupt_mid_run(signal: &str) {
     sandbox
         .run(&["--update-baselines", spec.to_str().unwrap()])
         .expect_code(0);
-    let baseline_file = sandbox.baselines().join("reads.json");
+    let baseline_file = sandbox.baseline_file("reads");
     let baseline = std::fs::read(&baseline_file).unwrap();
     sandbox.edit_spec(&spec, r#"duration = "2s""#, r#"duration = "45s""#);
     // Even asked to record a baseline, an interrupted run records none.
@@ -173,7 +139,7 @@ fn interrupt_mid_run(signal: &str) {
         .spawn()
         .unwrap();
 
-    let rest = wait_for_load(&mut gate, "users for 45s");
+    let rest = wait_for_stderr(&mut gate, "users for 45s");
     assert!(
         !sandbox.leftover_processes().is_empty(),
         "the service runs during the load"
@@ -199,23 +165,22 @@ fn interrupt_mid_run(signal: &str) {
     // The partial summary is written, marked interrupted, and not judged.
     let summary = sandbox.summary();
     assert_eq!(
-        summary["interrupted"],
-        format!("SIG{signal}"),
-        "{summary:#}"
+        summary.interrupted,
+        Some(format!("SIG{signal}")),
+        "{summary:#?}"
     );
-    assert_eq!(summary["exit_code"], 130);
-    let spec = &summary["specs"][0];
-    assert_eq!(spec["verdict"], "inconclusive");
+    assert_eq!(summary.exit_code, 130);
+    let spec = &summary.specs[0];
+    assert_eq!(spec.verdict, Verdict::Inconclusive);
     assert!(
-        spec["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("interrupted by SIG{signal}")),
-        "{spec:#}"
+        spec.reason
+            .as_ref()
+            .is_some_and(|reason| reason.starts_with(&format!("interrupted by SIG{signal}"))),
+        "{spec:#?}"
     );
-    assert!(spec["summary"]["total"]["requests"].as_u64().unwrap() > 0);
-    assert!(spec["checks"].as_array().unwrap().is_empty(), "not judged");
-    assert_eq!(summary["baselines_updated"], serde_json::json!([]));
+    assert!(spec.summary.as_ref().unwrap().total.requests > 0);
+    assert!(spec.checks.is_empty(), "not judged");
+    assert!(summary.baselines_updated.is_empty());
     assert_eq!(
         std::fs::read(&baseline_file).unwrap(),
         baseline,
@@ -262,8 +227,8 @@ path = "/status"
     );
     let run = sandbox.run(&["--target", &url, spec.to_str().unwrap()]);
     run.expect_code(0);
-    let total = &sandbox.summary()["specs"][0]["summary"]["total"];
-    assert!(total["requests"].as_u64().unwrap() > 10, "{total:#}");
+    let total = sandbox.spec_summary().total;
+    assert!(total.requests > 10, "{total:#?}");
     assert!(
         !sandbox.out().join("remote.service.log").exists(),
         "nothing was launched"

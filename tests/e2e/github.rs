@@ -31,7 +31,7 @@ fn a_failing_run_fills_the_job_summary_and_annotates_the_failed_checks() {
     let failing = on_github("25ms");
     failing.expect_code(1);
     // With failed checks, a baseline and its total: the fullest summary.json there is.
-    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary());
+    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary_json());
     let job_page = std::fs::read_to_string(&step_summary).unwrap();
     for expected in [
         "## loadgate: ❌ FAIL",

@@ -7,55 +7,47 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadgate_tests::{Sandbox, bins};
+use loadgate::Verdict;
+use loadgate_tests::{Fault, Sandbox, bins, wait_for_stderr};
 
 const GATE: &str = "[gate]\nerror_rate = { max = \"1%\" }\n";
 
 #[test]
 fn a_service_that_drops_connections_fails_the_error_rate_with_io_errors() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("drops");
-    let spec = sandbox.quick_spec("drops", &["--drop-rate", "0.2"], GATE);
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
-    run.expect_code(1);
-    let total = &sandbox.summary()["specs"][0]["summary"]["total"];
-    let io = total["errors"]["io"].as_u64().unwrap_or(0);
-    let requests = total["requests"].as_u64().unwrap();
+    let fault = Fault::new("drops", &["--drop-rate", "0.2"], GATE);
+    let run = fault.run(1);
+    let total = fault.sandbox.spec_summary().total;
+    let io = total.errors.get("io").copied().unwrap_or(0);
     // About a fifth, within wide bounds.
-    assert!(io * 20 > requests && io * 3 < requests, "{total:#}");
+    assert!(
+        io * 20 > total.requests && io * 3 < total.requests,
+        "{total:#?}"
+    );
     assert!(
         run.stdout.contains("io: the connection broke"),
         "the error is spelled out:\n{}",
         run.stdout
     );
     assert!(run.stdout.contains("error_rate"), "{}", run.stdout);
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("drops", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn a_service_that_answers_garbage_is_all_errors_not_a_hang() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("garbage");
-    let spec = sandbox.quick_spec("garbage", &["--garbage"], GATE);
+    let fault = Fault::new("garbage", &["--garbage"], GATE);
     // Garbage cannot answer an HTTP readiness probe: ready once the port accepts.
-    sandbox.edit_spec(
-        &spec,
+    fault.sandbox.edit_spec(
+        &fault.spec,
         "ready = { http = \"/health\", timeout = \"20s\" }",
         "ready = { timeout = \"20s\" }",
     );
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
-    run.expect_code(1);
-    let total = &sandbox.summary()["specs"][0]["summary"]["total"];
-    assert!(total["requests"].as_u64().unwrap() > 0, "{total:#}");
-    assert_eq!(total["failures"], total["requests"], "{total:#}");
-    let (io, requests) = (
-        total["errors"]["io"].as_u64().unwrap(),
-        total["requests"].as_u64().unwrap(),
-    );
+    let run = fault.run(1);
+    let total = fault.sandbox.spec_summary().total;
+    assert!(total.requests > 0, "{total:#?}");
+    assert_eq!(total.failures, total.requests, "{total:#?}");
     assert!(
-        io * 10 >= requests * 9,
-        "broken connections, mostly: {total:#}"
+        total.errors["io"] * 10 >= total.requests * 9,
+        "broken connections, mostly: {total:#?}"
     );
     assert!(
         run.stdout.contains("io: the answer is not HTTP/1.1")
@@ -63,57 +55,49 @@ fn a_service_that_answers_garbage_is_all_errors_not_a_hang() {
         "{}",
         run.stdout
     );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("garbage", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn a_service_that_never_answers_ends_within_its_bound_as_timeouts() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("silent");
     // Every request waits for a stall that lasts an hour; /health is spared, so it is ready.
-    let spec = sandbox.quick_spec(
+    let fault = Fault::new(
         "silent",
         &["--stall-every", "1h", "--stall-for", "1h"],
         GATE,
     );
-    sandbox.edit_spec(
-        &spec,
+    fault.sandbox.edit_spec(
+        &fault.spec,
         "[load]\n",
         "[defaults]\ntimeout = \"1s\"\n\n[load]\n",
     );
     let started = Instant::now();
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
+    let run = fault.run(1);
     let took = started.elapsed();
-    run.expect_code(1);
     // Warmup 0.3 s + duration 2 s + timeout 1 s + grace: far below this wide bound.
     assert!(took < Duration::from_secs(30), "the run took {took:?}");
-    let total = &sandbox.summary()["specs"][0]["summary"]["total"];
-    assert!(total["requests"].as_u64().unwrap() > 0, "{total:#}");
-    assert_eq!(total["errors"]["timeout"], total["requests"], "{total:#}");
+    let total = fault.sandbox.spec_summary().total;
+    assert!(total.requests > 0, "{total:#?}");
+    assert_eq!(total.errors["timeout"], total.requests, "{total:#?}");
     assert!(
         run.stdout.contains("timeout: no answer within 1s"),
         "{}",
         run.stdout
     );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("silent", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn a_port_already_taken_fails_the_service_with_its_log() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("taken");
+    let fault = Fault::new("taken", &[], GATE);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let spec = sandbox.quick_spec("taken", &[], GATE);
-    sandbox.edit_spec(
-        &spec,
+    fault.sandbox.edit_spec(
+        &fault.spec,
         "\"--port\", \"{port}\"",
         &format!("\"--port\", \"{port}\""),
     );
-    let run = sandbox.run(&[spec.to_str().unwrap()]);
-    run.expect_code(3);
+    let run = fault.run(3);
     assert!(
         run.stdout.contains("before it became ready")
             && run
@@ -127,15 +111,13 @@ fn a_port_already_taken_fails_the_service_with_its_log() {
         "{}",
         run.stdout
     );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("taken", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn an_output_directory_that_cannot_be_written_is_refused_before_the_run() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("out");
-    let spec = sandbox.quick_spec("out", &[], GATE);
+    let fault = Fault::new("out", &[], GATE);
+    let sandbox = &fault.sandbox;
     // A directory inside a regular file cannot exist, whoever runs the test (root included).
     let file = sandbox.path().join("a-file");
     std::fs::write(&file, "").unwrap();
@@ -151,7 +133,7 @@ fn an_output_directory_that_cannot_be_written_is_refused_before_the_run() {
             .arg(sandbox.baselines())
             .arg("--out")
             .arg(&out)
-            .arg(&spec),
+            .arg(&fault.spec),
     );
     run.expect_code(2);
     assert!(
@@ -167,15 +149,13 @@ fn an_output_directory_that_cannot_be_written_is_refused_before_the_run() {
         "refused before the service starts: {}",
         run.stderr
     );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("out", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
 fn a_full_disk_names_the_file_and_never_half_writes_a_baseline() {
-    let sandbox = Sandbox::new();
-    let baseline = sandbox.plant_baseline("full");
-    let spec = sandbox.quick_spec("full", &[], GATE);
+    let fault = Fault::new("full", &[], GATE);
+    let sandbox = &fault.sandbox;
     // A file-size limit plays the full disk: a write past 1 KiB fails with EFBIG ("File too
     // large"), with SIGXFSZ ignored so the write fails instead of the process dying.
     let script = format!(
@@ -183,17 +163,16 @@ fn a_full_disk_names_the_file_and_never_half_writes_a_baseline() {
         bins().xtask.display(),
         sandbox.baselines().display(),
         sandbox.out().display(),
-        spec.display()
+        fault.spec.display()
     );
     let run = sandbox.run_command(Command::new("bash").args(["-c", &script]));
-    run.expect_code(2);
+    run.expect_code(5);
     assert!(
         run.stderr.contains("cannot write ") && run.stderr.contains("File too large"),
         "{}",
         run.stderr
     );
-    sandbox.assert_no_leftover_processes();
-    sandbox.assert_baseline_untouched("full", &baseline);
+    fault.assert_left_clean();
 }
 
 #[test]
@@ -210,27 +189,24 @@ fn two_gates_at_once_take_turns_on_one_output_directory() {
             .spawn()
             .unwrap()
     };
-    let (first, second) = (start(), start());
-    let outputs = [
-        first.wait_with_output().unwrap(),
-        second.wait_with_output().unwrap(),
-    ];
-    for output in &outputs {
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-    }
-    let waited = outputs
-        .iter()
-        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("another gate is writing"))
-        .count();
-    assert_eq!(waited, 1, "one gate waited for the other: {outputs:?}");
+    // The second starts once the first holds the directory: the first names no other gate
+    // before it starts its service, and then has its whole run to go.
+    let mut first = start();
+    let first_rest = wait_for_stderr(&mut first, "starting `");
+    let second = start();
+    let second_output = second.wait_with_output().unwrap();
+    let first_status = first.wait().unwrap();
+    let first_stderr = first_rest.join().unwrap();
+    assert_eq!(first_status.code(), Some(0), "{first_stderr}");
+    assert_eq!(second_output.status.code(), Some(0), "{second_output:?}");
+    assert!(
+        String::from_utf8_lossy(&second_output.stderr).contains("another gate is writing"),
+        "the second gate waited for the first: {second_output:?}"
+    );
     // Both complete, neither mixed into the other: whole JSON, one service log per run.
-    let summary = sandbox.summary();
-    assert_eq!(summary["verdict"], "pass");
+    assert_eq!(sandbox.summary().verdict, Verdict::Pass);
     let log = sandbox.read_out("twice.service.log");
     assert_eq!(log.matches("demo-service listening on").count(), 1, "{log}");
-    let baseline: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sandbox.baseline_file("twice")).unwrap())
-            .unwrap();
-    assert_eq!(baseline["spec"], "twice");
+    assert_eq!(sandbox.baseline("twice").spec, "twice");
     sandbox.assert_no_leftover_processes();
 }

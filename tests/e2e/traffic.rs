@@ -96,18 +96,17 @@ expect = {{ body_contains = "never-in-the-answer" }}
             .arg(&spec),
     );
     run.expect_code(0);
-    let summary = sandbox.summary();
-    let requests = &summary["specs"][0]["summary"]["requests"];
+    let requests = sandbox.spec_summary().requests;
     // The service accepted the key: the classify requests passed its check.
-    assert_eq!(requests["classify"]["failures"], 0, "{requests:#}");
+    let classify = &requests["classify"];
     assert!(
-        requests["classify"]["requests"].as_u64().unwrap() > 10,
-        "{requests:#}"
+        classify.failures == 0 && classify.requests > 10,
+        "{classify:#?}"
     );
     // The echo's answer held the key, and the report shows it redacted.
-    let example = &requests["echo"]["examples"][0];
-    assert_eq!(example["kind"], "expect", "{example:#}");
-    assert_eq!(example["body"], "key=***", "{example:#}");
+    let example = &requests["echo"].examples[0];
+    assert_eq!(example.kind, "expect", "{example:#?}");
+    assert_eq!(example.body.as_deref(), Some("key=***"), "{example:#?}");
 
     let mut written = files_under(sandbox.path());
     written.retain(|f| f.extension().is_none_or(|e| e != "sqlite"));
@@ -238,12 +237,11 @@ expect = { status = [200], json = { "$.label" = "spam" } }
     sandbox
         .run(&["--target", &service.url, spec.to_str().unwrap()])
         .expect_code(0);
-    let summary = sandbox.summary();
-    let requests = &summary["specs"][0]["summary"]["requests"];
-    assert_eq!(requests["login"]["requests"], 3, "{requests:#}");
-    let classified = requests["classify"]["requests"].as_u64().unwrap();
-    assert!(classified > 30, "{requests:#}");
-    assert_eq!(requests["classify"]["failures"], 0, "{requests:#}");
+    let requests = sandbox.spec_summary().requests;
+    assert_eq!(requests["login"].requests, 3, "{requests:#?}");
+    let classify = &requests["classify"];
+    let classified = classify.requests;
+    assert!(classified > 30 && classify.failures == 0, "{classify:#?}");
 
     // The service's own account: three sessions, each used, and every request it classified
     // came with a token it had handed out (an unknown one is answered 401, an error above).
@@ -273,25 +271,20 @@ error_rate = { max = "1%" }
     );
     let run = sandbox.run(&[spec.to_str().unwrap()]);
     run.expect_code(1);
-    let summary = sandbox.summary();
-    assert_valid(SUMMARY_SCHEMA_FILE, &summary);
-    let spec_summary = &summary["specs"][0]["summary"];
-    let echo = &spec_summary["requests"]["echo"];
-    let failures = echo["failures"].as_u64().unwrap();
+    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary_json());
+    let summary = sandbox.spec_summary();
+    let echo = &summary.requests["echo"];
     assert!(
-        failures > 0 && failures == echo["requests"].as_u64().unwrap(),
-        "{echo:#}"
+        echo.failures > 0 && echo.failures == echo.requests,
+        "{echo:#?}"
     );
-    assert_eq!(echo["errors"]["expect"], failures, "{echo:#}");
-    assert_eq!(spec_summary["total"]["errors"]["expect"], failures);
-    assert_eq!(spec_summary["requests"]["home"]["failures"], 0);
-    let example = &echo["examples"][0];
-    assert_eq!(example["status"], 200);
-    assert_eq!(
-        example["message"],
-        r#"$.word is "hello", expected "goodbye""#
-    );
-    assert_eq!(example["body"], r#"{"word":"hello"}"#);
+    assert_eq!(echo.errors["expect"], echo.failures, "{echo:#?}");
+    assert_eq!(summary.total.errors["expect"], echo.failures);
+    assert_eq!(summary.requests["home"].failures, 0);
+    let example = &echo.examples[0];
+    assert_eq!(example.status, Some(200));
+    assert_eq!(example.message, r#"$.word is "hello", expected "goodbye""#);
+    assert_eq!(example.body.as_deref(), Some(r#"{"word":"hello"}"#));
     // The error-rate threshold counts them; every report shows an example.
     assert!(run.stdout.contains("error_rate"), "{}", run.stdout);
     assert!(

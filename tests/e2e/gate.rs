@@ -4,8 +4,9 @@
 //! Timing never decides these verdicts on its own: an injected delay of 250 ms is judged against
 //! a 100 ms noise floor, so a slow shared machine cannot pass or fail a check by accident.
 
+use loadgate::Verdict;
 use loadgate::schema::SUMMARY_SCHEMA_FILE;
-use loadgate_tests::{Sandbox, assert_valid, bins};
+use loadgate_tests::{Sandbox, assert_valid, bins, junit_failures};
 
 /// p50/p90 regressions count only beyond 100 ms; the injected slowdown is 250 ms.
 const GATE: &str = r#"[gate]
@@ -37,51 +38,37 @@ fn a_first_run_passes_with_a_note_and_writes_every_report() {
     assert!(run.stdout.contains("no baseline"), "{}", run.stdout);
     assert!(run.stdout.contains("PASS"), "{}", run.stdout);
 
-    let summary = sandbox.summary();
-    assert_valid(SUMMARY_SCHEMA_FILE, &summary);
-    assert_eq!(summary["schema_version"], 1, "{summary:#}");
-    assert_eq!(summary["verdict"], "pass");
-    let spec = &summary["specs"][0];
-    assert_eq!(spec["name"], "reads");
-    let total = &spec["summary"]["total"];
-    let requests = total["requests"].as_u64().unwrap();
+    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary_json());
+    let result = sandbox.summary();
+    assert_eq!(result.schema_version, 1, "{result:#?}");
+    assert_eq!(result.verdict, Verdict::Pass);
+    assert_eq!(result.specs[0].name, "reads");
+    let summary = sandbox.spec_summary();
+    let requests = summary.total.requests;
     assert!(
         requests > 20,
         "4 users for 2 s sent only {requests} requests"
     );
-    assert_eq!(total["failures"].as_u64(), Some(0), "{total:#}");
-    let home = spec["summary"]["requests"]["home"]["requests"]
-        .as_u64()
-        .unwrap();
-    let status = spec["summary"]["requests"]["status"]["requests"]
-        .as_u64()
-        .unwrap();
-    assert_eq!(home + status, requests);
+    assert_eq!(summary.total.failures, 0, "{summary:#?}");
+    let (home, status) = (
+        summary.requests["home"].requests,
+        summary.requests["status"].requests,
+    );
     // Weights 3:1; with dozens of requests the share of `home` is far from 50 %.
     assert!(
         home > status,
         "weights 3:1 but home {home}, status {status}"
     );
-    let (p50, p90) = (
-        total["latency_us"]["p50"].as_f64().unwrap(),
-        total["latency_us"]["p90"].as_f64().unwrap(),
-    );
-    assert!(0.0 < p50 && p50 <= p90, "p50 {p50} p90 {p90}");
+    let latency = &summary.total.latency_us;
+    assert!(0 < latency.p50 && latency.p50 <= latency.p90, "{latency:?}");
     // The per-second series covers every answered request, warmup included, and never more
     // users than the spec's 4.
-    let series = spec["summary"]["series"].as_array().unwrap();
+    let series = &summary.series;
     assert!(series.len() >= 2, "{series:?}");
-    let in_series: u64 = series.iter().map(|p| p["requests"].as_u64().unwrap()).sum();
-    let warmup = spec["summary"]["warmup"]["requests"].as_u64().unwrap();
-    assert_eq!(in_series, requests + warmup, "{series:?}");
-    assert!(
-        series.iter().all(|p| p["active"].as_u64().unwrap() <= 4),
-        "{series:?}"
-    );
-    assert!(
-        series.iter().any(|p| p["active"].as_u64().unwrap() == 4),
-        "{series:?}"
-    );
+    let in_series: u64 = series.iter().map(|p| p.requests).sum();
+    assert_eq!(in_series, requests + summary.warmup.requests, "{series:?}");
+    assert!(series.iter().all(|p| p.active <= 4), "{series:?}");
+    assert!(series.iter().any(|p| p.active == 4), "{series:?}");
 
     let junit = sandbox.read_out("junit.xml");
     assert!(
@@ -92,7 +79,11 @@ fn a_first_run_passes_with_a_note_and_writes_every_report() {
         junit.contains(r#"name="total p50 max""#) && !junit.contains("<failure"),
         "{junit}"
     );
-    assert!(sandbox.read_out("summary.md").contains("reads"));
+    let markdown = sandbox.read_out("summary.md");
+    assert!(
+        markdown.starts_with("## loadgate: ✅ PASS") && markdown.contains("### ✅ reads — PASS"),
+        "{markdown}"
+    );
     assert!(
         sandbox
             .read_out("reads.service.log")
@@ -109,26 +100,17 @@ fn updated_baselines_pass_and_a_slower_service_fails() {
 
     let update = sandbox.run(&["--update-baselines", spec]);
     update.expect_code(0);
-    let baseline_file = sandbox.baselines().join("reads.json");
+    let baseline_file = sandbox.baseline_file("reads");
     assert!(
         update.stdout.contains("baseline written"),
         "{}",
         update.stdout
     );
     let baseline = std::fs::read(&baseline_file).unwrap();
-    let recorded: serde_json::Value = serde_json::from_slice(&baseline).unwrap();
-    assert_eq!(recorded["spec"], "reads");
-    assert!(
-        recorded["spec_hash"]
-            .as_str()
-            .is_some_and(|hash| hash.len() == 16),
-        "{recorded:#}"
-    );
-    assert!(
-        recorded["summary"]["total"]["histogram"]
-            .as_str()
-            .is_some_and(|h| !h.is_empty())
-    );
+    let recorded = sandbox.baseline("reads");
+    assert_eq!(recorded.spec, "reads");
+    assert_eq!(recorded.spec_hash.len(), 16, "{recorded:#?}");
+    assert!(!recorded.summary.total.histogram.is_empty());
 
     let plain = sandbox.run(&[spec]);
     plain.expect_code(0);
@@ -143,16 +125,10 @@ fn updated_baselines_pass_and_a_slower_service_fails() {
     slow.expect_code(1);
     assert!(slow.stdout.contains("FAIL"), "{}", slow.stdout);
     let junit = sandbox.read_out("junit.xml");
-    let failure = junit
-        .split("<failure")
-        .nth(1)
+    // e.g. `p50 1.20ms -&gt; 252.31ms (+20926.1%) exceeds +50%`
+    let message = *junit_failures(&junit)
+        .first()
         .unwrap_or_else(|| panic!("no <failure> in junit.xml:\n{junit}"));
-    // e.g. `message="p50 1.20ms -&gt; 252.31ms (+20926.1%) exceeds +50%"`
-    let message = failure
-        .split("message=\"")
-        .nth(1)
-        .and_then(|m| m.split('"').next())
-        .unwrap();
     assert!(
         message.starts_with("p50 ") || message.starts_with("p90 "),
         "{message}"
@@ -197,10 +173,10 @@ fn an_error_rate_regression_fails() {
         junit.contains(r#"<failure type="regression" message="error_rate 0.00% -&gt; "#),
         "{junit}"
     );
-    let total = &sandbox.summary()["specs"][0]["summary"]["total"];
+    let total = sandbox.spec_summary().total;
     assert!(
-        total["failures"].as_u64().unwrap() > 0 && total["errors"]["status"].as_u64().unwrap() > 0,
-        "{total:#}"
+        total.failures > 0 && total.errors["status"] > 0,
+        "{total:#?}"
     );
     assert!(
         failing.stdout.contains("500 ×"),
@@ -231,19 +207,15 @@ fn accept_promotes_the_last_summary_without_a_new_run() {
     assert!(!sandbox.out().join("reads.service.log").exists());
     assert_eq!(sandbox.read_out("summary.json"), summary_before);
 
-    let baseline: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sandbox.baselines().join("reads.json")).unwrap(),
-    )
-    .unwrap();
-    let mut summary: serde_json::Value = serde_json::from_str(&summary_before).unwrap();
-    assert_eq!(baseline["spec_hash"], summary["specs"][0]["spec_hash"]);
+    let baseline = sandbox.baseline("reads");
+    let run = sandbox.summary().specs.remove(0);
+    assert_eq!(baseline.spec_hash, run.spec_hash);
     // The baseline is the run's summary without its time series (charts of one run).
-    let promoted = &mut summary["specs"][0]["summary"];
-    for series in ["series", "service_series"] {
-        assert!(!promoted[series].as_array().unwrap().is_empty(), "{series}");
-        promoted[series] = serde_json::json!([]);
-    }
-    assert_eq!(&baseline["summary"], promoted);
+    let mut promoted = run.summary.expect("a measured run");
+    assert!(!promoted.series.is_empty() && !promoted.service_series.is_empty());
+    promoted.series.clear();
+    promoted.service_series.clear();
+    assert_eq!(baseline.summary, promoted);
 
     let next = sandbox.run(&[spec]);
     next.expect_code(0);
@@ -263,6 +235,6 @@ fn several_specs_run_in_one_gate_each_with_its_own_suite() {
         junit.contains(r#"name="first""#) && junit.contains(r#"name="second""#),
         "{junit}"
     );
-    assert_eq!(sandbox.summary()["specs"].as_array().unwrap().len(), 2);
+    assert_eq!(sandbox.summary().specs.len(), 2);
     sandbox.assert_no_leftover_processes();
 }

@@ -53,7 +53,7 @@ fn a_terminal_gets_a_redrawn_progress_bar() {
         .args(["-qec", &command, "/dev/null"])
         .env_remove("GITHUB_ACTIONS")
         .output()
-        .expect("util-linux's script runs");
+        .expect("util-linux's `script` runs: `cargo xtask test` installs it when missing");
     let shown = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("loadgate: live ["), "a bar: {shown:?}");

@@ -1,5 +1,5 @@
 //! `report.html` opens in a real browser: headless Chromium (Debian's `chromium`, installed by
-//! `.ci/run`) loads the file with no network, draws every chart without a console message, and
+//! `cargo xtask test`) loads the file with no network, draws every chart without a console message, and
 //! takes a screenshot next to the report for a human to look at.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,8 @@ use std::process::Command;
 
 use loadgate_tests::Sandbox;
 
-/// Chromium under one of its usual names; `.ci/run` installs Debian's package when none is there.
+/// Chromium under one of its usual names; `cargo xtask test` installs Debian's package when none
+/// is there.
 fn chromium() -> PathBuf {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
@@ -18,7 +19,7 @@ fn chromium() -> PathBuf {
                     .find(|candidate| candidate.is_file())
             })
         })
-        .expect("no Chromium on PATH: `.ci/run` installs Debian's `chromium` package")
+        .expect("no Chromium on PATH: `cargo xtask test` installs Debian's `chromium` package")
 }
 
 /// Runs headless Chromium on `page` with `args`; returns (stdout, stderr).
@@ -46,7 +47,13 @@ fn headless(page: &Path, args: &[&str]) -> (String, String) {
 #[test]
 fn the_html_report_renders_every_chart_in_a_browser_without_errors() {
     let sandbox = Sandbox::new();
-    let spec = sandbox.quick_spec("html", &[], "[gate]\np90 = { regression = \"50%\" }\n");
+    // A check that no timing can fail (the noise floor is far above any p90 here): this test is
+    // about the page, and a busy machine once took the p90 from 2.0 ms to 3.3 ms (+60 %).
+    let spec = sandbox.quick_spec(
+        "html",
+        &[],
+        "[gate]\np90 = { regression = \"50%\", noise_floor = \"10s\" }\n",
+    );
     let spec = spec.to_str().unwrap();
     // A baseline first, so the distribution chart has both curves.
     sandbox.run(&["--update-baselines", spec]).expect_code(0);

@@ -1,0 +1,19 @@
+//! The end-to-end suite as one test binary: it links once and builds the workspace's binaries
+//! once (see `loadgate_tests::bins`), where a binary per file would do both fourteen times.
+//! Each module is one area of the gate, driven through the real `xtask` binary.
+
+mod bad_input;
+mod failing;
+mod faults;
+mod gate;
+mod github;
+mod open_model;
+mod progress;
+mod report_html;
+mod resources;
+mod rounds;
+mod service;
+mod shipped;
+mod stages;
+mod sweep;
+mod traffic;

@@ -1,0 +1,153 @@
+//! `cargo xtask test`: every test of the workspace on a machine that has only Rust. It installs
+//! the system tools the end-to-end tests drive when they are missing (no test skips for want of
+//! one), then runs `cargo test --workspace` with the arguments given and returns its exit code.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Passed on to `cargo test --workspace`, e.g. `--release` or a test name.
+    #[arg(allow_hyphen_values = true)]
+    pub cargo_args: Vec<String>,
+    /// After `--`: passed on to the test binaries, e.g. `--nocapture`.
+    #[arg(last = true)]
+    pub test_args: Vec<String>,
+}
+
+impl TestArgs {
+    /// What follows `cargo test --workspace`.
+    fn passed_on(&self) -> Vec<&str> {
+        let mut args: Vec<&str> = self.cargo_args.iter().map(String::as_str).collect();
+        if !self.test_args.is_empty() {
+            args.push("--");
+            args.extend(self.test_args.iter().map(String::as_str));
+        }
+        args
+    }
+}
+
+/// A program the tests run: any of its names on PATH will do, else Debian's `package`.
+struct Tool {
+    names: &'static [&'static str],
+    package: &'static str,
+    needed_by: &'static str,
+}
+
+const TOOLS: [Tool; 2] = [
+    Tool {
+        names: &["chromium", "chromium-browser", "google-chrome"],
+        package: "chromium",
+        needed_by: "tests/e2e/report_html.rs renders report.html in headless Chromium",
+    },
+    Tool {
+        names: &["script"],
+        // util-linux's `script`, which Debian ships in bsdutils.
+        package: "bsdutils",
+        needed_by: "tests/e2e/progress.rs runs the gate on a pseudo-terminal from `script`",
+    },
+];
+
+pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<i32> {
+    let missing: Vec<&Tool> = TOOLS
+        .iter()
+        .filter(|tool| !tool.names.iter().any(|name| on_path(name)))
+        .collect();
+    if !missing.is_empty() {
+        install(&missing)?;
+    }
+    let status = loadgate::testing::cargo_command(root)
+        .args(["test", "--workspace"])
+        .args(args.passed_on())
+        .status()
+        .context("cannot run cargo test")?;
+    // A test killed by a signal has no code: a failure all the same.
+    Ok(status.code().unwrap_or(1))
+}
+
+/// Installs `tools` with apt-get, as root or through sudo (as on a hosted CI runner).
+fn install(tools: &[&Tool]) -> anyhow::Result<()> {
+    let packages: Vec<&str> = tools.iter().map(|tool| tool.package).collect();
+    let needs: Vec<String> = tools
+        .iter()
+        .map(|tool| {
+            format!(
+                "  {} (Debian package `{}`): {}",
+                tool.names[0], tool.package, tool.needed_by
+            )
+        })
+        .collect();
+    let needs = needs.join("\n");
+    let sudo = !is_root()?;
+    if !on_path("apt-get") || (sudo && !on_path("sudo")) {
+        bail!(
+            "the tests need these programs, and installing them takes apt-get as root or with sudo:\n{needs}"
+        );
+    }
+    eprintln!(
+        "xtask test: installing {} with apt-get, for\n{needs}",
+        packages.join(" ")
+    );
+    let apt_get = |args: &[&str]| -> anyhow::Result<()> {
+        let program: &[&str] = if sudo {
+            &["sudo", "apt-get"]
+        } else {
+            &["apt-get"]
+        };
+        let status = Command::new(program[0])
+            .args(&program[1..])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("cannot run apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    };
+    apt_get(&["update", "-q"])?;
+    apt_get(&[&["install", "-y", "-q"][..], &packages].concat())
+}
+
+fn is_root() -> anyhow::Result<bool> {
+    let output = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("cannot run `id -u`")?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::{Command, Xtask};
+
+    #[test]
+    fn every_argument_after_test_goes_to_cargo_test() {
+        for (args, passed) in [
+            (&["test"][..], &[][..]),
+            (&["test", "--release"], &["--release"]),
+            (&["test", "--release", "gate"], &["--release", "gate"]),
+            (&["test", "--", "--nocapture"], &["--", "--nocapture"]),
+            (
+                &["test", "gate", "--", "--test-threads", "1"],
+                &["gate", "--", "--test-threads", "1"],
+            ),
+        ] {
+            let flags = Xtask::try_parse_from(std::iter::once("xtask").chain(args.iter().copied()))
+                .unwrap_or_else(|err| panic!("{args:?}: {err}"));
+            let Command::Test(test) = flags.command else {
+                panic!("{args:?} is not `test`");
+            };
+            assert_eq!(test.passed_on(), passed, "{args:?}");
+        }
+    }
+}
