@@ -130,10 +130,52 @@ impl Source {
     }
 }
 
-/// An answer that arrived with an accepted status but is not what was expected, or lacks a
-/// value to capture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch(pub String);
+/// Which check an answer with an accepted status failed: a small `Copy` value, so a service that
+/// fails every check costs the generator no text per request. [`Mismatch::describe`] spells it
+/// out, from the same answer, for the few failures a report quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The body lacks `expect.body_contains`.
+    BodyLacksText,
+    /// The body is not JSON, and `expect.json` or a capture reads it.
+    NotJson,
+    /// The field of `expect.json[i]` is missing or holds another value.
+    JsonField(usize),
+    /// `captures[i]` found no value.
+    NothingToCapture(usize),
+}
+
+impl Mismatch {
+    /// What was wrong, in words: the answer's `body` (as checked) is looked at again, since the
+    /// check kept nothing of it.
+    pub fn describe(self, expect: &Expect, captures: &[Capture], body: &[u8]) -> String {
+        match self {
+            Mismatch::BodyLacksText => {
+                let needle = expect.body_contains.as_deref().unwrap_or_default();
+                format!("the body does not contain `{needle}`")
+            }
+            Mismatch::NotJson => match serde_json::from_slice::<Value>(body) {
+                Err(err) => format!("the body is not JSON ({err})"),
+                Ok(_) => "the body is not JSON".to_owned(),
+            },
+            Mismatch::JsonField(index) => {
+                let (path, wanted) = &expect.json[index];
+                let document = serde_json::from_slice::<Value>(body).ok();
+                let found = document.as_ref().and_then(|d| path.find(d));
+                let found = found.map_or_else(|| "nothing".to_owned(), Value::to_string);
+                format!("{path} is {found}, expected {wanted}")
+            }
+            Mismatch::NothingToCapture(index) => {
+                let capture = &captures[index];
+                let source = match &capture.source {
+                    Source::Json(path) => format!("at {path}"),
+                    Source::Header(name) => format!("in header {name}"),
+                };
+                format!("nothing to capture as `{}` {source}", capture.name)
+            }
+        }
+    }
+}
 
 /// Checks the body of an answer against `expect`, and takes each capture's value into `values`
 /// (by slot). `body` may be a prefix of a long answer.
@@ -147,26 +189,21 @@ pub fn check(
     if let Some(needle) = &expect.body_contains
         && !contains(body, needle.as_bytes())
     {
-        return Err(Mismatch(format!("the body does not contain `{needle}`")));
+        return Err(Mismatch::BodyLacksText);
     }
     let needs_json =
         !expect.json.is_empty() || captures.iter().any(|c| matches!(c.source, Source::Json(_)));
     let document = if needs_json {
-        Some(
-            serde_json::from_slice::<Value>(body)
-                .map_err(|err| Mismatch(format!("the body is not JSON ({err})")))?,
-        )
+        Some(serde_json::from_slice::<Value>(body).map_err(|_| Mismatch::NotJson)?)
     } else {
         None
     };
-    for (path, wanted) in &expect.json {
-        let found = document.as_ref().and_then(|d| path.find(d));
-        if found != Some(wanted) {
-            let found = found.map_or_else(|| "nothing".to_owned(), Value::to_string);
-            return Err(Mismatch(format!("{path} is {found}, expected {wanted}")));
+    for (index, (path, wanted)) in expect.json.iter().enumerate() {
+        if document.as_ref().and_then(|d| path.find(d)) != Some(wanted) {
+            return Err(Mismatch::JsonField(index));
         }
     }
-    for capture in captures {
+    for (index, capture) in captures.iter().enumerate() {
         let value = match &capture.source {
             Source::Json(path) => {
                 document
@@ -182,19 +219,7 @@ pub fn check(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         };
-        match value {
-            Some(value) => values[capture.slot] = value,
-            None => {
-                let source = match &capture.source {
-                    Source::Json(path) => format!("at {path}"),
-                    Source::Header(name) => format!("in header {name}"),
-                };
-                return Err(Mismatch(format!(
-                    "nothing to capture as `{}` {source}",
-                    capture.name
-                )));
-            }
-        }
+        values[capture.slot] = value.ok_or(Mismatch::NothingToCapture(index))?;
     }
     Ok(())
 }
@@ -239,17 +264,44 @@ mod tests {
         let ok = expect(Some("spam"), &[("$.label", serde_json::json!("spam"))]);
         assert_eq!(check(&ok, &[], &headers, body, &mut []), Ok(()));
         let wrong_text = expect(Some("ham"), &[]);
-        assert_eq!(
-            check(&wrong_text, &[], &headers, body, &mut []),
-            Err(Mismatch("the body does not contain `ham`".into()))
+        let wrong_fields = expect(
+            None,
+            &[
+                ("$.score", serde_json::json!(0.9)),
+                ("$.label", serde_json::json!("ham")),
+            ],
         );
-        let wrong_field = expect(None, &[("$.label", serde_json::json!("ham"))]);
-        assert_eq!(
-            check(&wrong_field, &[], &headers, body, &mut []),
-            Err(Mismatch(r#"$.label is "spam", expected "ham""#.into()))
-        );
-        let err = check(&wrong_field, &[], &headers, b"<html>", &mut []).unwrap_err();
-        assert!(err.0.starts_with("the body is not JSON"), "{err:?}");
+        let missing_field = expect(None, &[("$.gone", serde_json::json!(1))]);
+        let cases: [(&Expect, &[u8], Mismatch, &str); 4] = [
+            (
+                &wrong_text,
+                body,
+                Mismatch::BodyLacksText,
+                "the body does not contain `ham`",
+            ),
+            (
+                &wrong_fields,
+                body,
+                Mismatch::JsonField(1),
+                r#"$.label is "spam", expected "ham""#,
+            ),
+            (
+                &missing_field,
+                body,
+                Mismatch::JsonField(0),
+                "$.gone is nothing, expected 1",
+            ),
+            (
+                &wrong_fields,
+                b"<html>",
+                Mismatch::NotJson,
+                "the body is not JSON (expected value at line 1 column 1)",
+            ),
+        ];
+        for (expect, body, mismatch, text) in cases {
+            assert_eq!(check(expect, &[], &headers, body, &mut []), Err(mismatch));
+            assert_eq!(mismatch.describe(expect, &[], body), text);
+        }
         assert_eq!(
             Expect::default().accepts(204),
             !Expect::default().accepts(301)
@@ -277,7 +329,17 @@ mod tests {
         check(&Expect::default(), &captures, &headers, body, &mut values).unwrap();
         assert_eq!(values, ["s1", "t-1"]);
         let err = check(&Expect::default(), &captures, &headers, b"{}", &mut values).unwrap_err();
-        assert_eq!(err.0, "nothing to capture as `token` at $.token");
+        assert_eq!(err, Mismatch::NothingToCapture(0));
+        assert_eq!(
+            err.describe(&Expect::default(), &captures, b"{}"),
+            "nothing to capture as `token` at $.token"
+        );
+        let no_header = HeaderMap::new();
+        let err = check(&Expect::default(), &captures, &no_header, body, &mut values).unwrap_err();
+        assert_eq!(
+            err.describe(&Expect::default(), &captures, body),
+            "nothing to capture as `session` in header x-session"
+        );
         assert!(Source::parse("cookie:x").is_err());
     }
 }

@@ -7,16 +7,14 @@
 //! Every microsecond the generator spends is taken from the service it judges on a shared CI
 //! runner. reqwest stays where convenience matters (the readiness probe).
 
-use std::fmt::Write as _;
-use std::io;
+use std::fmt;
+use std::io::{self, Write as _};
 use std::net::{SocketAddr, ToSocketAddrs as _};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use url::Url;
-
-use crate::run::record::ErrorKind;
 
 /// Where requests go: the target's addresses, resolved once, and its `Host` header.
 #[derive(Debug, Clone)]
@@ -85,9 +83,8 @@ pub fn finish(out: &mut Vec<u8>, method: &str, body: Option<&[u8]>) {
         None => None,
     };
     if let Some(length) = length {
-        let mut line = String::with_capacity(24);
-        let _ = write!(line, "content-length: {length}\r\n");
-        out.extend_from_slice(line.as_bytes());
+        // Written straight into the request: no text is built per request.
+        let _ = write!(out, "content-length: {length}\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body.unwrap_or_default());
@@ -104,14 +101,130 @@ pub struct Answer {
 }
 
 /// A request that got no whole answer.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {
-    /// [`ErrorKind::Connect`] or [`ErrorKind::Io`].
-    pub kind: ErrorKind,
-    pub message: String,
+    pub broken: Broken,
     /// When the answer's head had arrived.
     pub status: Option<u16>,
     pub bytes_received: u64,
+}
+
+/// What went wrong with a request that got no whole answer: a small `Copy` value, so a service
+/// that fails every request costs the generator no text per request. [`fmt::Display`] spells it
+/// out for the few failures a report quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// No connection could be made: the last address's error (none when there was no address).
+    CannotConnect(Option<IoError>),
+    /// Writing the request or reading the answer failed.
+    ConnectionBroke(IoError),
+    ClosedBeforeAnswer,
+    ClosedInHead,
+    ClosedInBody,
+    HeadTooLarge,
+    NotHttp(httparse::Error),
+    LengthNotNumber,
+    TwoLengths,
+    ChunkLongerThanSize,
+    ChunkLineTooLong,
+    BadChunkSize(Snippet),
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Broken::CannotConnect(Some(err)) => write!(f, "cannot connect: {err}"),
+            Broken::CannotConnect(None) => f.write_str("cannot connect: no address"),
+            Broken::ConnectionBroke(err) => write!(f, "the connection broke: {err}"),
+            Broken::ClosedBeforeAnswer => {
+                f.write_str("the connection broke: closed without an answer")
+            }
+            Broken::ClosedInHead => {
+                f.write_str("the connection broke: closed in the middle of the answer's head")
+            }
+            Broken::ClosedInBody => {
+                f.write_str("the connection broke: closed in the middle of the answer")
+            }
+            Broken::HeadTooLarge => write!(f, "the answer's head is over {MAX_HEAD} bytes"),
+            Broken::NotHttp(err) => write!(f, "the answer is not HTTP/1.1 ({err})"),
+            Broken::LengthNotNumber => f.write_str("the answer's content-length is not a number"),
+            Broken::TwoLengths => f.write_str("the answer has two different content-lengths"),
+            Broken::ChunkLongerThanSize => {
+                f.write_str("the answer's chunk is longer than its size")
+            }
+            Broken::ChunkLineTooLong => {
+                f.write_str("the answer's chunked framing is broken (a line too long)")
+            }
+            Broken::BadChunkSize(line) => {
+                write!(
+                    f,
+                    "the answer's chunked framing is broken (chunk size `{line}`)"
+                )
+            }
+        }
+    }
+}
+
+/// An I/O error as a `Copy` value: its kind and OS error code, which print as the
+/// [`io::Error`] they came from did (an error that carried its own text prints as its kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoError {
+    kind: io::ErrorKind,
+    os_code: Option<i32>,
+}
+
+impl From<&io::Error> for IoError {
+    fn from(err: &io::Error) -> IoError {
+        IoError {
+            kind: err.kind(),
+            os_code: err.raw_os_error(),
+        }
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.os_code {
+            Some(code) => io::Error::from_raw_os_error(code).fmt(f),
+            None => io::Error::from(self.kind).fmt(f),
+        }
+    }
+}
+
+/// The start of a line from the answer, kept by value for a message: at most
+/// `Snippet::MAX` (32) bytes, then `…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snippet {
+    bytes: [u8; Snippet::MAX],
+    len: u8,
+    cut: bool,
+}
+
+impl Snippet {
+    const MAX: usize = 32;
+
+    fn of(line: &[u8]) -> Snippet {
+        let len = line.len().min(Snippet::MAX);
+        let mut bytes = [0; Snippet::MAX];
+        bytes[..len].copy_from_slice(&line[..len]);
+        Snippet {
+            bytes,
+            len: len as u8,
+            cut: line.len() > len,
+        }
+    }
+}
+
+impl fmt::Display for Snippet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(
+            &self.bytes[..usize::from(self.len)],
+        ))?;
+        if self.cut {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
 }
 
 /// One request to send, and what to keep of its answer.
@@ -181,9 +294,8 @@ impl Connection {
                     bytes_received: received,
                 })
             }
-            Err((status, message)) => Err(Failure {
-                kind: ErrorKind::Io,
-                message,
+            Err((status, broken)) => Err(Failure {
+                broken,
                 status,
                 bytes_received: received,
             }),
@@ -208,15 +320,11 @@ async fn connect(target: &Target) -> Result<TcpStream, Failure> {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Err(err) => last = Some(err),
+            Err(err) => last = Some(IoError::from(&err)),
         }
     }
     Err(Failure {
-        kind: ErrorKind::Connect,
-        message: match last {
-            Some(err) => format!("cannot connect: {err}"),
-            None => "cannot connect: no address".to_owned(),
-        },
+        broken: Broken::CannotConnect(last),
         status: None,
         bytes_received: 0,
     })
@@ -232,7 +340,7 @@ enum Framing {
 }
 
 /// An error while reading an answer: the status if its head had arrived, and what went wrong.
-type ReadError = (Option<u16>, String);
+type ReadError = (Option<u16>, Broken);
 
 /// Reads an answer from the stream through the connection's buffer: `start..end` holds what
 /// was read and not yet consumed.
@@ -256,7 +364,7 @@ impl Reader<'_> {
         self.stream
             .write_all(exchange.request)
             .await
-            .map_err(|err| (None, format!("the connection broke: {err}")))?;
+            .map_err(|err| (None, Broken::ConnectionBroke(IoError::from(&err))))?;
         let head = self.head(exchange.headers).await.map_err(|e| (None, e))?;
         let framing = match head.status {
             _ if exchange.head => Framing::Empty,
@@ -273,7 +381,7 @@ impl Reader<'_> {
     }
 
     /// Reads more into the buffer, making room first; false at the end of the stream.
-    async fn fill(&mut self) -> Result<bool, String> {
+    async fn fill(&mut self) -> Result<bool, Broken> {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         } else if self.end == self.buffer.len() {
@@ -289,13 +397,13 @@ impl Reader<'_> {
             .stream
             .read(&mut self.buffer[self.end..])
             .await
-            .map_err(|err| format!("the connection broke: {err}"))?;
+            .map_err(|err| Broken::ConnectionBroke(IoError::from(&err)))?;
         self.end += n;
         Ok(n > 0)
     }
 
     /// The status line and headers; interim (1xx) answers are skipped.
-    async fn head(&mut self, want_headers: bool) -> Result<Head, String> {
+    async fn head(&mut self, want_headers: bool) -> Result<Head, Broken> {
         loop {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut headers);
@@ -310,18 +418,17 @@ impl Reader<'_> {
                 }
                 Ok(httparse::Status::Partial) => {
                     if self.end - self.start >= MAX_HEAD {
-                        return Err(format!("the answer's head is over {MAX_HEAD} bytes"));
+                        return Err(Broken::HeadTooLarge);
                     }
                     if !self.fill().await? {
                         return Err(if self.start == self.end {
-                            "the connection broke: closed without an answer".to_owned()
+                            Broken::ClosedBeforeAnswer
                         } else {
-                            "the connection broke: closed in the middle of the answer's head"
-                                .to_owned()
+                            Broken::ClosedInHead
                         });
                     }
                 }
-                Err(err) => return Err(format!("the answer is not HTTP/1.1 ({err})")),
+                Err(err) => return Err(Broken::NotHttp(err)),
             }
         }
     }
@@ -331,7 +438,7 @@ impl Reader<'_> {
         framing: Framing,
         keep: usize,
         body: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Broken> {
         match framing {
             Framing::Empty => Ok(()),
             Framing::Length(length) => self.drain(length, keep, body).await,
@@ -350,22 +457,22 @@ impl Reader<'_> {
                 }
                 self.drain(size, keep, body).await?;
                 if !self.line(|line| line.is_empty()).await? {
-                    return Err("the answer's chunk is longer than its size".to_owned());
+                    return Err(Broken::ChunkLongerThanSize);
                 }
             },
         }
     }
 
-    /// Consumes `length` body bytes.
+    /// Consumes `length` body bytes, keeping what fits in `keep`.
     async fn drain(
         &mut self,
         mut length: u64,
         keep: usize,
         body: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Broken> {
         while length > 0 {
             if self.start == self.end && !self.fill().await? {
-                return Err("the connection broke: closed in the middle of the answer".to_owned());
+                return Err(Broken::ClosedInBody);
             }
             let n = length.min((self.end - self.start) as u64);
             self.take(n as usize, keep, body);
@@ -383,7 +490,7 @@ impl Reader<'_> {
     }
 
     /// Consumes one CRLF-ended line, giving what `parse` makes of it (without the CRLF).
-    async fn line<T>(&mut self, parse: impl Fn(&[u8]) -> T) -> Result<T, String> {
+    async fn line<T>(&mut self, parse: impl Fn(&[u8]) -> T) -> Result<T, Broken> {
         loop {
             let pending = &self.buffer[self.start..self.end];
             if let Some(at) = pending.windows(2).position(|w| w == b"\r\n") {
@@ -392,27 +499,22 @@ impl Reader<'_> {
                 return Ok(value);
             }
             if pending.len() >= MAX_HEAD {
-                return Err("the answer's chunked framing is broken (a line too long)".to_owned());
+                return Err(Broken::ChunkLineTooLong);
             }
             if !self.fill().await? {
-                return Err("the connection broke: closed in the middle of the answer".to_owned());
+                return Err(Broken::ClosedInBody);
             }
         }
     }
 }
 
 /// A chunk-size line: hex digits, then optional `;extensions`.
-fn chunk_size(line: &[u8]) -> Result<u64, String> {
+fn chunk_size(line: &[u8]) -> Result<u64, Broken> {
     let digits = line.split(|&b| b == b';').next().unwrap_or_default();
     std::str::from_utf8(digits)
         .ok()
         .and_then(|text| u64::from_str_radix(text.trim(), 16).ok())
-        .ok_or_else(|| {
-            format!(
-                "the answer's chunked framing is broken (chunk size `{}`)",
-                String::from_utf8_lossy(line)
-            )
-        })
+        .ok_or_else(|| Broken::BadChunkSize(Snippet::of(line)))
 }
 
 /// What the client needs of an answer's head.
@@ -425,7 +527,7 @@ struct Head {
 }
 
 impl Head {
-    fn read(response: &httparse::Response<'_, '_>, want_headers: bool) -> Result<Head, String> {
+    fn read(response: &httparse::Response<'_, '_>, want_headers: bool) -> Result<Head, Broken> {
         let status = response.code.unwrap_or_default();
         // HTTP/1.1 keeps the connection unless told otherwise; HTTP/1.0 only when told.
         let mut keep_alive = response.version == Some(1);
@@ -442,9 +544,9 @@ impl Head {
                 let length = std::str::from_utf8(header.value)
                     .ok()
                     .and_then(|text| text.trim().parse().ok())
-                    .ok_or("the answer's content-length is not a number")?;
+                    .ok_or(Broken::LengthNotNumber)?;
                 if head.length.is_some_and(|known| known != length) {
-                    return Err("the answer has two different content-lengths".to_owned());
+                    return Err(Broken::TwoLengths);
                 }
                 head.length = Some(length);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -621,11 +723,10 @@ mod tests {
         // The server read the third request, then closed without an answer: an I/O error,
         // not a silent retry that would hide a service dropping requests.
         let failure = send(&mut connection, &target, 0).await.0.unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::Io);
-        assert!(
-            failure.message.contains("closed without an answer"),
-            "{}",
-            failure.message
+        assert_eq!(failure.broken, Broken::ClosedBeforeAnswer);
+        assert_eq!(
+            failure.broken.to_string(),
+            "the connection broke: closed without an answer"
         );
         assert_eq!(server.join().unwrap(), 2);
     }
@@ -641,12 +742,11 @@ mod tests {
         let replies: Vec<Reply> = vec![(Some(b"\x00\x01garbage\r\n\r\n"), CLOSE)];
         let (tx, _closed) = std::sync::mpsc::channel();
         let (target, server) = server(replies, 1024, tx);
-        let garbage = failure(&target).await;
-        assert_eq!(garbage.kind, ErrorKind::Io);
-        assert!(
-            garbage.message.contains("not HTTP/1.1"),
-            "{}",
-            garbage.message
+        let garbage = failure(&target).await.broken;
+        assert!(matches!(garbage, Broken::NotHttp(_)), "{garbage:?}");
+        assert_eq!(
+            garbage.to_string(),
+            "the answer is not HTTP/1.1 (invalid HTTP version)"
         );
         server.join().unwrap();
 
@@ -657,13 +757,91 @@ mod tests {
             .unwrap()
             .port();
         let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-        let refused = failure(&Target::resolve(&url).unwrap()).await;
-        assert_eq!(refused.kind, ErrorKind::Connect);
+        let refused = failure(&Target::resolve(&url).unwrap()).await.broken;
         assert!(
-            refused.message.starts_with("cannot connect: "),
-            "{}",
-            refused.message
+            matches!(refused, Broken::CannotConnect(Some(_))),
+            "{refused:?}"
         );
+        // As the `io::Error` itself prints: the OS's text and its code.
+        let expected = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(refused.to_string(), format!("cannot connect: {expected}"));
+    }
+
+    #[test]
+    fn a_broken_answer_is_spelled_out_only_when_printed() {
+        let reset = IoError::from(&io::Error::from_raw_os_error(libc::ECONNRESET));
+        let reset_text = io::Error::from_raw_os_error(libc::ECONNRESET).to_string();
+        let long_line = [b'z'; 40];
+        let cases: [(Broken, String); 14] = [
+            (
+                Broken::CannotConnect(Some(reset)),
+                format!("cannot connect: {reset_text}"),
+            ),
+            (
+                Broken::CannotConnect(None),
+                "cannot connect: no address".into(),
+            ),
+            (
+                Broken::ConnectionBroke(reset),
+                format!("the connection broke: {reset_text}"),
+            ),
+            (
+                Broken::ConnectionBroke(IoError::from(&io::Error::from(io::ErrorKind::WriteZero))),
+                "the connection broke: write zero".into(),
+            ),
+            (
+                Broken::ClosedBeforeAnswer,
+                "the connection broke: closed without an answer".into(),
+            ),
+            (
+                Broken::ClosedInHead,
+                "the connection broke: closed in the middle of the answer's head".into(),
+            ),
+            (
+                Broken::ClosedInBody,
+                "the connection broke: closed in the middle of the answer".into(),
+            ),
+            (
+                Broken::HeadTooLarge,
+                "the answer's head is over 65536 bytes".into(),
+            ),
+            (
+                Broken::NotHttp(httparse::Error::Version),
+                "the answer is not HTTP/1.1 (invalid HTTP version)".into(),
+            ),
+            (
+                Broken::LengthNotNumber,
+                "the answer's content-length is not a number".into(),
+            ),
+            (
+                Broken::TwoLengths,
+                "the answer has two different content-lengths".into(),
+            ),
+            (
+                Broken::ChunkLongerThanSize,
+                "the answer's chunk is longer than its size".into(),
+            ),
+            (
+                Broken::ChunkLineTooLong,
+                "the answer's chunked framing is broken (a line too long)".into(),
+            ),
+            (
+                chunk_size(&long_line).unwrap_err(),
+                format!(
+                    "the answer's chunked framing is broken (chunk size `{}…`)",
+                    "z".repeat(32)
+                ),
+            ),
+        ];
+        for (broken, text) in cases {
+            assert_eq!(broken.to_string(), text, "{broken:?}");
+        }
+        assert_eq!(
+            chunk_size(b"xyz;a=b").unwrap_err().to_string(),
+            "the answer's chunked framing is broken (chunk size `xyz;a=b`)"
+        );
+        assert_eq!(chunk_size(b"1A;a=b"), Ok(26));
+        assert!(std::mem::size_of::<Broken>() <= 40, "small enough to copy");
     }
 
     #[test]

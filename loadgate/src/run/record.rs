@@ -7,106 +7,13 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+// Where the summary and the report have always found them.
+pub use crate::run::outcome::{ErrorExample, ErrorKind, Outcome};
 use crate::support::units::Seconds;
 
 /// Latencies above this are clamped (and counted as clamped): ten minutes is past any timeout.
 pub const LATENCY_MAX_US: u64 = 600_000_000;
 const SIGNIFICANT_DIGITS: u8 = 3;
-
-/// Why a request did not count as a success. Classified once, never stringified per request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ErrorKind {
-    /// The connection could not be made (refused, reset during connect).
-    Connect,
-    /// No complete answer within the request timeout.
-    Timeout,
-    /// The connection broke while sending or receiving.
-    Io,
-    /// An answer arrived with a status the spec does not expect.
-    Status,
-    /// An answer with an expected status failed `expect` (body text, JSON field) or lacked a
-    /// value to `capture`.
-    Expect,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Io,
-        ErrorKind::Status,
-        ErrorKind::Expect,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Io => "io",
-            ErrorKind::Status => "status",
-            ErrorKind::Expect => "expect",
-        }
-    }
-}
-
-/// The result of one request as the recorder needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub status: Option<u16>,
-    pub error: Option<ErrorKind>,
-    pub bytes_received: u64,
-    /// For an error: what went wrong, in words (built only on the error path).
-    pub example: Option<Box<ErrorExample>>,
-}
-
-impl Outcome {
-    /// A request that got no answer.
-    pub fn failed(kind: ErrorKind, message: String) -> Outcome {
-        Outcome {
-            status: None,
-            error: Some(kind),
-            bytes_received: 0,
-            example: Some(Box::new(ErrorExample {
-                kind: kind.as_str().to_owned(),
-                status: None,
-                message,
-                body: None,
-            })),
-        }
-    }
-}
-
-/// One failed request, spelled out for the report: the first few of each request name are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorExample {
-    /// The error kind (`status`, `expect`, `timeout`, …).
-    pub kind: String,
-    pub status: Option<u16>,
-    pub message: String,
-    /// The start of the answer's body, when there was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-}
-
-impl ErrorExample {
-    /// One line: kind, status, what was wrong and the start of the body.
-    pub fn describe(&self) -> String {
-        let mut line = format!("{}: {}", self.kind, self.message);
-        if let Some(status) = self.status.filter(|_| self.kind != "status") {
-            line += &format!(" (status {status})");
-        }
-        if let Some(body) = self
-            .body
-            .as_deref()
-            .map(str::trim)
-            .filter(|b| !b.is_empty())
-        {
-            line += &format!(" · body: {}", body.replace(['\n', '\r'], " "));
-        }
-        line
-    }
-}
 
 /// How many examples of errors a request name keeps.
 pub const MAX_EXAMPLES: usize = 3;
@@ -144,13 +51,8 @@ impl RequestRecord {
         }
         self.latency_us.saturating_record(micros(latency));
         self.n_requests += 1;
-        if let Some(kind) = outcome.error {
+        if let Some(kind) = outcome.error() {
             self.n_errors[kind as usize] += 1;
-            if self.examples.len() < MAX_EXAMPLES
-                && let Some(example) = &outcome.example
-            {
-                self.examples.push((**example).clone());
-            }
         }
         if let Some(status) = outcome.status {
             match self.statuses.iter_mut().find(|(code, _)| *code == status) {
@@ -159,6 +61,17 @@ impl RequestRecord {
             }
         }
         self.bytes_received += outcome.bytes_received;
+    }
+
+    /// Whether the next failure should be spelled out: only the first few are.
+    pub fn wants_example(&self) -> bool {
+        self.examples.len() < MAX_EXAMPLES
+    }
+
+    pub fn keep_example(&mut self, example: ErrorExample) {
+        if self.wants_example() {
+            self.examples.push(example);
+        }
     }
 
     pub fn merge(&mut self, other: &RequestRecord) {
@@ -241,7 +154,7 @@ impl Interval {
 
     pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
         self.requests += 1;
-        self.errors += u64::from(outcome.error.is_some());
+        self.errors += u64::from(outcome.cause.is_some());
         self.latency_us.saturating_record(micros(latency));
     }
 
@@ -355,12 +268,13 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::http1::Broken;
+    use crate::run::outcome::Cause;
 
     const OK: Outcome = Outcome {
         status: Some(200),
-        error: None,
         bytes_received: 10,
-        example: None,
+        cause: None,
     };
 
     #[test]
@@ -395,15 +309,22 @@ mod tests {
         let mut b = Recorder::new(2);
         let conflict = Outcome {
             status: Some(409),
-            error: Some(ErrorKind::Status),
             bytes_received: 0,
-            example: None,
+            cause: Some(Cause::Status(409)),
         };
-        let refused = Outcome::failed(ErrorKind::Connect, "refused".into());
+        let refused = Outcome::failed(Cause::Broken(Broken::CannotConnect(None)));
         a.record(0, Duration::from_millis(1), &OK);
         b.record(0, Duration::from_millis(2), &conflict);
-        for _ in 0..MAX_EXAMPLES + 1 {
+        for i in 0..MAX_EXAMPLES + 1 {
             b.record(1, Duration::from_millis(3), &refused);
+            let record = &mut b.by_request[1];
+            assert_eq!(record.wants_example(), i < MAX_EXAMPLES);
+            record.keep_example(ErrorExample {
+                kind: "connect".into(),
+                status: None,
+                message: format!("refused {i}"),
+                body: None,
+            });
         }
         a.merge(&b);
         let total = a.total();
@@ -416,7 +337,7 @@ mod tests {
         );
         // Examples are kept up to the cap, not one per error.
         assert_eq!(total.examples.len(), MAX_EXAMPLES);
-        assert_eq!(total.examples[0].message, "refused");
+        assert_eq!(total.examples[0].message, "refused 0");
         let mut statuses = total.statuses.clone();
         statuses.sort();
         assert_eq!(statuses, vec![(200, 1), (409, 1)]);

@@ -553,9 +553,8 @@ mod tests {
                 Duration::from_micros(us),
                 &Outcome {
                     status: Some(200),
-                    error: None,
                     bytes_received: 0,
-                    example: None,
+                    cause: None,
                 },
             );
         }
@@ -579,19 +578,17 @@ mod tests {
         let mut record = RequestRecord::new();
         let failure = Outcome {
             status: Some(500),
-            error: Some(ErrorKind::Status),
             bytes_received: 0,
-            example: None,
+            cause: Some(crate::run::outcome::Cause::Status(500)),
         };
         for i in 0..40 {
             let outcome = if i < 2 {
-                failure.clone()
+                failure
             } else {
                 Outcome {
                     status: Some(200),
-                    error: None,
                     bytes_received: 3,
-                    example: None,
+                    cause: None,
                 }
             };
             record.record(Duration::from_millis(1), &outcome);

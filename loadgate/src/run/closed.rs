@@ -1,0 +1,145 @@
+//! The closed model: each virtual user is a task that picks a request by weight, sends it,
+//! waits for the whole answer, records it, then thinks. User `i` runs while the profile's level
+//! (users, ramped by `ramp_up` or `stages`) is above `i`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::run::exchange::{Buffers, User, exchange};
+use crate::run::http1::Connection;
+use crate::run::shared::{Shared, sleep_unless_stopped};
+use crate::support::units::DurationRange;
+
+/// How often a user the profile has not started (or has stopped) looks again.
+const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How long a user whose `[[on_start]]` failed waits before trying again.
+const ON_START_RETRY: Duration = Duration::from_millis(100);
+
+/// Virtual user `user_idx` until the end of the run or the stop.
+pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Receiver<bool>) {
+    let load = &shared.load;
+    let end = shared.end();
+    let mut rng = fastrand::Rng::with_seed(
+        shared
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(u64::from(user_idx)),
+    );
+    let shard = &shared.shards[user_idx as usize % shared.shards.len()];
+    let mut active = Active {
+        count: &shared.active,
+        on: false,
+    };
+    let mut buffers = Buffers::default();
+    let mut connection = Connection::default();
+    // What this user captured (a login's token), by capture slot.
+    let mut user_vars = vec![String::new(); shared.n_captures];
+    let mut started_flow = shared.n_on_start == 0;
+
+    while Instant::now() < end && !*stop.borrow() {
+        // User i runs while the profile's level is above i: ramps start and stop users.
+        let on = f64::from(user_idx) < load.profile.level_at(shared.started.elapsed());
+        active.set(on);
+        if !on {
+            if !sleep_unless_stopped(Instant::now() + IDLE_POLL, &mut stop).await {
+                break;
+            }
+            continue;
+        }
+        let mut user = User {
+            id: user_idx + 1,
+            rng: &mut rng,
+            vars: &mut user_vars,
+            buffers: &mut buffers,
+            connection: &mut connection,
+        };
+        if !started_flow {
+            // The `[[on_start]]` requests, in order, before the mix; one that fails starts
+            // them over after a pause, so the mix never runs without what they capture.
+            let mut succeeded = true;
+            for request_idx in 0..shared.n_on_start {
+                succeeded = exchange(&shared, shard, request_idx, &mut user).await;
+                if !succeeded {
+                    break;
+                }
+            }
+            started_flow = succeeded;
+            let pause = Instant::now() + ON_START_RETRY;
+            if !succeeded && (pause >= end || !sleep_unless_stopped(pause, &mut stop).await) {
+                break;
+            }
+            continue;
+        }
+        let request_idx = shared.pick(user.rng);
+        exchange(&shared, shard, request_idx, &mut user).await;
+
+        let think = think_time(load.think_time, &mut rng);
+        if think.is_zero() {
+            continue;
+        }
+        if Instant::now() + think >= end
+            || !sleep_unless_stopped(Instant::now() + think, &mut stop).await
+        {
+            break;
+        }
+    }
+}
+
+/// A user's place in the count of active users, given back however its loop ends.
+struct Active<'a> {
+    count: &'a AtomicU32,
+    on: bool,
+}
+
+impl Active<'_> {
+    fn set(&mut self, on: bool) {
+        if on != self.on {
+            if on {
+                self.count.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+            self.on = on;
+        }
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.set(false);
+    }
+}
+
+/// A pause between the `think_time` bounds, drawn evenly.
+fn think_time(range: DurationRange, rng: &mut fastrand::Rng) -> Duration {
+    let DurationRange { min, max } = range;
+    if min == max {
+        return min;
+    }
+    let span = u64::try_from((max - min).as_nanos()).unwrap_or(u64::MAX);
+    min + Duration::from_nanos(rng.u64(0..=span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_time_is_drawn_between_its_bounds() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let ms = Duration::from_millis;
+        for (min, max) in [(ms(0), ms(0)), (ms(5), ms(5)), (ms(10), ms(20))] {
+            for _ in 0..100 {
+                let think = think_time(DurationRange { min, max }, &mut rng);
+                assert!(
+                    min <= think && think <= max,
+                    "{think:?} in {min:?}..={max:?}"
+                );
+            }
+        }
+    }
+}

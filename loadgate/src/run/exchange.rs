@@ -1,0 +1,343 @@
+//! One request, from the plan to an [`Outcome`]: rendered into bytes ([`build_request`]), sent
+//! and its answer read within the timeout (`send`, the I/O), then judged (`classify`, pure:
+//! status, `expect`, captures). A closed-model user's [`exchange`] also records it.
+
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use reqwest::Method;
+use reqwest::header::HOST;
+use tokio::time::Instant;
+use url::{Position, Url};
+
+use crate::plan::RequestPlan;
+use crate::plan::expect::{self, Source};
+use crate::plan::template::RenderContext;
+use crate::run::http1::{self, Answer, Connection};
+use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
+use crate::run::shared::{Shard, Shared, lock};
+use crate::spec::Pick;
+
+/// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
+/// against memory. A longer JSON answer fails to parse, which is reported as such.
+const MAX_KEPT_BODY: usize = 1 << 20;
+
+/// Reused buffers of one user (or of the open model's scheduler).
+#[derive(Default)]
+pub struct Buffers {
+    url: String,
+    text: String,
+    /// The request as written on the wire.
+    pub request: Vec<u8>,
+    /// What is kept of the answer's body (see `send`).
+    pub body: Vec<u8>,
+}
+
+/// Who sends a request: the user's id, random stream, captured values, buffers and connection.
+pub struct User<'a> {
+    pub id: u32,
+    pub rng: &'a mut fastrand::Rng,
+    pub vars: &'a mut [String],
+    pub buffers: &'a mut Buffers,
+    pub connection: &'a mut Connection,
+}
+
+/// One request of a closed-model user: rendered, sent, its answer checked (and captured), and
+/// recorded. True when it succeeded.
+pub async fn exchange(
+    shared: &Shared,
+    shard: &Mutex<Shard>,
+    request_idx: usize,
+    user: &mut User<'_>,
+) -> bool {
+    let built = build_request(shared, request_idx, user);
+    let sent_at = Instant::now();
+    let Buffers { request, body, .. } = &mut *user.buffers;
+    let request = built.map(|()| request.as_slice());
+    let outcome = send_and_classify(
+        shared,
+        user.connection,
+        request,
+        request_idx,
+        body,
+        user.vars,
+    )
+    .await;
+    let latency = sent_at.elapsed();
+    let judged = sent_at >= shared.warmup_end();
+    lock(shard).record(judged, request_idx, latency, None, &outcome, |cause| {
+        let plan = &shared.requests[request_idx];
+        ErrorExample::new(cause, &outcome, plan, body, &shared.secrets)
+    });
+    outcome.cause.is_none()
+}
+
+/// Renders the request's templates into the bytes to send, in the user's buffer. Fails only
+/// when a rendered URL or header is not valid HTTP, which is counted as an I/O error of that
+/// request.
+pub fn build_request(
+    shared: &Shared,
+    request_idx: usize,
+    user: &mut User<'_>,
+) -> Result<(), http1::Invalid> {
+    let plan = &shared.requests[request_idx];
+    let row: &[String] = match &shared.data {
+        Some(data) if plan.uses_row => {
+            let n = data.rows.len();
+            let index = match data.pick {
+                Pick::Sequential => {
+                    (shared.counters.next_row.fetch_add(1, Ordering::Relaxed) % n as u64) as usize
+                }
+                Pick::Random => user.rng.usize(..n),
+                Pick::PerUser => (user.id as usize - 1) % n,
+            };
+            &data.rows[index]
+        }
+        _ => &[],
+    };
+    let mut ctx = RenderContext {
+        seq: &shared.counters.seq,
+        user_id: user.id,
+        rng: user.rng,
+        row,
+        user_vars: user.vars,
+    };
+    let Buffers {
+        url: url_buf,
+        text: text_buf,
+        request: out,
+        ..
+    } = &mut *user.buffers;
+    let method = plan.method.as_str();
+    match &shared.static_targets[request_idx] {
+        Some(target) => http1::request_line(out, method, target),
+        None => {
+            url_buf.clear();
+            url_buf.push_str(&shared.base_url);
+            plan.path.render(&mut ctx, url_buf);
+            let url = Url::parse(url_buf).map_err(|_| http1::Invalid)?;
+            http1::request_line(
+                out,
+                method,
+                &url[Position::BeforePath..Position::AfterQuery],
+            );
+        }
+    }
+    if !plan.headers.iter().any(|(name, _)| name == HOST) {
+        http1::header(out, HOST.as_str(), &shared.target.host)?;
+    }
+    for (name, value) in &plan.headers {
+        text_buf.clear();
+        value.render(&mut ctx, text_buf);
+        http1::header(out, name.as_str(), text_buf)?;
+    }
+    let body = plan.body.as_ref().map(|body| {
+        text_buf.clear();
+        body.render(&mut ctx, text_buf);
+        text_buf.as_bytes()
+    });
+    http1::finish(out, method, body);
+    Ok(())
+}
+
+/// Sends a built request and judges its answer; a request that could not be built (see
+/// [`build_request`]) is an I/O error. `body` keeps what the checks and an error example read;
+/// captured values go to `user_vars`.
+pub async fn send_and_classify(
+    shared: &Shared,
+    connection: &mut Connection,
+    request: Result<&[u8], http1::Invalid>,
+    request_idx: usize,
+    body: &mut Vec<u8>,
+    user_vars: &mut [String],
+) -> Outcome {
+    let plan = &shared.requests[request_idx];
+    let Ok(request) = request else {
+        return Outcome::failed(Cause::Unsendable);
+    };
+    match send(&shared.target, connection, request, plan, body).await {
+        Ok(answer) => classify(plan, &answer, body, user_vars),
+        Err(failed) => failed,
+    }
+}
+
+/// Sends the request and reads the answer within the request's timeout. The body is drained
+/// (bytes counted, not kept) unless `expect` or `capture` reads it, or its status is unexpected
+/// and an error example may quote it; what is kept goes to `body`.
+async fn send(
+    target: &http1::Target,
+    connection: &mut Connection,
+    request: &[u8],
+    plan: &RequestPlan,
+    body: &mut Vec<u8>,
+) -> Result<Answer, Outcome> {
+    let reads_body = plan.reads_body();
+    let keep = |status| match (plan.expect.accepts(status), reads_body) {
+        (false, _) => EXAMPLE_BODY,
+        (true, true) => MAX_KEPT_BODY,
+        (true, false) => 0,
+    };
+    let exchange = http1::Exchange {
+        request,
+        head: plan.method == Method::HEAD,
+        headers: captures_headers(plan),
+        keep: &keep,
+    };
+    body.clear();
+    let answered =
+        tokio::time::timeout(plan.timeout, connection.exchange(target, &exchange, body)).await;
+    match answered {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(failure)) => Err(Outcome {
+            status: failure.status,
+            bytes_received: failure.bytes_received,
+            cause: Some(Cause::Broken(failure.broken)),
+        }),
+        Err(_) => Err(Outcome::failed(Cause::Timeout(plan.timeout))),
+    }
+}
+
+/// What an answer comes to: its status accepted, then (when `expect` or `capture` reads them)
+/// its body and headers checked, and captured values taken into `user_vars`.
+fn classify(plan: &RequestPlan, answer: &Answer, body: &[u8], user_vars: &mut [String]) -> Outcome {
+    let status = answer.status;
+    let cause = if !plan.expect.accepts(status) {
+        Some(Cause::Status(status))
+    } else if plan.reads_body() || captures_headers(plan) {
+        expect::check(
+            &plan.expect,
+            &plan.captures,
+            &answer.headers,
+            body,
+            user_vars,
+        )
+        .err()
+        .map(Cause::Expect)
+    } else {
+        None
+    };
+    Outcome {
+        status: Some(status),
+        bytes_received: answer.bytes_received,
+        cause,
+    }
+}
+
+/// Whether a capture reads the answer's headers, which are then collected.
+fn captures_headers(plan: &RequestPlan) -> bool {
+    plan.captures
+        .iter()
+        .any(|c| matches!(c.source, Source::Header(_)))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+
+    use reqwest::header::HeaderMap;
+
+    use super::*;
+    use crate::plan::Overrides;
+    use crate::plan::expect::Mismatch;
+
+    /// The plan of one request `name = "r"`, `path = "/"`, with `more` keys; `${env.KEY}` is
+    /// `s3cret`.
+    pub fn request_plan(more: &str) -> RequestPlan {
+        let text = format!(
+            "name = \"t\"\n[load]\nusers = 1\nduration = \"1s\"\n\
+             [[request]]\nname = \"r\"\npath = \"/\"\n{more}\n"
+        );
+        let env = |name: &str| (name == "KEY").then(|| "s3cret".to_owned());
+        let plan = crate::plan::build(
+            Path::new("t.toml"),
+            &text,
+            Path::new("."),
+            &Overrides::default(),
+            &env,
+        );
+        plan.unwrap().requests.remove(0)
+    }
+
+    fn answer(status: u16, header: Option<(&'static str, &'static str)>) -> Answer {
+        let mut headers = HeaderMap::new();
+        if let Some((name, value)) = header {
+            headers.insert(name, value.parse().unwrap());
+        }
+        Answer {
+            status,
+            headers,
+            bytes_received: 42,
+        }
+    }
+
+    #[test]
+    fn an_answer_is_classified_by_status_then_by_its_checks() {
+        let json = r#"{"token": "t-1", "ok": true}"#;
+        let header = Some(("x-session", "s1"));
+        let cases: [(&str, Answer, &str, Option<Cause>, &str); 9] = [
+            ("", answer(200, None), "", None, ""),
+            ("", answer(204, None), "", None, ""),
+            ("", answer(500, None), "oops", Some(Cause::Status(500)), ""),
+            (
+                "expect = { status = [201] }",
+                answer(200, None),
+                "",
+                Some(Cause::Status(200)),
+                "",
+            ),
+            (
+                "expect = { status = [404] }",
+                answer(404, None),
+                "",
+                None,
+                "",
+            ),
+            (
+                r#"expect = { body_contains = "fine" }"#,
+                answer(200, None),
+                "not good",
+                Some(Cause::Expect(Mismatch::BodyLacksText)),
+                "",
+            ),
+            (
+                r#"expect = { json = { "$.ok" = false } }"#,
+                answer(200, None),
+                json,
+                Some(Cause::Expect(Mismatch::JsonField(0))),
+                "",
+            ),
+            (
+                r#"capture = { token = "json:$.token" }"#,
+                answer(200, None),
+                json,
+                None,
+                "t-1",
+            ),
+            (
+                r#"capture = { session = "header:X-Session" }"#,
+                answer(200, header),
+                "",
+                None,
+                "s1",
+            ),
+        ];
+        for (more, answer, body, cause, captured) in cases {
+            let plan = request_plan(more);
+            let mut vars = vec![String::new(); plan.captures.len()];
+            let outcome = classify(&plan, &answer, body.as_bytes(), &mut vars);
+            let expected = Outcome {
+                status: Some(answer.status),
+                bytes_received: 42,
+                cause,
+            };
+            assert_eq!(outcome, expected, "{more}");
+            assert_eq!(vars.first().map_or("", String::as_str), captured, "{more}");
+        }
+        let missing = request_plan(r#"capture = { session = "header:X-Session" }"#);
+        let outcome = classify(&missing, &answer(200, None), b"", &mut [String::new()]);
+        assert_eq!(
+            outcome.cause,
+            Some(Cause::Expect(Mismatch::NothingToCapture(0)))
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! The time series of a run, a point per second from the shards' intervals, and the live
+//! [`Progress`] the same second moves on.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::run::record::{Interval, SeriesPoint};
+use crate::run::shared::{Shared, sleep_unless_stopped};
+
+/// How far a run has come, sent every second for a live display.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    pub elapsed: Duration,
+    /// Warmup and duration: when the run will end.
+    pub total: Duration,
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests completed in the last second.
+    pub rps: f64,
+    /// Over every request so far, warmup included.
+    pub p50_us: u64,
+    pub p90_us: u64,
+}
+
+/// The time series: every second until the run ends or stops, the shards' interval records
+/// merged into one point; the same second also moves the progress on.
+pub async fn run_series(
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    progress: watch::Sender<Progress>,
+) -> Vec<SeriesPoint> {
+    const TICK: Duration = Duration::from_secs(1);
+    let mut points = Vec::new();
+    let mut so_far = Interval::new();
+    let mut next = shared.started + TICK;
+    while next <= shared.end() && sleep_unless_stopped(next, &mut stop).await {
+        let active = shared.active.load(Ordering::Relaxed);
+        let mut interval = shared.take_interval();
+        points.push(interval.point((next - shared.started).as_secs_f64(), active));
+        let last_second = interval.requests;
+        so_far.drain_from(&mut interval);
+        progress.send_modify(|p| {
+            p.elapsed = next - shared.started;
+            p.requests = so_far.requests;
+            p.errors = so_far.errors;
+            p.rps = last_second as f64 / TICK.as_secs_f64();
+            p.p50_us = so_far.latency_us.value_at_quantile(0.5);
+            p.p90_us = so_far.latency_us.value_at_quantile(0.9);
+        });
+        next += TICK;
+    }
+    points
+}

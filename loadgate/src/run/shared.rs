@@ -1,0 +1,189 @@
+//! Plan + base URL → the state every user (or the open model's scheduler) of one run shares:
+//! the requests, the target, the clock, the recorders' shards and the open model's pool.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use url::{Position, Url};
+
+use crate::plan::data::DataTable;
+use crate::plan::secret::Secrets;
+use crate::plan::{LoadPlan, Plan, RequestPlan};
+use crate::run::http1::{self, Connection};
+use crate::run::outcome::{Cause, ErrorExample, Outcome};
+use crate::run::record::{Interval, Recorder, Schedule};
+
+/// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
+/// and a sequential data pick, so a later round does not repeat an earlier round's ids.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub seq: AtomicU64,
+    pub next_row: AtomicU64,
+}
+
+/// A recorder pair and the series' current interval, behind one lock shared by a few users.
+#[derive(Debug)]
+pub struct Shard {
+    pub warmup: Recorder,
+    pub measured: Recorder,
+    /// Since the last point of the time series.
+    pub interval: Interval,
+}
+
+impl Shard {
+    fn new(n_requests: usize) -> Shard {
+        Shard {
+            warmup: Recorder::new(n_requests),
+            measured: Recorder::new(n_requests),
+            interval: Interval::new(),
+        }
+    }
+
+    /// One finished request: judged or warmup, and in the current second of the series.
+    /// `uncorrected` is the open model's latency from the actual send. A failure is spelled out
+    /// by `example` only while its recorder still keeps examples, so only the first few failures
+    /// of each request name pay for text.
+    pub fn record(
+        &mut self,
+        judged: bool,
+        request_idx: usize,
+        latency: Duration,
+        uncorrected: Option<Duration>,
+        outcome: &Outcome,
+        example: impl FnOnce(Cause) -> ErrorExample,
+    ) {
+        let recorder = if judged {
+            &mut self.measured
+        } else {
+            &mut self.warmup
+        };
+        match uncorrected {
+            Some(uncorrected) => {
+                recorder.record_scheduled(request_idx, latency, uncorrected, outcome)
+            }
+            None => recorder.record(request_idx, latency, outcome),
+        }
+        let record = &mut recorder.by_request[request_idx];
+        if let Some(cause) = outcome.cause
+            && record.wants_example()
+        {
+            record.keep_example(example(cause));
+        }
+        self.interval.record(latency, outcome);
+    }
+}
+
+/// State shared by all users of one run; read-only but for the shards and the sequence.
+pub struct Shared {
+    pub target: http1::Target,
+    pub base_url: String,
+    pub requests: Vec<RequestPlan>,
+    /// Running sums of the weights, for picking a request with one random draw.
+    cumulative_weights: Vec<u32>,
+    pub load: LoadPlan,
+    pub seed: u64,
+    pub started: Instant,
+    pub shards: Vec<Mutex<Shard>>,
+    pub counters: Arc<Counters>,
+    /// The data file (the next row of a sequential pick is in `counters`).
+    pub data: Option<DataTable>,
+    /// The first `n_on_start` requests are each user's `[[on_start]]`.
+    pub n_on_start: usize,
+    pub n_captures: usize,
+    /// Redacted from the error examples, which quote answers.
+    pub secrets: Secrets,
+    /// The path and query of each request whose path has no template, parsed once: parsing per
+    /// request showed in profiles.
+    pub static_targets: Vec<Option<String>>,
+    /// The open model's idle connections, each with the buffer its answers' bodies are kept in.
+    pub pool: Mutex<Vec<(Connection, Vec<u8>)>>,
+    pub schedule: Mutex<Schedule>,
+    /// Users running (closed model) or requests in flight (open model).
+    pub active: AtomicU32,
+}
+
+impl Shared {
+    /// The state of a run of `plan` against `base_url` starting now, with `n_shards` shards.
+    pub fn new(
+        plan: &Plan,
+        base_url: &Url,
+        counters: Arc<Counters>,
+        n_shards: usize,
+    ) -> anyhow::Result<Shared> {
+        let base = base_url.as_str().trim_end_matches('/');
+        let static_target = |request: &RequestPlan| {
+            let url = Url::parse(&format!("{base}{}", request.path.as_static()?)).ok()?;
+            Some(url[Position::BeforePath..Position::AfterQuery].to_owned())
+        };
+        Ok(Shared {
+            target: http1::Target::resolve(base_url)?,
+            base_url: base.to_owned(),
+            requests: plan.requests.clone(),
+            cumulative_weights: plan
+                .requests
+                .iter()
+                .scan(0u32, |sum, r| {
+                    *sum = sum.saturating_add(r.weight);
+                    Some(*sum)
+                })
+                .collect(),
+            load: plan.load.clone(),
+            seed: plan.seed,
+            started: Instant::now(),
+            shards: (0..n_shards)
+                .map(|_| Mutex::new(Shard::new(plan.requests.len())))
+                .collect(),
+            counters,
+            data: plan.data.clone(),
+            n_on_start: plan.n_on_start,
+            n_captures: plan.captures.len(),
+            secrets: plan.secrets.clone(),
+            static_targets: plan.requests.iter().map(static_target).collect(),
+            pool: Mutex::new(Vec::new()),
+            schedule: Mutex::new(Schedule::default()),
+            active: AtomicU32::new(0),
+        })
+    }
+
+    /// What every shard recorded since the last call, merged; the shards start afresh.
+    pub fn take_interval(&self) -> Interval {
+        let mut total = Interval::new();
+        for shard in &self.shards {
+            total.drain_from(&mut lock(shard).interval);
+        }
+        total
+    }
+
+    /// A request of the mix, by weight, with one random draw.
+    pub fn pick(&self, rng: &mut fastrand::Rng) -> usize {
+        let total = *self.cumulative_weights.last().expect("a plan has requests");
+        let draw = rng.u32(0..total);
+        self.cumulative_weights.partition_point(|&w| w <= draw)
+    }
+
+    pub fn warmup_end(&self) -> Instant {
+        self.started + self.load.warmup
+    }
+
+    pub fn end(&self) -> Instant {
+        self.warmup_end() + self.load.duration
+    }
+}
+
+/// Sleeps until `deadline`; false if the run was stopped meanwhile.
+pub async fn sleep_unless_stopped(deadline: Instant, stop: &mut watch::Receiver<bool>) -> bool {
+    let stopped = tokio::select! {
+        () = tokio::time::sleep_until(deadline) => false,
+        _ = stop.wait_for(|stopped| *stopped) => true,
+    };
+    !stopped && !*stop.borrow()
+}
+
+/// Locks, ignoring poisoning: every holder here takes one small step (a push, a pop, a histogram
+/// increment) that a panic cannot leave half-done.
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
