@@ -468,6 +468,7 @@ mod tests {
             bytes_received: 0,
             clamped: 0,
             histogram: String::new(),
+            failed: None,
         };
         SpecSummary {
             load: LoadFacts {

@@ -13,6 +13,8 @@ use crate::support::units::{format_micros, format_percent};
 
 /// Above this fraction of late sends, the generator did not keep the schedule.
 const MAX_LATE_FRACTION: f64 = 0.01;
+/// Above this error rate, a baseline whose latency mixed in its failures is no reference.
+const MAX_MIXED_FAILURES: f64 = 0.01;
 /// Below this share of the target rate, the run did not apply the load it was asked for.
 const MIN_ACHIEVED_SHARE: f64 = 0.98;
 
@@ -64,6 +66,20 @@ pub fn trust(facts: &Facts<'_>) -> Trust {
         }
         Some(_) => {}
     }
+    if let Some(text) = facts
+        .baseline
+        .and_then(|b| failures_in_latency(b, facts.thresholds))
+    {
+        // A trace of failures barely moves a percentile; more compares different things.
+        if facts
+            .baseline
+            .is_some_and(|b| b.summary.total.error_rate > MAX_MIXED_FAILURES)
+        {
+            trust.inconclusive.push(text);
+        } else {
+            trust.notes.push(text);
+        }
+    }
     trust
         .inconclusive
         .extend(facts.summary.schedule.as_ref().and_then(shortfall));
@@ -99,6 +115,23 @@ pub fn trust(facts: &Facts<'_>) -> Trust {
         );
     }
     trust
+}
+
+/// A baseline recorded before failures were timed apart has its failed requests in its latency;
+/// said when a latency check reads it.
+fn failures_in_latency(baseline: &Baseline, thresholds: &[Threshold]) -> Option<String> {
+    let total = &baseline.summary.total;
+    let judged = thresholds
+        .iter()
+        .any(|t| t.metric.is_latency() && t.regression.is_some());
+    (judged && total.failures > 0 && total.failed.is_none()).then(|| {
+        format!(
+            "the baseline's latency includes its {} failed requests ({}): it was recorded before \
+             failures were timed apart; record a new one with --update-baselines",
+            total.failures,
+            format_percent(total.error_rate)
+        )
+    })
 }
 
 fn describe_host(host: &Host) -> String {
@@ -231,6 +264,8 @@ mod tests {
     /// One row: what differs from a trusted run with a same-host baseline of the same hash.
     struct Row {
         baseline: Option<(&'static str, usize)>,
+        /// The baseline's error rate, recorded before failures were timed apart.
+        old_failures: f64,
         late_fraction: f64,
         strict_host: bool,
         no_service: bool,
@@ -241,6 +276,7 @@ mod tests {
 
     const TRUSTED: Row = Row {
         baseline: Some(("abc", 2)),
+        old_failures: 0.0,
         late_fraction: 0.0,
         strict_host: false,
         no_service: false,
@@ -282,6 +318,16 @@ mod tests {
                 ..TRUSTED
             },
             Row {
+                old_failures: 0.005,
+                notes: &["the baseline's latency includes its 5 failed requests (0.50%)"],
+                ..TRUSTED
+            },
+            Row {
+                old_failures: 0.2,
+                inconclusive: &["includes its 200 failed requests (20.00%)"],
+                ..TRUSTED
+            },
+            Row {
                 no_service: true,
                 notes: &["the service_* checks were not judged"],
                 ..TRUSTED
@@ -292,14 +338,15 @@ mod tests {
                 ..TRUSTED
             },
         ];
-        let threshold = Threshold {
+        let threshold = |metric| Threshold {
             scope: Scope::Total,
-            metric: Metric::ServiceRssPeak,
+            metric,
             regression: Some(0.1),
             max: None,
             min: None,
             noise_floor: 0.0,
         };
+        let thresholds = [threshold(Metric::ServiceRssPeak), threshold(Metric::P90)];
         for (idx, row) in rows.iter().enumerate() {
             let mut summary = baseline("abc", 2).summary;
             summary.schedule = Some(ScheduleSummary {
@@ -309,9 +356,17 @@ mod tests {
             if row.no_service {
                 summary.service = None;
             }
-            let stored = row.baseline.map(|(hash, cpus)| baseline(hash, cpus));
+            let stored = row.baseline.map(|(hash, cpus)| {
+                let mut stored = baseline(hash, cpus);
+                let total = &mut stored.summary.total;
+                total.requests = 1000;
+                total.failures = (row.old_failures * 1000.0).round() as u64;
+                total.error_rate = row.old_failures;
+                total.failed = None;
+                stored
+            });
             let got = trust(&Facts {
-                thresholds: std::slice::from_ref(&threshold),
+                thresholds: &thresholds,
                 spec_hash: "abc",
                 summary: &summary,
                 baseline: stored.as_ref(),

@@ -117,8 +117,30 @@ impl SpecBlock<'_> {
             "request", "reqs", "fails", "avg", "min", "p50", "p90", "p99", "max", "req/s"
         )?;
         let rows = summary.requests.iter().map(|(n, m)| (n.as_str(), m));
-        for (name, metrics) in rows.chain([("total", &summary.total)]) {
+        for (name, metrics) in rows.clone().chain([("total", &summary.total)]) {
             self.request_row(name, metrics, width)?;
+        }
+        if summary.total.failures == 0 {
+            return Ok(());
+        }
+        // Failures are timed apart: a fast error must never read as a fast service.
+        writeln!(
+            self.out,
+            "  latency is of answered requests; the failed ones took:"
+        )?;
+        for (name, metrics) in rows.chain([("total", &summary.total)]) {
+            if let Some(failed) = &metrics.failed {
+                let latency = &failed.latency_us;
+                writeln!(
+                    self.out,
+                    "  {name:<width$} {:>8} failed  p50 {}  p90 {}  p99 {}  max {}",
+                    metrics.failures,
+                    format_micros(latency.p50 as f64),
+                    format_micros(latency.p90 as f64),
+                    format_micros(latency.p99 as f64),
+                    format_micros(latency.max as f64),
+                )?;
+            }
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
 use crate::report::resource_figures;
 use crate::summary::{LatencyStats, Metrics, SpecSummary};
-use crate::support::units::format_percent;
+use crate::support::units::{format_micros, format_percent};
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
     Markdown { out, result }.write()
@@ -124,6 +124,22 @@ impl Markdown<'_> {
         }
         for (name, example) in spec.summary.iter().flat_map(|s| s.error_examples()) {
             writeln!(self.out, "- error in `{name}`: {}", example.describe())?;
+        }
+        // Failures are timed apart: a fast error must never read as a fast service.
+        let failed = spec.summary.iter().flat_map(|s| {
+            s.requests
+                .iter()
+                .filter_map(|(name, m)| Some((name, m.failures, m.failed.as_ref()?)))
+        });
+        for (name, failures, failed) in failed {
+            let latency = &failed.latency_us;
+            writeln!(
+                self.out,
+                "- {failures} failed in `{name}` took p50 {}, p90 {}, p99 {} (apart: latency is of answered requests)",
+                format_micros(latency.p50 as f64),
+                format_micros(latency.p90 as f64),
+                format_micros(latency.p99 as f64),
+            )?;
         }
         Ok(())
     }

@@ -88,7 +88,9 @@ pub(crate) mod fixtures {
     use crate::run::record::ErrorExample;
     use crate::run::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
-    use crate::summary::{LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts};
+    use crate::summary::{
+        FailedLatency, LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts,
+    };
     use crate::support::meta::{Host, Provenance};
     use crate::support::units::Seconds;
 
@@ -130,6 +132,17 @@ pub(crate) mod fixtures {
             bytes_received: requests * 12,
             clamped: 0,
             histogram: "HISTOGRAM".into(),
+            failed: (failures > 0).then(|| FailedLatency {
+                latency_us: LatencyStats {
+                    min: 20,
+                    mean: 45.5,
+                    p50: 40,
+                    p90: 80,
+                    p99: 150,
+                    max: 900,
+                },
+                histogram: "FAILED HISTOGRAM".into(),
+            }),
         }
     }
 

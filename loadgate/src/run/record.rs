@@ -1,5 +1,7 @@
-//! What the load generator writes on the hot path: per request name, an HDR histogram of latency
-//! (µs, 3 significant digits, fixed memory), status-code counts, error counts by kind and bytes.
+//! What the load generator writes on the hot path: per request name, HDR histograms of latency
+//! (µs, 3 significant digits, fixed memory) for answered and for failed requests apart, so a
+//! failure that comes back fast never makes the service look faster; status-code counts, error
+//! counts by kind and bytes.
 //! No allocation per request and no samples kept; recorders are merged once at the end.
 
 use std::time::Duration;
@@ -21,7 +23,10 @@ pub const MAX_EXAMPLES: usize = 3;
 /// Everything recorded for one request name (or, merged, for all of them).
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
+    /// Requests that got an expected answer: the judged latency.
     pub latency_us: Histogram<u64>,
+    /// Failed requests, timed apart: reported, never judged.
+    pub failed_latency_us: Histogram<u64>,
     pub n_requests: u64,
     pub n_errors: [u64; ErrorKind::ALL.len()],
     /// (status, count), few distinct codes, so a linear scan beats a map.
@@ -36,6 +41,7 @@ impl RequestRecord {
     pub fn new() -> RequestRecord {
         RequestRecord {
             latency_us: new_histogram(),
+            failed_latency_us: new_histogram(),
             n_requests: 0,
             n_errors: [0; ErrorKind::ALL.len()],
             statuses: Vec::with_capacity(4),
@@ -49,10 +55,13 @@ impl RequestRecord {
         if latency.as_micros() > u128::from(LATENCY_MAX_US) {
             self.n_clamped += 1;
         }
-        self.latency_us.saturating_record(micros(latency));
         self.n_requests += 1;
-        if let Some(kind) = outcome.error() {
-            self.n_errors[kind as usize] += 1;
+        match outcome.error() {
+            None => self.latency_us.saturating_record(micros(latency)),
+            Some(kind) => {
+                self.failed_latency_us.saturating_record(micros(latency));
+                self.n_errors[kind as usize] += 1;
+            }
         }
         if let Some(status) = outcome.status {
             match self.statuses.iter_mut().find(|(code, _)| *code == status) {
@@ -77,6 +86,9 @@ impl RequestRecord {
     pub fn merge(&mut self, other: &RequestRecord) {
         self.latency_us
             .add(&other.latency_us)
+            .expect("histograms share their bounds");
+        self.failed_latency_us
+            .add(&other.failed_latency_us)
             .expect("histograms share their bounds");
         self.n_requests += other.n_requests;
         for (mine, theirs) in self.n_errors.iter_mut().zip(other.n_errors) {
@@ -152,10 +164,14 @@ impl Interval {
         }
     }
 
+    /// The series' percentiles, like the judged ones, are of answered requests.
     pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
         self.requests += 1;
-        self.errors += u64::from(outcome.cause.is_some());
-        self.latency_us.saturating_record(micros(latency));
+        if outcome.cause.is_some() {
+            self.errors += 1;
+        } else {
+            self.latency_us.saturating_record(micros(latency));
+        }
     }
 
     /// Adds `other` to this interval and empties `other`.
@@ -172,7 +188,7 @@ impl Interval {
     /// with `active` users (closed model) or requests in flight (open model).
     pub fn point(&self, t: f64, active: u32) -> SeriesPoint {
         let quantile = |q| {
-            if self.requests == 0 {
+            if self.latency_us.is_empty() {
                 0
             } else {
                 self.latency_us.value_at_quantile(q)
@@ -216,8 +232,9 @@ pub struct SeriesPoint {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub by_request: Vec<RequestRecord>,
-    /// Open model only: all requests' latency from their actual send, beside the judged latency
-    /// from their intended send time. Shows how much of the latency was waiting to be sent.
+    /// Open model only: answered requests' latency from their actual send, beside the judged
+    /// latency from their intended send time. Shows how much of the latency was waiting to be
+    /// sent.
     pub uncorrected_us: Histogram<u64>,
 }
 
@@ -243,7 +260,9 @@ impl Recorder {
         outcome: &Outcome,
     ) {
         self.record(request_idx, latency, outcome);
-        self.uncorrected_us.saturating_record(micros(uncorrected));
+        if outcome.cause.is_none() {
+            self.uncorrected_us.saturating_record(micros(uncorrected));
+        }
     }
 
     pub fn merge(&mut self, other: &Recorder) {
@@ -346,5 +365,37 @@ mod tests {
             "no example was given for 409"
         );
         assert_eq!(a.by_request[0].n_requests, 2);
+    }
+
+    #[test]
+    fn failed_requests_are_timed_apart_from_answered_ones() {
+        let failed = Outcome {
+            status: Some(500),
+            bytes_received: 0,
+            cause: Some(Cause::Status(500)),
+        };
+        let mut record = RequestRecord::new();
+        record.record(Duration::from_millis(10), &OK);
+        record.record(Duration::from_micros(40), &failed);
+        record.record(Duration::from_micros(50), &failed);
+        assert_eq!(record.n_requests, 3);
+        assert_eq!(record.n_failures(), 2);
+        assert_eq!(record.latency_us.len(), 1);
+        assert_eq!(
+            record.latency_us.min(),
+            record.latency_us.lowest_equivalent(10_000)
+        );
+        assert_eq!(record.failed_latency_us.len(), 2);
+        let mut interval = Interval::new();
+        interval.record(Duration::from_micros(40), &failed);
+        assert_eq!(
+            interval.point(1.0, 1).p50_us,
+            0,
+            "no answered request in the second"
+        );
+        interval.record(Duration::from_millis(10), &OK);
+        let point = interval.point(1.0, 1);
+        assert_eq!((point.requests, point.errors), (2, 1));
+        assert!(point.p50_us >= 9_990, "{point:?}");
     }
 }

@@ -242,6 +242,28 @@ pub struct Metrics {
     pub clamped: u64,
     /// The latency histogram (µs), HdrHistogram V2 + DEFLATE, base64.
     pub histogram: String,
+    /// The failed requests, timed apart: reported beside, never judged. Absent when none
+    /// failed, and in summaries written before loadgate timed failures apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedLatency>,
+}
+
+/// How long the failed requests took (µs): in the open model from their intended send time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailedLatency {
+    pub latency_us: LatencyStats,
+    /// HdrHistogram V2 + DEFLATE, base64, like `histogram`.
+    pub histogram: String,
+}
+
+impl FailedLatency {
+    fn of(histogram: &Histogram<u64>) -> Option<FailedLatency> {
+        (!histogram.is_empty()).then(|| FailedLatency {
+            latency_us: latency_stats(histogram),
+            histogram: encode_histogram(histogram),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -377,16 +399,14 @@ pub fn merge_rounds(rounds: &[SpecSummary]) -> SpecSummary {
 }
 
 fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
-    let mut histogram: Option<Histogram<u64>> = None;
-    for part in parts {
-        if let Ok(h) = decode_histogram(&part.histogram) {
-            match histogram.as_mut() {
-                Some(all) => all.add(&h).expect("histograms share their bounds"),
-                None => histogram = Some(h),
-            }
-        }
-    }
-    let histogram = histogram.unwrap_or_else(|| RequestRecord::new().latency_us);
+    let histogram = merge_histograms(parts.iter().map(|m| m.histogram.as_str()))
+        .unwrap_or_else(|| RequestRecord::new().latency_us);
+    let failed = merge_histograms(
+        parts
+            .iter()
+            .filter_map(|m| m.failed.as_ref())
+            .map(|f| f.histogram.as_str()),
+    );
     let sum_maps = |get: &dyn Fn(&Metrics) -> &BTreeMap<String, u64>| {
         let mut sum = BTreeMap::new();
         for part in parts {
@@ -414,7 +434,20 @@ fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
         bytes_received: parts.iter().map(|m| m.bytes_received).sum(),
         clamped: parts.iter().map(|m| m.clamped).sum(),
         histogram: encode_histogram(&histogram),
+        failed: failed.as_ref().and_then(FailedLatency::of),
     }
+}
+
+/// The sum of encoded histograms; `None` when there is none (an undecodable one is skipped).
+fn merge_histograms<'a>(encoded: impl Iterator<Item = &'a str>) -> Option<Histogram<u64>> {
+    let mut sum: Option<Histogram<u64>> = None;
+    for h in encoded.filter_map(|text| decode_histogram(text).ok()) {
+        match sum.as_mut() {
+            Some(all) => all.add(&h).expect("histograms share their bounds"),
+            None => sum = Some(h),
+        }
+    }
+    sum
 }
 
 fn fraction(part: u64, whole: u64) -> f64 {
@@ -473,6 +506,7 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
         bytes_received: record.bytes_received,
         clamped: record.n_clamped,
         histogram: encode_histogram(&record.latency_us),
+        failed: FailedLatency::of(&record.failed_latency_us),
     }
 }
 
