@@ -3,11 +3,56 @@
 
 use std::net::TcpListener;
 
+use loadgate::schema::SUMMARY_SCHEMA_FILE;
 use loadgate::{CheckKind, CheckOutcome, Verdict};
-use loadgate_tests::{Sandbox, junit_failures};
+use loadgate_tests::{Sandbox, assert_valid, junit_failures};
 
 /// p50 may not regress by more than 10 % beyond a 100 µs noise floor.
 const P50_GATE: &str = "[gate]\np50 = { regression = \"10%\", noise_floor = \"100us\" }\n";
+
+#[test]
+fn fast_failures_are_timed_apart_and_the_judged_latency_is_the_answered_requests() {
+    let sandbox = Sandbox::new();
+    // `ok` answers 200 after 10 ms; `gone` fails at once (readiness is outside the delay, and
+    // its 200 is not the 404 the spec expects), three times as often.
+    let command = sandbox.demo_command(&["--delay", "10ms"]);
+    let spec = sandbox.spec(
+        "mixed",
+        &format!(
+            "[service]\ncommand = {command}\nready = {{ http = \"/health\", timeout = \"20s\" }}\n\n\
+             [load]\nusers = 4\nduration = \"2s\"\n\n\
+             [[request]]\nname = \"ok\"\nweight = 1\npath = \"/\"\n\n\
+             [[request]]\nname = \"gone\"\nweight = 3\npath = \"/health\"\nexpect = {{ status = [404] }}\n\n\
+             [gate]\nerror_rate = {{ max = \"100%\" }}\n"
+        ),
+    );
+    let run = sandbox.run(&[spec.to_str().unwrap()]);
+    run.expect_code(0);
+    let summary = sandbox.spec_summary();
+    let (ok, gone, total) = (
+        &summary.requests["ok"],
+        &summary.requests["gone"],
+        &summary.total,
+    );
+    assert!(gone.failures > ok.requests, "{summary:#?}");
+    assert_eq!(gone.failures, gone.requests);
+    // The judged total is the answered `ok` requests', not a blend with the fast failures.
+    let (judged, answered) = (total.latency_us.p50 as f64, ok.latency_us.p50 as f64);
+    assert!(
+        (judged - answered).abs() <= 0.1 * answered,
+        "total p50 {judged} µs, ok p50 {answered} µs"
+    );
+    assert!(answered >= 10_000.0, "{answered}");
+    let failed = gone.failed.as_ref().expect("the failures' own latency");
+    assert!(failed.latency_us.p50 < 5_000, "{failed:#?}");
+    assert_eq!(gone.latency_us.p50, 0, "nothing of `gone` was answered");
+    assert!(
+        run.stdout.contains("latency is of answered requests"),
+        "{}",
+        run.stdout
+    );
+    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary_json());
+}
 
 #[test]
 fn fast_failures_against_a_slower_healthy_baseline_fail_and_never_read_as_improved() {
