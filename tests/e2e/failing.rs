@@ -93,6 +93,10 @@ fn a_spec_whose_every_request_fails_never_passes_even_without_a_gate() {
         "the console names the rule: {}",
         run.stdout
     );
+    // Recording does not excuse it, and such a run is no baseline.
+    let run = sandbox.run(&["--update-baselines", spec.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(!sandbox.baselines().join("broken.json").exists());
 }
 
 #[test]

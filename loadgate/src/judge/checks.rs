@@ -100,17 +100,8 @@ pub fn compare(
             judged.push(measured.regression(allowed, current, baseline, paired));
         }
         judged.extend(measured.bounds());
-        if threshold.metric.is_latency() && answered(current, &threshold.scope) == Some(0) {
-            // Latency is judged on answered requests: with none, no latency check can pass.
-            for check in &mut judged {
-                check.outcome = CheckOutcome::Fail;
-                check.message = format!(
-                    "{} {}: no answered requests in {}",
-                    check.metric,
-                    check.kind.label(),
-                    check.scope
-                );
-            }
+        if threshold.metric.is_latency() {
+            unmeasured_latency(&mut judged, current, &threshold.scope);
         }
         checks.extend(judged);
     }
@@ -118,13 +109,31 @@ pub fn compare(
     checks
 }
 
-/// Requests in `scope` that got an expected answer; `None` for a request name not run.
-fn answered(summary: &SpecSummary, scope: &Scope) -> Option<u64> {
+/// Latency is judged on answered requests. In a scope where requests were sent and none was
+/// answered, no latency check can pass: it fails. Where none was sent, nothing was measured:
+/// the check cannot tell, and the run is inconclusive.
+fn unmeasured_latency(judged: &mut [Check], current: &SpecSummary, scope: &Scope) {
     let metrics = match scope {
-        Scope::Total => &summary.total,
-        Scope::Request(name) => summary.requests.get(name)?,
+        Scope::Total => Some(&current.total),
+        Scope::Request(name) => current.requests.get(name),
     };
-    Some(metrics.requests - metrics.failures)
+    let Some(metrics) = metrics else {
+        return;
+    };
+    let (outcome, what) = match (metrics.requests, metrics.requests - metrics.failures) {
+        (0, _) => (CheckOutcome::Inconclusive, "no requests"),
+        (_, 0) => (CheckOutcome::Fail, "no answered requests"),
+        _ => return,
+    };
+    for check in judged {
+        check.outcome = outcome;
+        check.message = format!(
+            "{} {}: {what} in {}",
+            check.metric,
+            check.kind.label(),
+            check.scope
+        );
+    }
 }
 
 /// The rule with or without `[gate]`: a run that sent requests and got no expected answer fails.
@@ -821,6 +830,19 @@ mod tests {
         let rule = judge(&[], &failing, None);
         assert_eq!(rule.len(), 1);
         assert_eq!(rule[0].name(), "total error_rate answered");
+        // Nothing sent: nothing measured, so the latency check cannot tell.
+        let mut idle = summary(50, 0.0, 0.0);
+        for metrics in idle.requests.values_mut().chain([&mut idle.total]) {
+            (metrics.requests, metrics.failures) = (0, 0);
+        }
+        let checks = judge(std::slice::from_ref(&p90), &idle, None);
+        assert!(
+            checks
+                .iter()
+                .all(|c| c.outcome == CheckOutcome::Inconclusive
+                    && c.message.ends_with("no requests in home")),
+            "{checks:?}"
+        );
         // One answered request in a thousand: latency is judged, the rule stays quiet.
         let one_answered = summary(50, 0.999, 100.0);
         let checks = judge(std::slice::from_ref(&p90), &one_answered, None);

@@ -177,9 +177,11 @@ pub fn shortfall(schedule: &ScheduleSummary) -> Option<String> {
     })
 }
 
-/// The baseline a spec's result would become; `None` when the run did not complete.
+/// The baseline a spec's result would become; `None` when the run did not complete, did not
+/// apply its load, or got no expected answer.
 pub fn from_result(result: &SpecResult, provenance: &Provenance) -> Option<Baseline> {
-    if result.verdict == Verdict::ServiceFailed {
+    // A broken service, or one that answered nothing as expected, is no reference.
+    if result.verdict == Verdict::ServiceFailed || result.nothing_answered() {
         return None;
     }
     // A run that did not apply the load it was asked for is no reference for later runs.

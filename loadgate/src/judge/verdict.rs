@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::checks::{Check, CheckOutcome};
+use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::plan::Plan;
 use crate::service::ServiceFailure;
 use crate::summary::{Metrics, SpecSummary};
@@ -126,6 +126,11 @@ impl SpecResult {
         self
     }
 
+    /// Every request failed: the `answered` rule failed this spec.
+    pub fn nothing_answered(&self) -> bool {
+        self.failed_checks().any(|c| c.kind == CheckKind::Answered)
+    }
+
     pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
         self.checks
             .iter()
@@ -167,6 +172,7 @@ impl GateResult {
             verdict,
             !baselines_updated.is_empty(),
             interrupted.is_some(),
+            specs.iter().any(SpecResult::nothing_answered),
         );
         GateResult {
             schema_version: SCHEMA_VERSION,
@@ -185,16 +191,23 @@ impl GateResult {
             self.verdict,
             !self.baselines_updated.is_empty(),
             self.interrupted.is_some(),
+            self.specs.iter().any(SpecResult::nothing_answered),
         )
     }
 }
 
 /// An interruption says the most (nothing after it ran); a run that recorded baselines passes
-/// unless its service failed (recording was its purpose); otherwise the worst verdict decides.
-fn exit_for(verdict: Verdict, recorded_baselines: bool, interrupted: bool) -> Exit {
+/// (recording was its purpose) unless its service failed or a spec got no expected answer at
+/// all; otherwise the worst verdict decides.
+fn exit_for(
+    verdict: Verdict,
+    recorded_baselines: bool,
+    interrupted: bool,
+    nothing_answered: bool,
+) -> Exit {
     if interrupted {
         Exit::Interrupted
-    } else if recorded_baselines && verdict != Verdict::ServiceFailed {
+    } else if recorded_baselines && verdict != Verdict::ServiceFailed && !nothing_answered {
         Exit::Passed
     } else {
         verdict.exit()
@@ -209,23 +222,25 @@ mod tests {
     fn exit_code_precedence() {
         use Verdict::*;
         let rows = [
-            // verdict, recorded baselines, interrupted → exit
-            (Pass, false, false, Exit::Passed),
-            (Fail, false, false, Exit::CheckFailed),
-            (Inconclusive, false, false, Exit::Inconclusive),
-            (ServiceFailed, false, false, Exit::ServiceFailed),
-            (Fail, true, false, Exit::Passed),
-            (Inconclusive, true, false, Exit::Passed),
-            (ServiceFailed, true, false, Exit::ServiceFailed),
-            (Pass, false, true, Exit::Interrupted),
-            (ServiceFailed, false, true, Exit::Interrupted),
-            (Fail, true, true, Exit::Interrupted),
+            // verdict, recorded baselines, interrupted, nothing answered → exit
+            (Pass, false, false, false, Exit::Passed),
+            (Fail, false, false, false, Exit::CheckFailed),
+            (Inconclusive, false, false, false, Exit::Inconclusive),
+            (ServiceFailed, false, false, false, Exit::ServiceFailed),
+            (Fail, true, false, false, Exit::Passed),
+            (Inconclusive, true, false, false, Exit::Passed),
+            (ServiceFailed, true, false, false, Exit::ServiceFailed),
+            (Fail, true, false, true, Exit::CheckFailed),
+            (Fail, false, false, true, Exit::CheckFailed),
+            (Pass, false, true, false, Exit::Interrupted),
+            (ServiceFailed, false, true, false, Exit::Interrupted),
+            (Fail, true, true, true, Exit::Interrupted),
         ];
-        for (verdict, recorded, interrupted, exit) in rows {
+        for (verdict, recorded, interrupted, nothing_answered, exit) in rows {
             assert_eq!(
-                exit_for(verdict, recorded, interrupted),
+                exit_for(verdict, recorded, interrupted, nothing_answered),
                 exit,
-                "{verdict:?} recorded={recorded} interrupted={interrupted}"
+                "{verdict:?} recorded={recorded} interrupted={interrupted} nothing_answered={nothing_answered}"
             );
         }
     }
