@@ -1,6 +1,5 @@
 //! `cargo xtask`: parse, dispatch, exit code. The work lives in the loadgate library.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -8,6 +7,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project tasks for loadgate", version)]
 struct Xtask {
+    /// The project is found from the current directory (or `--root`), not from where this
+    /// binary was built: a copy of the repository gates itself.
+    #[command(flatten)]
+    root: loadgate::RootArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,12 +24,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root");
-    match Xtask::parse().command {
-        Command::Loadtest(args) => args.run(root),
-        Command::Schemas => match loadgate::schema::write_checked_in(root) {
+    let xtask = Xtask::parse();
+    match xtask.command {
+        Command::Loadtest(args) => args.run_in(&xtask.root),
+        Command::Schemas => match xtask
+            .root
+            .resolve()
+            .and_then(|root| loadgate::schema::write_checked_in(&root))
+        {
             Ok(files) => {
                 files.iter().for_each(|file| println!("wrote {file}"));
                 ExitCode::SUCCESS
