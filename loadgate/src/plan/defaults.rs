@@ -15,3 +15,6 @@ pub const WEIGHT: u32 = 1;
 pub const METHOD: &str = "GET";
 pub const MAX_IN_FLIGHT: u32 = 1_000;
 pub const ROUNDS: u32 = 1;
+/// A spec without `[gate]` fails when more requests than this fraction fail: a gate that passes
+/// while every request fails is no gate. (An empty `[gate]` checks nothing.)
+pub const GATE_ERROR_RATE_MAX: f64 = 0.01;
