@@ -65,6 +65,7 @@ mod pipeline;
 mod cli;
 
 pub use cli::app::{Cli, CliCommand};
+pub use cli::init::InitArgs;
 pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
 pub use cli::{AcceptArgs, LoadtestAction, LoadtestArgs, RunArgs};

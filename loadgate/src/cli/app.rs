@@ -1,11 +1,13 @@
 //! The `loadgate` binary's command line: `loadtest` (the same subcommand and flags as a
 //! project's `cargo xtask loadtest`) and `init`, over the project found by [`RootArgs`].
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::cli::LoadtestArgs;
+use crate::cli::init::InitArgs;
 use crate::cli::root::RootArgs;
 
 /// `loadgate`: a performance gate for HTTP services.
@@ -22,6 +24,9 @@ pub struct Cli {
 pub enum CliCommand {
     /// Run load specs against the service and gate on its baselines.
     Loadtest(Box<LoadtestArgs>),
+    /// Scaffold the gate into the Cargo workspace here: an xtask, a first spec, baselines/, a
+    /// GitHub Actions workflow. Never overwrites a file.
+    Init(InitArgs),
 }
 
 impl Cli {
@@ -29,6 +34,8 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             CliCommand::Loadtest(args) => args.run_in(&self.root),
+            // The workspace is found by cargo from here: it has no loadspec/ yet.
+            CliCommand::Init(args) => args.run(self.root.root.as_deref().unwrap_or(Path::new("."))),
         }
     }
 }

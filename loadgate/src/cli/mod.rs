@@ -3,6 +3,7 @@
 //! gate with its events on stderr and its report on stdout, and answers the exit code.
 
 pub mod app;
+pub mod init;
 pub mod root;
 pub mod terminal;
 

@@ -88,7 +88,11 @@ pub async fn launch(
     let mut command = tokio::process::Command::new(program_path(&args[0], root));
     command
         .args(&args[1..])
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .envs(
+            plan.env
+                .iter()
+                .map(|(k, v)| (k, v.replace("{port}", &port.to_string()))),
+        )
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(log)
