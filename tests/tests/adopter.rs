@@ -133,6 +133,21 @@ fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
     let spec: serde_json::Value = toml::from_str(&spec).unwrap();
     assert_valid("loadspec/spec.schema.json", &spec);
 
+    // The example's committed files are what init writes (the xtask's dependency aside).
+    let example = workspace_root().join("examples/adopter");
+    for file in [
+        "loadspec/books.toml",
+        ".github/workflows/loadtest.yml",
+        "xtask/src/main.rs",
+        ".cargo/config.toml",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(file)).unwrap(),
+            std::fs::read_to_string(example.join(file)).unwrap(),
+            "{file}: examples/adopter is not what `loadgate init` writes now"
+        );
+    }
+
     xtask_loadtest(dir, &["--update-baselines"], &[]).expect_code(0);
     assert!(dir.join("baselines/books.json").is_file());
     xtask_loadtest(dir, &[], &[]).expect_code(0);

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-const BOOKS: u32 = 10_000;
+const BOOKS: u32 = 2_500;
 const AUTHORS: u32 = 500;
 
 #[derive(Clone)]
