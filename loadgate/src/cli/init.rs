@@ -28,8 +28,8 @@ pub struct InitArgs {
     #[arg(long)]
     pub force: bool,
     /// The xtask's dependency on loadgate, as an inline Cargo dependency value, e.g.
-    /// '{ path = "../loadgate/loadgate" }' or '{ git = "https://…", tag = "v0.1.0" }';
-    /// by default this loadgate's version from crates.io.
+    /// '{ git = "https://…", tag = "v0.1.0" }' or '{ path = "../../loadgate/loadgate" }' (a
+    /// path is relative to xtask/); by default this loadgate's version from crates.io.
     #[arg(long, value_name = "SPEC")]
     pub loadgate_dep: Option<String>,
 }

@@ -11,8 +11,8 @@ use clap::Args;
 /// `--root DIR`, for any front end to flatten into its arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RootArgs {
-    /// The project's root (holding Cargo.toml and loadspec/); by default the nearest such
-    /// directory from the current one upward.
+    /// The project's root, holding Cargo.toml and loadspec/ (by default the nearest such
+    /// directory from the current one upward); for `init`, the workspace to scaffold.
     #[arg(long, value_name = "DIR", global = true)]
     pub root: Option<PathBuf>,
 }
