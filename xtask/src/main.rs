@@ -2,7 +2,6 @@
 
 mod test;
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -10,6 +9,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project tasks for loadgate", version)]
 struct Xtask {
+    /// The project is found from the current directory (or `--root`), not from where this
+    /// binary was built: a copy of the repository gates itself.
+    #[command(flatten)]
+    root: loadgate::RootArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,17 +28,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root");
-    let outcome = match Xtask::parse().command {
-        Command::Loadtest(args) => return args.run(root),
-        Command::Schemas => loadgate::schema::write_checked_in(root).map(|files| {
+    let xtask = Xtask::parse();
+    if let Command::Loadtest(args) = xtask.command {
+        return args.run_in(&xtask.root);
+    }
+    let outcome = xtask.root.resolve().and_then(|root| match &xtask.command {
+        Command::Schemas => loadgate::schema::write_checked_in(&root).map(|files| {
             files.iter().for_each(|file| println!("wrote {file}"));
             0
         }),
-        Command::Test(test) => test::run(root, &test),
-    };
+        Command::Test(test) => test::run(&root, test),
+        Command::Loadtest(_) => unreachable!("dispatched above"),
+    });
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {

@@ -2,6 +2,9 @@
 //! as a subcommand, and [`LoadtestArgs::run`], which builds the workspace's binaries, runs the
 //! gate with its events on stderr and its report on stdout, and answers the exit code.
 
+pub mod app;
+pub mod init;
+pub mod root;
 pub mod terminal;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +21,7 @@ use crate::pipeline::{GateError, GateOptions, GitHub, accept};
 use crate::plan::Overrides;
 use crate::support::exit::Exit;
 use crate::support::paths::Paths;
+use root::RootArgs;
 use terminal::Terminal;
 
 /// `loadtest`: run load specs against the service and gate on its baselines.
@@ -98,6 +102,18 @@ pub struct AcceptArgs {
 }
 
 impl LoadtestArgs {
+    /// Runs for the project `root` names: `--root`, else the one found from the current
+    /// directory (exit 2 when there is none).
+    pub fn run_in(self, root: &RootArgs) -> ExitCode {
+        match root.resolve() {
+            Ok(root) => self.run(&root),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                Exit::BadInput.into()
+            }
+        }
+    }
+
     /// Runs `loadtest` (or `loadtest accept`) for the project at `root`; an error is printed
     /// with its causes and answered with its exit code.
     pub fn run(self, root: &Path) -> ExitCode {

@@ -82,7 +82,7 @@ impl SpecResult {
             verdict: Verdict::Pass,
             reason: None,
             service_failure: None,
-            notes: Vec::new(),
+            notes: default_gate_note(plan).into_iter().collect(),
             summary: None,
             baseline_total: None,
             checks: Vec::new(),
@@ -214,6 +214,31 @@ fn exit_for(
     }
 }
 
+/// Which checks a spec without `[gate]` got, so that a first user learns where they came from.
+fn default_gate_note(plan: &Plan) -> Option<String> {
+    if !plan.default_gate {
+        return None;
+    }
+    let checks: Vec<String> = plan
+        .thresholds
+        .iter()
+        .flat_map(|t| {
+            let name = format!("{} {}", t.scope.label(), t.metric);
+            let max = t
+                .max
+                .map(|max| format!("{name} max {}", t.metric.format(max)));
+            let min = t
+                .min
+                .map(|min| format!("{name} min {}", t.metric.format(min)));
+            max.into_iter().chain(min)
+        })
+        .collect();
+    Some(format!(
+        "no [gate] in the spec: the default checks apply ({}); write a [gate] table to choose your own, an empty one to check nothing",
+        checks.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +267,34 @@ mod tests {
                 exit,
                 "{verdict:?} recorded={recorded} interrupted={interrupted} nothing_answered={nothing_answered}"
             );
+        }
+    }
+
+    #[test]
+    fn a_spec_without_gate_is_told_which_default_checks_apply() {
+        let spec =
+            "[load]\nusers = 1\nduration = \"1s\"\n\n[[request]]\nname = \"home\"\npath = \"/\"\n";
+        let cases = [
+            (
+                "",
+                Some("no [gate] in the spec: the default checks apply (total error_rate max 1"),
+            ),
+            ("[gate]\n", None),
+        ];
+        for (gate, note) in cases {
+            let plan = crate::plan::build(
+                std::path::Path::new("first.toml"),
+                &format!("{spec}{gate}"),
+                std::path::Path::new("."),
+                &crate::plan::Overrides::default(),
+                &|_| None,
+            )
+            .unwrap();
+            let notes = SpecResult::unjudged(&plan, &Paths::under(std::path::Path::new("."))).notes;
+            match note {
+                Some(note) => assert!(notes.len() == 1 && notes[0].starts_with(note), "{notes:?}"),
+                None => assert!(notes.is_empty(), "{notes:?}"),
+            }
         }
     }
 

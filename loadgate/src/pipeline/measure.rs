@@ -15,6 +15,7 @@ use crate::plan::{Plan, ServicePlan, defaults};
 use crate::run::resources::Sampler;
 use crate::run::{self, Counters};
 use crate::service::against::BaseCheckout;
+use crate::service::binary::BinDir;
 use crate::service::{self, Service, ServiceFailure};
 use crate::summary::{SpecSummary, merge_rounds, summarize, summarize_sweep};
 use crate::support::paths::Paths;
@@ -244,7 +245,8 @@ impl Services {
         let service_plan = plan.service.as_ref().expect("checked while planning");
         let Some(checkout) = checkout else {
             let log = paths.service_log(&plan.name);
-            let candidate = start(plan, service_plan, &paths.root, &log, ctx).await?;
+            let bins = BinDir::OfWorkspace(paths.root.clone());
+            let candidate = start(plan, service_plan, (&paths.root, &bins), &log, ctx).await?;
             return Ok(Services {
                 target: None,
                 candidate: Some(candidate),
@@ -262,7 +264,8 @@ impl Services {
         let base_log = paths
             .out_dir
             .join(format!("{}.base.service.log", plan.name));
-        let base = start(plan, &side("base"), &checkout.dir, &base_log, ctx)
+        let base_place = (checkout.dir.as_path(), &checkout.bins());
+        let base = start(plan, &side("base"), base_place, &base_log, ctx)
             .await
             .map_err(of_base)?;
         let log = paths.service_log(&plan.name);
@@ -271,7 +274,8 @@ impl Services {
             candidate: None,
             base: Some((base, checkout.rev.clone())),
         };
-        match start(plan, &side("candidate"), &paths.root, &log, ctx).await {
+        let bins = BinDir::OfWorkspace(paths.root.clone());
+        match start(plan, &side("candidate"), (&paths.root, &bins), &log, ctx).await {
             Ok(candidate) => services.candidate = Some(candidate),
             Err(failure) => {
                 services.stop().await;
@@ -376,11 +380,12 @@ fn announce(plan: &Plan, repeat: &Repeat, step: &Step, services: &Services, ctx:
     ctx.observer.event(&event);
 }
 
-/// Launches the service from `root` (the project, or the base revision's worktree) and says so.
+/// Launches the service from `root` (the project, or the base revision's worktree), with its
+/// `{bin:NAME}` in `bins`, and says so.
 async fn start(
     plan: &Plan,
     service_plan: &ServicePlan,
-    root: &Path,
+    (root, bins): (&Path, &BinDir),
     log: &Path,
     ctx: &Context<'_>,
 ) -> Result<Service, ServiceFailure> {
@@ -391,7 +396,7 @@ async fn start(
         place: (root != paths.root).then(|| paths.shown(root)),
     });
     let launched = Instant::now();
-    let service = service::launch(service_plan, root, log).await?;
+    let service = service::launch(service_plan, root, bins, log).await?;
     ctx.observer.event(&Event::Ready {
         spec: plan.name.clone(),
         after: launched.elapsed(),

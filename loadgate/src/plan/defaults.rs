@@ -18,3 +18,6 @@ pub const ROUNDS: u32 = 1;
 /// `--target` with no `[service]` to read `ready` from: how long the running service may take
 /// to answer its first probe before the gate gives up (exit 3) without sending load.
 pub const TARGET_READY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A spec without `[gate]` fails when more requests than this fraction fail: a gate that passes
+/// while every request fails is no gate. (An empty `[gate]` checks nothing.)
+pub const GATE_ERROR_RATE_MAX: f64 = 0.01;

@@ -62,6 +62,8 @@ pub struct Plan {
     /// Values taken from the environment: redacted from every output.
     pub secrets: Secrets,
     pub thresholds: Vec<Threshold>,
+    /// The spec has no `[gate]` table: `thresholds` are the defaults, and the report says so.
+    pub default_gate: bool,
     pub sweep: Option<SweepPlan>,
     /// `allow_remote = true`: the spec may be pointed at a non-loopback `--target`.
     pub allow_remote: bool,
@@ -114,7 +116,8 @@ pub fn build(
     let service = service::plan_service(spec.service.as_ref(), env, &mut secrets, &at)?;
     let load = load::plan_load(&spec.load, overrides, &at)?;
     let flow = flow::plan_user_flow(&spec, root, load.model, env, &mut secrets, &at)?;
-    let thresholds = thresholds::plan_gate(&spec.gate, &flow.requests, &at)?;
+    let (thresholds, default_gate) =
+        thresholds::plan_gate(spec.gate.as_ref(), &flow.requests, &at)?;
     let sweep = sweep::plan_sweep(&spec, &load, &at)?;
     let rounds_span = spec.rounds.as_ref().map_or(spec.load.span(), |r| r.span());
     let rounds = plan_rounds(
@@ -140,6 +143,7 @@ pub fn build(
         data: flow.data,
         secrets,
         thresholds,
+        default_gate,
         sweep,
         allow_remote: spec.allow_remote.unwrap_or(false),
         rounds,

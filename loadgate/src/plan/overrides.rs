@@ -8,7 +8,7 @@ pub struct Overrides {
     pub users: Option<u32>,
     pub duration: Option<Duration>,
     pub warmup: Option<Duration>,
-    /// `--allow-large-load`: lift the [`sane`](super::sane) bounds for every spec.
+    /// `--allow-large-load`: lift the sane bounds of load (users, rate, duration) for every spec.
     pub allow_large_load: bool,
     /// `--rounds N`: every spec runs N rounds.
     pub rounds: Option<u32>,

@@ -40,7 +40,7 @@ pub(super) fn plan_sweep(
         );
     }
     if sweep.is_none()
-        && let Some(capacity) = &spec.gate.capacity
+        && let Some(capacity) = spec.gate.as_ref().and_then(|gate| gate.capacity.as_ref())
     {
         return at.fail(
             capacity.span(),

@@ -4,6 +4,7 @@
 use toml::Spanned;
 
 use crate::metric::{Metric, Scope};
+use crate::plan::defaults;
 use crate::plan::request::RequestPlan;
 use crate::spec::{GateSpec, Locator, SpecError, ThresholdSpec};
 use crate::support::units::Quantity;
@@ -20,8 +21,34 @@ pub struct Threshold {
     pub noise_floor: f64,
 }
 
-/// The thresholds of `[gate]`, then those of each `[gate.request.NAME]`.
+/// The thresholds of `[gate]`, then those of each `[gate.request.NAME]`; a spec without a
+/// `[gate]` table gets [`default_thresholds`] (and `true`: the report says they applied).
 pub(super) fn plan_gate(
+    gate: Option<&GateSpec>,
+    requests: &[RequestPlan],
+    at: &Locator<'_>,
+) -> Result<(Vec<Threshold>, bool), SpecError> {
+    match gate {
+        Some(gate) => Ok((plan_written_gate(gate, requests, at)?, false)),
+        None => Ok((default_thresholds(), true)),
+    }
+}
+
+/// What a spec without `[gate]` is checked on: an error-rate ceiling, which needs no baseline,
+/// so a first run against a service that fails every request fails instead of passing.
+pub fn default_thresholds() -> Vec<Threshold> {
+    let metric = Metric::ErrorRate;
+    vec![Threshold {
+        scope: Scope::Total,
+        metric,
+        regression: None,
+        max: Some(defaults::GATE_ERROR_RATE_MAX),
+        min: None,
+        noise_floor: metric.default_noise_floor(),
+    }]
+}
+
+fn plan_written_gate(
     gate: &GateSpec,
     requests: &[RequestPlan],
     at: &Locator<'_>,
@@ -133,4 +160,60 @@ fn plan_threshold(
         min: amount(min)?,
         noise_floor: amount(noise_floor)?.unwrap_or(metric.default_noise_floor()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::metric::{Metric, Scope};
+    use crate::plan::fixtures::{SPEC, plan};
+
+    /// The fixture with its `[gate]` tables replaced by `gate` (nothing: no `[gate]` at all).
+    fn with_gate(gate: &str) -> String {
+        let at = SPEC.find("[gate]").unwrap();
+        format!("{}{gate}", &SPEC[..at])
+    }
+
+    #[test]
+    fn only_a_spec_without_gate_gets_the_default_checks() {
+        let cases = [
+            // (the [gate] as written, default checks applied, the thresholds' metrics)
+            ("", true, vec![(Scope::Total, Metric::ErrorRate)]),
+            ("[gate]\n", false, vec![]),
+            (
+                "[gate]\np99 = { max = \"1s\" }\n",
+                false,
+                vec![(Scope::Total, Metric::P99)],
+            ),
+            (
+                "[gate.request.home]\np90 = { max = \"1s\" }\n",
+                false,
+                vec![(Scope::Request("home".into()), Metric::P90)],
+            ),
+        ];
+        for (gate, defaulted, metrics) in cases {
+            let plan = plan(&with_gate(gate)).unwrap();
+            assert_eq!(plan.default_gate, defaulted, "{gate:?}");
+            let planned: Vec<(Scope, Metric)> = plan
+                .thresholds
+                .iter()
+                .map(|t| (t.scope.clone(), t.metric))
+                .collect();
+            assert_eq!(planned, metrics, "{gate:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_error_rate_ceiling_is_one_percent_and_needs_no_baseline() {
+        let plan = plan(&with_gate("")).unwrap();
+        let ceiling = &plan.thresholds[0];
+        assert_eq!((ceiling.max, ceiling.regression), (Some(0.01), None));
+    }
+
+    #[test]
+    fn the_default_gate_leaves_the_spec_hash_alone() {
+        assert_eq!(
+            plan(&with_gate("")).unwrap().spec_hash,
+            plan(SPEC).unwrap().spec_hash
+        );
+    }
 }

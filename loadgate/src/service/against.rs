@@ -8,6 +8,8 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
+use crate::service::binary::BinDir;
+
 /// A checked-out and built base revision.
 #[derive(Debug)]
 pub struct BaseCheckout {
@@ -66,7 +68,7 @@ impl BaseCheckout {
         };
         // A commit never changes: its binaries, once built, serve every later run against it
         // (a fresh worktree's new file times would make cargo rebuild them).
-        let target_dir = root.join("target").join("against");
+        let target_dir = base_target_dir(root);
         let built_marker = target_dir.join("loadgate-built-commit");
         let built = std::fs::read_to_string(&built_marker).ok().as_deref()
             == Some(checkout.commit.as_str());
@@ -86,13 +88,22 @@ impl BaseCheckout {
             crate::support::files::write_atomic(&built_marker, checkout.commit.as_bytes())?;
         }
         // The spec's `target/release/…` commands resolve, from the worktree, to its build.
-        std::os::unix::fs::symlink(
-            root.join("target").join("against"),
-            checkout.dir.join("target"),
-        )
-        .context("cannot link the base build into its worktree")?;
+        std::os::unix::fs::symlink(&target_dir, checkout.dir.join("target"))
+            .context("cannot link the base build into its worktree")?;
         Ok(checkout)
     }
+}
+
+impl BaseCheckout {
+    /// Where the base service's `{bin:NAME}` points: the base revision's own build.
+    pub fn bins(&self) -> BinDir {
+        BinDir::Target(base_target_dir(&self.root))
+    }
+}
+
+/// The base revision's target directory, kept between runs so its build is incremental.
+fn base_target_dir(root: &Path) -> PathBuf {
+    root.join("target").join("against")
 }
 
 impl Drop for BaseCheckout {

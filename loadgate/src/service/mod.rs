@@ -3,6 +3,7 @@
 //! SIGKILL on every path — including errors, panics and an interrupted gate (via `Drop`).
 
 pub mod against;
+pub mod binary;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt as _;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::plan::ServicePlan;
+use crate::service::binary::BinDir;
 use crate::support::files::tail;
 
 /// How many lines of the service's log a failure report carries.
@@ -57,10 +59,12 @@ pub struct Service {
     stopped: bool,
 }
 
-/// Starts the service from `root` with output to `log_file`, and waits until it is ready.
+/// Starts the service from `root` with output to `log_file`, and waits until it is ready;
+/// `bins` is where `{bin:NAME}` in its command points.
 pub async fn launch(
     plan: &ServicePlan,
     root: &Path,
+    bins: &BinDir,
     log_file: &Path,
 ) -> Result<Service, ServiceFailure> {
     let failure = |message: String| ServiceFailure {
@@ -70,8 +74,8 @@ pub async fn launch(
     };
     let port = free_port()
         .map_err(|err| failure(format!("cannot find a free port on 127.0.0.1: {err}")))?;
-    let args: Vec<String> = plan
-        .command
+    let args: Vec<String> = binary::resolve(&plan.command, bins)
+        .map_err(failure)?
         .iter()
         .map(|arg| arg.replace("{port}", &port.to_string()))
         .collect();
@@ -88,7 +92,11 @@ pub async fn launch(
     let mut command = tokio::process::Command::new(program_path(&args[0], root));
     command
         .args(&args[1..])
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .envs(
+            plan.env
+                .iter()
+                .map(|(k, v)| (k, v.replace("{port}", &port.to_string()))),
+        )
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(log)

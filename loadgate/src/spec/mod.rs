@@ -43,8 +43,11 @@ pub struct SpecFile {
     /// Rows of test data for `${row.COLUMN}`.
     #[schemars(with = "Option<DataSpec>")]
     pub data: Option<Spanned<DataSpec>>,
+    // `None` when the spec has no `[gate]` table: `plan` gives it the default checks; an empty
+    // `[gate]` checks nothing. (A comment, not a doc comment: it would enter the schema.)
     #[serde(default)]
-    pub gate: GateSpec,
+    #[schemars(with = "GateSpec")]
+    pub gate: Option<GateSpec>,
     #[schemars(with = "Option<SweepSpec>")]
     pub sweep: Option<Spanned<SweepSpec>>,
 }

@@ -1,0 +1,521 @@
+//! `loadgate init`: the gate scaffolded into an existing Cargo workspace. Takes the workspace
+//! (its binaries from `cargo metadata`, their sources for how they take a port and whether they
+//! answer `/health`); gives an `xtask/` member and its `cargo xtask` alias, a first
+//! `loadspec/NAME.toml`, an empty `baselines/` and a GitHub Actions workflow. It never
+//! overwrites a file: everything is checked before anything is written.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use crate::support::exit::Exit;
+
+const XTASK_MANIFEST: &str = include_str!("init/xtask-Cargo.toml.in");
+const XTASK_MAIN: &str = include_str!("init/xtask-main.rs.in");
+const SPEC: &str = include_str!("init/spec.toml.in");
+const WORKFLOW: &str = include_str!("init/loadtest.yml.in");
+const XTASK_ALIAS: &str = "xtask = \"run --release --quiet --package xtask --\"";
+
+/// `init`: scaffold loadgate into the Cargo workspace here.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The binary to gate, when the workspace has several.
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// Replace files that already exist (by default nothing is overwritten: exit 2).
+    #[arg(long)]
+    pub force: bool,
+    /// The xtask's dependency on loadgate, as an inline Cargo dependency value, e.g.
+    /// '{ git = "https://…", tag = "v0.1.0" }' or '{ path = "../../loadgate/loadgate" }' (a
+    /// path is relative to xtask/); by default this loadgate's version from crates.io.
+    #[arg(long, value_name = "SPEC")]
+    pub loadgate_dep: Option<String>,
+}
+
+/// One of the workspace's binaries, and the source folder of its package.
+#[derive(Debug, Clone, PartialEq)]
+struct Binary {
+    name: String,
+    package_dir: PathBuf,
+}
+
+impl InitArgs {
+    /// Scaffolds the workspace holding `dir`; an error is printed and answered with exit 2.
+    pub fn run(self, dir: &Path) -> ExitCode {
+        match self.init(dir) {
+            Ok(()) => Exit::Passed.into(),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                Exit::BadInput.into()
+            }
+        }
+    }
+
+    fn init(&self, dir: &Path) -> anyhow::Result<()> {
+        let (root, binaries) = workspace(dir)?;
+        let binary = pick_binary(&binaries, self.bin.as_deref())?;
+        let facts = ServiceFacts::of(&source_text(&binary.package_dir));
+        let dep = self
+            .loadgate_dep
+            .clone()
+            .unwrap_or_else(|| format!("\"{}\"", env!("CARGO_PKG_VERSION")));
+        let mut files = new_files(&binary.name, &facts, &dep);
+        if !self.force
+            && let Some((existing, _)) = files.iter().find(|(file, _)| root.join(file).exists())
+        {
+            bail!(
+                "{} exists: loadgate init never overwrites a file (pass --force to replace it){}",
+                existing.display(),
+                if existing.starts_with("xtask") {
+                    existing_xtask_hint(&dep)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        files.extend(edited_files(&root)?);
+        for (file, text) in &files {
+            let path = root.join(file);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("loadgate init: wrote {}", file.display());
+        }
+        println!(
+            "loadgate init: next, `cargo xtask loadtest --update-baselines` records baselines/{}.json \
+             (commit it), and `cargo xtask loadtest` gates on it",
+            binary.name
+        );
+        Ok(())
+    }
+}
+
+/// The workspace root and its binaries (an existing `xtask` package's left out).
+fn workspace(dir: &Path) -> anyhow::Result<(PathBuf, Vec<Binary>)> {
+    let output = crate::support::cargo::command(dir)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "{} is not in a Cargo workspace: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("cannot read cargo's metadata")?;
+    let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap_or("."));
+    let mut binaries = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        if package["name"] == "xtask" {
+            continue;
+        }
+        let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap_or_default());
+        let package_dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bin = target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"));
+            if let (true, Some(name)) = (is_bin, target["name"].as_str()) {
+                binaries.push(Binary {
+                    name: name.to_owned(),
+                    package_dir: package_dir.clone(),
+                });
+            }
+        }
+    }
+    Ok((root, binaries))
+}
+
+/// The binary to gate: the only one, or the one `--bin` names.
+fn pick_binary<'a>(binaries: &'a [Binary], named: Option<&str>) -> anyhow::Result<&'a Binary> {
+    let names = || {
+        binaries
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (named, binaries) {
+        (_, []) => bail!("the workspace has no binary to gate (cargo metadata lists none)"),
+        (None, [only]) => Ok(only),
+        (None, _) => bail!(
+            "the workspace has several binaries: {}; pick one with --bin NAME",
+            names()
+        ),
+        (Some(name), _) => binaries.iter().find(|b| b.name == name).with_context(|| {
+            format!(
+                "--bin {name}: no such binary (the workspace has: {})",
+                names()
+            )
+        }),
+    }
+}
+
+/// The Rust sources under a package's `src/`, concatenated: what [`ServiceFacts`] reads.
+fn source_text(package_dir: &Path) -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut text = String::new();
+    walk(&package_dir.join("src"), &mut text);
+    text
+}
+
+/// What the service's source says about how it runs, read from its text: enough for a first spec
+/// that runs as written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ServiceFacts {
+    port_flag: bool,
+    port_env: bool,
+    /// `"/health"` (or `"/healthz"`) appears: the readiness probe's path.
+    health: Option<&'static str>,
+}
+
+impl ServiceFacts {
+    fn of(source: &str) -> ServiceFacts {
+        let port_flag = source.contains("\"--port\"")
+            || (source.contains("clap") && source.contains("port: u16"));
+        let port_env = source.contains("\"PORT\"");
+        let health = ["\"/health\"", "\"/healthz\""]
+            .into_iter()
+            .find(|quoted| source.contains(quoted))
+            .map(|quoted| quoted.trim_matches('"'));
+        // Neither seen: pass both, one of them will be it.
+        let unknown = !port_flag && !port_env;
+        ServiceFacts {
+            port_flag: port_flag || unknown,
+            port_env: port_env || unknown,
+            health,
+        }
+    }
+}
+
+/// The spec, as `loadgate init` writes it for `bin`.
+fn render_spec(bin: &str, facts: &ServiceFacts) -> String {
+    let (command, port_note) = match (facts.port_flag, facts.port_env) {
+        (true, false) => (
+            format!("[\"{{bin:{bin}}}\", \"--port\", \"{{port}}\"]"),
+            "Its source takes a --port flag.",
+        ),
+        (false, true) => (
+            format!("[\"{{bin:{bin}}}\"]"),
+            "Its source reads the PORT environment variable.",
+        ),
+        _ => (
+            format!("[\"{{bin:{bin}}}\", \"--port\", \"{{port}}\"]"),
+            "Its source did not tell how it takes its port: both a --port flag and PORT are passed.",
+        ),
+    };
+    let env = if facts.port_env {
+        "env = { PORT = \"{port}\" }\n"
+    } else {
+        ""
+    };
+    let (ready, ready_note) = match facts.health {
+        Some(path) => (path, "Its source mentions this path."),
+        None => ("/", "No /health route was found in its source: `/` it is."),
+    };
+    SPEC.replace("@COMMAND@", &command)
+        .replace("@PORT_NOTE@", port_note)
+        .replace("@ENV@", env)
+        .replace("@READY@", ready)
+        .replace("@READY_NOTE@", ready_note)
+        .replace("@BIN@", bin)
+}
+
+/// The files `init` creates, relative to the workspace root, in the order it checks them.
+fn new_files(bin: &str, facts: &ServiceFacts, dep: &str) -> Vec<(PathBuf, String)> {
+    [
+        (
+            "xtask/Cargo.toml",
+            XTASK_MANIFEST.replace("@LOADGATE_DEP@", dep),
+        ),
+        ("xtask/src/main.rs", XTASK_MAIN.to_owned()),
+        (
+            &format!("loadspec/{bin}.toml") as &str,
+            render_spec(bin, facts),
+        ),
+        ("baselines/.gitkeep", String::new()),
+        (".github/workflows/loadtest.yml", WORKFLOW.to_owned()),
+    ]
+    .into_iter()
+    .map(|(file, text)| (PathBuf::from(file), text))
+    .collect()
+}
+
+/// The files `init` adds a line to: the workspace's members and the `xtask` alias (none when
+/// already there).
+fn edited_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let manifest_file = root.join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&manifest_file)
+        .with_context(|| format!("cannot read {}", manifest_file.display()))?;
+    let config = std::fs::read_to_string(root.join(".cargo/config.toml")).ok();
+    let mut edited = Vec::new();
+    if let Some(text) = with_xtask_member(&manifest) {
+        edited.push((PathBuf::from("Cargo.toml"), text));
+    }
+    if let Some(text) = with_xtask_alias(config.as_deref()) {
+        edited.push((PathBuf::from(".cargo/config.toml"), text));
+    }
+    Ok(edited)
+}
+
+/// The root manifest with `xtask` among the workspace's members; `None` when it is already.
+fn with_xtask_member(manifest: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(manifest).unwrap_or_default();
+    let members = table.get("workspace").and_then(|w| w.get("members"));
+    if members
+        .and_then(|m| m.as_array())
+        .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("xtask")))
+    {
+        return None;
+    }
+    let lines: Vec<&str> = manifest.lines().collect();
+    let Some(at) = lines.iter().position(|line| line.trim() == "[workspace]") else {
+        return Some(format!(
+            "{}\n\n[workspace]\nmembers = [\"xtask\"]\n",
+            manifest.trim_end()
+        ));
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let members_line = (at + 1..lines.len())
+        .take_while(|&i| !lines[i].trim_start().starts_with('['))
+        .find(|&i| lines[i].trim_start().starts_with("members"));
+    match members_line {
+        Some(i) => out[i] = lines[i].replacen('[', "[\"xtask\", ", 1),
+        None => out.insert(at + 1, "members = [\"xtask\"]".to_owned()),
+    }
+    Some(out.join("\n") + "\n")
+}
+
+/// `.cargo/config.toml` with the `xtask` alias; `None` when it has one.
+fn with_xtask_alias(config: Option<&str>) -> Option<String> {
+    let config = config.unwrap_or_default();
+    let table: toml::Table = toml::from_str(config).unwrap_or_default();
+    if table.get("alias").and_then(|a| a.get("xtask")).is_some() {
+        return None;
+    }
+    let comment = "# `cargo xtask …` (release mode: a debug load generator measures itself)";
+    let mut lines: Vec<String> = config.lines().map(str::to_owned).collect();
+    match lines.iter().position(|line| line.trim() == "[alias]") {
+        Some(at) => lines
+            .splice(at + 1..at + 1, [comment.to_owned(), XTASK_ALIAS.to_owned()])
+            .for_each(drop),
+        None => {
+            if !lines.is_empty() {
+                lines.push(String::new());
+            }
+            lines.extend([
+                "[alias]".to_owned(),
+                comment.to_owned(),
+                XTASK_ALIAS.to_owned(),
+            ]);
+        }
+    }
+    Some(lines.join("\n") + "\n")
+}
+
+/// For a workspace with an xtask of its own: the lines that add the gate to it.
+fn existing_xtask_hint(dep: &str) -> String {
+    format!(
+        "\nto add the gate to the existing xtask instead, put `loadgate = {dep}` under its [dependencies], \
+         a subcommand `Loadtest(Box<loadgate::LoadtestArgs>)` in its clap enum, and dispatch it with \
+         `Command::Loadtest(args) => args.run_in(&loadgate::RootArgs::default())`"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binaries(names: &[&str]) -> Vec<Binary> {
+        names
+            .iter()
+            .map(|name| Binary {
+                name: (*name).to_owned(),
+                package_dir: PathBuf::from(name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_binary_is_the_only_one_or_the_one_named() {
+        // (the workspace's binaries, --bin, the binary picked or a part of the error)
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Result<&'a str, &'a str>);
+        let cases: [Case; 5] = [
+            (&["api"], None, Ok("api")),
+            (&["api", "worker"], Some("worker"), Ok("worker")),
+            (
+                &["api", "worker"],
+                None,
+                Err("several binaries: api, worker; pick one with --bin"),
+            ),
+            (
+                &["api"],
+                Some("nope"),
+                Err("--bin nope: no such binary (the workspace has: api)"),
+            ),
+            (&[], None, Err("no binary to gate")),
+        ];
+        for (names, named, expected) in cases {
+            let all = binaries(names);
+            match (pick_binary(&all, named), expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got.name, want),
+                (Err(got), Err(want)) => assert!(got.to_string().contains(want), "{got}"),
+                (got, want) => panic!("{names:?} {named:?}: {got:?}, expected {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_source_tells_the_port_and_the_readiness_path() {
+        let cases = [
+            // (source, --port, PORT, readiness path)
+            ("#[arg(long)] port: u16, // clap", true, false, None),
+            (
+                "std::env::var(\"PORT\") .route(\"/health\", get(ok))",
+                false,
+                true,
+                Some("/health"),
+            ),
+            (
+                "args.get(\"--port\") .route(\"/healthz\", h)",
+                true,
+                false,
+                Some("/healthz"),
+            ),
+            ("TcpListener::bind(addr)", true, true, None),
+        ];
+        for (source, port_flag, port_env, health) in cases {
+            let expected = ServiceFacts {
+                port_flag,
+                port_env,
+                health,
+            };
+            assert_eq!(ServiceFacts::of(source), expected, "{source}");
+        }
+    }
+
+    #[test]
+    fn every_generated_spec_plans_and_runs_as_written() {
+        for (port_flag, port_env, health) in [
+            (true, false, Some("/health")),
+            (false, true, None),
+            (true, true, None),
+        ] {
+            let facts = ServiceFacts {
+                port_flag,
+                port_env,
+                health,
+            };
+            let text = render_spec("api", &facts);
+            assert!(!text.contains('@'), "a placeholder is left:\n{text}");
+            let plan = crate::plan::build(
+                Path::new("loadspec/api.toml"),
+                &text,
+                Path::new("."),
+                &crate::plan::Overrides::default(),
+                &|_| None,
+            )
+            .unwrap_or_else(|err| panic!("{err}\n{text}"));
+            let service = plan.service.unwrap();
+            assert_eq!(service.command[0], "{bin:api}");
+            assert_eq!(service.command.contains(&"--port".to_owned()), port_flag);
+            let port_from_env = service
+                .env
+                .iter()
+                .any(|(k, v)| k == "PORT" && v == "{port}");
+            assert_eq!(port_from_env, port_env);
+            assert_eq!(service.ready_path.as_deref(), Some(health.unwrap_or("/")));
+            assert!(!plan.default_gate && !plan.thresholds.is_empty());
+        }
+    }
+
+    #[test]
+    fn xtask_joins_the_workspace_members_once() {
+        let cases = [
+            (
+                "[workspace]\nmembers = [\"service\"]\n",
+                Some("[workspace]\nmembers = [\"xtask\", \"service\"]\n"),
+            ),
+            (
+                "[workspace]\nresolver = \"3\"\n\n[workspace.dependencies]\nx = \"1\"\n",
+                Some(
+                    "[workspace]\nmembers = [\"xtask\"]\nresolver = \"3\"\n\n[workspace.dependencies]\nx = \"1\"\n",
+                ),
+            ),
+            (
+                "[package]\nname = \"api\"\n",
+                Some("[package]\nname = \"api\"\n\n[workspace]\nmembers = [\"xtask\"]\n"),
+            ),
+            ("[workspace]\nmembers = [\"xtask\", \"api\"]\n", None),
+        ];
+        for (manifest, expected) in cases {
+            let edited = with_xtask_member(manifest);
+            assert_eq!(edited.as_deref(), expected, "{manifest}");
+            if let Some(edited) = edited {
+                assert_eq!(with_xtask_member(&edited), None, "idempotent:\n{edited}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_xtask_alias_is_added_once() {
+        let cases = [
+            (None, true),
+            (Some("[build]\njobs = 2\n"), true),
+            (Some("[alias]\nb = \"build\"\n"), true),
+            (Some("[alias]\nxtask = \"run -p xtask --\"\n"), false),
+        ];
+        for (config, added) in cases {
+            let edited = with_xtask_alias(config);
+            assert_eq!(edited.is_some(), added, "{config:?}");
+            if let Some(edited) = edited {
+                let table: toml::Table = toml::from_str(&edited).unwrap();
+                assert!(table["alias"]["xtask"].is_str(), "{edited}");
+                assert_eq!(with_xtask_alias(Some(&edited)), None, "idempotent");
+            }
+        }
+    }
+
+    #[test]
+    fn the_xtask_depends_on_the_loadgate_it_is_given() {
+        let facts = ServiceFacts::of("");
+        let files = new_files("api", &facts, "{ path = \"../loadgate\" }");
+        let manifest: toml::Table = toml::from_str(&files[0].1).unwrap();
+        assert_eq!(
+            manifest["dependencies"]["loadgate"]["path"].as_str(),
+            Some("../loadgate")
+        );
+        let names: Vec<_> = files
+            .iter()
+            .map(|(file, _)| file.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "xtask/Cargo.toml",
+                "xtask/src/main.rs",
+                "loadspec/api.toml",
+                "baselines/.gitkeep",
+                ".github/workflows/loadtest.yml"
+            ]
+        );
+    }
+}
