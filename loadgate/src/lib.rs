@@ -19,8 +19,7 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     // The project: the nearest directory from the current one upward with Cargo.toml and
-//!     // loadspec/ (a `--root DIR` when the xtask flattens `loadgate::RootArgs` into its own).
+//!     // The project: the nearest directory upward with Cargo.toml and loadspec/.
 //!     let root = loadgate::RootArgs::default();
 //!     match Xtask::parse() {
 //!         Xtask::Loadtest(args) => args.run_in(&root),
