@@ -134,4 +134,13 @@ fn a_target_that_does_not_answer_fails_the_spec_before_any_load() {
         !sandbox.baselines().join("dead.json").exists(),
         "no baseline is recorded from a dead target"
     );
+    // A sweep asks the same question first.
+    let sweep = sandbox.spec(
+        "dead-sweep",
+        "[load]\nusers = 1\nduration = \"1s\"\n\n[[request]]\nname = \"home\"\npath = \"/\"\n\n\
+         [sweep]\nusers = [1, 2]\nlimit = { p90 = \"50ms\" }\n",
+    );
+    let run = sandbox.run(&["--target", &url, sweep.to_str().unwrap()]);
+    run.expect_code(3);
+    assert!(sandbox.summary().specs[0].summary.is_none(), "no step ran");
 }
