@@ -97,19 +97,8 @@ impl InitArgs {
 
 /// The workspace root and its binaries (an existing `xtask` package's left out).
 fn workspace(dir: &Path) -> anyhow::Result<(PathBuf, Vec<Binary>)> {
-    let output = crate::support::cargo::command(dir)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .output()
-        .context("cannot run cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "{} is not in a Cargo workspace: {}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("cannot read cargo's metadata")?;
+    let metadata = crate::support::cargo::metadata(dir)
+        .with_context(|| format!("{} is not in a Cargo workspace", dir.display()))?;
     let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap_or("."));
     let mut binaries = Vec::new();
     for package in metadata["packages"].as_array().into_iter().flatten() {

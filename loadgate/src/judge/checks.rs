@@ -113,11 +113,7 @@ pub fn compare(
 /// answered, no latency check can pass: it fails. Where none was sent, nothing was measured:
 /// the check cannot tell, and the run is inconclusive.
 fn unmeasured_latency(judged: &mut [Check], current: &SpecSummary, scope: &Scope) {
-    let metrics = match scope {
-        Scope::Total => Some(&current.total),
-        Scope::Request(name) => current.requests.get(name),
-    };
-    let Some(metrics) = metrics else {
+    let Some(metrics) = current.metrics(scope) else {
         return;
     };
     let (outcome, what) = match (metrics.requests, metrics.requests - metrics.failures) {

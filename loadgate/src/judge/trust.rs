@@ -66,15 +66,11 @@ pub fn trust(facts: &Facts<'_>) -> Trust {
         }
         Some(_) => {}
     }
-    if let Some(text) = facts
-        .baseline
-        .and_then(|b| failures_in_latency(b, facts.thresholds))
+    if let Some(baseline) = facts.baseline
+        && let Some(text) = failures_in_latency(baseline, facts.thresholds)
     {
         // A trace of failures barely moves a percentile; more compares different things.
-        if facts
-            .baseline
-            .is_some_and(|b| b.summary.total.error_rate > MAX_MIXED_FAILURES)
-        {
+        if baseline.summary.total.error_rate > MAX_MIXED_FAILURES {
             trust.inconclusive.push(text);
         } else {
             trust.notes.push(text);

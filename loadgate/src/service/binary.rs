@@ -69,20 +69,8 @@ fn replace_bins(arg: &str, release_dir: &Path) -> Result<String, String> {
 
 /// The workspace's target directory as cargo resolves it (environment and config included).
 fn target_directory(root: &Path) -> Result<PathBuf, String> {
-    let output = crate::support::cargo::command(root)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|err| format!("`{{bin:…}}` needs cargo, which cannot run: {err}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`{{bin:…}}`: `cargo metadata` failed in {}: {}",
-            root.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|err| format!("`{{bin:…}}`: cannot read cargo's metadata: {err}"))?;
+    let metadata =
+        crate::support::cargo::metadata(root).map_err(|err| format!("`{{bin:…}}`: {err:#}"))?;
     metadata["target_directory"]
         .as_str()
         .map(PathBuf::from)

@@ -10,6 +10,8 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
+use anyhow::{Context as _, bail};
+
 /// `cargo` (the one running us, when known) in `root`, without the per-crate variables.
 pub fn command(root: &Path) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -21,6 +23,23 @@ pub fn command(root: &Path) -> Command {
         }
     }
     command
+}
+
+/// `cargo metadata` (no dependencies) of the workspace that holds `dir`: its root, target
+/// directory and packages, as cargo resolves them (environment and config included).
+pub fn metadata(dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let output = command(dir)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo metadata` failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("cannot read cargo's metadata")
 }
 
 fn is_per_crate(name: &OsStr) -> bool {

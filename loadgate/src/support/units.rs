@@ -66,6 +66,20 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     Ok(number / 100.0)
 }
 
+/// `Deserialize` for a type a spec writes as text: its parser's message is the error, which
+/// the spec error then places at the key.
+macro_rules! deserialize_from_text {
+    ($ty:ty, $parse:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                let parse: fn(&str) -> Result<$ty, String> = $parse;
+                parse(&text).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
 /// A duration as written in a spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
@@ -78,14 +92,8 @@ text_schema!(
     "250ms"
 );
 
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(de::Error::custom)
-    }
-}
+deserialize_from_text!(HumanDuration, |text| parse_duration(text)
+    .map(HumanDuration));
 
 /// A relative amount as written in a spec ("10%"), held as a fraction.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,12 +107,7 @@ text_schema!(
     "10%"
 );
 
-impl<'de> Deserialize<'de> for Percent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_percent(&text).map(Percent).map_err(de::Error::custom)
-    }
-}
+deserialize_from_text!(Percent, |text| parse_percent(text).map(Percent));
 
 /// A think time: a fixed "200ms" or a uniform range "100ms..500ms".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,12 +142,7 @@ impl DurationRange {
     }
 }
 
-impl<'de> Deserialize<'de> for DurationRange {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        DurationRange::parse(&text).map_err(de::Error::custom)
-    }
-}
+deserialize_from_text!(DurationRange, DurationRange::parse);
 
 /// A threshold value whose meaning depends on the metric it limits: a duration for latency,
 /// a percentage for the error rate, a plain number for requests/second. It is read as written
