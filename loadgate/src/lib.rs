@@ -67,7 +67,7 @@ pub use cli::app::{Cli, CliCommand};
 pub use cli::init::InitArgs;
 pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
-pub use cli::{AcceptArgs, LoadtestAction, LoadtestArgs, RunArgs};
+pub use cli::{AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, RunArgs};
 pub use judge::checks::{Check, CheckKind, CheckOutcome};
 pub use judge::verdict::{GateResult, SpecResult, Verdict};
 pub use metric::Metric;

@@ -16,9 +16,11 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use url::Url;
 
+use crate::judge::history;
 use crate::pipeline::blocking::run_blocking;
 use crate::pipeline::{GateError, GateOptions, GitHub, accept};
 use crate::plan::Overrides;
+use crate::report;
 use crate::support::exit::Exit;
 use crate::support::paths::Paths;
 use root::RootArgs;
@@ -38,6 +40,8 @@ pub struct LoadtestArgs {
 pub enum LoadtestAction {
     /// Promote the last run's summary.json to baselines, without running anything.
     Accept(AcceptArgs),
+    /// Chart every committed version of the baselines from git: history.html and history.md.
+    History(HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +105,21 @@ pub struct AcceptArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Spec names; every baseline ever committed when none.
+    pub specs: Vec<String>,
+    /// How many of the latest commits that changed a spec's baseline to read.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
+    /// Where the committed baselines are.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where history.html and history.md are written (and the last run's summary.json is read).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 impl LoadtestArgs {
     /// Runs for the project `root` names: `--root`, else the one found from the current
     /// directory (exit 2 when there is none).
@@ -119,6 +138,7 @@ impl LoadtestArgs {
     pub fn run(self, root: &Path) -> ExitCode {
         let outcome = match self.action {
             Some(LoadtestAction::Accept(args)) => args.run(root),
+            Some(LoadtestAction::History(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
@@ -172,6 +192,32 @@ impl AcceptArgs {
         }
         for file in &accepted.written {
             println!("loadgate: baseline written: {}", file.display());
+        }
+        Ok(Exit::Passed)
+    }
+}
+
+impl HistoryArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let paths = paths(root, &self.baselines, &self.out);
+        let mut history = history::read(&paths.baselines_dir, &self.specs, self.limit)
+            .map_err(|err| GateError::BadInput(err.into()))?;
+        history.dir = paths.shown(&paths.baselines_dir).display().to_string();
+        // The last run's figures beside the history: in --out, else where runs write by default.
+        let current = history::current_run(&[paths.out_dir.clone(), Paths::under(root).out_dir]);
+        let written = report::history::write_files(&history, current.as_ref(), &paths.out_dir)
+            .map_err(GateError::Output)?;
+        for spec in &history.specs {
+            for skipped in &spec.skipped {
+                eprintln!("loadgate: {}: {skipped}", spec.spec);
+            }
+            println!("loadgate: {}: {} commits", spec.spec, spec.points.len());
+        }
+        for file in written {
+            println!(
+                "loadgate: history written: {}",
+                paths.shown(&file).display()
+            );
         }
         Ok(Exit::Passed)
     }

@@ -332,6 +332,9 @@ fn judge_regression(
     }
 }
 
+/// The bootstrap's seed: the same rounds always give the same interval.
+pub const BOOTSTRAP_SEED: u64 = 0x5eed;
+
 /// A regression judged over rounds: medians, and the verdict of their ratio's interval.
 struct OverRounds {
     current: f64,
@@ -350,7 +353,7 @@ fn judge_rounds(
     paired: bool,
 ) -> Option<OverRounds> {
     // The ratio oriented so that above 1 is worse.
-    let seed = 0x5eed;
+    let seed = BOOTSTRAP_SEED;
     let worse = if metric.higher_is_worse() {
         stats::ratio(current, baseline, paired, seed)?
     } else {

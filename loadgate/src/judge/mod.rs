@@ -3,5 +3,7 @@
 
 pub mod baseline;
 pub mod checks;
+pub mod history;
+pub mod pairs;
 pub mod trust;
 pub mod verdict;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+use crate::judge::pairs::PairRatios;
 use crate::plan::Plan;
 use crate::service::ServiceFailure;
-use crate::summary::{Metrics, SpecSummary};
+use crate::summary::{Metrics, SpecSummary, SweepSummary};
 use crate::support::exit::Exit;
 use crate::support::meta::Provenance;
 use crate::support::paths::Paths;
@@ -69,6 +70,13 @@ pub struct SpecResult {
     /// without a baseline.
     #[serde(default)]
     pub baseline_total: Option<Metrics>,
+    /// The baseline's sweep, for its capacity curve beside this run's; `None` without a
+    /// baseline or a sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_sweep: Option<SweepSummary>,
+    /// `--against`: per judged metric, the ratio of each pair of rounds and their interval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<PairRatios>,
     pub checks: Vec<Check>,
 }
 
@@ -85,6 +93,8 @@ impl SpecResult {
             notes: default_gate_note(plan).into_iter().collect(),
             summary: None,
             baseline_total: None,
+            baseline_sweep: None,
+            pairs: Vec::new(),
             checks: Vec::new(),
         }
     }

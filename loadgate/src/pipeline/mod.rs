@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::judge::baseline::{self, Baseline};
 use crate::judge::checks::compare;
+use crate::judge::pairs::pair_ratios;
 use crate::judge::trust::{Facts, from_result, trust};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::plan::guard;
@@ -296,6 +297,7 @@ async fn run_spec(
         ));
     } else {
         result.baseline_total = baseline.map(|b| b.summary.total.clone());
+        result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
     }
     let mut services = match Services::launch(plan, options.target.as_ref(), checkout, ctx).await {
         Ok(services) => services,
@@ -372,6 +374,7 @@ impl Judged<'_> {
     ) -> SpecResult {
         if let Some(summary) = &result.summary {
             result.checks = compare(&self.plan.thresholds, summary, Some(base), true);
+            result.pairs = pair_ratios(summary, base);
         }
         if pairs > rounds {
             result.notes.push(format!(

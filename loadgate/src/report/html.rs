@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::summary::decode_histogram;
+use crate::summary::{SweepStep, SweepSummary, decode_histogram};
 
 const CHART_JS: &str = include_str!("../../assets/chart.js/chart.umd.min.js");
 
@@ -37,17 +37,40 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
         "git": result.provenance.git_revision,
         "specs": result.specs.iter().map(spec_data).collect::<Vec<_>>(),
     });
+    write!(out, "{}", fill(PAGE, &data))
+}
+
+/// `page` with the chart library, the shared drawing helpers and `data` in place of its
+/// `/*CHART_JS*/`, `/*HELPERS*/` and `/*DATA*/`: one file that needs no network.
+pub(crate) fn fill(page: &str, data: &Value) -> String {
     // `<` escaped: the JSON sits inside a <script> element.
     let data = data.to_string().replace('<', "\\u003c");
     let library = CHART_JS
         .trim_end()
         .trim_end_matches("//# sourceMappingURL=chart.umd.min.js.map");
-    write!(
-        out,
-        "{}",
-        PAGE.replace("/*CHART_JS*/", library)
-            .replace("/*DATA*/", &data)
-    )
+    page.replace("/*HEAD*/", HEAD)
+        .replace("/*CHART_JS*/", library)
+        .replace("/*HELPERS*/", HELPERS)
+        .replace("/*DATA*/", &data)
+}
+
+/// A sweep's curve: each step's throughput and percentiles (ms), the capacity step and the first
+/// step beyond the limits.
+fn sweep_data(sweep: &SweepSummary) -> Value {
+    let steps = &sweep.steps;
+    let ms = |pick: fn(&SweepStep) -> u64| -> Vec<f64> {
+        steps.iter().map(|s| pick(s) as f64 / 1000.0).collect()
+    };
+    json!({
+        "by": sweep.by,
+        "steps": steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+        "rps": steps.iter().map(|s| s.rps).collect::<Vec<_>>(),
+        "p50": ms(|s| s.latency_us.p50),
+        "p90": ms(|s| s.latency_us.p90),
+        "p99": ms(|s| s.latency_us.p99),
+        "capacity": sweep.capacity,
+        "first_failed": sweep.first_failed(),
+    })
 }
 
 fn spec_data(spec: &SpecResult) -> Value {
@@ -111,19 +134,15 @@ fn spec_data(spec: &SpecResult) -> Value {
             "rss_mib": service.iter().map(|p| p.rss_bytes as f64 / 1048576.0).collect::<Vec<_>>(),
             "cores": cores,
         },
+        "sweep": summary.sweep.as_ref().map(sweep_data),
+        "baseline_sweep": spec.baseline_sweep.as_ref().map(sweep_data),
+        "pairs": spec.pairs,
     })
 }
 
-/// The page: styles, the inlined library, the data, and the code that draws one section per
-/// spec. It marks `<body data-charts=N>` when done, and `data-errors` if a script failed, so a
-/// headless browser can tell.
-const PAGE: &str = r##"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>loadgate report</title>
-<style>
+/// Every page's styles, its error catcher (a failed script marks `<body data-errors>`) and the
+/// chart library.
+const HEAD: &str = r##"<style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem auto; max-width: 1100px; padding: 0 1rem; color: #1f2328; }
   h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
   .PASS { color: #1a7f37; } .FAIL, .SERVICE.FAILED { color: #cf222e; } .INCONCLUSIVE { color: #9a6700; }
@@ -138,33 +157,63 @@ const PAGE: &str = r##"<!DOCTYPE html>
   });
 </script>
 <script>/*CHART_JS*/</script>
-</head>
-<body>
-<h1>loadgate: <span id="verdict"></span></h1>
-<p class="muted" id="provenance"></p>
-<div id="specs"></div>
-<script id="data" type="application/json">/*DATA*/</script>
-<script>
+"##;
+
+/// What every page's drawing shares, as `window.loadgate`: making elements, one chart in a box
+/// (its canvas labelled with its title and marked `data-points` with its first dataset's drawn
+/// points, for a headless browser to read), line datasets, and the `marks` plugin that shades
+/// bands (the warmup) and draws vertical and horizontal rules (capacity, no change).
+const HELPERS: &str = r##"
 (function () {
   "use strict";
-  var data = JSON.parse(document.getElementById("data").textContent);
   var colors = { p50: "#0969da", p90: "#bf8700", p99: "#cf222e", rps: "#1a7f37", errors: "#cf222e",
                  baseline: "#8c959f", rss: "#8250df", cpu: "#0969da" };
   var charts = 0;
+  Chart.register({ id: "marks", defaults: {}, beforeDatasetsDraw: function (c, args, o) {
+    var x = c.scales.x, y = c.scales.y, area = c.chartArea, ctx = c.ctx;
+    ctx.save();
+    ctx.font = "11px system-ui, sans-serif";
+    (o.bands || []).forEach(function (b) {
+      var from = Math.max(x.getPixelForValue(b.from), area.left), to = Math.min(x.getPixelForValue(b.to), area.right);
+      if (!(to > from)) return;
+      ctx.fillStyle = "rgba(140,149,159,0.2)";
+      ctx.fillRect(from, area.top, to - from, area.bottom - area.top);
+      ctx.fillStyle = "#59636e";
+      ctx.fillText(b.label, from + 4, area.bottom - 6);
+    });
+    (o.lines || []).forEach(function (l, i) {
+      var px = x.getPixelForValue(l.at);
+      if (!(px >= area.left && px <= area.right)) return;
+      ctx.strokeStyle = l.color; ctx.fillStyle = l.color; ctx.lineWidth = 1.5; ctx.setLineDash([5, 3]);
+      ctx.beginPath(); ctx.moveTo(px, area.top); ctx.lineTo(px, area.bottom); ctx.stroke();
+      ctx.setLineDash([]);
+      var text = l.label, w = ctx.measureText(text).width;
+      ctx.fillText(text, px + 4 + w > area.right ? px - 4 - w : px + 4, area.top + 12 + 14 * i);
+    });
+    (o.hlines || []).forEach(function (l) {
+      var py = y.getPixelForValue(l.at);
+      if (!(py >= area.top && py <= area.bottom)) return;
+      ctx.strokeStyle = l.color; ctx.setLineDash([5, 3]);
+      ctx.beginPath(); ctx.moveTo(area.left, py); ctx.lineTo(area.right, py); ctx.stroke();
+    });
+    ctx.restore();
+  } });
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  function chart(parent, title, config) {
+  function chart(parent, title, config, marks) {
     var box = el("div", { "class": "chart" });
     var canvas = el("canvas", { "aria-label": title, role: "img" });
     box.appendChild(canvas);
     parent.appendChild(box);
-    config.options = Object.assign({ animation: false, maintainAspectRatio: false, parsing: true,
-      plugins: { title: { display: true, text: title } } }, config.options || {});
-    new Chart(canvas, config);
+    var options = config.options || {};
+    options.plugins = Object.assign({ title: { display: true, text: title }, marks: marks || {} }, options.plugins || {});
+    config.options = Object.assign({ animation: false, maintainAspectRatio: false, parsing: true }, options);
+    var drawn = new Chart(canvas, config);
+    canvas.setAttribute("data-points", String(drawn.getDatasetMeta(0).data.length));
     charts += 1;
   }
   function xy(xs, ys) { return xs.map(function (x, i) { return { x: x, y: ys[i] }; }); }
@@ -173,6 +222,71 @@ const PAGE: &str = r##"<!DOCTYPE html>
       pointRadius: 0, borderWidth: 1.5, tension: 0.1 }, extra || {});
   }
   function seconds(title) { return { type: "linear", title: { display: true, text: title || "seconds since the load started" } }; }
+  window.loadgate = { colors: colors, el: el, chart: chart, line: line, seconds: seconds,
+    count: function () { return charts; } };
+})();
+"##;
+
+/// The page: styles, the inlined library, the data, and the code that draws one section per
+/// spec. It marks `<body data-charts=N>` when done, and `data-errors` if a script failed, so a
+/// headless browser can tell.
+const PAGE: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>loadgate report</title>
+/*HEAD*/
+</head>
+<body>
+<h1>loadgate: <span id="verdict"></span></h1>
+<p class="muted" id="provenance"></p>
+<div id="specs"></div>
+<script id="data" type="application/json">/*DATA*/</script>
+<script>/*HELPERS*/</script>
+<script>
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("data").textContent);
+  var h = window.loadgate, el = h.el, chart = h.chart, line = h.line, seconds = h.seconds, colors = h.colors;
+  // The warmup, shaded on every chart over time: measured, never judged.
+  function warmup(s) { return s.warmup > 0 ? { bands: [{ from: 0, to: s.warmup, label: "warmup" }] } : {}; }
+  function capacity(grid, c, base) {
+    var unit = c.by === "users" ? "users" : "requests/s offered";
+    var datasets = [line("requests/s", c.steps, c.rps, colors.rps, { pointRadius: 4 }),
+      line("p50", c.steps, c.p50, colors.p50, { yAxisID: "ms", pointRadius: 3 }),
+      line("p90", c.steps, c.p90, colors.p90, { yAxisID: "ms", pointRadius: 3 }),
+      line("p99", c.steps, c.p99, colors.p99, { yAxisID: "ms", pointRadius: 3 })];
+    if (base) datasets.push(
+      line("baseline requests/s", base.steps, base.rps, colors.baseline, { borderDash: [6, 4], pointRadius: 3 }),
+      line("baseline p90", base.steps, base.p90, colors.baseline, { yAxisID: "ms", borderDash: [2, 3], pointRadius: 2 }));
+    var lines = [];
+    if (c.capacity !== null) lines.push({ at: c.capacity, label: "capacity: " + c.capacity + " " + c.by, color: colors.rps });
+    if (c.first_failed !== null) lines.push({ at: c.first_failed, label: "limits failed: " + c.first_failed, color: colors.errors });
+    if (base && base.capacity !== null) lines.push({ at: base.capacity, label: "baseline capacity: " + base.capacity, color: colors.baseline });
+    var log = c.steps.length > 2 && c.steps[0] > 0;
+    chart(grid, "capacity curve: requests/s and latency by " + c.by + (base ? " against the baseline" : ""), {
+      type: "line", data: { datasets: datasets },
+      options: { scales: { x: { type: log ? "logarithmic" : "linear", title: { display: true, text: unit } },
+        y: { beginAtZero: true, title: { display: true, text: "requests/s" } },
+        ms: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "ms" } } } } },
+      { lines: lines });
+  }
+  function pairs(grid, list) {
+    var labels = list.map(function (p) { return p.metric; });
+    var points = [];
+    list.forEach(function (p) { p.ratios.forEach(function (r) { points.push({ x: p.metric, y: r }); }); });
+    chart(grid, "A/B pairs: candidate / base, each pair and the 90% interval of the median", {
+      type: "bar", data: { labels: labels, datasets: [
+        { type: "line", label: "one pair", data: points, showLine: false, pointRadius: 4,
+          borderColor: colors.p50, backgroundColor: colors.p50 },
+        { type: "line", label: "median", data: list.map(function (p) { return { x: p.metric, y: p.median }; }),
+          showLine: false, pointStyle: "line", pointRadius: 14, borderWidth: 3, borderColor: colors.p99, backgroundColor: colors.p99 },
+        { type: "bar", label: "90% interval", data: list.map(function (p) { return [p.low, p.high]; }),
+          backgroundColor: "rgba(9,105,218,0.15)", borderColor: colors.p50, borderWidth: 1, barPercentage: 0.4 }] },
+      options: { scales: { y: { title: { display: true, text: "candidate / base (1 = no change)" } } } } },
+      { hlines: [{ at: 1, color: colors.baseline }] });
+  }
 
   document.getElementById("verdict").textContent = data.verdict;
   document.getElementById("verdict").className = data.verdict;
@@ -208,11 +322,15 @@ const PAGE: &str = r##"<!DOCTYPE html>
           line("requests/s", s.t, s.requests, colors.rps),
           line("errors/s", s.t, s.errors, colors.errors, { yAxisID: "errors" })] },
         options: { scales: { x: seconds(), y: { beginAtZero: true, title: { display: true, text: "requests/s" } },
-          errors: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "errors/s" } } } } });
+          errors: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "errors/s" } } } } },
+        warmup(s));
       chart(grid, "latency over time (ms)", { type: "line", data: { datasets: [
           line("p50", s.t, s.p50, colors.p50), line("p90", s.t, s.p90, colors.p90), line("p99", s.t, s.p99, colors.p99)] },
-        options: { scales: { x: seconds(), y: { beginAtZero: true, title: { display: true, text: "ms" } } } } });
+        options: { scales: { x: seconds(), y: { beginAtZero: true, title: { display: true, text: "ms" } } } } },
+        warmup(s));
     }
+    if (spec.sweep) capacity(grid, spec.sweep, spec.baseline_sweep);
+    if (spec.pairs && spec.pairs.length) pairs(grid, spec.pairs);
     var d = spec.distribution;
     if (d && d.current) {
       var datasets = [{ label: "this run", data: d.current, borderColor: colors.p50, backgroundColor: colors.p50, pointRadius: 3 }];
@@ -229,10 +347,11 @@ const PAGE: &str = r##"<!DOCTYPE html>
           line("RSS (MiB)", m.t, m.rss_mib, colors.rss),
           line("CPU (cores)", m.t, m.cores, colors.cpu, { yAxisID: "cores", spanGaps: true })] },
         options: { scales: { x: seconds(), y: { beginAtZero: true, title: { display: true, text: "MiB" } },
-          cores: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "cores" } } } } });
+          cores: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "cores" } } } } },
+        warmup(s || { warmup: 0 }));
     }
   });
-  document.body.dataset.charts = String(charts);
+  document.body.dataset.charts = String(h.count());
 })();
 </script>
 </body>
@@ -265,6 +384,19 @@ mod tests {
             QUANTILES.len()
         );
         assert_eq!(badges["service"]["t"].as_array().unwrap().len(), 1);
+        // The capacity curve, one point per step, against the baseline's; the A/B pairs.
+        assert_eq!(badges["sweep"]["steps"], json!([2.0, 4.0, 8.0, 16.0]));
+        assert_eq!(badges["sweep"]["p90"].as_array().unwrap().len(), 4);
+        assert_eq!(
+            (
+                &badges["sweep"]["capacity"],
+                &badges["sweep"]["first_failed"]
+            ),
+            (&json!(8.0), &json!(16.0))
+        );
+        assert_eq!(badges["baseline_sweep"]["rps"][0], json!(105.0));
+        assert_eq!(badges["pairs"][0]["ratios"].as_array().unwrap().len(), 5);
+        assert_eq!(data["specs"][1]["log_tail"], "error: address in use");
         // The crashed spec has no summary: a section with its reason, no charts.
         assert_eq!(data["specs"][1]["verdict"], "SERVICE FAILED");
         assert!(data["specs"][1].get("series").is_none());

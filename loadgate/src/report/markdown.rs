@@ -5,9 +5,10 @@
 use std::io::{self, Write};
 
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+use crate::judge::pairs::PairRatios;
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
 use crate::report::resource_figures;
-use crate::summary::{LatencyStats, Metrics, SpecSummary};
+use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepSummary};
 use crate::support::units::{format_micros, format_percent};
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
@@ -51,7 +52,7 @@ impl Markdown<'_> {
             self.out,
             "### {} {} — {}\n",
             icon(spec.verdict),
-            spec.name,
+            text(&spec.name),
             spec.verdict.label()
         )?;
         if let Some(summary) = &spec.summary {
@@ -61,7 +62,11 @@ impl Markdown<'_> {
         self.failures_and_errors(spec)?;
         if let Some(summary) = &spec.summary {
             self.latency_chart(&spec.name, summary, spec.baseline_total.as_ref())?;
+            if let Some(sweep) = &summary.sweep {
+                self.capacity(&spec.name, sweep, spec.baseline_sweep.as_ref())?;
+            }
         }
+        self.pairs(&spec.pairs)?;
         self.service_failure_and_notes(spec)?;
         writeln!(self.out)
     }
@@ -97,7 +102,7 @@ impl Markdown<'_> {
             writeln!(
                 self.out,
                 "| {} | {} | {} | {} | {} | {} |",
-                check.name(),
+                text(&check.name()),
                 check
                     .baseline
                     .map_or("—".to_owned(), |b| check.metric.format(b)),
@@ -120,10 +125,20 @@ impl Markdown<'_> {
     /// Each failed check spelled out, then an example of each kind of request error.
     fn failures_and_errors(&mut self, spec: &SpecResult) -> io::Result<()> {
         for check in spec.failed_checks() {
-            writeln!(self.out, "- ❌ **{}**: {}", check.name(), check.message)?;
+            writeln!(
+                self.out,
+                "- ❌ **{}**: {}",
+                text(&check.name()),
+                text(&check.message)
+            )?;
         }
         for (name, example) in spec.summary.iter().flat_map(|s| s.error_examples()) {
-            writeln!(self.out, "- error in `{name}`: {}", example.describe())?;
+            writeln!(
+                self.out,
+                "- error in {}: {}",
+                code(name),
+                text(&example.describe())
+            )?;
         }
         // Failures are timed apart: a fast error must never read as a fast service.
         let failed = spec.summary.iter().flat_map(|s| {
@@ -135,7 +150,8 @@ impl Markdown<'_> {
             let latency = &failed.latency_us;
             writeln!(
                 self.out,
-                "- {failures} failed in `{name}` took p50 {}, p90 {}, p99 {} (apart: latency is of answered requests)",
+                "- {failures} failed in {} took p50 {}, p90 {}, p99 {} (apart: latency is of answered requests)",
+                code(name),
                 format_micros(latency.p50 as f64),
                 format_micros(latency.p90 as f64),
                 format_micros(latency.p99 as f64),
@@ -163,7 +179,8 @@ impl Markdown<'_> {
         };
         writeln!(
             self.out,
-            "\n```mermaid\nxychart-beta\n    title \"{name}: latency in ms ({what})\"\n    x-axis [p50, p90, p99]\n    y-axis \"ms\""
+            "\n```mermaid\nxychart-beta\n    title \"{}: latency in ms ({what})\"\n    x-axis [p50, p90, p99]\n    y-axis \"ms\"",
+            mermaid(name)
         )?;
         if let Some(baseline) = baseline {
             writeln!(self.out, "    bar [{}]", ms(&baseline.latency_us))?;
@@ -175,22 +192,174 @@ impl Markdown<'_> {
         )
     }
 
-    /// The service's failure with its log tail (or why the run is not judged), then the notes.
-    fn service_failure_and_notes(&mut self, spec: &SpecResult) -> io::Result<()> {
-        if let Some(failure) = &spec.service_failure {
+    /// A sweep's capacity curve: a Mermaid chart of requests/s by step (the baseline's as bars
+    /// when its steps are the same), the capacity step and the first beyond the limits named on
+    /// the axis, then the table of every step.
+    fn capacity(
+        &mut self,
+        name: &str,
+        sweep: &SweepSummary,
+        baseline: Option<&SweepSummary>,
+    ) -> io::Result<()> {
+        let by = &sweep.by;
+        let failed = sweep.first_failed();
+        let label = |step: f64| {
+            let mark = if Some(step) == sweep.capacity {
+                " capacity"
+            } else if Some(step) == failed {
+                " limits failed"
+            } else {
+                ""
+            };
+            format!("\"{step}{mark}\"")
+        };
+        let list = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
+        let same_steps = baseline.filter(|b| {
+            b.steps
+                .iter()
+                .map(|s| s.step)
+                .eq(sweep.steps.iter().map(|s| s.step))
+        });
+        let what = match same_steps {
+            Some(_) => "bars: baseline, line: this run",
+            None => "this run",
+        };
+        writeln!(
+            self.out,
+            "\n```mermaid\nxychart-beta\n    title \"{}: requests/s by {by} ({what})\"\n    x-axis \"{by}\" [{}]\n    y-axis \"requests/s\"",
+            mermaid(name),
+            list(&mut sweep.steps.iter().map(|s| label(s.step)))
+        )?;
+        if let Some(baseline) = same_steps {
+            let rps = list(&mut baseline.steps.iter().map(|s| format!("{:.1}", s.rps)));
+            writeln!(self.out, "    bar [{rps}]")?;
+        }
+        let rps = list(&mut sweep.steps.iter().map(|s| format!("{:.1}", s.rps)));
+        writeln!(self.out, "    line [{rps}]\n```\n")?;
+        writeln!(
+            self.out,
+            "| {by} | requests | failures | errors | p50 | p90 | p99 | req/s | |\n|---|---|---|---|---|---|---|---|---|"
+        )?;
+        for step in &sweep.steps {
+            let latency = &step.latency_us;
+            let mark = if Some(step.step) == sweep.capacity {
+                "◀ capacity"
+            } else if !step.limits_held {
+                "beyond the limits"
+            } else if !step.grew {
+                "throughput no longer grows"
+            } else {
+                ""
+            };
             writeln!(
                 self.out,
-                "- ❌ **service**: {}\n\n```\n{}\n```",
-                failure.message, failure.log_tail
+                "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {mark} |",
+                step.step,
+                step.requests,
+                step.failures,
+                format_percent(step.error_rate),
+                format_micros(latency.p50 as f64),
+                format_micros(latency.p90 as f64),
+                format_micros(latency.p99 as f64),
+                step.rps
             )?;
-        } else if let Some(reason) = &spec.reason {
-            writeln!(self.out, "- ⚠️ {reason}")?;
         }
-        for note in &spec.notes {
-            writeln!(self.out, "- {note}")?;
+        match sweep.capacity {
+            Some(capacity) => writeln!(self.out, "\ncapacity: {capacity} {by}\n"),
+            None => writeln!(self.out, "\ncapacity: none of the steps held the limits\n"),
+        }
+    }
+
+    /// `--against`: one line per judged metric, each pair's ratio (candidate / base) and the
+    /// interval of their median.
+    fn pairs(&mut self, pairs: &[PairRatios]) -> io::Result<()> {
+        for pair in pairs {
+            let each: Vec<String> = pair.ratios.iter().map(|r| format!("{r:.3}")).collect();
+            writeln!(
+                self.out,
+                "- A/B pairs, {} candidate / base: median {:.3} (90% interval {:.3}..{:.3}) · each pair: {}",
+                text(&pair.metric),
+                pair.median,
+                pair.low,
+                pair.high,
+                each.join(" ")
+            )?;
         }
         Ok(())
     }
+
+    /// The service's failure with its log tail (or why the run is not judged), then the notes.
+    fn service_failure_and_notes(&mut self, spec: &SpecResult) -> io::Result<()> {
+        if let Some(failure) = &spec.service_failure {
+            let fence = fence(&failure.log_tail);
+            writeln!(
+                self.out,
+                "- ❌ **service**: {}\n\n{fence}\n{}\n{fence}",
+                text(&failure.message),
+                failure.log_tail
+            )?;
+        } else if let Some(reason) = &spec.reason {
+            writeln!(self.out, "- ⚠️ {}", text(reason))?;
+        }
+        for note in &spec.notes {
+            writeln!(self.out, "- {}", text(note))?;
+        }
+        Ok(())
+    }
+}
+
+/// `raw` as Markdown text that renders as written, in a paragraph, a list item or a table cell:
+/// every character CommonMark or GitHub could read as markup (emphasis, code, links, HTML and
+/// entities, cell borders, strikethrough, math) escaped with a backslash, and line breaks as
+/// spaces, since a row or an item is one line.
+pub(crate) fn text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '|' | '~' | '$' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `raw` as an inline code span: fenced by more backticks than any run of them inside, padded
+/// when it starts or ends with one (CommonMark strips one space from each side).
+fn code(raw: &str) -> String {
+    let ticks = "`".repeat(longest_run(raw, '`') + 1);
+    let pad = if raw.starts_with('`') || raw.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{}{pad}{ticks}", raw.replace(['\n', '\r'], " "))
+}
+
+/// A code block's fence: longer than any run of backticks in `body`, at least three.
+fn fence(body: &str) -> String {
+    "`".repeat((longest_run(body, '`') + 1).max(3))
+}
+
+fn longest_run(text: &str, of: char) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in text.chars() {
+        run = if c == of { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// `raw` inside a quoted Mermaid label: its quote and entity characters as Mermaid's entity
+/// codes (`#quot;`), which it decodes back when it draws, and no line break.
+pub(crate) fn mermaid(raw: &str) -> String {
+    raw.replace('#', "#35;")
+        .replace('"', "#quot;")
+        .replace('`', "#96;")
+        .replace(['\n', '\r'], " ")
 }
 
 fn icon(verdict: Verdict) -> &'static str {
@@ -225,5 +394,78 @@ mod tests {
     #[test]
     fn markdown_matches_its_golden_file() {
         golden::check("summary.md", &fixtures::render(write, &fixtures::result()));
+    }
+
+    /// The cells of every table row, and the text of every paragraph, list item and heading, as
+    /// GitHub's kind of renderer reads `markdown` (raw HTML counted apart: there must be none).
+    fn rendered(markdown: &str) -> (Vec<Vec<Vec<String>>>, Vec<String>, usize) {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+        let (mut tables, mut blocks, mut html) = (Vec::new(), Vec::new(), 0);
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut row: Vec<String> = Vec::new();
+        let mut current = String::new();
+        for event in Parser::new_ext(markdown, options) {
+            match event {
+                Event::Start(Tag::TableRow | Tag::TableHead) => row.clear(),
+                Event::End(TagEnd::TableRow | TagEnd::TableHead) => rows.push(row.clone()),
+                Event::End(TagEnd::Table) => tables.push(std::mem::take(&mut rows)),
+                Event::Start(_) => current.clear(),
+                Event::End(TagEnd::TableCell) => row.push(std::mem::take(&mut current)),
+                Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => {
+                    blocks.push(std::mem::take(&mut current));
+                }
+                Event::Text(t) | Event::Code(t) => current.push_str(&t),
+                Event::SoftBreak => current.push(' '),
+                Event::Html(_) | Event::InlineHtml(_) => html += 1,
+                _ => {}
+            }
+        }
+        (tables, blocks, html)
+    }
+
+    #[test]
+    fn a_name_with_markup_characters_is_shown_as_written() {
+        let name = "a<b>&\"c' ]]> |x| `tick` *no* _em_ [l](u) ~s~ $m$ \\";
+        let mut result = fixtures::result();
+        let spec = &mut result.specs[0];
+        let summary = spec.summary.as_mut().unwrap();
+        let metrics = summary.requests.remove("emit-new").unwrap();
+        summary.requests.insert(name.into(), metrics);
+        spec.checks[1].scope = name.into();
+        spec.notes.push(format!("a note naming {name}"));
+        let markdown = fixtures::render(write, &result);
+        let (tables, blocks, html) = rendered(&markdown);
+        assert_eq!(html, 0, "nothing is taken as HTML:\n{markdown}");
+        // The checks and the sweep.
+        assert_eq!(tables.len(), 2, "{markdown}");
+        for rows in &tables {
+            assert!(
+                rows.iter().all(|r| r.len() == rows[0].len()),
+                "every row has its header's cells: {rows:?}\n{markdown}"
+            );
+        }
+        let checks = &tables[0];
+        assert_eq!((checks.len(), checks[0].len()), (4, 6), "{checks:?}");
+        assert_eq!(checks[2][0], format!("{name} p90 max"), "{checks:?}");
+        for shown in [
+            format!("error in {name}: "),
+            format!("2 failed in {name} took"),
+            format!("a note naming {name}"),
+        ] {
+            assert!(
+                blocks.iter().any(|b| b.contains(&shown)),
+                "`{shown}` not in {blocks:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn code_spans_and_fences_outgrow_the_backticks_inside() {
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`a"), "`` `a ``");
+        assert_eq!(fence("x"), "```");
+        assert_eq!(fence("a ```` b"), "`````");
+        assert_eq!(mermaid("a\"#`b"), "a#quot;#35;#96;b");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod annotations;
 pub mod console;
+pub mod history;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -83,13 +84,15 @@ pub(crate) mod fixtures {
     use std::path::PathBuf;
 
     use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+    use crate::judge::pairs::PairRatios;
     use crate::judge::verdict::{GateResult, SpecResult, Verdict};
     use crate::metric::Metric;
     use crate::run::record::ErrorExample;
     use crate::run::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
     use crate::summary::{
-        FailedLatency, LatencyStats, LoadFacts, Metrics, SpecSummary, WarmupFacts,
+        FailedLatency, LatencyStats, LoadFacts, Metrics, SpecSummary, SweepStep, SweepSummary,
+        WarmupFacts,
     };
     use crate::support::meta::{Host, Provenance};
     use crate::support::units::Seconds;
@@ -168,6 +171,31 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// A sweep that saturates at 8 users and breaks its limits at 16; `faster` adds to its
+    /// throughput.
+    fn sweep(faster: f64) -> SweepSummary {
+        let step = |users: f64, rps: f64, p90_ms: u64, grew: bool, limits_held: bool| SweepStep {
+            step: users,
+            requests: (rps * 3.0) as u64,
+            failures: 0,
+            error_rate: 0.0,
+            rps: rps + faster,
+            latency_us: metrics(100, 0, p90_ms * 500).latency_us,
+            grew,
+            limits_held,
+        };
+        SweepSummary {
+            by: "users".into(),
+            steps: vec![
+                step(2.0, 95.0, 21, true, true),
+                step(4.0, 190.0, 21, true, true),
+                step(8.0, 370.0, 24, true, true),
+                step(16.0, 380.0, 250, false, false),
+            ],
+            capacity: Some(8.0),
+        }
+    }
+
     pub fn result() -> GateResult {
         let summary = SpecSummary {
             load: LoadFacts {
@@ -233,7 +261,7 @@ pub(crate) mod fixtures {
                 processes: 1,
             }],
             schedule: None,
-            sweep: None,
+            sweep: Some(sweep(0.0)),
             rounds: Vec::new(),
             series: Vec::new(),
         };
@@ -247,6 +275,14 @@ pub(crate) mod fixtures {
             notes: vec![],
             summary: Some(summary),
             baseline_total: Some(metrics(4000, 0, 1_000)),
+            baseline_sweep: Some(sweep(10.0)),
+            pairs: vec![PairRatios {
+                metric: "total p90".into(),
+                ratios: vec![1.21, 1.18, 1.2, 1.25, 1.19],
+                median: 1.2,
+                low: 1.18,
+                high: 1.21,
+            }],
             checks: vec![
                 check(
                     Metric::P90,
@@ -293,6 +329,8 @@ pub(crate) mod fixtures {
             ],
             summary: None,
             baseline_total: None,
+            baseline_sweep: None,
+            pairs: Vec::new(),
             checks: vec![],
         };
         let provenance = Provenance {

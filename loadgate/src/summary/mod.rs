@@ -101,6 +101,13 @@ pub struct SweepSummary {
     pub capacity: Option<f64>,
 }
 
+impl SweepSummary {
+    /// The first step beyond the sweep's limits, if any.
+    pub fn first_failed(&self) -> Option<f64> {
+        self.steps.iter().find(|s| !s.limits_held).map(|s| s.step)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepStep {
