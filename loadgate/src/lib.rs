@@ -69,6 +69,7 @@ pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
 pub use cli::{AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, RunArgs};
 pub use judge::checks::{Check, CheckKind, CheckOutcome};
+pub use judge::pairs::PairRatios;
 pub use judge::verdict::{GateResult, SpecResult, Verdict};
 pub use metric::Metric;
 pub use pipeline::blocking::run_blocking;

@@ -3,11 +3,13 @@
 //! Each module is one area of the gate, driven through the real `xtask` binary.
 
 mod adopter;
+mod against;
 mod bad_input;
 mod failing;
 mod faults;
 mod gate;
 mod github;
+mod history;
 mod open_model;
 mod progress;
 mod report_html;

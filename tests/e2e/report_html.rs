@@ -23,7 +23,7 @@ fn chromium() -> PathBuf {
 }
 
 /// Runs headless Chromium on `page` with `args`; returns (stdout, stderr).
-fn headless(page: &Path, args: &[&str]) -> (String, String) {
+pub(crate) fn headless(page: &Path, args: &[&str]) -> (String, String) {
     let output = Command::new(chromium())
         .args([
             "--headless",
@@ -44,6 +44,57 @@ fn headless(page: &Path, args: &[&str]) -> (String, String) {
     )
 }
 
+/// Opens `page` in headless Chromium and asserts that every script ran without a console
+/// message; answers each chart's title and the points its first dataset drew, in page order, and
+/// the rendered DOM.
+pub(crate) fn charts_in_browser(page: &Path) -> (Vec<(String, usize)>, String) {
+    let (dom, log) = headless(page, &["--dump-dom"]);
+    let body = dom
+        .find("<body")
+        .map(|at| &dom[at..at + dom[at..].find('>').unwrap()])
+        .unwrap_or_else(|| panic!("no <body> in the rendered page:\n{dom}"));
+    assert!(!body.contains("data-errors"), "a script failed: {body}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    let attribute = |tag: &str, name: &str| -> String {
+        let from = tag
+            .find(&format!("{name}=\""))
+            .unwrap_or_else(|| panic!("no {name}: {tag}"));
+        let value = &tag[from + name.len() + 2..];
+        value[..value.find('"').unwrap()].to_owned()
+    };
+    let charts: Vec<(String, usize)> = dom
+        .split("<canvas")
+        .skip(1)
+        .map(|rest| {
+            let tag = &rest[..rest.find('>').unwrap()];
+            let points = attribute(tag, "data-points").parse().unwrap();
+            (attribute(tag, "aria-label"), points)
+        })
+        .collect();
+    assert!(
+        body.contains(&format!("data-charts=\"{}\"", charts.len())),
+        "{body}"
+    );
+    (charts, dom)
+}
+
+/// The points of the one chart whose title starts with `title`.
+#[track_caller]
+pub(crate) fn points_of(charts: &[(String, usize)], title: &str) -> usize {
+    let found: Vec<usize> = charts
+        .iter()
+        .filter(|(label, _)| label.starts_with(title))
+        .map(|(_, points)| *points)
+        .collect();
+    assert_eq!(found.len(), 1, "one `{title}` chart in {charts:?}");
+    found[0]
+}
+
 #[test]
 fn the_html_report_renders_every_chart_in_a_browser_without_errors() {
     let sandbox = Sandbox::new();
@@ -60,22 +111,11 @@ fn the_html_report_renders_every_chart_in_a_browser_without_errors() {
     sandbox.run(&[spec]).expect_code(0);
     let page = sandbox.out().join("report.html");
 
-    let (dom, log) = headless(&page, &["--dump-dom"]);
-    let body = dom
-        .find("<body")
-        .map(|at| &dom[at..at + dom[at..].find('>').unwrap()])
-        .unwrap_or_else(|| panic!("no <body> in the rendered page:\n{dom}"));
     // Requests and errors, latency over time, the distribution against the baseline, and the
-    // service's memory and CPU.
-    assert!(body.contains(r#"data-charts="4""#), "{body}");
-    assert!(!body.contains("data-errors"), "a script failed: {body}");
-    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(
-        console.is_empty(),
-        "console messages:\n{}",
-        console.join("\n")
-    );
-    assert_eq!(dom.matches("<canvas").count(), 4);
+    // service's memory and CPU, each with its points drawn.
+    let (charts, _) = charts_in_browser(&page);
+    assert_eq!(charts.len(), 4, "{charts:?}");
+    assert!(charts.iter().all(|(_, points)| *points > 0), "{charts:?}");
 
     let screenshot = sandbox.out().join("report.png");
     headless(

@@ -31,6 +31,12 @@ fn a_service_that_exits_at_once_fails_the_run_with_its_log_tail() {
         "{junit}"
     );
     assert_eq!(fault.sandbox.summary().exit_code, 3);
+    // report.html shows the log tail, as text, in a browser.
+    let (charts, dom) =
+        crate::report_html::charts_in_browser(&fault.sandbox.out().join("report.html"));
+    assert!(charts.is_empty(), "{charts:?}");
+    let pre = dom.find("<pre>").map(|at| &dom[at..]).unwrap_or_default();
+    assert!(pre.contains("unexpected argument"), "{dom}");
     fault.assert_left_clean();
 }
 

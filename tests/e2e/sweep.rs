@@ -62,5 +62,30 @@ fn a_sweep_names_the_capacity_of_a_service_that_saturates_and_gates_on_it() {
             .any(|f| f.starts_with("capacity ") && f.contains("exceeds -10%")),
         "{junit}"
     );
+    // The capacity curve, with the first run's as the baseline: one point per step in a
+    // browser, and in summary.md a Mermaid chart with both and the table of every step.
+    let (charts, _) = crate::report_html::charts_in_browser(&sandbox.out().join("report.html"));
+    assert_eq!(
+        crate::report_html::points_of(
+            &charts,
+            "capacity curve: requests/s and latency by users against the baseline"
+        ),
+        5,
+        "{charts:?}"
+    );
+    let markdown = sandbox.read_out("summary.md");
+    for shown in [
+        "xychart-beta\n    title \"sweep: requests/s by users (bars: baseline, line: this run)\"",
+        "x-axis \"users\" [\"2 capacity\", \"4\", \"8\", \"16\", \"32",
+        "| users | requests | failures | errors | p50 | p90 | p99 | req/s | |",
+        "| 2 | ",
+        "| 32 | ",
+        "capacity: 2 users",
+    ] {
+        assert!(
+            markdown.contains(shown),
+            "no `{shown}` in summary.md:\n{markdown}"
+        );
+    }
     sandbox.assert_no_leftover_processes();
 }

@@ -221,7 +221,8 @@ const HELPERS: &str = r##"
     return Object.assign({ label: label, data: xy(xs, ys), borderColor: color, backgroundColor: color,
       pointRadius: 0, borderWidth: 1.5, tension: 0.1 }, extra || {});
   }
-  function seconds(title) { return { type: "linear", title: { display: true, text: title || "seconds since the load started" } }; }
+  // From zero, so the warmup at the start is in view.
+  function seconds(title) { return { type: "linear", min: 0, title: { display: true, text: title || "seconds since the load started" } }; }
   window.loadgate = { colors: colors, el: el, chart: chart, line: line, seconds: seconds,
     count: function () { return charts; } };
 })();
