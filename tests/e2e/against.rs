@@ -3,20 +3,7 @@
 //! both sides run the same demo service in short ABBA pairs. What is checked is what a reviewer
 //! sees: each pair's ratio in summary.json, summary.md and report.html (in a browser).
 
-use std::process::Command;
-
-use loadgate_tests::Sandbox;
-
-fn git(sandbox: &Sandbox, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(sandbox.path())
-        .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.com"])
-        .args(args)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
-}
+use loadgate_tests::{Sandbox, git};
 
 #[test]
 fn an_against_run_shows_every_pair_and_the_interval() {
@@ -37,9 +24,9 @@ fn an_against_run_shows_every_pair_and_the_interval() {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(dir.join("src/lib.rs"), "").unwrap();
     std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
-    git(&sandbox, &["init", "-q"]);
-    git(&sandbox, &["add", "-A"]);
-    git(&sandbox, &["commit", "-q", "-m", "base"]);
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
 
     let run = sandbox.run_command(sandbox.loadtest().args([
         "--root",

@@ -5,19 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use loadgate_tests::{Sandbox, bins, workspace_root};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
+use loadgate_tests::{Sandbox, bins, git, workspace_root};
 
 /// A project (Cargo.toml and loadspec/) whose `baselines/reads.json` was committed with a p90 of
 /// 2, 3 and 4 ms, and once corrupt between the second and the third; answers the corrupt

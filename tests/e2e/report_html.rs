@@ -95,27 +95,57 @@ pub(crate) fn points_of(charts: &[(String, usize)], title: &str) -> usize {
     found[0]
 }
 
+/// `a<b>&"c' ]]> |x|` and a backtick, as a TOML basic string's body.
+const TOML_NAME: &str = r#"a<b>&\"c' ]]> |x| `"#;
+const NAME: &str = r#"a<b>&"c' ]]> |x| `"#;
+
 #[test]
 fn the_html_report_renders_every_chart_in_a_browser_without_errors() {
     let sandbox = Sandbox::new();
     // A check that no timing can fail (the noise floor is far above any p90 here): this test is
     // about the page, and a busy machine once took the p90 from 2.0 ms to 3.3 ms (+60 %).
+    // A request whose name holds every character a format could take for markup, with a check of
+    // its own so each report names it.
     let spec = sandbox.quick_spec(
         "html",
         &[],
-        "[gate]\np90 = { regression = \"50%\", noise_floor = \"10s\" }\n",
+        &format!(
+            "[[request]]\nname = \"{TOML_NAME}\"\npath = \"/\"\n\n\
+             [gate]\np90 = {{ regression = \"50%\", noise_floor = \"10s\" }}\n\n\
+             [gate.request.\"{TOML_NAME}\"]\np90 = {{ max = \"10s\" }}\n"
+        ),
     );
     let spec = spec.to_str().unwrap();
     // A baseline first, so the distribution chart has both curves.
     sandbox.run(&["--update-baselines", spec]).expect_code(0);
-    sandbox.run(&[spec]).expect_code(0);
+    let run = sandbox.run(&[spec]);
+    run.expect_code(0);
     let page = sandbox.out().join("report.html");
 
     // Requests and errors, latency over time, the distribution against the baseline, and the
     // service's memory and CPU, each with its points drawn.
-    let (charts, _) = charts_in_browser(&page);
+    let (charts, dom) = charts_in_browser(&page);
     assert_eq!(charts.len(), 4, "{charts:?}");
     assert!(charts.iter().all(|(_, points)| *points > 0), "{charts:?}");
+    // The name as written, in every format: the page's text (the DOM escapes it as HTML does),
+    // the console, JUnit (XML-escaped), and Markdown escaped so GitHub renders it literally.
+    let check = format!("{NAME} p90 max");
+    let in_html = check
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    assert!(dom.contains(&format!("<td>{in_html}</td>")), "{dom}");
+    assert!(run.stdout.contains(&check), "{}", run.stdout);
+    let junit = sandbox.read_out("junit.xml");
+    assert!(
+        junit.contains("a&lt;b&gt;&amp;&quot;c&apos; ]]&gt; |x| `"),
+        "{junit}"
+    );
+    let markdown = sandbox.read_out("summary.md");
+    assert!(
+        markdown.contains(r#"| a\<b\>\&"c' \]\]\> \|x\| \` p90 max |"#),
+        "{markdown}"
+    );
 
     let screenshot = sandbox.out().join("report.png");
     headless(

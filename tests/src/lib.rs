@@ -442,6 +442,21 @@ fn read_baseline(file: &Path) -> Baseline {
         .unwrap_or_else(|| panic!("no baseline {}", file.display()))
 }
 
+/// Runs git in `dir` as a test author (no global config needed) and answers its trimmed output;
+/// it must succeed.
+#[track_caller]
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// Asserts how many of the `due` requests in an open-model run's judged window it sent, as
 /// tightly as its exit code allows. Never more than due. A pass (0) means the generator kept
 /// its schedule, which the gate defines as at least 98 % of the rate: a scheduler that runs a

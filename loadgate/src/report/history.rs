@@ -157,20 +157,14 @@ fn write_markdown(
 
 /// One section per spec, a line chart per metric over its commits (one point each), the last
 /// run's value as a star after them.
-const HISTORY_PAGE: &str = r##"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+const HISTORY_PAGE: &str = r##"/*HEAD*/
 <title>loadgate baseline history</title>
-/*HEAD*/
 </head>
 <body>
 <h1>loadgate: baseline history</h1>
 <p class="muted" id="dir"></p>
 <div id="specs"></div>
-<script id="data" type="application/json">/*DATA*/</script>
-<script>/*HELPERS*/</script>
+/*DATA*/
 <script>
 (function () {
   "use strict";
@@ -267,12 +261,7 @@ mod tests {
     fn the_page_carries_a_point_per_commit_and_the_current_value() {
         let page = page(&history(), None);
         assert!(page.contains("Chart.js v4.6.1") && !page.contains("src=\"http"));
-        let start = page
-            .find(r#"<script id="data" type="application/json">"#)
-            .unwrap();
-        let json = &page[start..];
-        let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
-        let data: Value = serde_json::from_str(json).unwrap();
+        let data = crate::report::html::page_data(&page);
         let charts = &data["specs"][0]["charts"];
         assert_eq!(charts[0]["metric"], "p90");
         assert_eq!(charts[0]["values"], json!([2.0, 2.5]));

@@ -40,17 +40,19 @@ pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
     write!(out, "{}", fill(PAGE, &data))
 }
 
-/// `page` with the chart library, the shared drawing helpers and `data` in place of its
-/// `/*CHART_JS*/`, `/*HELPERS*/` and `/*DATA*/`: one file that needs no network.
+/// `page` with the shared head (styles, chart library) in place of its `/*HEAD*/`, and `data`
+/// followed by the shared drawing helpers in place of its `/*DATA*/`: one file that needs no
+/// network.
 pub(crate) fn fill(page: &str, data: &Value) -> String {
     // `<` escaped: the JSON sits inside a <script> element.
     let data = data.to_string().replace('<', "\\u003c");
     let library = CHART_JS
         .trim_end()
         .trim_end_matches("//# sourceMappingURL=chart.umd.min.js.map");
-    page.replace("/*HEAD*/", HEAD)
-        .replace("/*CHART_JS*/", library)
-        .replace("/*HELPERS*/", HELPERS)
+    let data = format!(
+        "<script id=\"data\" type=\"application/json\">{data}</script>\n<script>{HELPERS}</script>"
+    );
+    page.replace("/*HEAD*/", &HEAD.replace("/*CHART_JS*/", library))
         .replace("/*DATA*/", &data)
 }
 
@@ -140,9 +142,14 @@ fn spec_data(spec: &SpecResult) -> Value {
     })
 }
 
-/// Every page's styles, its error catcher (a failed script marks `<body data-errors>`) and the
+/// Every page's head up to its title: styles, its error catcher (a failed script marks `<body data-errors>`) and the
 /// chart library.
-const HEAD: &str = r##"<style>
+const HEAD: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem auto; max-width: 1100px; padding: 0 1rem; color: #1f2328; }
   h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
   .PASS { color: #1a7f37; } .FAIL, .SERVICE.FAILED { color: #cf222e; } .INCONCLUSIVE { color: #9a6700; }
@@ -231,20 +238,14 @@ const HELPERS: &str = r##"
 /// The page: styles, the inlined library, the data, and the code that draws one section per
 /// spec. It marks `<body data-charts=N>` when done, and `data-errors` if a script failed, so a
 /// headless browser can tell.
-const PAGE: &str = r##"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+const PAGE: &str = r##"/*HEAD*/
 <title>loadgate report</title>
-/*HEAD*/
 </head>
 <body>
 <h1>loadgate: <span id="verdict"></span></h1>
 <p class="muted" id="provenance"></p>
 <div id="specs"></div>
-<script id="data" type="application/json">/*DATA*/</script>
-<script>/*HELPERS*/</script>
+/*DATA*/
 <script>
 (function () {
   "use strict";
@@ -359,6 +360,17 @@ const PAGE: &str = r##"<!DOCTYPE html>
 </html>
 "##;
 
+/// The data a page embeds, as the page's script reads it.
+#[cfg(test)]
+pub(crate) fn page_data(page: &str) -> Value {
+    let start = page
+        .find(r#"<script id="data" type="application/json">"#)
+        .unwrap();
+    let json = &page[start..];
+    let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+    serde_json::from_str(json).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,12 +384,7 @@ mod tests {
         for external in ["src=\"http", "href=\"http", "<link "] {
             assert!(!page.contains(external), "no network: {external}");
         }
-        let start = page
-            .find(r#"<script id="data" type="application/json">"#)
-            .unwrap();
-        let json = &page[start..];
-        let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
-        let data: Value = serde_json::from_str(json).unwrap();
+        let data = page_data(&page);
         let badges = &data["specs"][0];
         assert_eq!(badges["name"], "badges");
         assert_eq!(

@@ -8,7 +8,7 @@ use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::pairs::PairRatios;
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
 use crate::report::resource_figures;
-use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepSummary};
+use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepStep, SweepSummary};
 use crate::support::units::{format_micros, format_percent};
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
@@ -202,16 +202,9 @@ impl Markdown<'_> {
         baseline: Option<&SweepSummary>,
     ) -> io::Result<()> {
         let by = &sweep.by;
-        let failed = sweep.first_failed();
-        let label = |step: f64| {
-            let mark = if Some(step) == sweep.capacity {
-                " capacity"
-            } else if Some(step) == failed {
-                " limits failed"
-            } else {
-                ""
-            };
-            format!("\"{step}{mark}\"")
+        let label = |step: &SweepStep| match step_mark(sweep, step) {
+            "" => format!("\"{}\"", step.step),
+            mark => format!("\"{} {mark}\"", step.step),
         };
         let list = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
         let same_steps = baseline.filter(|b| {
@@ -228,7 +221,7 @@ impl Markdown<'_> {
             self.out,
             "\n```mermaid\nxychart-beta\n    title \"{}: requests/s by {by} ({what})\"\n    x-axis \"{by}\" [{}]\n    y-axis \"requests/s\"",
             mermaid(name),
-            list(&mut sweep.steps.iter().map(|s| label(s.step)))
+            list(&mut sweep.steps.iter().map(label))
         )?;
         if let Some(baseline) = same_steps {
             let rps = list(&mut baseline.steps.iter().map(|s| format!("{:.1}", s.rps)));
@@ -242,15 +235,7 @@ impl Markdown<'_> {
         )?;
         for step in &sweep.steps {
             let latency = &step.latency_us;
-            let mark = if Some(step.step) == sweep.capacity {
-                "◀ capacity"
-            } else if !step.limits_held {
-                "beyond the limits"
-            } else if !step.grew {
-                "throughput no longer grows"
-            } else {
-                ""
-            };
+            let mark = step_mark(sweep, step);
             writeln!(
                 self.out,
                 "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {mark} |",
@@ -360,6 +345,20 @@ pub(crate) fn mermaid(raw: &str) -> String {
         .replace('"', "#quot;")
         .replace('`', "#96;")
         .replace(['\n', '\r'], " ")
+}
+
+/// What a sweep's step was: the capacity, beyond the limits, or past the point where
+/// throughput grew; empty for a step on the way up.
+fn step_mark(sweep: &SweepSummary, step: &SweepStep) -> &'static str {
+    if Some(step.step) == sweep.capacity {
+        "capacity"
+    } else if !step.limits_held {
+        "limits failed"
+    } else if !step.grew {
+        "no longer grows"
+    } else {
+        ""
+    }
 }
 
 fn icon(verdict: Verdict) -> &'static str {
