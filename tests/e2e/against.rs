@@ -53,7 +53,7 @@ fn an_against_run_shows_every_pair_and_the_interval() {
     );
     let (charts, _) = crate::report_html::charts_in_browser(&sandbox.out().join("report.html"));
     assert_eq!(
-        crate::report_html::points_of(&charts, "A/B pairs: candidate / base"),
+        crate::report_html::points_of(&charts, "A/B pairs: total p90, candidate / base"),
         n,
         "a point per pair: {charts:?}"
     );

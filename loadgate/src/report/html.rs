@@ -169,7 +169,7 @@ const HEAD: &str = r##"<!DOCTYPE html>
 /// What every page's drawing shares, as `window.loadgate`: making elements, one chart in a box
 /// (its canvas labelled with its title and marked `data-points` with its first dataset's drawn
 /// points, for a headless browser to read), line datasets, and the `marks` plugin that shades
-/// bands (the warmup) and draws vertical and horizontal rules (capacity, no change).
+/// bands (the warmup, an interval) and draws vertical and horizontal rules (capacity, no change).
 const HELPERS: &str = r##"
 (function () {
   "use strict";
@@ -196,6 +196,14 @@ const HELPERS: &str = r##"
       ctx.setLineDash([]);
       var text = l.label, w = ctx.measureText(text).width;
       ctx.fillText(text, px + 4 + w > area.right ? px - 4 - w : px + 4, area.top + 12 + 14 * i);
+    });
+    (o.hbands || []).forEach(function (b) {
+      var top = Math.max(y.getPixelForValue(b.to), area.top), bottom = Math.min(y.getPixelForValue(b.from), area.bottom);
+      if (!(bottom > top)) return;
+      ctx.fillStyle = "rgba(9,105,218,0.12)";
+      ctx.fillRect(area.left, top, area.right - area.left, bottom - top);
+      ctx.fillStyle = "#59636e";
+      ctx.fillText(b.label, area.left + 4, top - 3);
     });
     (o.hlines || []).forEach(function (l) {
       var py = y.getPixelForValue(l.at);
@@ -274,20 +282,20 @@ const PAGE: &str = r##"/*HEAD*/
         ms: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "ms" } } } } },
       { lines: lines });
   }
+  // A chart per judged metric: each pair's ratio in the order the pairs ran, the 90 % interval of
+  // their median as a band, the median and no change (1) as rules.
   function pairs(grid, list) {
-    var labels = list.map(function (p) { return p.metric; });
-    var points = [];
-    list.forEach(function (p) { p.ratios.forEach(function (r) { points.push({ x: p.metric, y: r }); }); });
-    chart(grid, "A/B pairs: candidate / base, each pair and the 90% interval of the median", {
-      type: "bar", data: { labels: labels, datasets: [
-        { type: "line", label: "one pair", data: points, showLine: false, pointRadius: 4,
-          borderColor: colors.p50, backgroundColor: colors.p50 },
-        { type: "line", label: "median", data: list.map(function (p) { return { x: p.metric, y: p.median }; }),
-          showLine: false, pointStyle: "line", pointRadius: 14, borderWidth: 3, borderColor: colors.p99, backgroundColor: colors.p99 },
-        { type: "bar", label: "90% interval", data: list.map(function (p) { return [p.low, p.high]; }),
-          backgroundColor: "rgba(9,105,218,0.15)", borderColor: colors.p50, borderWidth: 1, barPercentage: 0.4 }] },
-      options: { scales: { y: { title: { display: true, text: "candidate / base (1 = no change)" } } } } },
-      { hlines: [{ at: 1, color: colors.baseline }] });
+    list.forEach(function (p) {
+      var order = p.ratios.map(function (_, i) { return i + 1; });
+      chart(grid, "A/B pairs: " + p.metric + ", candidate / base (median " + p.median.toFixed(3) + ")", {
+        type: "line", data: { datasets: [line("one pair", order, p.ratios, colors.p50, { showLine: false, pointRadius: 5 })] },
+        options: { scales: { x: { type: "linear", min: 0, max: order.length + 1, ticks: { stepSize: 1 },
+            title: { display: true, text: "pair, in the order they ran" } },
+          y: { suggestedMin: Math.min(0.9, p.low), suggestedMax: Math.max(1.1, p.high),
+            title: { display: true, text: "candidate / base (1 = no change)" } } } } },
+        { hbands: [{ from: p.low, to: p.high, label: "90% interval of the median" }],
+          hlines: [{ at: 1, color: colors.baseline }, { at: p.median, color: colors.p99 }] });
+    });
   }
 
   document.getElementById("verdict").textContent = data.verdict;
