@@ -98,6 +98,27 @@ fn history_reads_every_committed_baseline_skips_a_corrupt_one_and_needs_git() {
         "the page names it too"
     );
 
+    // The last two commits only, written elsewhere: the corrupt one and the third; the last run
+    // is still found where runs write by default.
+    let limited = sandbox.path().join("limited");
+    sandbox
+        .run_command(
+            Command::new(&bins().xtask)
+                .current_dir(&project)
+                .args(["loadtest", "history", "--limit", "2", "--out"])
+                .arg(&limited),
+        )
+        .expect_code(0);
+    let markdown = std::fs::read_to_string(limited.join("history.md")).unwrap();
+    let rows: Vec<&str> = markdown.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(
+        rows.len(),
+        3,
+        "header, this run, the third commit:\n{markdown}"
+    );
+    assert!(rows[2].contains("4.00ms") && markdown.contains(&format!("commit {corrupt} (")));
+    assert!(limited.join("history.html").is_file());
+
     // Without git history, through the `loadgate` binary: exit 2, and why.
     let plain = sandbox.path().join("plain");
     std::fs::create_dir_all(plain.join("loadspec")).unwrap();

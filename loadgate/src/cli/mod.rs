@@ -110,8 +110,8 @@ pub struct HistoryArgs {
     /// Spec names; every baseline ever committed when none.
     pub specs: Vec<String>,
     /// How many of the latest commits that changed a spec's baseline to read.
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub limit: usize,
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
     /// Where the committed baselines are.
     #[arg(long, value_name = "DIR")]
     pub baselines: Option<PathBuf>,
@@ -200,7 +200,7 @@ impl AcceptArgs {
 impl HistoryArgs {
     fn run(self, root: &Path) -> Result<Exit, GateError> {
         let paths = paths(root, &self.baselines, &self.out);
-        let mut history = history::read(&paths.baselines_dir, &self.specs, self.limit)
+        let mut history = history::read(&paths.baselines_dir, &self.specs, self.limit as usize)
             .map_err(|err| GateError::BadInput(err.into()))?;
         history.dir = paths.shown(&paths.baselines_dir).display().to_string();
         // The last run's figures beside the history: in --out, else where runs write by default.
