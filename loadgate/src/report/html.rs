@@ -82,14 +82,17 @@ fn spec_data(spec: &SpecResult) -> Value {
         .iter()
         .map(|c| json!({ "name": c.name(), "outcome": c.outcome, "message": c.message }))
         .collect();
+    // What every spec shows, measured or not: who, the verdict and why, the service's log tail.
+    let mut data = json!({
+        "name": spec.name,
+        "verdict": spec.verdict.label(),
+        "reason": spec.reason,
+        "log_tail": spec.service_failure.as_ref().map(|f| &f.log_tail),
+        "log_file": spec.service_failure.as_ref().map(|f| &f.log_file),
+        "checks": checks,
+    });
     let Some(summary) = &spec.summary else {
-        return json!({
-            "name": spec.name,
-            "verdict": spec.verdict.label(),
-            "reason": spec.reason,
-            "log_tail": spec.service_failure.as_ref().map(|f| &f.log_tail),
-            "checks": checks,
-        });
+        return data;
     };
     let series = &summary.series;
     let service = &summary.service_series;
@@ -110,13 +113,8 @@ fn spec_data(spec: &SpecResult) -> Value {
                 .collect::<Vec<_>>()
         })
     };
-    json!({
-        "name": spec.name,
-        "verdict": spec.verdict.label(),
-        "reason": spec.reason,
-        "log_tail": spec.service_failure.as_ref().map(|f| &f.log_tail),
+    let measured = json!({
         "load": summary.load.describe(),
-        "checks": checks,
         "series": {
             "t": series.iter().map(|p| p.t.0).collect::<Vec<_>>(),
             "requests": series.iter().map(|p| p.requests).collect::<Vec<_>>(),
@@ -139,11 +137,15 @@ fn spec_data(spec: &SpecResult) -> Value {
         "sweep": summary.sweep.as_ref().map(sweep_data),
         "baseline_sweep": spec.baseline_sweep.as_ref().map(sweep_data),
         "pairs": spec.pairs,
-    })
+    });
+    if let (Some(all), Value::Object(more)) = (data.as_object_mut(), measured) {
+        all.extend(more);
+    }
+    data
 }
 
-/// Every page's head up to its title: styles, its error catcher (a failed script marks `<body data-errors>`) and the
-/// chart library.
+/// Every page's head up to its title: styles, its error catcher (a failed script marks
+/// `<body data-errors>`) and the chart library.
 const HEAD: &str = r##"<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -310,7 +312,11 @@ const PAGE: &str = r##"/*HEAD*/
     section.appendChild(h2);
     if (spec.load) section.appendChild(el("p", { "class": "muted" }, spec.load));
     if (spec.reason) section.appendChild(el("p", {}, spec.reason));
-    if (spec.log_tail) section.appendChild(el("pre", {}, spec.log_tail));
+    if (spec.log_tail) {
+      // A --target service has no log of ours: its tail is empty and has no file.
+      if (spec.log_file) section.appendChild(el("p", { "class": "muted" }, "the last lines of " + spec.log_file + ":"));
+      section.appendChild(el("pre", {}, spec.log_tail));
+    }
     if (spec.checks.length) {
       var table = el("table");
       spec.checks.forEach(function (c) {
@@ -413,6 +419,10 @@ mod tests {
         assert_eq!(badges["baseline_sweep"]["rps"][0], json!(105.0));
         assert_eq!(badges["pairs"][0]["ratios"].as_array().unwrap().len(), 5);
         assert_eq!(data["specs"][1]["log_tail"], "error: address in use");
+        assert_eq!(
+            data["specs"][1]["log_file"],
+            "target/loadtest/reads.service.log"
+        );
         // The crashed spec has no summary: a section with its reason, no charts.
         assert_eq!(data["specs"][1]["verdict"], "SERVICE FAILED");
         assert!(data["specs"][1].get("series").is_none());
