@@ -92,6 +92,10 @@ fn spec_data(spec: &SpecResult) -> Value {
         "log_tail": spec.service_failure.as_ref().map(|f| &f.log_tail),
         "load": summary.load.describe(),
         "checks": checks,
+        "flows": crate::report::flows(summary).map(|(name, flow, steps)| json!({
+            "line": crate::report::flow_line(name, flow),
+            "steps": steps.iter().map(|(step, m)| crate::report::step_line(step, m)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "series": {
             "t": series.iter().map(|p| p.t.0).collect::<Vec<_>>(),
             "requests": series.iter().map(|p| p.requests).collect::<Vec<_>>(),
@@ -199,6 +203,12 @@ const PAGE: &str = r##"<!DOCTYPE html>
       });
       section.appendChild(table);
     }
+    (spec.flows || []).forEach(function (f) {
+      section.appendChild(el("p", {}, f.line));
+      var list = el("ul", { "class": "muted" });
+      f.steps.forEach(function (step) { list.appendChild(el("li", {}, step)); });
+      section.appendChild(list);
+    });
     var grid = el("div", { "class": "grid" });
     section.appendChild(grid);
     root.appendChild(section);

@@ -81,7 +81,31 @@ impl Markdown<'_> {
         for (who, figures) in resource_figures(summary) {
             writeln!(self.out, "- {who}: {}", figures.describe())?;
         }
-        writeln!(self.out)
+        writeln!(self.out)?;
+        self.flow_tables(summary)
+    }
+
+    /// Per flow, its iterations and a row per step.
+    fn flow_tables(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        for (name, flow, steps) in crate::report::flows(summary) {
+            writeln!(self.out, "{}\n", crate::report::flow_line(name, flow))?;
+            writeln!(self.out, "| step | requests | failures | p50 | p90 | p99 |")?;
+            writeln!(self.out, "|---|---|---|---|---|---|")?;
+            for (step, metrics) in steps {
+                let latency = &metrics.latency_us;
+                writeln!(
+                    self.out,
+                    "| {step} | {} | {} | {} | {} | {} |",
+                    metrics.requests,
+                    metrics.failures,
+                    format_micros(latency.p50 as f64),
+                    format_micros(latency.p90 as f64),
+                    format_micros(latency.p99 as f64),
+                )?;
+            }
+            writeln!(self.out)?;
+        }
+        Ok(())
     }
 
     fn check_table(&mut self, checks: &[Check]) -> io::Result<()> {

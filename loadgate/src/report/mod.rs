@@ -17,8 +17,9 @@ use anyhow::Context as _;
 use crate::judge::verdict::GateResult;
 use crate::plan::secret::Secrets;
 use crate::run::resources::ResourceFigures;
-use crate::summary::SpecSummary;
+use crate::summary::{FlowSummary, Metrics, SpecSummary};
 use crate::support::files::write_atomic;
+use crate::support::units::format_micros;
 
 /// Writes `junit.xml`, `summary.json`, `summary.md` and `report.html` into `out_dir`, each atomically, and
 /// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given. Every
@@ -71,6 +72,38 @@ fn resource_figures(
     ]
     .into_iter()
     .filter_map(|(who, figures)| Some((who, figures.as_ref()?)))
+}
+
+/// Each `[[flow]]` with its steps' figures, in step order (a step's own row in `requests`).
+fn flows(
+    summary: &SpecSummary,
+) -> impl Iterator<Item = (&str, &FlowSummary, Vec<(&str, &Metrics)>)> {
+    summary.flows.iter().map(|(name, flow)| {
+        let steps = flow
+            .steps
+            .iter()
+            .filter_map(|step| Some((step.as_str(), summary.requests.get(step)?)))
+            .collect();
+        (name.as_str(), flow, steps)
+    })
+}
+
+/// "flow checkout: 120 iterations · 118 completed · 2 aborted".
+fn flow_line(name: &str, flow: &FlowSummary) -> String {
+    format!("flow {name}: {}", flow.describe())
+}
+
+/// "checkout/pay: 120 requests · 2 failed · p50 1.20ms · p90 2.00ms · p99 3.10ms".
+fn step_line(name: &str, metrics: &Metrics) -> String {
+    let latency = &metrics.latency_us;
+    format!(
+        "{name}: {} requests · {} failed · p50 {} · p90 {} · p99 {}",
+        metrics.requests,
+        metrics.failures,
+        format_micros(latency.p50 as f64),
+        format_micros(latency.p90 as f64),
+        format_micros(latency.p99 as f64),
+    )
 }
 
 #[cfg(test)]
@@ -194,6 +227,7 @@ pub(crate) mod fixtures {
                     },
                 ),
             ]),
+            flows: BTreeMap::new(),
             warmup: WarmupFacts {
                 requests: 800,
                 failures: 0,
