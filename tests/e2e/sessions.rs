@@ -6,6 +6,8 @@ use loadgate::schema::SUMMARY_SCHEMA_FILE;
 use loadgate::{CheckOutcome, Verdict};
 use loadgate_tests::{Sandbox, assert_valid, junit_failures};
 
+use crate::bad_input::assert_bad_input;
+
 /// Users that log in once (the answer sets the `sid` cookie), then ask for their own page,
 /// which answers 401 without the cookie.
 const SESSION: &str = r#"name = "session"
@@ -247,23 +249,6 @@ fn flow_mistakes_are_exit_2_naming_file_line_and_key() {
         ),
     ];
     for (text, expected) in cases {
-        let file = sandbox.spec("broken", &text);
-        let run = sandbox.run(&[file.to_str().unwrap()]);
-        run.expect_code(2);
-        for needle in expected {
-            assert!(
-                run.stderr.contains(needle),
-                "`{needle}` missing from:\n{}",
-                run.stderr
-            );
-        }
-        assert!(
-            !sandbox.path().join("started.txt").exists(),
-            "no service is started"
-        );
-        assert!(
-            !sandbox.out().join("summary.json").exists(),
-            "no report is written"
-        );
+        assert_bad_input(&sandbox, &text, &expected);
     }
 }

@@ -92,16 +92,8 @@ impl Markdown<'_> {
             writeln!(self.out, "| step | requests | failures | p50 | p90 | p99 |")?;
             writeln!(self.out, "|---|---|---|---|---|---|")?;
             for (step, metrics) in steps {
-                let latency = &metrics.latency_us;
-                writeln!(
-                    self.out,
-                    "| {step} | {} | {} | {} | {} | {} |",
-                    metrics.requests,
-                    metrics.failures,
-                    format_micros(latency.p50 as f64),
-                    format_micros(latency.p90 as f64),
-                    format_micros(latency.p99 as f64),
-                )?;
+                let figures = crate::report::step_figures(metrics).join(" | ");
+                writeln!(self.out, "| {step} | {figures} |")?;
             }
             writeln!(self.out)?;
         }

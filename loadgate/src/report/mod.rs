@@ -95,15 +95,20 @@ fn flow_line(name: &str, flow: &FlowSummary) -> String {
 
 /// "checkout/pay: 120 requests · 2 failed · p50 1.20ms · p90 2.00ms · p99 3.10ms".
 fn step_line(name: &str, metrics: &Metrics) -> String {
+    let [requests, failures, p50, p90, p99] = step_figures(metrics);
+    format!("{name}: {requests} requests · {failures} failed · p50 {p50} · p90 {p90} · p99 {p99}")
+}
+
+/// A step's requests, failures, p50, p90 and p99, as the reports write them.
+fn step_figures(metrics: &Metrics) -> [String; 5] {
     let latency = &metrics.latency_us;
-    format!(
-        "{name}: {} requests · {} failed · p50 {} · p90 {} · p99 {}",
-        metrics.requests,
-        metrics.failures,
+    [
+        metrics.requests.to_string(),
+        metrics.failures.to_string(),
         format_micros(latency.p50 as f64),
         format_micros(latency.p90 as f64),
         format_micros(latency.p99 as f64),
-    )
+    ]
 }
 
 #[cfg(test)]
