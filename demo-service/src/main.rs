@@ -68,8 +68,9 @@ struct Args {
     /// omitted.
     #[arg(long, env = "DEMO_SERVICE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
-    /// Extra latency for one path only, `PATH=DURATION` (e.g. `/cart/checkout=20ms`); repeatable.
-    #[arg(long, value_parser = parse_slow_path)]
+    /// Extra latency for one path only, `PATH=DURATION` (e.g. `/cart/checkout=20ms`); repeatable
+    /// (comma-separated in the environment).
+    #[arg(long, env = "DEMO_SERVICE_SLOW", value_delimiter = ',', value_parser = parse_slow_path)]
     slow: Vec<(String, Duration)>,
     /// Print every request's method, path and body to the log, so a test can see what was sent.
     #[arg(long, env = "DEMO_SERVICE_LOG_BODIES")]
