@@ -384,6 +384,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_format_shows_each_flow_and_a_row_per_step() {
+        let mut result = fixtures::result();
+        let summary = result.specs[0].summary.as_mut().unwrap();
+        let step = summary.requests["emit-new"].clone();
+        summary.requests.insert("cart/open".into(), step.clone());
+        summary.requests.insert("cart/pay".into(), step);
+        summary.flows.insert(
+            "cart".into(),
+            FlowSummary {
+                iterations: 200,
+                completed: 198,
+                aborted: 2,
+                steps: vec!["cart/open".into(), "cart/pay".into()],
+            },
+        );
+        let flow = "flow cart: 200 iterations · 198 completed · 2 aborted";
+        let console = fixtures::render(|out, r| console::write_spec(out, &r.specs[0]), &result);
+        assert!(
+            console.contains(&format!("{flow} (steps: cart/open → cart/pay)")),
+            "{console}"
+        );
+        assert!(console.contains("  cart/pay "), "{console}");
+        let markdown = fixtures::render(markdown::write, &result);
+        assert!(markdown.contains(flow), "{markdown}");
+        assert!(
+            markdown.contains("| cart/pay | 200 | 2 | 2.40ms | 4.80ms | 9.60ms |"),
+            "{markdown}"
+        );
+        let junit = fixtures::render(junit::write, &result);
+        assert!(junit.contains(flow), "{junit}");
+        assert!(
+            junit.contains("cart/open: 200 requests · 2 failed · p50 2.40ms"),
+            "{junit}"
+        );
+        let page = fixtures::render(html::write, &result);
+        assert!(page.contains(flow) && page.contains("cart/pay: 200 requests"));
+        let parsed: GateResult = serde_json::from_str(&summary_json(&result)).unwrap();
+        assert_eq!(
+            parsed.specs[0].summary.as_ref().unwrap().flows["cart"].aborted,
+            2
+        );
+    }
+
+    #[test]
     fn summary_json_round_trips_and_matches_its_golden_file() {
         let result = fixtures::result();
         let text = summary_json(&result);

@@ -217,3 +217,41 @@ pub async fn sleep_unless_stopped(deadline: Instant, stop: &mut watch::Receiver<
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flows_are_picked_by_weight_beside_requests_and_on_start_never() {
+        let text = "[load]\nusers = 1\nduration = \"1s\"\n\
+                    [[on_start]]\nname = \"login\"\npath = \"/login\"\n\
+                    [[request]]\nname = \"home\"\npath = \"/\"\n\
+                    [[flow]]\nname = \"cart\"\nweight = 3\n\
+                    [[flow.step]]\nname = \"open\"\npath = \"/cart\"\n";
+        let plan = crate::plan::build(
+            std::path::Path::new("t.toml"),
+            text,
+            std::path::Path::new("."),
+            &Default::default(),
+            &|_| None,
+        )
+        .unwrap();
+        let url = Url::parse("http://127.0.0.1:1/").unwrap();
+        let shared = Shared::new(&plan, &url, Arc::default(), 1).unwrap();
+        assert!(shared.cookies, "the closed model has a jar by default");
+        let mut rng = fastrand::Rng::with_seed(3);
+        let picks: Vec<Picked> = (0..4_000).map(|_| shared.pick(&mut rng)).collect();
+        let flows = picks.iter().filter(|p| **p == Picked::Flow(0)).count();
+        let homes = picks.iter().filter(|p| **p == Picked::Request(1)).count();
+        assert_eq!(
+            flows + homes,
+            picks.len(),
+            "never login, never a step alone"
+        );
+        assert!(
+            (2_800..3_200).contains(&flows),
+            "{flows} of 4000 at weight 3 of 4"
+        );
+    }
+}

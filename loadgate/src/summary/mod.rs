@@ -655,6 +655,25 @@ mod tests {
     }
 
     #[test]
+    fn rounds_add_up_each_flow_s_iterations() {
+        let mut round = crate::report::fixtures::result().specs[0]
+            .summary
+            .clone()
+            .unwrap();
+        let flow = |completed, aborted| FlowSummary {
+            iterations: completed + aborted,
+            completed,
+            aborted,
+            steps: vec!["cart/open".into()],
+        };
+        round.flows.insert("cart".into(), flow(10, 1));
+        let mut other = round.clone();
+        other.flows.insert("cart".into(), flow(7, 2));
+        let merged = merge_rounds(&[round, other]);
+        assert_eq!(merged.flows["cart"], flow(17, 3));
+    }
+
+    #[test]
     fn histograms_survive_a_round_trip_through_text() {
         let mut record = RequestRecord::new();
         for us in [120, 450, 900, 15_000] {
