@@ -49,5 +49,12 @@ mod tests {
                 .spec_hash,
             base
         );
+        // The cookie jar and flows are part of the workload when written, and only then.
+        let cookies_off = SPEC.replace("[defaults]", "[defaults]\ncookies = false");
+        let flow =
+            format!("{SPEC}\n[[flow]]\nname = \"f\"\n[[flow.step]]\nname = \"a\"\npath = \"/\"\n");
+        for changed in [cookies_off, flow] {
+            assert_ne!(plan(&changed).unwrap().spec_hash, base, "{changed}");
+        }
     }
 }
