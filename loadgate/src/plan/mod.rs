@@ -3,8 +3,8 @@
 //! Errors point at the offending key; nothing here touches the network or starts a process.
 //!
 //! [`build`] plans the parts in turn, each in the file that holds its type: `service`, `load`
-//! ([`LoadPlan`], [`Profile`]), `flow` (the data file, captures and requests; `request` plans
-//! one [`RequestPlan`]), `thresholds`, `sweep`, then the rounds here and the [`sane`] bounds.
+//! ([`LoadPlan`], [`Profile`]), `flow` (the data file, captures, requests and `[[flow]]`s;
+//! `request` plans one [`RequestPlan`]), `thresholds`, `sweep`, then the rounds here and the [`sane`] bounds.
 //! `bounds` holds the hard bounds no flag lifts.
 
 pub mod data;
