@@ -68,6 +68,10 @@ struct Args {
     /// omitted.
     #[arg(long, env = "DEMO_SERVICE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Extra latency for one path only, `PATH=DURATION` (e.g. `/cart/checkout=20ms`); repeatable
+    /// (comma-separated in the environment).
+    #[arg(long, env = "DEMO_SERVICE_SLOW", value_delimiter = ',', value_parser = parse_slow_path)]
+    slow: Vec<(String, Duration)>,
     /// Print every request's method, path and body to the log, so a test can see what was sent.
     #[arg(long, env = "DEMO_SERVICE_LOG_BODIES")]
     log_bodies: bool,
@@ -87,6 +91,30 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_slow_path(text: &str) -> Result<(String, Duration), String> {
+    let (path, delay) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not PATH=DURATION"))?;
+    let delay = humantime::parse_duration(delay).map_err(|e| e.to_string())?;
+    Ok((path.to_owned(), delay))
+}
+
+/// A session opened by /login: its token is sent back as a bearer token or as the `sid` cookie.
+#[derive(Default)]
+struct Session {
+    /// /classify requests made with the token.
+    classified: u64,
+    /// Requests that came with the session's cookie.
+    by_cookie: u64,
+}
+
+/// Where a cart of the /cart flow is: each step must follow the one before, once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cart {
+    Open,
+    Filled,
+}
+
 struct AppState {
     delay: Duration,
     fail_rate: f64,
@@ -103,8 +131,20 @@ struct AppState {
     db: Mutex<rusqlite::Connection>,
     n_requests: AtomicU64,
     api_key: Option<String>,
-    /// Tokens handed out by /login, with how many /classify requests each one made.
-    sessions: Mutex<HashMap<String, u64>>,
+    /// Tokens handed out by /login, with what each one was used for.
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Carts of the /cart flow by token, and how many checkouts completed and steps came out
+    /// of order.
+    carts: Mutex<Carts>,
+    /// `--slow`.
+    slow: Vec<(String, Duration)>,
+}
+
+#[derive(Default)]
+struct Carts {
+    open: HashMap<String, Cart>,
+    checked_out: u64,
+    out_of_order: u64,
 }
 
 #[tokio::main]
@@ -148,6 +188,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         n_requests: AtomicU64::new(0),
         api_key: args.api_key.clone(),
         sessions: Mutex::new(HashMap::new()),
+        carts: Mutex::new(Carts::default()),
+        slow: args.slow.clone(),
     });
 
     let mut app = Router::new()
@@ -158,6 +200,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .route("/login", post(login))
         .route("/classify", post(classify))
         .route("/echo", post(|body: String| async { body }))
+        .route("/me", get(me))
+        .route("/cart/open", post(cart_open))
+        .route("/cart/add", post(cart_add))
+        .route("/cart/checkout", post(cart_checkout))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
         // Readiness and the debug view stay outside the fault layer: they are not user traffic.
         .route("/health", get(|| async { "ok\n" }))
@@ -248,6 +294,10 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
     }
     if let Some(n) = args.max_concurrency {
         worker_args.extend(["--max-concurrency".into(), n.to_string()]);
+    }
+    for (path, delay) in &args.slow {
+        let delay = humantime::format_duration(*delay);
+        worker_args.extend(["--slow".into(), format!("{path}={delay}")]);
     }
     if let Some(db) = &args.db {
         worker_args.extend(["--db".into(), db.display().to_string()]);
@@ -354,6 +404,9 @@ async fn inject_faults(
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
     }
+    if let Some((_, delay)) = state.slow.iter().find(|(p, _)| p == request.uri().path()) {
+        tokio::time::sleep(*delay).await;
+    }
     if state.drop_rate > 0.0 && fastrand::f64() < state.drop_rate {
         // Unwinding out of the connection's task drops its socket, answer unsent; resuming
         // (not panicking) keeps the panic hook's message out of the log.
@@ -387,18 +440,103 @@ struct Login {
     user: String,
 }
 
-/// Opens a session: the token is what /classify wants in `Authorization: Bearer …`.
+/// Opens a session: the token is what /classify wants in `Authorization: Bearer …`, and the
+/// `sid` cookie that /me wants, as a session-based web app (Flask, Django, Rails) sets it.
 async fn login(State(state): State<Arc<AppState>>, Json(login): Json<Login>) -> Response {
     if login.user.is_empty() {
         return (StatusCode::UNPROCESSABLE_ENTITY, "no user\n").into_response();
     }
-    let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let token = new_token();
     state
         .sessions
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(token.clone(), 0);
-    Json(serde_json::json!({ "user": login.user, "token": token })).into_response()
+        .insert(token.clone(), Session::default());
+    let cookie = format!("sid={token}; Path=/; HttpOnly; SameSite=Lax");
+    (
+        [(axum::http::header::SET_COOKIE, cookie)],
+        Json(serde_json::json!({ "user": login.user, "token": token })),
+    )
+        .into_response()
+}
+
+fn new_token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// The session's own page: 401 without a valid `sid` cookie.
+async fn me(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    let mut sessions = state.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    match cookie(&headers, "sid").and_then(|sid| sessions.get_mut(sid)) {
+        Some(session) => {
+            session.by_cookie += 1;
+            Json(serde_json::json!({ "requests": session.by_cookie })).into_response()
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "no session cookie" })),
+        )
+            .into_response(),
+    }
+}
+
+/// The `token` of the query string (the cart's), empty when there is none.
+fn query_token(uri: &axum::http::Uri) -> &str {
+    let query = uri.query().unwrap_or_default();
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .unwrap_or_default()
+}
+
+/// The first step of the cart flow: a new cart and its token.
+async fn cart_open(State(state): State<Arc<AppState>>) -> Response {
+    let token = new_token();
+    let mut carts = state.carts.lock().unwrap_or_else(|p| p.into_inner());
+    carts.open.insert(token.clone(), Cart::Open);
+    Json(serde_json::json!({ "token": token })).into_response()
+}
+
+/// The second step: only on an open, still empty cart; 409 otherwise.
+async fn cart_add(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
+    cart_step(&state, query_token(&uri), Cart::Open, Some(Cart::Filled))
+}
+
+/// The last step: only on a filled cart, which it closes; 409 otherwise.
+async fn cart_checkout(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
+    cart_step(&state, query_token(&uri), Cart::Filled, None)
+}
+
+/// Moves cart `token` from `from` to `to` (`None`: checked out), or answers 409 Conflict when
+/// the step comes out of order.
+fn cart_step(state: &AppState, token: &str, from: Cart, to: Option<Cart>) -> Response {
+    let mut carts = state.carts.lock().unwrap_or_else(|p| p.into_inner());
+    if carts.open.get(token) != Some(&from) {
+        carts.out_of_order += 1;
+        return (StatusCode::CONFLICT, "cart step out of order\n").into_response();
+    }
+    match to {
+        Some(next) => {
+            carts.open.insert(token.to_owned(), next);
+            Json(serde_json::json!({ "token": token })).into_response()
+        }
+        None => {
+            carts.open.remove(token);
+            carts.checked_out += 1;
+            Json(serde_json::json!({ "receipt": carts.checked_out })).into_response()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -426,7 +564,7 @@ async fn classify(
     let token = header("authorization").and_then(|v| v.strip_prefix("Bearer "));
     let known = token.is_some_and(|token| {
         let mut sessions = state.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.get_mut(token).map(|n| *n += 1).is_some()
+        sessions.get_mut(token).map(|s| s.classified += 1).is_some()
     });
     if !known {
         return (
@@ -444,13 +582,17 @@ async fn classify(
 }
 
 /// Sessions opened and used: how a test checks that each user logged in once and then used
-/// its own token.
+/// its own token (`used`) or its own cookie (`cookie_sessions`); and the cart flow's counts.
 async fn sessions(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let sessions = state.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    let carts = state.carts.lock().unwrap_or_else(|p| p.into_inner());
     Json(serde_json::json!({
         "logins": sessions.len(),
-        "used": sessions.values().filter(|n| **n > 0).count(),
-        "classified": sessions.values().sum::<u64>(),
+        "used": sessions.values().filter(|s| s.classified > 0).count(),
+        "classified": sessions.values().map(|s| s.classified).sum::<u64>(),
+        "cookie_sessions": sessions.values().filter(|s| s.by_cookie > 0).count(),
+        "checked_out": carts.checked_out,
+        "out_of_order": carts.out_of_order,
     }))
 }
 

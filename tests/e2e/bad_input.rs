@@ -22,8 +22,9 @@ path = "/"
     )
 }
 
+/// Spec `broken` with `text` is exit 2 before any service starts, and stderr holds `expected`.
 #[track_caller]
-fn assert_bad_input(sandbox: &Sandbox, text: &str, expected: &[&str]) {
+pub(crate) fn assert_bad_input(sandbox: &Sandbox, text: &str, expected: &[&str]) {
     let file = sandbox.spec("broken", text);
     let run = sandbox.run(&[file.to_str().unwrap()]);
     run.expect_code(2);

@@ -16,6 +16,7 @@ mod report_html;
 mod resources;
 mod rounds;
 mod service;
+mod sessions;
 mod shipped;
 mod stages;
 mod sweep;

@@ -489,6 +489,7 @@ mod tests {
             },
             total: metrics.clone(),
             requests: BTreeMap::from([("home".to_owned(), metrics)]),
+            flows: BTreeMap::new(),
             warmup: WarmupFacts {
                 requests: 0,
                 failures: 0,

@@ -90,7 +90,13 @@ impl SpecResult {
             verdict: Verdict::Pass,
             reason: None,
             service_failure: None,
-            notes: default_gate_note(plan).into_iter().collect(),
+            // The plan's warnings (a capture nothing uses) come first: they are about the spec.
+            notes: plan
+                .warnings
+                .iter()
+                .cloned()
+                .chain(default_gate_note(plan))
+                .collect(),
             summary: None,
             baseline_total: None,
             baseline_sweep: None,

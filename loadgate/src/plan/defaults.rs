@@ -15,6 +15,8 @@ pub const WEIGHT: u32 = 1;
 pub const METHOD: &str = "GET";
 pub const MAX_IN_FLIGHT: u32 = 1_000;
 pub const ROUNDS: u32 = 1;
+/// A cookie jar per user (closed model) unless `[defaults] cookies = false`.
+pub const COOKIES: bool = true;
 /// `--target` with no `[service]` to read `ready` from: how long the running service may take
 /// to answer its first probe before the gate gives up (exit 3) without sending load.
 pub const TARGET_READY_TIMEOUT: Duration = Duration::from_secs(5);

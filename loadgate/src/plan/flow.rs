@@ -1,25 +1,42 @@
 //! What each user does: the data file's rows, the `[[on_start]]` requests each user sends once,
-//! the mix of `[[request]]`s, and the values requests capture for later ones. Takes the spec and
-//! the load's model; gives the planned requests in the order `run` sends them.
+//! the mix of `[[request]]`s and `[[flow]]`s (ordered steps), and the values requests capture
+//! for later ones. Takes the spec and the load's model; gives the planned requests in the order
+//! `run` sends them, the flows as ranges of them, and warnings that do not stop a run.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
+
+use toml::Spanned;
 
 use crate::plan::data::DataTable;
 use crate::plan::defaults;
 use crate::plan::request::{self, RequestPlan};
 use crate::plan::secret::Secrets;
 use crate::plan::template::Names;
-use crate::spec::{Locator, Model, Pick, SpecError, SpecFile};
+use crate::spec::{FlowSpec, Locator, Model, Pick, RequestSpec, SpecError, SpecFile};
+
+/// One `[[flow]]`: picked by weight like a request of the mix, its steps then sent in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowPlan {
+    pub name: String,
+    pub weight: u32,
+    /// Its steps, in order: indexes of `Plan::requests` (each named `FLOW/STEP`).
+    pub steps: Range<usize>,
+}
 
 /// The planned user flow.
 pub(super) struct UserFlow {
-    /// The `[[on_start]]` requests first, then the mix.
+    /// The `[[on_start]]` requests first, then the `[[request]]`s, then the flows' steps.
     pub requests: Vec<RequestPlan>,
     /// How many of `requests` are `[[on_start]]` requests.
     pub n_on_start: usize,
+    pub flows: Vec<FlowPlan>,
     /// The names of the values requests capture, by slot.
     pub captures: Vec<String>,
     pub data: Option<DataTable>,
+    /// What looks like a mistake but runs (a capture nothing uses), located in the spec.
+    pub warnings: Vec<String>,
 }
 
 /// Plans the user flow; the environment's values its templates use join `secrets`.
@@ -31,10 +48,10 @@ pub(super) fn plan_user_flow(
     secrets: &mut Secrets,
     at: &Locator<'_>,
 ) -> Result<UserFlow, SpecError> {
-    if spec.requests.is_empty() {
+    if spec.requests.is_empty() && spec.flows.is_empty() {
         return at.fail(
             spec.load.span(),
-            "the spec has no [[request]]: add at least one",
+            "the spec has no [[request]] nor [[flow]]: add at least one",
         );
     }
     let data = plan_data(spec, root, at)?;
@@ -44,13 +61,45 @@ pub(super) fn plan_user_flow(
         env,
         columns: data.as_ref().map_or(&[], |d| &d.columns),
         captures: &captures,
+        captured_before: None,
     };
-    let requests = plan_requests(spec, &names, secrets, at)?;
+    let mut planner = Planner {
+        names: &names,
+        secrets,
+        at,
+        default_timeout: spec
+            .defaults
+            .timeout
+            .map_or(defaults::REQUEST_TIMEOUT, |d| d.0),
+        default_headers: &spec.defaults.headers,
+        requests: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for request in &spec.on_start {
+        planner.add(request, &Role::OnStart)?;
+    }
+    for request in &spec.requests {
+        planner.add(request, &Role::Mix)?;
+    }
+    let on_start_captures: Vec<String> = spec
+        .on_start
+        .iter()
+        .flat_map(|r| r.get_ref().capture.keys().cloned())
+        .collect();
+    let mix = spec.on_start.len()..spec.on_start.len() + spec.requests.len();
+    let flows = spec
+        .flows
+        .iter()
+        .map(|flow| planner.add_flow(flow, &on_start_captures, mix.clone()))
+        .collect::<Result<_, _>>()?;
+    let (requests, warnings) = (planner.requests, planner.warnings);
     Ok(UserFlow {
         requests,
         n_on_start: spec.on_start.len(),
+        flows,
         captures,
         data,
+        warnings,
     })
 }
 
@@ -71,7 +120,8 @@ fn plan_data(
 
 /// Every name a request captures, once, in the order of the user flow.
 fn capture_names(spec: &SpecFile) -> Vec<String> {
-    let user_flow = spec.requests.iter().chain(&spec.on_start);
+    let steps = spec.flows.iter().flat_map(|f| &f.get_ref().steps);
+    let user_flow = spec.requests.iter().chain(&spec.on_start).chain(steps);
     user_flow
         .flat_map(|r| r.get_ref().capture.keys())
         .fold(Vec::new(), |mut names, name| {
@@ -82,8 +132,8 @@ fn capture_names(spec: &SpecFile) -> Vec<String> {
         })
 }
 
-/// `[[on_start]]`, `capture` and a data row per user keep state in a user: the open model has
-/// none.
+/// `[[on_start]]`, `capture`, `[[flow]]` and a data row per user keep state in a user: the
+/// open model has none.
 fn require_users_for_user_state(
     spec: &SpecFile,
     model: Model,
@@ -102,6 +152,12 @@ fn require_users_for_user_state(
             "`on_start` and `capture` need the closed model: a user to keep the captured value",
         );
     }
+    if let Some(flow) = spec.flows.first() {
+        return at.fail(
+            flow.get_ref().name.span(),
+            "`[[flow]]` needs the closed model: a user to send its steps in order",
+        );
+    }
     if let Some(data) = &spec.data
         && data.get_ref().pick == Pick::PerUser
     {
@@ -113,41 +169,75 @@ fn require_users_for_user_state(
     Ok(())
 }
 
-/// The `[[on_start]]` requests (weight 0: not part of the mix), then the `[[request]]`s; names
-/// group statistics, so they must differ.
-fn plan_requests(
-    spec: &SpecFile,
-    names: &Names<'_>,
-    secrets: &mut Secrets,
-    at: &Locator<'_>,
-) -> Result<Vec<RequestPlan>, SpecError> {
-    let default_timeout = spec
-        .defaults
-        .timeout
-        .map_or(defaults::REQUEST_TIMEOUT, |d| d.0);
-    let on_start = spec.on_start.iter().map(|r| (r, true));
-    let mix = spec.requests.iter().map(|r| (r, false));
-    let mut requests: Vec<RequestPlan> = Vec::with_capacity(on_start.len() + mix.len());
-    for (request, is_on_start) in on_start.chain(mix) {
-        if is_on_start && let Some(weight) = &request.get_ref().weight {
+/// Where a request was written, which decides its weight, think time and name.
+enum Role<'s> {
+    /// `[[on_start]]`: weight 0, not part of the mix.
+    OnStart,
+    Mix,
+    /// A `[[flow.step]]`: weight 0 (the flow has one), named `FLOW/STEP`; it may use the
+    /// captures of `[[on_start]]` and of the steps before it.
+    Step {
+        flow: &'s str,
+        before: &'s [String],
+    },
+}
+
+/// Plans the requests one after the other; names group statistics, so they must differ.
+struct Planner<'a, 'n> {
+    names: &'a Names<'n>,
+    secrets: &'a mut Secrets,
+    at: &'a Locator<'a>,
+    default_headers: &'a BTreeMap<String, Spanned<String>>,
+    default_timeout: std::time::Duration,
+    requests: Vec<RequestPlan>,
+    warnings: Vec<String>,
+}
+
+impl Planner<'_, '_> {
+    fn add(&mut self, request: &Spanned<RequestSpec>, role: &Role<'_>) -> Result<(), SpecError> {
+        let (at, written) = (self.at, request.get_ref());
+        let is_step = matches!(role, Role::Step { .. });
+        if let (false, Some(think)) = (is_step, &written.think) {
             return at.fail(
-                weight.span(),
-                "an `[[on_start]]` request runs once per user: it takes no weight",
+                think.span(),
+                "`think` is a `[[flow.step]]`'s own pause: elsewhere `[load] think_time` applies",
             );
         }
+        if let (Role::OnStart | Role::Step { .. }, Some(weight)) = (role, &written.weight) {
+            return at.fail(
+                weight.span(),
+                if is_step {
+                    "a flow's step takes no weight: the `[[flow]]` has one"
+                } else {
+                    "an `[[on_start]]` request runs once per user: it takes no weight"
+                },
+            );
+        }
+        let names = Names {
+            captured_before: match role {
+                Role::Step { before, .. } => Some(before),
+                _ => None,
+            },
+            ..*self.names
+        };
         let mut planned = request::plan_request(
-            request.get_ref(),
-            &spec.defaults.headers,
-            default_timeout,
-            names,
+            written,
+            self.default_headers,
+            self.default_timeout,
+            &names,
             at,
         )?;
-        if is_on_start {
-            planned.weight = 0;
+        match role {
+            Role::OnStart => planned.weight = 0,
+            Role::Mix => {}
+            Role::Step { flow, .. } => {
+                planned.weight = 0;
+                planned.name = format!("{flow}/{}", planned.name);
+            }
         }
-        if requests.iter().any(|r| r.name == planned.name) {
+        if self.requests.iter().any(|r| r.name == planned.name) {
             return at.fail(
-                request.get_ref().name.span(),
+                written.name.span(),
                 format!(
                     "two requests are named `{}`: names group statistics, so they must differ",
                     planned.name
@@ -155,11 +245,81 @@ fn plan_requests(
             );
         }
         for template in planned.templates() {
-            secrets.extend(template.secrets());
+            self.secrets.extend(template.secrets());
         }
-        requests.push(planned);
+        self.requests.push(planned);
+        Ok(())
     }
-    Ok(requests)
+
+    /// A flow's steps, in order, each able to use what the steps before it capture; a capture
+    /// that no later step nor `[[request]]` (`mix`) reads is a warning.
+    fn add_flow(
+        &mut self,
+        flow: &Spanned<FlowSpec>,
+        on_start_captures: &[String],
+        mix: Range<usize>,
+    ) -> Result<FlowPlan, SpecError> {
+        let (at, written) = (self.at, flow.get_ref());
+        let name = written.name.get_ref();
+        if name.is_empty() || name.contains('/') {
+            return at.fail(
+                written.name.span(),
+                "a flow's name cannot be empty nor hold `/` (its steps are named `FLOW/STEP`)",
+            );
+        }
+        if written.steps.is_empty() {
+            return at.fail(
+                written.name.span(),
+                format!("flow `{name}` has no steps: add `[[flow.step]]` tables after it"),
+            );
+        }
+        let weight = request::plan_weight(written.weight.as_ref(), at)?;
+        let mut before = on_start_captures.to_vec();
+        let start = self.requests.len();
+        for step in &written.steps {
+            self.add(
+                step,
+                &Role::Step {
+                    flow: name,
+                    before: &before,
+                },
+            )?;
+            before.extend(step.get_ref().capture.keys().cloned());
+        }
+        let steps = start..self.requests.len();
+        self.warn_unused_captures(written, steps.clone(), mix);
+        Ok(FlowPlan {
+            name: name.clone(),
+            weight,
+            steps,
+        })
+    }
+
+    fn warn_unused_captures(&mut self, flow: &FlowSpec, steps: Range<usize>, mix: Range<usize>) {
+        let reads = |idx: usize, slot: usize| {
+            self.requests[idx]
+                .templates()
+                .any(|t| t.user_vars().any(|s| s == slot))
+        };
+        let mut warnings = Vec::new();
+        for (i, step) in flow.steps.iter().enumerate() {
+            for capture in &self.requests[steps.start + i].captures {
+                let later = steps.start + i + 1..steps.end;
+                if !later.chain(mix.clone()).any(|idx| reads(idx, capture.slot)) {
+                    let span = step.get_ref().capture[&capture.name].span();
+                    let message = format!(
+                        "warning: step `{}` captures `{}`, which no later step of flow `{}` uses",
+                        self.requests[steps.start + i].name,
+                        capture.name,
+                        flow.name.get_ref()
+                    );
+                    let located = self.at.error(span, message).to_string();
+                    warnings.push(located.lines().next().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        self.warnings.extend(warnings);
+    }
 }
 
 #[cfg(test)]
@@ -265,5 +425,111 @@ expect = { status = [200], body_contains = "label", json = { "$.ok" = true } }
         let err = plan_flow(FLOW, &|_| None).unwrap_err();
         assert!(err.message.contains("`API_KEY` is not set"), "{err}");
         assert_eq!(err.key.as_deref(), Some("service.env.API_KEY"));
+    }
+
+    const FLOWS: &str = r#"
+[load]
+users = 2
+duration = "1s"
+
+[[on_start]]
+name = "login"
+method = "POST"
+path = "/login"
+capture = { who = "json:$.user" }
+
+[[request]]
+name = "home"
+path = "/"
+weight = 2
+
+[[flow]]
+name = "cart"
+weight = 3
+
+[[flow.step]]
+name = "open"
+method = "POST"
+path = "/cart/open?u=${user.who}"
+capture = { token = "json:$.token" }
+
+[[flow.step]]
+name = "add"
+method = "POST"
+path = "/cart/add?token=${user.token}"
+think = "5ms"
+
+[[flow.step]]
+name = "checkout"
+method = "POST"
+path = "/cart/checkout?token=${user.token}"
+capture = { receipt = "json:$.receipt" }
+"#;
+
+    #[test]
+    fn flows_plan_their_steps_after_the_mix_named_flow_slash_step() {
+        let plan = plan_flow(FLOWS, &|_| None).unwrap();
+        let names: Vec<&str> = plan.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["login", "home", "cart/open", "cart/add", "cart/checkout"]
+        );
+        assert_eq!(plan.flows.len(), 1);
+        let flow = &plan.flows[0];
+        assert_eq!(
+            (flow.name.as_str(), flow.weight, flow.steps.clone()),
+            ("cart", 3, 2..5)
+        );
+        assert!(plan.requests[2..].iter().all(|r| r.weight == 0));
+        let think = plan.requests[3].think.unwrap();
+        assert_eq!(think.max, std::time::Duration::from_millis(5));
+        assert!(plan.cookies, "cookies are on by default");
+        // `receipt` is read by no later step: a located warning, not an error.
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        let warning = &plan.warnings[0];
+        assert!(warning.starts_with("flow.toml:37:"), "{warning}");
+        assert!(
+            warning.contains("captures `receipt`, which no later step"),
+            "{warning}"
+        );
+        let off = FLOWS.replace("[load]", "[defaults]\ncookies = false\n\n[load]");
+        assert!(!plan_flow(&off, &|_| None).unwrap().cookies);
+    }
+
+    #[test]
+    fn flow_mistakes_are_located() {
+        let cases = [
+            (
+                FLOWS.replace("weight = 3\n\n[[flow.step]]\nname = \"open\"", "weight = 3\n\n[[flow]]\nname = \"empty\"\n\n[[flow.step]]\nname = \"open\""),
+                "flow.name",
+                "flow `cart` has no steps",
+            ),
+            (
+                FLOWS.replace("/cart/open?u=${user.who}", "/cart/open?t=${user.token}"),
+                "flow.step.path",
+                "used before any step captures `token`",
+            ),
+            (
+                FLOWS.replace("think = \"5ms\"", "weight = 2"),
+                "flow.step.weight",
+                "a flow's step takes no weight",
+            ),
+            (
+                FLOWS.replace("path = \"/\"\nweight = 2", "path = \"/\"\nthink = \"1s\""),
+                "request.think",
+                "`think` is a `[[flow.step]]`'s own pause",
+            ),
+            (
+                "[load]\nmodel = \"open\"\nrate = 5\nduration = \"1s\"\n[[flow]]\nname = \"f\"\n[[flow.step]]\nname = \"a\"\npath = \"/\"\n".to_owned(),
+                "flow.name",
+                "needs the closed model",
+            ),
+        ];
+        for (text, key, expected) in cases {
+            let err = plan_flow(&text, &|_| None).unwrap_err();
+            assert!(err.message.contains(expected), "{expected}: {err}");
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+            assert!(err.line > 0, "{err}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::plan::data::DataTable;
 pub(super) fn spec_hash(text: &str, data: Option<&DataTable>) -> String {
     let table: toml::Table = toml::from_str(text).unwrap_or_default();
     let shaping: toml::Table = [
-        "seed", "load", "defaults", "request", "on_start", "data", "sweep",
+        "seed", "load", "defaults", "request", "on_start", "data", "sweep", "flow",
     ]
     .into_iter()
     .filter_map(|key| table.get(key).map(|value| (key.to_owned(), value.clone())))
@@ -49,5 +49,12 @@ mod tests {
                 .spec_hash,
             base
         );
+        // The cookie jar and flows are part of the workload when written, and only then.
+        let cookies_off = SPEC.replace("[defaults]", "[defaults]\ncookies = false");
+        let flow =
+            format!("{SPEC}\n[[flow]]\nname = \"f\"\n[[flow.step]]\nname = \"a\"\npath = \"/\"\n");
+        for changed in [cookies_off, flow] {
+            assert_ne!(plan(&changed).unwrap().spec_hash, base, "{changed}");
+        }
     }
 }

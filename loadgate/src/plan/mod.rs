@@ -3,8 +3,8 @@
 //! Errors point at the offending key; nothing here touches the network or starts a process.
 //!
 //! [`build`] plans the parts in turn, each in the file that holds its type: `service`, `load`
-//! ([`LoadPlan`], [`Profile`]), `flow` (the data file, captures and requests; `request` plans
-//! one [`RequestPlan`]), `thresholds`, `sweep`, then the rounds here and the [`sane`] bounds.
+//! ([`LoadPlan`], [`Profile`]), `flow` (the data file, captures, requests and `[[flow]]`s;
+//! `request` plans one [`RequestPlan`]), `thresholds`, `sweep`, then the rounds here and the [`sane`] bounds.
 //! `bounds` holds the hard bounds no flag lifts.
 
 pub mod data;
@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+pub use crate::plan::flow::FlowPlan;
 pub use crate::plan::load::LoadPlan;
 pub use crate::plan::overrides::Overrides;
 pub use crate::plan::request::RequestPlan;
@@ -46,7 +47,8 @@ use crate::spec::{self, Locator, SpecError};
 pub struct Plan {
     pub name: String,
     pub file: PathBuf,
-    /// Hash of what shapes the load (`seed`, `[load]`, `[defaults]`, `[[request]]`) as written;
+    /// Hash of what shapes the load (`seed`, `[load]`, `[defaults]`, `[[request]]`,
+    /// `[[flow]]`…) as written;
     /// a baseline recorded under another hash measured another workload.
     pub spec_hash: String,
     pub seed: u64,
@@ -56,6 +58,13 @@ pub struct Plan {
     pub requests: Vec<RequestPlan>,
     /// How many of `requests` are `[[on_start]]` requests.
     pub n_on_start: usize,
+    /// The `[[flow]]`s: picked by weight with the `[[request]]`s, each a run of `requests`
+    /// (after the mix's) sent in order.
+    pub flows: Vec<FlowPlan>,
+    /// A cookie jar per user (closed model): `[defaults] cookies`.
+    pub cookies: bool,
+    /// What looks like a mistake but runs, located in the spec: shown as notes of the result.
+    pub warnings: Vec<String>,
     /// The names of the values requests capture, by slot.
     pub captures: Vec<String>,
     pub data: Option<DataTable>,
@@ -139,6 +148,9 @@ pub fn build(
         load,
         requests: flow.requests,
         n_on_start: flow.n_on_start,
+        flows: flow.flows,
+        cookies: spec.defaults.cookies.unwrap_or(defaults::COOKIES),
+        warnings: flow.warnings,
         captures: flow.captures,
         data: flow.data,
         secrets,

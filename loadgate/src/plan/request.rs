@@ -13,6 +13,7 @@ use crate::plan::defaults;
 use crate::plan::expect::{Capture, Expect, JsonPath, Source};
 use crate::plan::template::{Escape, Names, Template};
 use crate::spec::{ExpectSpec, Locator, RequestSpec, SpecError};
+use crate::support::units::DurationRange;
 
 #[derive(Debug, Clone)]
 pub struct RequestPlan {
@@ -28,6 +29,8 @@ pub struct RequestPlan {
     /// Whether a template of the request names a column of the data file.
     pub uses_row: bool,
     pub timeout: Duration,
+    /// A flow step's own pause after its answer; `None`: `[load] think_time`.
+    pub think: Option<DurationRange>,
 }
 
 impl RequestPlan {
@@ -41,7 +44,7 @@ impl RequestPlan {
     }
 
     /// The path, the header values and the body.
-    pub(super) fn templates(&self) -> impl Iterator<Item = &Template> {
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
         std::iter::once(&self.path)
             .chain(self.headers.iter().map(|(_, value)| value))
             .chain(&self.body)
@@ -83,6 +86,7 @@ pub(super) fn plan_request(
         captures,
         uses_row: false,
         timeout,
+        think: request.think.as_ref().map(|t| *t.get_ref()),
     };
     let uses_row = planned.templates().any(Template::uses_row);
     planned.uses_row = uses_row;
@@ -99,7 +103,10 @@ fn parse_template(
     Template::parse(value.get_ref(), escape, names).map_err(|e| at.error(value.span(), e))
 }
 
-fn plan_weight(weight: Option<&Spanned<u32>>, at: &Locator<'_>) -> Result<u32, SpecError> {
+pub(super) fn plan_weight(
+    weight: Option<&Spanned<u32>>,
+    at: &Locator<'_>,
+) -> Result<u32, SpecError> {
     match weight {
         Some(weight) if *weight.get_ref() == 0 => at.fail(
             weight.span(),

@@ -70,6 +70,7 @@ fn plan_service_env(
         env,
         columns: &[],
         captures: &[],
+        captured_before: None,
     };
     let mut service_env = Vec::new();
     for (key, value) in written {

@@ -76,6 +76,9 @@ pub struct Names<'a> {
     pub columns: &'a [String],
     /// The values requests capture, for `${user.NAME}`.
     pub captures: &'a [String],
+    /// In a flow's step: the captures it may use, those of `[[on_start]]` and of the earlier
+    /// steps; `None` elsewhere (any capture of the spec).
+    pub captured_before: Option<&'a [String]>,
 }
 
 /// What a render needs from the running user.
@@ -168,6 +171,14 @@ impl Template {
     /// Whether rendering needs a row of the data file.
     pub fn uses_row(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Row(_)))
+    }
+
+    /// The capture slots the template reads (`${user.NAME}`).
+    pub fn user_vars(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::UserVar(slot) => Some(*slot),
+            _ => None,
+        })
     }
 
     /// The environment's values written into the template.
@@ -297,6 +308,15 @@ fn parse_row(expression: &str, column: &str, names: &Names<'_>) -> Result<Part, 
 /// `${user.NAME}`: a value a request captures.
 fn parse_user_var(expression: &str, name: &str, names: &Names<'_>) -> Result<Part, String> {
     match names.captures.iter().position(|c| c == name) {
+        Some(_)
+            if names
+                .captured_before
+                .is_some_and(|before| !before.iter().any(|c| c == name)) =>
+        {
+            Err(format!(
+                "`${{{expression}}}` is used before any step captures `{name}` (capture it in an earlier step of this flow or in an `[[on_start]]`)"
+            ))
+        }
         Some(index) => Ok(Part::UserVar(index)),
         None => Err(format!(
             "`${{{expression}}}`: no request captures `{name}` (add `capture = {{ {name} = \"json:$.…\" }}` to an `[[on_start]]` or `[[request]]`)"
@@ -428,6 +448,7 @@ mod tests {
         env: &no_env,
         columns: &[],
         captures: &[],
+        captured_before: None,
     };
 
     fn parse(text: &str) -> Template {
@@ -580,8 +601,19 @@ mod tests {
             env: &no_env,
             columns: &columns,
             captures: &captures,
+            captured_before: None,
         };
         let template = Template::parse("${row.b}/${user.token}", Escape::None, &names).unwrap();
+        assert_eq!(template.user_vars().collect::<Vec<_>>(), [0]);
+        let too_early = Names {
+            captured_before: Some(&[]),
+            ..names
+        };
+        let err = Template::parse("${user.token}", Escape::None, &too_early).unwrap_err();
+        assert!(
+            err.contains("used before any step captures `token`"),
+            "{err}"
+        );
         assert!(template.uses_row());
         let mut out = String::new();
         template.render(

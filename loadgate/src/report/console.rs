@@ -34,6 +34,7 @@ impl SpecBlock<'_> {
                 self.sweep(sweep)?;
             }
             self.request_table(summary)?;
+            self.flows(summary)?;
             self.statuses_and_errors(summary)?;
             if let Some(schedule) = &summary.schedule {
                 self.schedule(schedule)?;
@@ -141,6 +142,15 @@ impl SpecBlock<'_> {
                     format_micros(latency.max as f64),
                 )?;
             }
+        }
+        Ok(())
+    }
+
+    /// A line per flow: its iterations and its steps (their rows are in the request table).
+    fn flows(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        for (name, flow, _) in crate::report::flows(summary) {
+            let line = crate::report::flow_line(name, flow);
+            writeln!(self.out, "  {line} (steps: {})", flow.steps.join(" → "))?;
         }
         Ok(())
     }

@@ -115,6 +115,10 @@ fn spec_data(spec: &SpecResult) -> Value {
     };
     let measured = json!({
         "load": summary.load.describe(),
+        "flows": crate::report::flows(summary).map(|(name, flow, steps)| json!({
+            "line": crate::report::flow_line(name, flow),
+            "steps": steps.iter().map(|(step, m)| crate::report::step_line(step, m)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "series": {
             "t": series.iter().map(|p| p.t.0).collect::<Vec<_>>(),
             "requests": series.iter().map(|p| p.requests).collect::<Vec<_>>(),
@@ -329,6 +333,12 @@ const PAGE: &str = r##"/*HEAD*/
       });
       section.appendChild(table);
     }
+    (spec.flows || []).forEach(function (f) {
+      section.appendChild(el("p", {}, f.line));
+      var list = el("ul", { "class": "muted" });
+      f.steps.forEach(function (step) { list.appendChild(el("li", {}, step)); });
+      section.appendChild(list);
+    });
     var grid = el("div", { "class": "grid" });
     section.appendChild(grid);
     root.appendChild(section);

@@ -94,7 +94,8 @@ fn check_case(check: &Check) -> TestCase {
     }
 }
 
-/// The suite's output lines: resource figures, an example of each request error, the notes.
+/// The suite's output lines: resource figures, each flow and its steps, an example of each
+/// request error, the notes.
 fn system_out(spec: &SpecResult) -> Vec<String> {
     let resources = spec.summary.iter().flat_map(|summary| {
         resource_figures(summary).map(|(who, figures)| format!("{who}: {}", figures.describe()))
@@ -104,7 +105,16 @@ fn system_out(spec: &SpecResult) -> Vec<String> {
             .error_examples()
             .map(|(name, example)| format!("error in {name}: {}", example.describe()))
     });
+    let flows = spec.summary.iter().flat_map(|summary| {
+        crate::report::flows(summary).flat_map(|(name, flow, steps)| {
+            let steps = steps
+                .into_iter()
+                .map(|(step, metrics)| crate::report::step_line(step, metrics));
+            std::iter::once(crate::report::flow_line(name, flow)).chain(steps)
+        })
+    });
     resources
+        .chain(flows)
         .chain(examples)
         .chain(spec.notes.iter().cloned())
         .collect()

@@ -86,7 +86,23 @@ impl Markdown<'_> {
         for (who, figures) in resource_figures(summary) {
             writeln!(self.out, "- {who}: {}", figures.describe())?;
         }
-        writeln!(self.out)
+        writeln!(self.out)?;
+        self.flow_tables(summary)
+    }
+
+    /// Per flow, its iterations and a row per step.
+    fn flow_tables(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        for (name, flow, steps) in crate::report::flows(summary) {
+            writeln!(self.out, "{}\n", crate::report::flow_line(name, flow))?;
+            writeln!(self.out, "| step | requests | failures | p50 | p90 | p99 |")?;
+            writeln!(self.out, "|---|---|---|---|---|---|")?;
+            for (step, metrics) in steps {
+                let figures = crate::report::step_figures(metrics).join(" | ");
+                writeln!(self.out, "| {step} | {figures} |")?;
+            }
+            writeln!(self.out)?;
+        }
+        Ok(())
     }
 
     fn check_table(&mut self, checks: &[Check]) -> io::Result<()> {

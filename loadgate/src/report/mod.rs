@@ -18,8 +18,9 @@ use anyhow::Context as _;
 use crate::judge::verdict::GateResult;
 use crate::plan::secret::Secrets;
 use crate::run::resources::ResourceFigures;
-use crate::summary::SpecSummary;
+use crate::summary::{FlowSummary, Metrics, SpecSummary};
 use crate::support::files::write_atomic;
+use crate::support::units::format_micros;
 
 /// Writes `junit.xml`, `summary.json`, `summary.md` and `report.html` into `out_dir`, each atomically, and
 /// appends the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given. Every
@@ -72,6 +73,43 @@ fn resource_figures(
     ]
     .into_iter()
     .filter_map(|(who, figures)| Some((who, figures.as_ref()?)))
+}
+
+/// Each `[[flow]]` with its steps' figures, in step order (a step's own row in `requests`).
+fn flows(
+    summary: &SpecSummary,
+) -> impl Iterator<Item = (&str, &FlowSummary, Vec<(&str, &Metrics)>)> {
+    summary.flows.iter().map(|(name, flow)| {
+        let steps = flow
+            .steps
+            .iter()
+            .filter_map(|step| Some((step.as_str(), summary.requests.get(step)?)))
+            .collect();
+        (name.as_str(), flow, steps)
+    })
+}
+
+/// "flow checkout: 120 iterations · 118 completed · 2 aborted".
+fn flow_line(name: &str, flow: &FlowSummary) -> String {
+    format!("flow {name}: {}", flow.describe())
+}
+
+/// "checkout/pay: 120 requests · 2 failed · p50 1.20ms · p90 2.00ms · p99 3.10ms".
+fn step_line(name: &str, metrics: &Metrics) -> String {
+    let [requests, failures, p50, p90, p99] = step_figures(metrics);
+    format!("{name}: {requests} requests · {failures} failed · p50 {p50} · p90 {p90} · p99 {p99}")
+}
+
+/// A step's requests, failures, p50, p90 and p99, as the reports write them.
+fn step_figures(metrics: &Metrics) -> [String; 5] {
+    let latency = &metrics.latency_us;
+    [
+        metrics.requests.to_string(),
+        metrics.failures.to_string(),
+        format_micros(latency.p50 as f64),
+        format_micros(latency.p90 as f64),
+        format_micros(latency.p99 as f64),
+    ]
 }
 
 #[cfg(test)]
@@ -222,6 +260,7 @@ pub(crate) mod fixtures {
                     },
                 ),
             ]),
+            flows: BTreeMap::new(),
             warmup: WarmupFacts {
                 requests: 800,
                 failures: 0,
@@ -381,6 +420,50 @@ pub(crate) mod golden {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_shows_each_flow_and_a_row_per_step() {
+        let mut result = fixtures::result();
+        let summary = result.specs[0].summary.as_mut().unwrap();
+        let step = summary.requests["emit-new"].clone();
+        summary.requests.insert("cart/open".into(), step.clone());
+        summary.requests.insert("cart/pay".into(), step);
+        summary.flows.insert(
+            "cart".into(),
+            FlowSummary {
+                iterations: 200,
+                completed: 198,
+                aborted: 2,
+                steps: vec!["cart/open".into(), "cart/pay".into()],
+            },
+        );
+        let flow = "flow cart: 200 iterations · 198 completed · 2 aborted";
+        let console = fixtures::render(|out, r| console::write_spec(out, &r.specs[0]), &result);
+        assert!(
+            console.contains(&format!("{flow} (steps: cart/open → cart/pay)")),
+            "{console}"
+        );
+        assert!(console.contains("  cart/pay "), "{console}");
+        let markdown = fixtures::render(markdown::write, &result);
+        assert!(markdown.contains(flow), "{markdown}");
+        assert!(
+            markdown.contains("| cart/pay | 200 | 2 | 2.40ms | 4.80ms | 9.60ms |"),
+            "{markdown}"
+        );
+        let junit = fixtures::render(junit::write, &result);
+        assert!(junit.contains(flow), "{junit}");
+        assert!(
+            junit.contains("cart/open: 200 requests · 2 failed · p50 2.40ms"),
+            "{junit}"
+        );
+        let page = fixtures::render(html::write, &result);
+        assert!(page.contains(flow) && page.contains("cart/pay: 200 requests"));
+        let parsed: GateResult = serde_json::from_str(&summary_json(&result)).unwrap();
+        assert_eq!(
+            parsed.specs[0].summary.as_ref().unwrap().flows["cart"].aborted,
+            2
+        );
+    }
 
     #[test]
     fn summary_json_round_trips_and_matches_its_golden_file() {

@@ -1,17 +1,19 @@
-//! The closed model: each virtual user is a task that picks a request by weight, sends it,
-//! waits for the whole answer, records it, then thinks. User `i` runs while the profile's level
+//! The closed model: each virtual user is a task that picks a request (or a flow) by weight,
+//! sends it (a flow: its steps in order), waits for the whole answer, records it, then thinks.
+//! Each user keeps its captured values and its cookie jar across its iterations. User `i` runs while the profile's level
 //! (users, ramped by `ramp_up` or `stages`) is above `i`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::run::cookies::Jar;
 use crate::run::exchange::{Buffers, User, exchange};
 use crate::run::http1::Connection;
-use crate::run::shared::{Shared, sleep_unless_stopped};
+use crate::run::shared::{Picked, Shard, Shared, lock, sleep_unless_stopped};
 use crate::support::units::DurationRange;
 
 /// How often a user the profile has not started (or has stopped) looks again.
@@ -36,8 +38,9 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
     };
     let mut buffers = Buffers::default();
     let mut connection = Connection::default();
-    // What this user captured (a login's token), by capture slot.
+    // What this user captured (a login's token), by capture slot, and its cookies.
     let mut user_vars = vec![String::new(); shared.n_captures];
+    let mut jar = Jar::default();
     let mut started_flow = shared.n_on_start == 0;
 
     while Instant::now() < end && !*stop.borrow() {
@@ -56,37 +59,86 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
             vars: &mut user_vars,
             buffers: &mut buffers,
             connection: &mut connection,
+            jar: shared.cookies.then_some(&mut jar),
         };
         if !started_flow {
             // The `[[on_start]]` requests, in order, before the mix; one that fails starts
             // them over after a pause, so the mix never runs without what they capture.
-            let mut succeeded = true;
-            for request_idx in 0..shared.n_on_start {
-                succeeded = exchange(&shared, shard, request_idx, &mut user).await;
-                if !succeeded {
-                    break;
-                }
-            }
-            started_flow = succeeded;
+            started_flow = on_start(&shared, shard, &mut user).await;
             let pause = Instant::now() + ON_START_RETRY;
-            if !succeeded && (pause >= end || !sleep_unless_stopped(pause, &mut stop).await) {
+            if !started_flow && (pause >= end || !sleep_unless_stopped(pause, &mut stop).await) {
                 break;
             }
             continue;
         }
-        let request_idx = shared.pick(user.rng);
-        exchange(&shared, shard, request_idx, &mut user).await;
-
-        let think = think_time(load.think_time, &mut rng);
-        if think.is_zero() {
-            continue;
-        }
-        if Instant::now() + think >= end
-            || !sleep_unless_stopped(Instant::now() + think, &mut stop).await
-        {
+        let going_on = match shared.pick(user.rng) {
+            Picked::Request(request_idx) => {
+                exchange(&shared, shard, request_idx, &mut user).await;
+                think(&shared, request_idx, user.rng, &mut stop).await
+            }
+            Picked::Flow(flow_idx) => {
+                run_flow(&shared, shard, flow_idx, &mut user, &mut stop).await
+            }
+        };
+        if !going_on {
             break;
         }
     }
+}
+
+/// The `[[on_start]]` requests in order; true when all succeeded.
+async fn on_start(shared: &Shared, shard: &Mutex<Shard>, user: &mut User<'_>) -> bool {
+    for request_idx in 0..shared.n_on_start {
+        if !exchange(shared, shard, request_idx, user).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// One iteration of a flow: its steps in order, each followed by its think time, until one
+/// fails (the iteration is then aborted and counted so). False when the run ended meanwhile.
+async fn run_flow(
+    shared: &Shared,
+    shard: &Mutex<Shard>,
+    flow_idx: usize,
+    user: &mut User<'_>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let judged = Instant::now() >= shared.warmup_end();
+    for request_idx in shared.flows[flow_idx].steps.clone() {
+        let succeeded = exchange(shared, shard, request_idx, user).await;
+        if !succeeded {
+            lock(shard).record_flow(judged, flow_idx, false);
+        }
+        if !think(shared, request_idx, user.rng, stop).await {
+            return false;
+        }
+        if !succeeded {
+            return true;
+        }
+    }
+    lock(shard).record_flow(judged, flow_idx, true);
+    true
+}
+
+/// The pause after request `request_idx` (a flow step's own `think`, else `[load]
+/// think_time`); false when the run ends or stops before it is over.
+async fn think(
+    shared: &Shared,
+    request_idx: usize,
+    rng: &mut fastrand::Rng,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let range = shared.requests[request_idx]
+        .think
+        .unwrap_or(shared.load.think_time);
+    let think = think_time(range, rng);
+    if think.is_zero() {
+        return true;
+    }
+    let until = Instant::now() + think;
+    until < shared.end() && sleep_unless_stopped(until, stop).await
 }
 
 /// A user's place in the count of active users, given back however its loop ends.

@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use reqwest::Method;
-use reqwest::header::HOST;
+use reqwest::header::{COOKIE, HOST};
 use tokio::time::Instant;
 use url::{Position, Url};
 
 use crate::plan::RequestPlan;
 use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
+use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, Connection};
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
 use crate::run::shared::{Shard, Shared, lock};
@@ -33,13 +34,15 @@ pub struct Buffers {
     pub body: Vec<u8>,
 }
 
-/// Who sends a request: the user's id, random stream, captured values, buffers and connection.
+/// Who sends a request: the user's id, random stream, captured values, buffers, connection
+/// and cookie jar (none in the open model, or with `cookies = false`).
 pub struct User<'a> {
     pub id: u32,
     pub rng: &'a mut fastrand::Rng,
     pub vars: &'a mut [String],
     pub buffers: &'a mut Buffers,
     pub connection: &'a mut Connection,
+    pub jar: Option<&'a mut Jar>,
 }
 
 /// One request of a closed-model user: rendered, sent, its answer checked (and captured), and
@@ -60,7 +63,10 @@ pub async fn exchange(
         request,
         request_idx,
         body,
-        user.vars,
+        Answered {
+            vars: user.vars,
+            jar: user.jar.as_deref_mut(),
+        },
     )
     .await;
     let latency = sent_at.elapsed();
@@ -109,22 +115,24 @@ pub fn build_request(
         ..
     } = &mut *user.buffers;
     let method = plan.method.as_str();
-    match &shared.static_targets[request_idx] {
-        Some(target) => http1::request_line(out, method, target),
+    let rendered;
+    let target = match &shared.static_targets[request_idx] {
+        Some(target) => target.as_str(),
         None => {
             url_buf.clear();
             url_buf.push_str(&shared.base_url);
             plan.path.render(&mut ctx, url_buf);
-            let url = Url::parse(url_buf).map_err(|_| http1::Invalid)?;
-            http1::request_line(
-                out,
-                method,
-                &url[Position::BeforePath..Position::AfterQuery],
-            );
+            rendered = Url::parse(url_buf).map_err(|_| http1::Invalid)?;
+            &rendered[Position::BeforePath..Position::AfterQuery]
         }
-    }
+    };
+    http1::request_line(out, method, target);
     if !plan.headers.iter().any(|(name, _)| name == HOST) {
         http1::header(out, HOST.as_str(), &shared.target.host)?;
+    }
+    if let Some(jar) = user.jar.as_deref_mut() {
+        let own = || plan.headers.iter().any(|(name, _)| name == COOKIE);
+        jar.before_request(&shared.base_url, target, own(), out)?;
     }
     for (name, value) in &plan.headers {
         text_buf.clear();
@@ -140,23 +148,35 @@ pub fn build_request(
     Ok(())
 }
 
+/// Where what an answer gives goes: captured values, and cookies when the user has a jar.
+pub struct Answered<'a> {
+    pub vars: &'a mut [String],
+    pub jar: Option<&'a mut Jar>,
+}
+
 /// Sends a built request and judges its answer; a request that could not be built (see
 /// [`build_request`]) is an I/O error. `body` keeps what the checks and an error example read;
-/// captured values go to `user_vars`.
+/// captured values and cookies go to `to`.
 pub async fn send_and_classify(
     shared: &Shared,
     connection: &mut Connection,
     request: Result<&[u8], http1::Invalid>,
     request_idx: usize,
     body: &mut Vec<u8>,
-    user_vars: &mut [String],
+    to: Answered<'_>,
 ) -> Outcome {
     let plan = &shared.requests[request_idx];
     let Ok(request) = request else {
         return Outcome::failed(Cause::Unsendable);
     };
-    match send(&shared.target, connection, request, plan, body).await {
-        Ok(answer) => classify(plan, &answer, body, user_vars),
+    let set_cookies = to.jar.is_some();
+    match send(&shared.target, connection, request, plan, body, set_cookies).await {
+        Ok(answer) => {
+            if let Some(jar) = to.jar {
+                jar.after_answer(&shared.base_url, &answer.headers);
+            }
+            classify(plan, &answer, body, to.vars)
+        }
         Err(failed) => failed,
     }
 }
@@ -170,6 +190,7 @@ async fn send(
     request: &[u8],
     plan: &RequestPlan,
     body: &mut Vec<u8>,
+    set_cookies: bool,
 ) -> Result<Answer, Outcome> {
     let reads_body = plan.reads_body();
     let keep = |status| match (plan.expect.accepts(status), reads_body) {
@@ -181,6 +202,7 @@ async fn send(
         request,
         head: plan.method == Method::HEAD,
         headers: captures_headers(plan),
+        set_cookies,
         keep: &keep,
     };
     body.clear();

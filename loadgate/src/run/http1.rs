@@ -234,6 +234,8 @@ pub struct Exchange<'a> {
     pub head: bool,
     /// Collect the answer's headers into [`Answer::headers`].
     pub headers: bool,
+    /// Collect (at least) its `Set-Cookie` headers into [`Answer::headers`]: a user's jar is on.
+    pub set_cookies: bool,
     /// How much of the body to keep, given the status; the rest is only counted.
     pub keep: &'a (dyn Fn(u16) -> usize + Sync),
 }
@@ -365,7 +367,10 @@ impl Reader<'_> {
             .write_all(exchange.request)
             .await
             .map_err(|err| (None, Broken::ConnectionBroke(IoError::from(&err))))?;
-        let head = self.head(exchange.headers).await.map_err(|e| (None, e))?;
+        let head = self
+            .head(exchange.headers, exchange.set_cookies)
+            .await
+            .map_err(|e| (None, e))?;
         let framing = match head.status {
             _ if exchange.head => Framing::Empty,
             100..200 | 204 | 304 => Framing::Empty,
@@ -403,13 +408,13 @@ impl Reader<'_> {
     }
 
     /// The status line and headers; interim (1xx) answers are skipped.
-    async fn head(&mut self, want_headers: bool) -> Result<Head, Broken> {
+    async fn head(&mut self, want_headers: bool, want_cookies: bool) -> Result<Head, Broken> {
         loop {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut headers);
             match response.parse(&self.buffer[self.start..self.end]) {
                 Ok(httparse::Status::Complete(len)) => {
-                    let head = Head::read(&response, want_headers)?;
+                    let head = Head::read(&response, want_headers, want_cookies)?;
                     self.start += len;
                     if (100..200).contains(&head.status) && head.status != 101 {
                         continue;
@@ -527,7 +532,13 @@ struct Head {
 }
 
 impl Head {
-    fn read(response: &httparse::Response<'_, '_>, want_headers: bool) -> Result<Head, Broken> {
+    /// `want_headers`: every header into `headers`; `want_cookies`: the `Set-Cookie` ones (a
+    /// name compare per header, so a jar that never gets a cookie costs next to nothing).
+    fn read(
+        response: &httparse::Response<'_, '_>,
+        want_headers: bool,
+        want_cookies: bool,
+    ) -> Result<Head, Broken> {
         let status = response.code.unwrap_or_default();
         // HTTP/1.1 keeps the connection unless told otherwise; HTTP/1.0 only when told.
         let mut keep_alive = response.version == Some(1);
@@ -558,7 +569,8 @@ impl Head {
                     keep_alive = true;
                 }
             }
-            if want_headers
+            let wanted = want_headers || (want_cookies && name.eq_ignore_ascii_case("set-cookie"));
+            if wanted
                 && let (Ok(name), Ok(value)) = (
                     HeaderName::from_bytes(name.as_bytes()),
                     HeaderValue::from_bytes(header.value),
@@ -651,6 +663,7 @@ mod tests {
             request: &request,
             head: false,
             headers: true,
+            set_cookies: false,
             keep: &keep,
         };
         let mut body = Vec::new();

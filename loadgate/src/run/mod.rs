@@ -13,6 +13,7 @@
 //! out as examples.
 
 pub mod closed;
+pub mod cookies;
 pub mod exchange;
 pub mod http1;
 pub mod open;

@@ -11,11 +11,11 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
-use crate::run::exchange::{Buffers, User, build_request, send_and_classify};
+use crate::run::exchange::{Answered, Buffers, User, build_request, send_and_classify};
 use crate::run::http1::{self, Connection};
 use crate::run::outcome::ErrorExample;
 use crate::run::record::{LATE_AFTER, Schedule};
-use crate::run::shared::{Shared, lock, sleep_unless_stopped};
+use crate::run::shared::{Picked, Shared, lock, sleep_unless_stopped};
 
 /// The open model's scheduler: sends request `i` at `started + i / rate` until the end, each in
 /// a task of its own holding one of `max_in_flight` slots, then waits for the last answers.
@@ -52,7 +52,10 @@ pub async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) 
                 }
             }
         };
-        let request_idx = shared.pick(&mut rng);
+        let request_idx = match shared.pick(&mut rng) {
+            Picked::Request(idx) => idx,
+            Picked::Flow(_) => unreachable!("planning refuses flows in the open model"),
+        };
         // The open model has no users: requests are alike, with nothing captured.
         let mut user = User {
             id: 1,
@@ -60,6 +63,7 @@ pub async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) 
             vars: &mut [],
             buffers: &mut buffers,
             connection: &mut spare,
+            jar: None,
         };
         let built = build_request(&shared, request_idx, &mut user);
         let request = std::mem::take(&mut buffers.request);
@@ -121,7 +125,10 @@ async fn send_scheduled(
         request,
         request_idx,
         &mut body,
-        &mut [],
+        Answered {
+            vars: &mut [],
+            jar: None,
+        },
     )
     .await;
     let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());

@@ -228,10 +228,20 @@ pub struct SeriesPoint {
     pub active: u32,
 }
 
-/// One record per request of the plan, indexed like `Plan::requests`.
+/// How the iterations of one `[[flow]]` ended: every step answered as expected, or a step
+/// failed and ended the iteration. An iteration the end of the run cut short is neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub completed: u64,
+    pub aborted: u64,
+}
+
+/// One record per request of the plan, indexed like `Plan::requests`, and one per flow.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub by_request: Vec<RequestRecord>,
+    /// Indexed like `Plan::flows`; grown on a flow's first iteration.
+    pub by_flow: Vec<FlowRecord>,
     /// Open model only: answered requests' latency from their actual send, beside the judged
     /// latency from their intended send time. Shows how much of the latency was waiting to be
     /// sent.
@@ -242,7 +252,21 @@ impl Recorder {
     pub fn new(n_requests: usize) -> Recorder {
         Recorder {
             by_request: (0..n_requests).map(|_| RequestRecord::new()).collect(),
+            by_flow: Vec::new(),
             uncorrected_us: new_histogram(),
+        }
+    }
+
+    /// An iteration of flow `flow_idx` ended: `completed`, or aborted by a failed step.
+    pub fn record_flow(&mut self, flow_idx: usize, completed: bool) {
+        if self.by_flow.len() <= flow_idx {
+            self.by_flow.resize(flow_idx + 1, FlowRecord::default());
+        }
+        let record = &mut self.by_flow[flow_idx];
+        if completed {
+            record.completed += 1;
+        } else {
+            record.aborted += 1;
         }
     }
 
@@ -268,6 +292,14 @@ impl Recorder {
     pub fn merge(&mut self, other: &Recorder) {
         for (mine, theirs) in self.by_request.iter_mut().zip(&other.by_request) {
             mine.merge(theirs);
+        }
+        if self.by_flow.len() < other.by_flow.len() {
+            self.by_flow
+                .resize(other.by_flow.len(), FlowRecord::default());
+        }
+        for (mine, theirs) in self.by_flow.iter_mut().zip(&other.by_flow) {
+            mine.completed += theirs.completed;
+            mine.aborted += theirs.aborted;
         }
         self.uncorrected_us
             .add(&other.uncorrected_us)
@@ -345,7 +377,22 @@ mod tests {
                 body: None,
             });
         }
+        b.record_flow(1, false);
+        a.record_flow(0, true);
         a.merge(&b);
+        assert_eq!(
+            a.by_flow,
+            [
+                FlowRecord {
+                    completed: 1,
+                    aborted: 0
+                },
+                FlowRecord {
+                    completed: 0,
+                    aborted: 1
+                }
+            ]
+        );
         let total = a.total();
         assert_eq!(total.n_requests, 3 + MAX_EXAMPLES as u64);
         assert_eq!(total.n_failures(), 2 + MAX_EXAMPLES as u64);

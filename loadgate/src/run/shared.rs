@@ -11,10 +11,11 @@ use url::{Position, Url};
 
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
-use crate::plan::{LoadPlan, Plan, RequestPlan};
+use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
 use crate::run::http1::{self, Connection};
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
 use crate::run::record::{Interval, Recorder, Schedule};
+use crate::spec::Model;
 
 /// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
 /// and a sequential data pick, so a later round does not repeat an earlier round's ids.
@@ -74,6 +75,16 @@ impl Shard {
         }
         self.interval.record(latency, outcome);
     }
+
+    /// An iteration of flow `flow_idx` ended, started after the warmup or not.
+    pub fn record_flow(&mut self, judged: bool, flow_idx: usize, completed: bool) {
+        let recorder = if judged {
+            &mut self.measured
+        } else {
+            &mut self.warmup
+        };
+        recorder.record_flow(flow_idx, completed);
+    }
 }
 
 /// State shared by all users of one run; read-only but for the shards and the sequence.
@@ -81,7 +92,11 @@ pub struct Shared {
     pub target: http1::Target,
     pub base_url: String,
     pub requests: Vec<RequestPlan>,
-    /// Running sums of the weights, for picking a request with one random draw.
+    pub flows: Vec<FlowPlan>,
+    /// A cookie jar per user: `cookies` in the closed model (the open model has no users).
+    pub cookies: bool,
+    /// Running sums of the weights of the requests then the flows, for picking one with one
+    /// random draw.
     cumulative_weights: Vec<u32>,
     pub load: LoadPlan,
     pub seed: u64,
@@ -122,11 +137,15 @@ impl Shared {
             target: http1::Target::resolve(base_url)?,
             base_url: base.to_owned(),
             requests: plan.requests.clone(),
+            flows: plan.flows.clone(),
+            cookies: plan.cookies && plan.load.model == Model::Closed,
             cumulative_weights: plan
                 .requests
                 .iter()
-                .scan(0u32, |sum, r| {
-                    *sum = sum.saturating_add(r.weight);
+                .map(|r| r.weight)
+                .chain(plan.flows.iter().map(|f| f.weight))
+                .scan(0u32, |sum, weight| {
+                    *sum = sum.saturating_add(weight);
                     Some(*sum)
                 })
                 .collect(),
@@ -158,10 +177,14 @@ impl Shared {
     }
 
     /// A request of the mix, by weight, with one random draw.
-    pub fn pick(&self, rng: &mut fastrand::Rng) -> usize {
+    pub fn pick(&self, rng: &mut fastrand::Rng) -> Picked {
         let total = *self.cumulative_weights.last().expect("a plan has requests");
         let draw = rng.u32(0..total);
-        self.cumulative_weights.partition_point(|&w| w <= draw)
+        let idx = self.cumulative_weights.partition_point(|&w| w <= draw);
+        match idx.checked_sub(self.requests.len()) {
+            Some(flow_idx) => Picked::Flow(flow_idx),
+            None => Picked::Request(idx),
+        }
     }
 
     pub fn warmup_end(&self) -> Instant {
@@ -171,6 +194,13 @@ impl Shared {
     pub fn end(&self) -> Instant {
         self.warmup_end() + self.load.duration
     }
+}
+
+/// What a user does next: a request of the mix, or a flow's steps (by index in the plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Picked {
+    Request(usize),
+    Flow(usize),
 }
 
 /// Sleeps until `deadline`; false if the run was stopped meanwhile.
@@ -186,4 +216,42 @@ pub async fn sleep_unless_stopped(deadline: Instant, stop: &mut watch::Receiver<
 /// increment) that a panic cannot leave half-done.
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flows_are_picked_by_weight_beside_requests_and_on_start_never() {
+        let text = "[load]\nusers = 1\nduration = \"1s\"\n\
+                    [[on_start]]\nname = \"login\"\npath = \"/login\"\n\
+                    [[request]]\nname = \"home\"\npath = \"/\"\n\
+                    [[flow]]\nname = \"cart\"\nweight = 3\n\
+                    [[flow.step]]\nname = \"open\"\npath = \"/cart\"\n";
+        let plan = crate::plan::build(
+            std::path::Path::new("t.toml"),
+            text,
+            std::path::Path::new("."),
+            &Default::default(),
+            &|_| None,
+        )
+        .unwrap();
+        let url = Url::parse("http://127.0.0.1:1/").unwrap();
+        let shared = Shared::new(&plan, &url, Arc::default(), 1).unwrap();
+        assert!(shared.cookies, "the closed model has a jar by default");
+        let mut rng = fastrand::Rng::with_seed(3);
+        let picks: Vec<Picked> = (0..4_000).map(|_| shared.pick(&mut rng)).collect();
+        let flows = picks.iter().filter(|p| **p == Picked::Flow(0)).count();
+        let homes = picks.iter().filter(|p| **p == Picked::Request(1)).count();
+        assert_eq!(
+            flows + homes,
+            picks.len(),
+            "never login, never a step alone"
+        );
+        assert!(
+            (2_800..3_200).contains(&flows),
+            "{flows} of 4000 at weight 3 of 4"
+        );
+    }
 }

@@ -40,6 +40,11 @@ pub struct SpecFile {
     #[serde(default)]
     #[schemars(with = "Vec<RequestSpec>")]
     pub on_start: Vec<Spanned<RequestSpec>>,
+    /// Ordered flows (closed model): each iteration of a user picks a flow or a request by
+    /// weight and sends the flow's steps in order, captures flowing from step to step.
+    #[serde(default, rename = "flow")]
+    #[schemars(with = "Vec<FlowSpec>")]
+    pub flows: Vec<Spanned<FlowSpec>>,
     /// Rows of test data for `${row.COLUMN}`.
     #[schemars(with = "Option<DataSpec>")]
     pub data: Option<Spanned<DataSpec>>,
@@ -178,6 +183,24 @@ pub struct DefaultsSpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub headers: BTreeMap<String, Spanned<String>>,
+    /// A cookie jar per user (closed model), filled by `Set-Cookie` and sent as `Cookie`; on
+    /// unless `false`.
+    pub cookies: Option<bool>,
+}
+
+/// An ordered flow: its steps run in order in one iteration; a failed step ends the iteration.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpec {
+    /// Names the flow; each step's statistics are named `FLOW/STEP`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Weight among the flows and `[[request]]`s of the mix.
+    #[schemars(with = "Option<u32>")]
+    pub weight: Option<Spanned<u32>>,
+    #[serde(default, rename = "step")]
+    #[schemars(with = "Vec<RequestSpec>")]
+    pub steps: Vec<Spanned<RequestSpec>>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -204,6 +227,9 @@ pub struct RequestSpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub capture: BTreeMap<String, Spanned<String>>,
+    /// A `[[flow.step]]`'s pause after its answer, instead of `[load] think_time`.
+    #[schemars(with = "Option<DurationRange>")]
+    pub think: Option<Spanned<DurationRange>>,
 }
 
 /// What a correct answer looks like; anything else is counted as an error.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::metric::{Metric, Scope};
 use crate::plan::Plan;
 use crate::run::Recording;
-use crate::run::record::{ErrorExample, ErrorKind, RequestRecord, SeriesPoint};
+use crate::run::record::{ErrorExample, ErrorKind, FlowRecord, RequestRecord, SeriesPoint};
 use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::spec::Model;
 use crate::support::units::{Seconds, round_to};
@@ -23,8 +23,11 @@ use crate::support::units::{Seconds, round_to};
 pub struct SpecSummary {
     pub load: LoadFacts,
     pub total: Metrics,
-    /// Per request name.
+    /// Per request name; a flow's steps are named `FLOW/STEP`.
     pub requests: BTreeMap<String, Metrics>,
+    /// Per `[[flow]]`: how its iterations started in the judged window ended.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flows: BTreeMap<String, FlowSummary>,
     /// The warmup was measured but is not judged; its size is kept to show it happened.
     pub warmup: WarmupFacts,
     /// The service's process tree during the judged window; null with `--target`.
@@ -198,6 +201,42 @@ pub struct ScheduleSummary {
     pub uncorrected_latency_us: LatencyStats,
 }
 
+/// One flow's iterations: completed (every step as expected) or aborted by a failed step (the
+/// user then went on with its next iteration). Iterations the end of the run cut short are
+/// neither.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSummary {
+    pub iterations: u64,
+    pub completed: u64,
+    pub aborted: u64,
+    /// Its steps' request names, in order.
+    pub steps: Vec<String>,
+}
+
+impl FlowSummary {
+    fn of(plan: &Plan, flow_idx: usize, record: FlowRecord) -> FlowSummary {
+        let flow = &plan.flows[flow_idx];
+        FlowSummary {
+            iterations: record.completed + record.aborted,
+            completed: record.completed,
+            aborted: record.aborted,
+            steps: plan.requests[flow.steps.clone()]
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
+        }
+    }
+
+    /// "120 iterations · 118 completed · 2 aborted".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} iterations · {} completed · {} aborted",
+            self.iterations, self.completed, self.aborted
+        )
+    }
+}
+
 /// What the load actually was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -335,6 +374,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
             .zip(&measured.by_request)
             .map(|(request, record)| (request.name.clone(), metrics(record, window)))
             .collect(),
+        flows: flow_summaries(plan, &measured.by_flow),
         warmup: WarmupFacts {
             requests: warmup_total.n_requests,
             failures: warmup_total.n_failures(),
@@ -388,6 +428,7 @@ pub fn merge_rounds(rounds: &[SpecSummary]) -> SpecSummary {
             .keys()
             .map(|name| (name.clone(), merge(&|r| r.requests.get(name))))
             .collect(),
+        flows: merge_flows(rounds),
         warmup: WarmupFacts {
             requests: rounds.iter().map(|r| r.warmup.requests).sum(),
             failures: rounds.iter().map(|r| r.warmup.failures).sum(),
@@ -408,6 +449,35 @@ pub fn merge_rounds(rounds: &[SpecSummary]) -> SpecSummary {
         );
     }
     merged
+}
+
+/// Each flow's iterations, by name.
+fn flow_summaries(plan: &Plan, records: &[FlowRecord]) -> BTreeMap<String, FlowSummary> {
+    (0..plan.flows.len())
+        .map(|idx| {
+            let record = records.get(idx).copied().unwrap_or_default();
+            (
+                plan.flows[idx].name.clone(),
+                FlowSummary::of(plan, idx, record),
+            )
+        })
+        .collect()
+}
+
+/// Each flow's iterations over the rounds.
+fn merge_flows(rounds: &[SpecSummary]) -> BTreeMap<String, FlowSummary> {
+    let mut flows: BTreeMap<String, FlowSummary> = BTreeMap::new();
+    for (name, flow) in rounds.iter().flat_map(|r| &r.flows) {
+        flows
+            .entry(name.clone())
+            .and_modify(|sum| {
+                sum.iterations += flow.iterations;
+                sum.completed += flow.completed;
+                sum.aborted += flow.aborted;
+            })
+            .or_insert_with(|| flow.clone());
+    }
+    flows
 }
 
 fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
@@ -589,6 +659,25 @@ mod tests {
         let hopeless = [step(2.0, 86.0, 90), step(4.0, 170.0, 95)];
         let (sweep, chosen) = summarize_sweep(&plan, &hopeless);
         assert_eq!((sweep.capacity, chosen), (None, 0));
+    }
+
+    #[test]
+    fn rounds_add_up_each_flow_s_iterations() {
+        let mut round = crate::report::fixtures::result().specs[0]
+            .summary
+            .clone()
+            .unwrap();
+        let flow = |completed, aborted| FlowSummary {
+            iterations: completed + aborted,
+            completed,
+            aborted,
+            steps: vec!["cart/open".into()],
+        };
+        round.flows.insert("cart".into(), flow(10, 1));
+        let mut other = round.clone();
+        other.flows.insert("cart".into(), flow(7, 2));
+        let merged = merge_rounds(&[round, other]);
+        assert_eq!(merged.flows["cart"], flow(17, 3));
     }
 
     #[test]
