@@ -66,7 +66,8 @@ fn a_login_cookie_carries_into_the_mix_one_session_per_user_and_off_fails_the_ga
 }
 
 /// A cart flow in order (open → add → checkout, the cart's token captured by the first step)
-/// beside a flow that skips a step, so its iterations abort; per-step p90 ceilings on two steps.
+/// beside a flow that skips a step, so its iterations abort; per-step p90 ceilings on two steps,
+/// far above a loaded machine's answer times and far below the slowed step's 1 s.
 fn flows_spec(sandbox: &Sandbox, service_args: &[&str]) -> std::path::PathBuf {
     let command = sandbox.demo_command(service_args);
     sandbox.spec(
@@ -124,10 +125,10 @@ name = "never"
 path = "/"
 
 [gate.request."cart/open"]
-p90 = {{ max = "40ms" }}
+p90 = {{ max = "250ms" }}
 
 [gate.request."cart/checkout"]
-p90 = {{ max = "40ms" }}
+p90 = {{ max = "250ms" }}
 error_rate = {{ max = "0%" }}
 "#
         ),
@@ -186,7 +187,7 @@ fn flows_run_in_order_show_each_step_in_every_report_and_a_slowed_step_fails_its
     );
 
     // Only the checkout is slowed: its own p90 fails, the open step's holds.
-    let spec = flows_spec(&sandbox, &["--slow", "/cart/checkout=120ms"]);
+    let spec = flows_spec(&sandbox, &["--slow", "/cart/checkout=1s"]);
     let run = sandbox.run(&[spec.to_str().unwrap()]);
     run.expect_code(1);
     let checks = &sandbox.summary().specs[0].checks;
