@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         env: &|name| (name == "TOKEN").then(|| "s\"e\\cret".to_owned()),
         columns: &columns,
         captures: &captures,
+        captured_before: None,
     };
     for escape in [Escape::None, Escape::JsonString] {
         let Ok(template) = Template::parse(text, escape, &names) else {
