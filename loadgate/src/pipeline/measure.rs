@@ -235,7 +235,7 @@ impl Services {
                 .map_or((None, defaults::TARGET_READY_TIMEOUT), |s| {
                     (s.ready_path.as_deref(), s.ready_timeout)
                 });
-            service::probe_target(target, ready_path, timeout).await?;
+            service::probe_target(target, &plan.transport, ready_path, timeout).await?;
             return Ok(Services {
                 target: Some(target.clone()),
                 candidate: None,
@@ -396,7 +396,7 @@ async fn start(
         place: (root != paths.root).then(|| paths.shown(root)),
     });
     let launched = Instant::now();
-    let service = service::launch(service_plan, root, bins, log).await?;
+    let service = service::launch(service_plan, &plan.transport, root, bins, log).await?;
     ctx.observer.event(&Event::Ready {
         spec: plan.name.clone(),
         after: launched.elapsed(),

@@ -6,6 +6,8 @@ use std::time::Duration;
 pub const SEED: u64 = 1;
 pub const READY_PATH: Option<&str> = None; // no `ready.http`: ready when the port accepts connections
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Where a launched service is reached unless `[service] url` says.
+pub const SERVICE_URL: &str = "http://127.0.0.1:{port}";
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 pub const RAMP_UP: Duration = Duration::ZERO;
 pub const THINK_TIME: Duration = Duration::ZERO;

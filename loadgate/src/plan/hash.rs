@@ -10,7 +10,7 @@ use crate::plan::data::DataTable;
 pub(super) fn spec_hash(text: &str, data: Option<&DataTable>) -> String {
     let table: toml::Table = toml::from_str(text).unwrap_or_default();
     let shaping: toml::Table = [
-        "seed", "load", "defaults", "request", "on_start", "data", "sweep", "flow",
+        "seed", "load", "defaults", "request", "on_start", "data", "sweep", "flow", "tls",
     ]
     .into_iter()
     .filter_map(|key| table.get(key).map(|value| (key.to_owned(), value.clone())))

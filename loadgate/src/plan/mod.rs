@@ -24,6 +24,7 @@ mod request;
 mod service;
 mod sweep;
 mod thresholds;
+mod transport;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use crate::plan::request::RequestPlan;
 pub use crate::plan::service::ServicePlan;
 pub use crate::plan::sweep::SweepPlan;
 pub use crate::plan::thresholds::Threshold;
+pub use crate::plan::transport::{TlsPlan, Transport};
 
 use crate::plan::bounds::MAX_ROUNDS;
 use crate::plan::data::DataTable;
@@ -53,6 +55,8 @@ pub struct Plan {
     pub spec_hash: String,
     pub seed: u64,
     pub service: Option<ServicePlan>,
+    /// HTTP version, streams per connection and TLS trust.
+    pub transport: Transport,
     pub load: LoadPlan,
     /// The `[[on_start]]` requests first (each user sends them once, in order), then the mix.
     pub requests: Vec<RequestPlan>,
@@ -123,6 +127,7 @@ pub fn build(
     let name = plan_name(spec.name.as_ref(), file, &at)?;
     let mut secrets = Secrets::default();
     let service = service::plan_service(spec.service.as_ref(), env, &mut secrets, &at)?;
+    let transport = transport::plan_transport(&spec, root, &at)?;
     let load = load::plan_load(&spec.load, overrides, &at)?;
     let flow = flow::plan_user_flow(&spec, root, load.model, env, &mut secrets, &at)?;
     let (thresholds, default_gate) =
@@ -145,6 +150,7 @@ pub fn build(
         spec_hash: hash::spec_hash(text, flow.data.as_ref()),
         seed: spec.seed.unwrap_or(defaults::SEED),
         service,
+        transport,
         load,
         requests: flow.requests,
         n_on_start: flow.n_on_start,

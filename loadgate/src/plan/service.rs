@@ -21,6 +21,8 @@ pub struct ServicePlan {
     pub ready_path: Option<String>,
     pub ready_timeout: Duration,
     pub stop_grace: Duration,
+    /// The base URL once `{port}` is replaced: `http://127.0.0.1:{port}` unless `url` says.
+    pub url: String,
 }
 
 /// Plans `[service]`, if the spec has one; the environment's values it uses join `secrets`.
@@ -46,7 +48,27 @@ pub(super) fn plan_service(
         Some(path) => Some(path.get_ref().clone()),
         None => defaults::READY_PATH.map(str::to_owned),
     };
+    let url = match &service.url {
+        None => defaults::SERVICE_URL.to_owned(),
+        Some(url) => {
+            let parsed = url::Url::parse(&url.get_ref().replace("{port}", "1"));
+            match parsed {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => url.get_ref().clone(),
+                _ => {
+                    return at.fail(
+                        url.span(),
+                        format!(
+                            "`{}` is not an http:// or https:// URL (write `{{port}}` for the \
+                             service's port)",
+                            url.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
+    };
     Ok(Some(ServicePlan {
+        url,
         command: service.command.get_ref().clone(),
         env: plan_service_env(&service.env, env, secrets, at)?,
         ready_path,

@@ -15,6 +15,7 @@ use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
 use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, Connection};
+use crate::run::stream::Target;
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
 use crate::run::shared::{Shard, Shared, lock};
 use crate::spec::Pick;
@@ -185,7 +186,7 @@ pub async fn send_and_classify(
 /// (bytes counted, not kept) unless `expect` or `capture` reads it, or its status is unexpected
 /// and an error example may quote it; what is kept goes to `body`.
 async fn send(
-    target: &http1::Target,
+    target: &Target,
     connection: &mut Connection,
     request: &[u8],
     plan: &RequestPlan,

@@ -9,47 +9,12 @@
 
 use std::fmt;
 use std::io::{self, Write as _};
-use std::net::{SocketAddr, ToSocketAddrs as _};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-use url::Url;
 
-/// Where requests go: the target's addresses, resolved once, and its `Host` header.
-#[derive(Debug, Clone)]
-pub struct Target {
-    addrs: Vec<SocketAddr>,
-    /// `host[:port]`, as a `Host` header gives it.
-    pub host: String,
-}
-
-impl Target {
-    pub fn resolve(url: &Url) -> anyhow::Result<Target> {
-        if url.scheme() != "http" {
-            anyhow::bail!(
-                "{url}: loadgate's generator speaks plain HTTP/1.1, not {}",
-                url.scheme()
-            );
-        }
-        let host = url
-            .host_str()
-            .ok_or_else(|| anyhow::anyhow!("{url} has no host"))?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<SocketAddr> = (host.trim_start_matches('[').trim_end_matches(']'), port)
-            .to_socket_addrs()
-            .map_err(|err| anyhow::anyhow!("cannot resolve {host}: {err}"))?
-            .collect();
-        if addrs.is_empty() {
-            anyhow::bail!("{host} resolves to no address");
-        }
-        let host = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        Ok(Target { addrs, host })
-    }
-}
+use crate::run::stream::{Stream, Target, connect};
+use crate::service::tls::CertificateProblem;
 
 /// A rendered request head or body that HTTP cannot carry (a control character in a header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +81,10 @@ pub struct Failure {
 pub enum Broken {
     /// No connection could be made: the last address's error (none when there was no address).
     CannotConnect(Option<IoError>),
+    /// The service's TLS certificate was refused.
+    Certificate(CertificateProblem),
+    /// The TLS handshake failed otherwise.
+    TlsHandshake(IoError),
     /// Writing the request or reading the answer failed.
     ConnectionBroke(IoError),
     ClosedBeforeAnswer,
@@ -135,6 +104,8 @@ impl fmt::Display for Broken {
         match self {
             Broken::CannotConnect(Some(err)) => write!(f, "cannot connect: {err}"),
             Broken::CannotConnect(None) => f.write_str("cannot connect: no address"),
+            Broken::Certificate(problem) => write!(f, "TLS certificate refused: {problem}"),
+            Broken::TlsHandshake(err) => write!(f, "the TLS handshake failed: {err}"),
             Broken::ConnectionBroke(err) => write!(f, "the connection broke: {err}"),
             Broken::ClosedBeforeAnswer => {
                 f.write_str("the connection broke: closed without an answer")
@@ -248,7 +219,7 @@ const BUFFER: usize = 8 * 1024;
 /// One keep-alive connection, opened on first use and again after the server closed it.
 #[derive(Debug)]
 pub struct Connection {
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     buffer: Vec<u8>,
 }
 
@@ -308,28 +279,11 @@ impl Connection {
 /// Whether a kept connection can take a request: the server has not closed it (nor sent
 /// anything unasked). The read is free when the socket is known idle: tokio tries it only when
 /// the socket was readable, and then its would-block clears the way for the answer's wait.
-fn idle_and_open(stream: &TcpStream) -> bool {
+/// (Over TLS, anything the server sent, a `close_notify` or a session ticket, reads as not idle:
+/// the connection is replaced, which is rare and safe.)
+fn idle_and_open(stream: &Stream) -> bool {
     let mut probe = [0u8; 1];
-    matches!(stream.try_read(&mut probe), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
-}
-
-async fn connect(target: &Target) -> Result<TcpStream, Failure> {
-    let mut last = None;
-    for addr in &target.addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                // Requests are written whole; waiting to coalesce them only adds latency.
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(err) => last = Some(IoError::from(&err)),
-        }
-    }
-    Err(Failure {
-        broken: Broken::CannotConnect(last),
-        status: None,
-        bytes_received: 0,
-    })
+    matches!(stream.tcp().try_read(&mut probe), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// How an answer's body ends.
@@ -347,7 +301,7 @@ type ReadError = (Option<u16>, Broken);
 /// Reads an answer from the stream through the connection's buffer: `start..end` holds what
 /// was read and not yet consumed.
 struct Reader<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut Stream,
     buffer: &'a mut Vec<u8>,
     start: usize,
     end: usize,
@@ -365,6 +319,11 @@ impl Reader<'_> {
     ) -> Result<(u16, HeaderMap, bool), ReadError> {
         self.stream
             .write_all(exchange.request)
+            .await
+            .map_err(|err| (None, Broken::ConnectionBroke(IoError::from(&err))))?;
+        // TLS may hold the last record back until flushed; a plain socket has nothing to flush.
+        self.stream
+            .flush()
             .await
             .map_err(|err| (None, Broken::ConnectionBroke(IoError::from(&err))))?;
         let head = self
@@ -597,7 +556,10 @@ mod tests {
     use std::net::TcpListener;
     use std::thread;
 
+    use url::Url;
+
     use super::*;
+    use crate::plan::Transport;
 
     /// What the test server does with the next request it reads.
     type Reply = (Option<&'static [u8]>, bool);
@@ -641,7 +603,7 @@ mod tests {
             }
             connections
         });
-        (Target::resolve(&url).unwrap(), handle)
+        (Target::resolve(&url, &Transport::default()).unwrap(), handle)
     }
 
     fn get(keep: usize) -> (Vec<u8>, usize) {
@@ -770,7 +732,9 @@ mod tests {
             .unwrap()
             .port();
         let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-        let refused = failure(&Target::resolve(&url).unwrap()).await.broken;
+        let refused = failure(&Target::resolve(&url, &Transport::default()).unwrap())
+            .await
+            .broken;
         assert!(
             matches!(refused, Broken::CannotConnect(Some(_))),
             "{refused:?}"
@@ -871,6 +835,7 @@ mod tests {
         request_line(&mut out, "PUT", "/");
         finish(&mut out, "PUT", None);
         assert!(out.ends_with(b"content-length: 0\r\n\r\n"));
-        assert!(Target::resolve(&Url::parse("https://127.0.0.1/").unwrap()).is_err());
+        let ftp = Url::parse("ftp://127.0.0.1/").unwrap();
+        assert!(Target::resolve(&ftp, &Transport::default()).is_err());
     }
 }

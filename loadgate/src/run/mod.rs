@@ -22,6 +22,7 @@ pub mod record;
 pub mod resources;
 pub mod series;
 pub mod shared;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;

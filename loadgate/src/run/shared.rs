@@ -12,7 +12,8 @@ use url::{Position, Url};
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
-use crate::run::http1::{self, Connection};
+use crate::run::http1::Connection;
+use crate::run::stream::Target;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
 use crate::run::record::{Interval, Recorder, Schedule};
 use crate::spec::Model;
@@ -89,7 +90,7 @@ impl Shard {
 
 /// State shared by all users of one run; read-only but for the shards and the sequence.
 pub struct Shared {
-    pub target: http1::Target,
+    pub target: Target,
     pub base_url: String,
     pub requests: Vec<RequestPlan>,
     pub flows: Vec<FlowPlan>,
@@ -134,7 +135,7 @@ impl Shared {
             Some(url[Position::BeforePath..Position::AfterQuery].to_owned())
         };
         Ok(Shared {
-            target: http1::Target::resolve(base_url)?,
+            target: Target::resolve(base_url, &plan.transport)?,
             base_url: base.to_owned(),
             requests: plan.requests.clone(),
             flows: plan.flows.clone(),

@@ -4,6 +4,8 @@
 
 pub mod against;
 pub mod binary;
+pub mod probe;
+pub mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt as _;
@@ -14,8 +16,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::plan::ServicePlan;
+use crate::plan::{ServicePlan, Transport};
 use crate::service::binary::BinDir;
+use crate::service::probe::{NotReady, Prober};
 use crate::support::files::tail;
 
 /// How many lines of the service's log a failure report carries.
@@ -63,6 +66,7 @@ pub struct Service {
 /// `bins` is where `{bin:NAME}` in its command points.
 pub async fn launch(
     plan: &ServicePlan,
+    transport: &Transport,
     root: &Path,
     bins: &BinDir,
     log_file: &Path,
@@ -114,13 +118,14 @@ pub async fn launch(
     let mut service = Service {
         child,
         pgid,
-        base_url: Url::parse(&format!("http://127.0.0.1:{port}")).expect("a valid URL"),
+        base_url: Url::parse(&plan.url.replace("{port}", &port.to_string()))
+            .expect("checked while planning"),
         log_file: log_file.to_path_buf(),
         stop_grace: plan.stop_grace,
         stopped: false,
     };
     if let Err(message) = service
-        .wait_ready(plan.ready_path.as_deref(), plan.ready_timeout, port)
+        .wait_ready(transport, plan.ready_path.as_deref(), plan.ready_timeout, port)
         .await
     {
         service.stop().await;
@@ -134,6 +139,7 @@ pub async fn launch(
 /// connection is never timed as a fast answer.
 pub async fn probe_target(
     url: &Url,
+    transport: &Transport,
     ready_path: Option<&str>,
     timeout: Duration,
 ) -> Result<(), ServiceFailure> {
@@ -143,14 +149,18 @@ pub async fn probe_target(
         log_tail: String::new(),
     };
     let started = Instant::now();
-    let client = probe_client().map_err(failure)?;
+    let prober = Prober::new(url, transport).map_err(failure)?;
     loop {
         let probed = match ready_path {
-            Some(path) => probe(&client, url, path, true).await,
-            None => probe(&client, url, "/", false).await,
+            Some(path) => prober.probe(url, path, true).await,
+            None => prober.probe(url, "/", false).await,
         };
-        let Err(last_problem) = probed else {
-            return Ok(());
+        let last_problem = match probed {
+            Ok(()) => return Ok(()),
+            Err(NotReady::Refused(why)) => {
+                return Err(failure(format!("{why}; no load was sent")));
+            }
+            Err(NotReady::Yet(why)) => why,
         };
         if started.elapsed() >= timeout {
             return Err(failure(format!(
@@ -161,48 +171,16 @@ pub async fn probe_target(
     }
 }
 
-fn probe_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(1))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|err| format!("cannot build the readiness client: {err}"))
-}
-
-/// One `GET path` against `base`: any answer will do unless `success` is asked for.
-async fn probe(
-    client: &reqwest::Client,
-    base: &Url,
-    path: &str,
-    success: bool,
-) -> Result<(), String> {
-    match client
-        .get(base.join(path).expect("a path joins a base URL"))
-        .send()
-        .await
-    {
-        // Redirects are not followed (a probe never leaves the address it was given); a
-        // redirect is an answer, as a client following it would have got one.
-        Ok(response)
-            if !success || response.status().is_success() || response.status().is_redirection() =>
-        {
-            Ok(())
-        }
-        Ok(response) => Err(format!("GET {path} answered {}", response.status())),
-        Err(err) => Err(format!("GET {path} failed: {}", root_cause(&err))),
-    }
-}
-
 impl Service {
     async fn wait_ready(
         &mut self,
+        transport: &Transport,
         ready_path: Option<&str>,
         timeout: Duration,
         port: u16,
     ) -> Result<(), String> {
         let started = Instant::now();
-        let client = probe_client()?;
+        let prober = Prober::new(&self.base_url, transport)?;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
@@ -211,16 +189,21 @@ impl Service {
                 ));
             }
             let probe = match ready_path {
-                Some(path) => probe(&client, &self.base_url, path, true).await,
-                None => TcpStream::connect_timeout(
+                Some(path) => prober.probe(&self.base_url, path, true).await,
+                None => match TcpStream::connect_timeout(
                     &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                     Duration::from_secs(1),
-                )
-                .map(drop)
-                .map_err(|err| format!("port {port} refused connections: {err}")),
+                ) {
+                    Ok(_) => prober.check_tls().await,
+                    Err(err) => Err(NotReady::Yet(format!(
+                        "port {port} refused connections: {err}"
+                    ))),
+                },
             };
-            let Err(last_problem) = probe else {
-                return Ok(());
+            let last_problem = match probe {
+                Ok(()) => return Ok(()),
+                Err(NotReady::Refused(why)) => return Err(why),
+                Err(NotReady::Yet(why)) => why,
             };
             if started.elapsed() >= timeout {
                 return Err(format!(
@@ -340,14 +323,6 @@ fn program_path(program: &str, root: &Path) -> PathBuf {
     } else {
         path.to_path_buf()
     }
-}
-
-fn root_cause(err: &dyn std::error::Error) -> String {
-    let mut cause = err;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 /// Sends `signal` to every process in the group; a group that is already gone is fine.

@@ -28,6 +28,8 @@ pub struct SpecFile {
     /// Let the load exceed the sane bounds (5 000 users, 50 000 requests/s, 30 minutes).
     pub allow_large_load: Option<bool>,
     pub service: Option<ServiceSpec>,
+    /// How the generator and the readiness probe trust an `https://` service.
+    pub tls: Option<TlsSpec>,
     #[schemars(with = "LoadSpec")]
     pub load: Spanned<LoadSpec>,
     #[serde(default)]
@@ -120,6 +122,22 @@ pub struct ServiceSpec {
     pub env: BTreeMap<String, Spanned<String>>,
     pub ready: Option<ReadySpec>,
     pub stop_grace: Option<HumanDuration>,
+    /// The service's base URL, `{port}` replaced by its port: `https://localhost:{port}` for a
+    /// service that serves TLS. Default `http://127.0.0.1:{port}`.
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+}
+
+/// `[tls]`: the platform's roots are trusted unless `insecure`; `ca` adds one.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// A PEM file of CA certificates to trust besides the platform's (a dev CA), relative to
+    /// the repository root.
+    #[schemars(with = "Option<String>")]
+    pub ca: Option<Spanned<String>>,
+    /// Trust any certificate (a local self-signed one): every report says so.
+    pub insecure: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -155,6 +173,23 @@ pub struct LoadSpec {
     /// Levels to ramp to, one after the other, linearly: users (closed) or rates (open).
     #[schemars(with = "Option<Vec<StageSpec>>")]
     pub stages: Option<Spanned<Vec<StageSpec>>>,
+    /// The HTTP version the generator speaks: "1.1" (default) or "2" (ALPN over TLS, prior
+    /// knowledge (h2c) over `http://`).
+    #[schemars(with = "Option<HttpVersion>")]
+    pub http: Option<Spanned<HttpVersion>>,
+    /// HTTP/2: concurrent requests (streams) per connection; users (closed) or requests in
+    /// flight (open) share connections this many at a time. Default 1.
+    #[schemars(with = "Option<u32>")]
+    pub streams_per_connection: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+pub enum HttpVersion {
+    #[default]
+    #[serde(rename = "1.1")]
+    Http1,
+    #[serde(rename = "2")]
+    Http2,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
