@@ -4,6 +4,10 @@
 //! gate is exercised against a service that actually got slower (`--delay`), worse (`--fail-rate`),
 //! hungrier (`--leak-per-request`) or costlier (`--cpu-per-request`). `--workers N` makes it a
 //! supervisor of N worker processes sharing the port, like gunicorn with `-w N`.
+//!
+//! It speaks plain HTTP/1.1 unless told otherwise: `--tls-cert PATH --tls-key PATH` (PEM) serve
+//! HTTPS (rustls), and `--http2` adds HTTP/2 (h2 by ALPN over TLS, h2c by prior knowledge without),
+//! HTTP/1.1 still answered. `GET /debug/protocols` counts the requests served by each version.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -22,6 +26,8 @@ use axum::{Json, Router};
 use clap::Parser;
 use serde::Deserialize;
 
+mod transport;
+
 #[derive(Parser, Debug)]
 #[command(about = "A demo HTTP service for loadgate")]
 struct Args {
@@ -39,8 +45,18 @@ struct Args {
     drop_rate: f64,
     /// Answer every connection with bytes that are not HTTP, then close it (a wrong port, a
     /// crashed proxy): the gate must report errors, not hang or panic.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["tls_cert", "http2"])]
     garbage: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert; needs --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTP/2 too: h2 negotiated by ALPN with TLS, h2c by prior knowledge without; HTTP/1.1
+    /// clients are still answered.
+    #[arg(long)]
+    http2: bool,
     /// SQLite database file for /badges; in memory when omitted, so every start is fresh
     /// (and, with --workers, separate in each worker).
     #[arg(long)]
@@ -129,7 +145,8 @@ struct AppState {
     /// What `--leak-per-request` keeps: never freed while the service runs.
     leaked: Mutex<Vec<Box<[u8]>>>,
     db: Mutex<rusqlite::Connection>,
-    n_requests: AtomicU64,
+    /// User requests (those the fault layer sees) by HTTP version; /status sums them.
+    protocols: Protocols,
     api_key: Option<String>,
     /// Tokens handed out by /login, with what each one was used for.
     sessions: Mutex<HashMap<String, Session>>,
@@ -138,6 +155,13 @@ struct AppState {
     carts: Mutex<Carts>,
     /// `--slow`.
     slow: Vec<(String, Duration)>,
+}
+
+#[derive(Default)]
+struct Protocols {
+    /// HTTP/1.0 and HTTP/1.1.
+    http1: AtomicU64,
+    http2: AtomicU64,
 }
 
 #[derive(Default)]
@@ -167,6 +191,31 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     if args.garbage {
         return serve_garbage(args.port).await;
     }
+    let app = app(&args)?;
+    // Read before listening, so a bad certificate or key fails the start, not the first client.
+    let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+    let transport = transport::Transport::new(tls, args.http2)?;
+    let listener = listen(args.port, args.reuse_port)
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let addr = listener.local_addr()?;
+    match transport {
+        None => {
+            println!("demo-service listening on http://{addr}");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        Some(transport) => {
+            println!("demo-service listening on {}", transport.describe(addr));
+            transport::serve(listener, app, transport, shutdown_signal()).await;
+        }
+    }
+    println!("demo-service stopped");
+    Ok(())
+}
+
+/// The service's routes over its state, as the knobs in `args` make them.
+fn app(args: &Args) -> anyhow::Result<Router> {
     let db = open_db(args.db.as_deref())?;
     let state = Arc::new(AppState {
         delay: args.delay,
@@ -185,7 +234,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .map(|n| tokio::sync::Semaphore::new(n as usize)),
         leaked: Mutex::new(Vec::new()),
         db: Mutex::new(db),
-        n_requests: AtomicU64::new(0),
+        protocols: Protocols::default(),
         api_key: args.api_key.clone(),
         sessions: Mutex::new(HashMap::new()),
         carts: Mutex::new(Carts::default()),
@@ -205,25 +254,15 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .route("/cart/add", post(cart_add))
         .route("/cart/checkout", post(cart_checkout))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
-        // Readiness and the debug view stay outside the fault layer: they are not user traffic.
+        // Readiness and the debug views stay outside the fault layer: they are not user traffic.
         .route("/health", get(|| async { "ok\n" }))
         .route("/debug/sessions", get(sessions))
+        .route("/debug/protocols", get(protocols))
         .with_state(state);
     if args.log_bodies {
         app = app.layer(middleware::from_fn(log_body));
     }
-
-    let listener = listen(args.port, args.reuse_port)
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
-    println!(
-        "demo-service listening on http://{}",
-        listener.local_addr()?
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    println!("demo-service stopped");
-    Ok(())
+    Ok(app)
 }
 
 /// `--garbage`: every connection gets a line that is not HTTP, then is closed.
@@ -302,6 +341,17 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
     if let Some(db) = &args.db {
         worker_args.extend(["--db".into(), db.display().to_string()]);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        worker_args.extend([
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ]);
+    }
+    if args.http2 {
+        worker_args.push("--http2".into());
+    }
     let (stop, _) = tokio::sync::watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.workers {
@@ -370,7 +420,13 @@ async fn inject_faults(
     request: Request,
     next: Next,
 ) -> Response {
-    state.n_requests.fetch_add(1, Ordering::Relaxed);
+    // One counter per request, as before the versions were told apart: the plain path pays no more.
+    let served = if request.version() == axum::http::Version::HTTP_2 {
+        &state.protocols.http2
+    } else {
+        &state.protocols.http1
+    };
+    served.fetch_add(1, Ordering::Relaxed);
     if let Some((every, stall_for)) = state.stall {
         // Inside a stall window, wait for its end, like every request during a GC pause.
         let elapsed = state.started.elapsed();
@@ -597,9 +653,18 @@ async fn sessions(State(state): State<Arc<AppState>>) -> Json<serde_json::Value>
 }
 
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let protocols = &state.protocols;
+    let requests =
+        protocols.http1.load(Ordering::Relaxed) + protocols.http2.load(Ordering::Relaxed);
+    Json(serde_json::json!({ "status": "ok", "requests": requests }))
+}
+
+/// User requests served by HTTP version, `{"http1": N, "http2": N}`: how a test checks which
+/// protocol a client really spoke.
+async fn protocols(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
-        "status": "ok",
-        "requests": state.n_requests.load(Ordering::Relaxed),
+        "http1": state.protocols.http1.load(Ordering::Relaxed),
+        "http2": state.protocols.http2.load(Ordering::Relaxed),
     }))
 }
 
@@ -687,4 +752,48 @@ fn thread_cpu_time() -> Duration {
         u64::try_from(now.tv_sec).unwrap_or(0),
         u32::try_from(now.tv_nsec).unwrap_or(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("demo-service").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn tls_takes_the_certificate_and_the_key_together() {
+        for half in [["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]] {
+            let err = parse(&half).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument, "{half:?}");
+        }
+        let args = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--http2"]).unwrap();
+        assert!(args.tls_cert.is_some() && args.tls_key.is_some() && args.http2);
+    }
+
+    #[test]
+    fn garbage_is_neither_tls_nor_http2() {
+        for extra in [
+            &["--http2"][..],
+            &["--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        ] {
+            let args: Vec<&str> = std::iter::once("--garbage")
+                .chain(extra.iter().copied())
+                .collect();
+            assert_eq!(
+                parse(&args).unwrap_err().kind(),
+                ErrorKind::ArgumentConflict
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http1_is_left_to_axum_serve_and_h2c_says_so() {
+        assert!(transport::Transport::new(None, false).unwrap().is_none());
+        let h2c = transport::Transport::new(None, true).unwrap().unwrap();
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 8080));
+        assert_eq!(h2c.describe(addr), "http://127.0.0.1:8080 (h2c, http/1.1)");
+    }
 }

@@ -20,4 +20,5 @@ mod sessions;
 mod shipped;
 mod stages;
 mod sweep;
+mod tls_service;
 mod traffic;

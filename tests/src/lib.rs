@@ -7,6 +7,8 @@
 //!
 //! The tests of the suite run on several threads at once. A test that saturates the machine
 //! (the open-model flood) takes its sandbox [`Sandbox::alone`], so no test measures beside it.
+//!
+//! [`TestCerts`] makes a CA and server certificates at test time, for the HTTPS tests.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -18,6 +20,9 @@ use loadgate::GateResult;
 use loadgate::SpecSummary;
 use loadgate::testing::baseline::{self, Baseline};
 use tempfile::TempDir;
+
+mod certs;
+pub use certs::{CertPair, TestCerts};
 
 /// The workspace's binaries, built once per test process in the profile of the test run, where
 /// the tests look for them: `cargo test --release` runs release binaries, never stale ones.
@@ -376,9 +381,11 @@ path = "/status"
         BufReader::new(child.stdout.as_mut().expect("piped"))
             .read_line(&mut first_line)
             .expect("the demo service says where it listens");
+        // `http://ADDR`, or `https://ADDR (h2, http/1.1)` with TLS or --http2.
         let url = first_line
             .trim()
             .strip_prefix("demo-service listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
             .to_owned();
         RunningService { child, url }
@@ -541,12 +548,12 @@ pub fn toml_array(items: &[String]) -> String {
 #[derive(Debug)]
 pub struct RunningService {
     pub child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with `--tls-cert`)
     pub url: String,
 }
 
 impl RunningService {
-    /// The body of `GET path`, over a plain HTTP/1.0 connection.
+    /// The body of `GET path`, over a plain HTTP/1.0 connection (so not with TLS).
     pub fn get(&self, path: &str) -> String {
         let address = self.url.strip_prefix("http://").expect("an http URL");
         let mut stream = std::net::TcpStream::connect(address).expect("the service accepts");

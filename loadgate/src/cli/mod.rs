@@ -261,13 +261,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::support::units::parse_duration(text)
 }
 
-/// The generator speaks plain HTTP/1.1: on loopback, TLS would mostly measure the cipher.
+/// An `http://` or `https://` URL: what the generator speaks.
 fn parse_http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|err| format!("not a URL: {err}"))?;
     match url.scheme() {
-        "http" => Ok(url),
+        "http" | "https" => Ok(url),
         other => Err(format!(
-            "loadgate's generator speaks plain HTTP/1.1; `{other}` is not supported"
+            "loadgate's generator speaks http and https; `{other}` is not supported"
         )),
     }
 }

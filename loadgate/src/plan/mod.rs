@@ -144,6 +144,10 @@ pub fn build(
     if !(overrides.allow_large_load || spec.allow_large_load.unwrap_or(false)) {
         sane::check_sane(&load, sweep.as_ref(), rounds, spec.load.span(), &at)?;
     }
+    // Unchecked certificates are not a mistake, but no report may let them pass unsaid.
+    let warnings = (transport.insecure_note().map(str::to_owned).into_iter())
+        .chain(flow.warnings)
+        .collect();
     Ok(Plan {
         name,
         file: file.to_path_buf(),
@@ -156,7 +160,7 @@ pub fn build(
         n_on_start: flow.n_on_start,
         flows: flow.flows,
         cookies: spec.defaults.cookies.unwrap_or(defaults::COOKIES),
-        warnings: flow.warnings,
+        warnings,
         captures: flow.captures,
         data: flow.data,
         secrets,
