@@ -20,5 +20,6 @@ mod sessions;
 mod shipped;
 mod stages;
 mod sweep;
+mod tls;
 mod tls_service;
 mod traffic;

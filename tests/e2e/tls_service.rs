@@ -9,7 +9,7 @@ use reqwest::blocking::{Client, ClientBuilder};
 use serde_json::json;
 
 /// A client that trusts `ca` and no other root.
-fn trusting(ca: &std::path::Path) -> ClientBuilder {
+pub(crate) fn trusting(ca: &std::path::Path) -> ClientBuilder {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
     Client::builder()
         .tls_built_in_root_certs(false)
@@ -17,7 +17,7 @@ fn trusting(ca: &std::path::Path) -> ClientBuilder {
         .timeout(Duration::from_secs(10))
 }
 
-fn start_tls(sandbox: &Sandbox, pair: &CertPair, extra: &[&str]) -> RunningService {
+pub(crate) fn start_tls(sandbox: &Sandbox, pair: &CertPair, extra: &[&str]) -> RunningService {
     let (cert, key) = (pair.cert.to_str().unwrap(), pair.key.to_str().unwrap());
     let mut args = vec!["--tls-cert", cert, "--tls-key", key];
     args.extend(extra);
@@ -32,7 +32,7 @@ fn get_home(client: &Client, service: &RunningService, version: Version) {
     assert_eq!(answer.version(), version);
 }
 
-fn protocols(client: &Client, service: &RunningService) -> serde_json::Value {
+pub(crate) fn protocols(client: &Client, service: &RunningService) -> serde_json::Value {
     let url = format!("{}/debug/protocols", service.url);
     serde_json::from_str(&client.get(url).send().unwrap().text().unwrap()).unwrap()
 }

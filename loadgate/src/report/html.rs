@@ -82,7 +82,8 @@ fn spec_data(spec: &SpecResult) -> Value {
         .iter()
         .map(|c| json!({ "name": c.name(), "outcome": c.outcome, "message": c.message }))
         .collect();
-    // What every spec shows, measured or not: who, the verdict and why, the service's log tail.
+    // What every spec shows, measured or not: who, the verdict and why, the service's log tail,
+    // the notes.
     let mut data = json!({
         "name": spec.name,
         "verdict": spec.verdict.label(),
@@ -90,6 +91,7 @@ fn spec_data(spec: &SpecResult) -> Value {
         "log_tail": spec.service_failure.as_ref().map(|f| &f.log_tail),
         "log_file": spec.service_failure.as_ref().map(|f| &f.log_file),
         "checks": checks,
+        "notes": spec.notes,
     });
     let Some(summary) = &spec.summary else {
         return data;
@@ -321,6 +323,9 @@ const PAGE: &str = r##"/*HEAD*/
       if (spec.log_file) section.appendChild(el("p", { "class": "muted" }, "the last lines of " + spec.log_file + ":"));
       section.appendChild(el("pre", {}, spec.log_tail));
     }
+    spec.notes.forEach(function (note) {
+      section.appendChild(el("p", { "class": "muted" }, "note: " + note));
+    });
     if (spec.checks.length) {
       var table = el("table");
       spec.checks.forEach(function (c) {

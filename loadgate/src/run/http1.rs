@@ -603,7 +603,10 @@ mod tests {
             }
             connections
         });
-        (Target::resolve(&url, &Transport::default()).unwrap(), handle)
+        (
+            Target::resolve(&url, &Transport::default()).unwrap(),
+            handle,
+        )
     }
 
     fn get(keep: usize) -> (Vec<u8>, usize) {
