@@ -29,9 +29,9 @@ pub struct TlsPlan {
 impl Transport {
     /// The note every report carries when certificates are not checked.
     pub fn insecure_note(&self) -> Option<&'static str> {
-        self.tls.insecure.then_some(
-            "[tls] insecure = true: the service's TLS certificate was not verified",
-        )
+        self.tls
+            .insecure
+            .then_some("[tls] insecure = true: the service's TLS certificate was not verified")
     }
 }
 
@@ -42,7 +42,10 @@ pub(super) fn plan_transport(
     at: &Locator<'_>,
 ) -> Result<Transport, SpecError> {
     let load = spec.load.get_ref();
-    let http = load.http.as_ref().map_or_else(HttpVersion::default, |h| *h.get_ref());
+    let http = load
+        .http
+        .as_ref()
+        .map_or_else(HttpVersion::default, |h| *h.get_ref());
     let streams_per_connection = match &load.streams_per_connection {
         None => 1,
         Some(streams) if *streams.get_ref() == 0 => {
@@ -108,7 +111,11 @@ mod tests {
 
         let streams_on_1_1 = SPEC.replace("users = 4", "users = 4\nstreams_per_connection = 8");
         let err = plan(&streams_on_1_1).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("load.streams_per_connection"), "{err}");
+        assert_eq!(
+            err.key.as_deref(),
+            Some("load.streams_per_connection"),
+            "{err}"
+        );
 
         let missing_ca = format!("[tls]\nca = \"no/such/ca.pem\"\n{SPEC}");
         let err = plan(&missing_ca).unwrap_err();

@@ -15,9 +15,9 @@ use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
 use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, Connection};
-use crate::run::stream::Target;
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
 use crate::run::shared::{Shard, Shared, lock};
+use crate::run::stream::Target;
 use crate::spec::Pick;
 
 /// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted

@@ -13,9 +13,9 @@ use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
 use crate::run::http1::Connection;
-use crate::run::stream::Target;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
 use crate::run::record::{Interval, Recorder, Schedule};
+use crate::run::stream::Target;
 use crate::spec::Model;
 
 /// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`

@@ -41,7 +41,9 @@ impl Target {
                     .map_err(anyhow::Error::msg)?;
                 Some((config, tls::server_name(host).map_err(anyhow::Error::msg)?))
             }
-            other => anyhow::bail!("{url}: loadgate's generator speaks http and https, not {other}"),
+            other => {
+                anyhow::bail!("{url}: loadgate's generator speaks http and https, not {other}")
+            }
         };
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs: Vec<SocketAddr> = (host.trim_start_matches('[').trim_end_matches(']'), port)

@@ -125,7 +125,12 @@ pub async fn launch(
         stopped: false,
     };
     if let Err(message) = service
-        .wait_ready(transport, plan.ready_path.as_deref(), plan.ready_timeout, port)
+        .wait_ready(
+            transport,
+            plan.ready_path.as_deref(),
+            plan.ready_timeout,
+            port,
+        )
         .await
     {
         service.stop().await;

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -36,7 +38,10 @@ pub fn client_config(tls: &TlsPlan, alpn: Alpn) -> Result<Arc<ClientConfig>, Str
         return Ok(config.clone());
     }
     // Configurations of one trust setting share a session store, whatever their ALPN.
-    let sibling = configs.iter().find(|(t, ..)| t == tls).map(|(.., c)| c.clone());
+    let sibling = configs
+        .iter()
+        .find(|(t, ..)| t == tls)
+        .map(|(.., c)| c.clone());
     let mut config = match sibling {
         Some(sibling) => (*sibling).clone(),
         None => new_config(tls)?,
@@ -69,7 +74,10 @@ fn new_config(tls: &TlsPlan) -> Result<ClientConfig, String> {
     if let Some((path, certs)) = &tls.ca {
         for cert in certs {
             roots.add(cert.clone()).map_err(|err| {
-                format!("the CA file {} holds a certificate rustls refuses: {err}", path.display())
+                format!(
+                    "the CA file {} holds a certificate rustls refuses: {err}",
+                    path.display()
+                )
             })?;
         }
     }
@@ -90,7 +98,8 @@ pub async fn handshake(
 /// The server name a certificate must carry: the URL's host (an IP address for `127.0.0.1`).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_owned()).map_err(|err| format!("`{host}` is not a TLS server name: {err}"))
+    ServerName::try_from(bare.to_owned())
+        .map_err(|err| format!("`{host}` is not a TLS server name: {err}"))
 }
 
 /// Why the service's certificate was refused: a small `Copy` value, so a failed handshake
@@ -120,8 +129,9 @@ impl CertificateProblem {
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 CertificateProblem::NotValidYet
             }
-            CertificateError::NotValidForName
-            | CertificateError::NotValidForNameContext { .. } => CertificateProblem::WrongName,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                CertificateProblem::WrongName
+            }
             _ => CertificateProblem::Other,
         })
     }
