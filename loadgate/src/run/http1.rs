@@ -13,8 +13,10 @@ use std::io::{self, Write as _};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::run::stream::{Stream, Target, connect};
-use crate::service::tls::CertificateProblem;
+use tokio::net::TcpStream;
+
+use crate::run::stream::{Stream, Target};
+use crate::service::tls::{self, CertificateProblem};
 
 /// A rendered request head or body that HTTP cannot carry (a control character in a header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +312,36 @@ impl Connection {
 fn idle_and_open(stream: &Stream) -> bool {
     let mut probe = [0u8; 1];
     matches!(stream.tcp().try_read(&mut probe), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Opens a connection to the first address that takes it, with the TLS handshake for https.
+pub async fn connect(target: &Target) -> Result<Stream, Failure> {
+    let broken = |broken| Failure {
+        broken,
+        status: None,
+        bytes_received: 0,
+    };
+    let mut last = None;
+    for addr in &target.addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                // Requests are written whole; waiting to coalesce them only adds latency.
+                let _ = tcp.set_nodelay(true);
+                let Some((config, name)) = &target.tls else {
+                    return Ok(Stream::Plain(tcp));
+                };
+                return match tls::handshake(tcp, config, name).await {
+                    Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+                    Err(err) => Err(broken(match CertificateProblem::of(&err) {
+                        Some(problem) => Broken::Certificate(problem),
+                        None => Broken::TlsHandshake(IoError::from(&err)),
+                    })),
+                };
+            }
+            Err(err) => last = Some(IoError::from(&err)),
+        }
+    }
+    Err(broken(Broken::CannotConnect(last)))
 }
 
 /// How an answer's body ends.

@@ -7,10 +7,6 @@
 //! A connection is opened on first use (h2c with prior knowledge over plain TCP, ALPN `h2` over
 //! TLS), driven by its own task, and opened again after it failed or the service sent GOAWAY.
 //! A lock is held only to take a connection's handle or to (re)connect, never for an exchange.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the generator's models take the pool up next")
-)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,7 +19,7 @@ use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Method, Request, Uri};
 
 use crate::run::http1::{self, Answer, Broken, Failure, IoError, MAX_HEADERS};
-use crate::run::stream::{self, Stream, Target};
+use crate::run::stream::{Stream, Target};
 
 /// Flow-control windows as browsers open them: large enough that the window never paces a
 /// benchmark, since every byte is released as soon as it is read.
@@ -186,7 +182,7 @@ impl Drop for InFlight<'_> {
 
 /// Opens a connection and spawns its driver, which marks it dead when it ends.
 async fn open(target: &Target) -> Result<Connection, Failure> {
-    let stream = stream::connect(target).await?;
+    let stream = http1::connect(target).await?;
     if let Stream::Tls(tls) = &stream
         && tls.get_ref().1.alpn_protocol() != Some(b"h2")
     {
