@@ -118,13 +118,13 @@ def rows(args, work, ca, tls_port, port):
     h2 = (f'model = "closed"\nusers = {args.connections * args.streams}\nhttp = "2"\n'
           f"streams_per_connection = {args.streams}")
     every = {
-        "h2": (f"HTTP/2 over TLS, {args.connections} connections × {args.streams} streams", {
+        "h2": (f"HTTP/2 over TLS, {args.connections} connections × {args.streams} streams, h2load -t{THREADS}", {
             "h2load": lambda: run_h2load(tls_url, args),
             "loadgate": lambda: bench.run_loadgate(tls_url, args, work, h2, trust, LOADGATE_CODES)}),
-        "https": (f"HTTP/1.1 over TLS, {args.h1_connections} connections", {
+        "https": (f"HTTP/1.1 over TLS, {args.h1_connections} connections, wrk -t{THREADS}", {
             "wrk": lambda: bench.run_wrk(tls_url, args, args.h1_connections),
             "loadgate": lambda: bench.run_loadgate(tls_url, args, work, h1, trust, LOADGATE_CODES)}),
-        "http": (f"plain HTTP/1.1, {args.h1_connections} connections", {
+        "http": (f"plain HTTP/1.1, {args.h1_connections} connections, wrk -t{THREADS}", {
             "wrk": lambda: bench.run_wrk(http_url, args, args.h1_connections),
             "loadgate": lambda: bench.run_loadgate(http_url, args, work, h1, "", LOADGATE_CODES)}),
     }
