@@ -59,6 +59,7 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
             vars: &mut user_vars,
             buffers: &mut buffers,
             connection: &mut connection,
+            slot: Some(user_idx as usize / shared.streams_per_connection),
             jar: shared.cookies.then_some(&mut jar),
         };
         if !started_flow {

@@ -17,7 +17,6 @@ use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, Connection};
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
 use crate::run::shared::{Shard, Shared, lock};
-use crate::run::stream::Target;
 use crate::spec::Pick;
 
 /// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
@@ -43,6 +42,8 @@ pub struct User<'a> {
     pub vars: &'a mut [String],
     pub buffers: &'a mut Buffers,
     pub connection: &'a mut Connection,
+    /// HTTP/2: the pool's connection this user shares (`None`: the least busy, open model).
+    pub slot: Option<usize>,
     pub jar: Option<&'a mut Jar>,
 }
 
@@ -60,7 +61,7 @@ pub async fn exchange(
     let request = built.map(|()| request.as_slice());
     let outcome = send_and_classify(
         shared,
-        user.connection,
+        (user.connection, user.slot),
         request,
         request_idx,
         body,
@@ -160,7 +161,7 @@ pub struct Answered<'a> {
 /// captured values and cookies go to `to`.
 pub async fn send_and_classify(
     shared: &Shared,
-    connection: &mut Connection,
+    via: (&mut Connection, Option<usize>),
     request: Result<&[u8], http1::Invalid>,
     request_idx: usize,
     body: &mut Vec<u8>,
@@ -171,7 +172,7 @@ pub async fn send_and_classify(
         return Outcome::failed(Cause::Unsendable);
     };
     let set_cookies = to.jar.is_some();
-    match send(&shared.target, connection, request, plan, body, set_cookies).await {
+    match send(shared, via, request, plan, body, set_cookies).await {
         Ok(answer) => {
             if let Some(jar) = to.jar {
                 jar.after_answer(&shared.base_url, &answer.headers);
@@ -186,8 +187,8 @@ pub async fn send_and_classify(
 /// (bytes counted, not kept) unless `expect` or `capture` reads it, or its status is unexpected
 /// and an error example may quote it; what is kept goes to `body`.
 async fn send(
-    target: &Target,
-    connection: &mut Connection,
+    shared: &Shared,
+    (connection, slot): (&mut Connection, Option<usize>),
     request: &[u8],
     plan: &RequestPlan,
     body: &mut Vec<u8>,
@@ -207,8 +208,17 @@ async fn send(
         keep: &keep,
     };
     body.clear();
-    let answered =
-        tokio::time::timeout(plan.timeout, connection.exchange(target, &exchange, body)).await;
+    let target = &shared.target;
+    let answered = match &shared.http2 {
+        Some(pool) => {
+            let exchanged = pool.exchange(target, slot, &exchange, body);
+            tokio::time::timeout(plan.timeout, exchanged).await
+        }
+        None => {
+            let exchanged = connection.exchange(target, &exchange, body);
+            tokio::time::timeout(plan.timeout, exchanged).await
+        }
+    };
     match answered {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(failure)) => Err(Outcome {

@@ -13,8 +13,10 @@ use std::io::{self, Write as _};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::run::stream::{Stream, Target, connect};
-use crate::service::tls::CertificateProblem;
+use tokio::net::TcpStream;
+
+use crate::run::stream::{Stream, Target};
+use crate::service::tls::{self, CertificateProblem};
 
 /// A rendered request head or body that HTTP cannot carry (a control character in a header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +99,17 @@ pub enum Broken {
     ChunkLongerThanSize,
     ChunkLineTooLong,
     BadChunkSize(Snippet),
+    /// HTTP/2 over TLS: ALPN did not settle on `h2`.
+    Http2NotAgreed,
+    /// HTTP/2: the service reset the request's stream (RST_STREAM).
+    Http2Reset(h2::Reason),
+    /// HTTP/2: the service closed the connection (GOAWAY) before the answer was whole.
+    Http2GoAway(h2::Reason),
+    /// HTTP/2: the service broke the protocol, so the client reset the stream or closed the
+    /// connection.
+    Http2Protocol(h2::Reason),
+    /// HTTP/2: the request cannot be written as HTTP/2.
+    Http2BadRequest,
 }
 
 impl fmt::Display for Broken {
@@ -132,6 +145,20 @@ impl fmt::Display for Broken {
                     "the answer's chunked framing is broken (chunk size `{line}`)"
                 )
             }
+            Broken::Http2NotAgreed => f.write_str("the service did not agree to HTTP/2 over ALPN"),
+            Broken::Http2Reset(reason) => {
+                write!(f, "the service reset the HTTP/2 stream ({reason:?})")
+            }
+            Broken::Http2GoAway(reason) => {
+                write!(
+                    f,
+                    "the service closed the HTTP/2 connection (GOAWAY {reason:?})"
+                )
+            }
+            Broken::Http2Protocol(reason) => {
+                write!(f, "the answer is not valid HTTP/2 ({reason:?})")
+            }
+            Broken::Http2BadRequest => f.write_str("the request cannot be written as HTTP/2"),
         }
     }
 }
@@ -213,7 +240,8 @@ pub struct Exchange<'a> {
 
 /// The most a head (status line and headers) or a chunk-size line may take.
 const MAX_HEAD: usize = 64 * 1024;
-const MAX_HEADERS: usize = 100;
+/// The most headers an answer (or, for HTTP/2, a rendered request) may have.
+pub(crate) const MAX_HEADERS: usize = 100;
 const BUFFER: usize = 8 * 1024;
 
 /// One keep-alive connection, opened on first use and again after the server closed it.
@@ -284,6 +312,36 @@ impl Connection {
 fn idle_and_open(stream: &Stream) -> bool {
     let mut probe = [0u8; 1];
     matches!(stream.tcp().try_read(&mut probe), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Opens a connection to the first address that takes it, with the TLS handshake for https.
+pub async fn connect(target: &Target) -> Result<Stream, Failure> {
+    let broken = |broken| Failure {
+        broken,
+        status: None,
+        bytes_received: 0,
+    };
+    let mut last = None;
+    for addr in &target.addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                // Requests are written whole; waiting to coalesce them only adds latency.
+                let _ = tcp.set_nodelay(true);
+                let Some((config, name)) = &target.tls else {
+                    return Ok(Stream::Plain(tcp));
+                };
+                return match tls::handshake(tcp, config, name).await {
+                    Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+                    Err(err) => Err(broken(match CertificateProblem::of(&err) {
+                        Some(problem) => Broken::Certificate(problem),
+                        None => Broken::TlsHandshake(IoError::from(&err)),
+                    })),
+                };
+            }
+            Err(err) => last = Some(IoError::from(&err)),
+        }
+    }
+    Err(broken(Broken::CannotConnect(last)))
 }
 
 /// How an answer's body ends.
@@ -814,6 +872,31 @@ mod tests {
             ),
         ];
         for (broken, text) in cases {
+            assert_eq!(broken.to_string(), text, "{broken:?}");
+        }
+        let http2: [(Broken, &str); 5] = [
+            (
+                Broken::Http2NotAgreed,
+                "the service did not agree to HTTP/2 over ALPN",
+            ),
+            (
+                Broken::Http2Reset(h2::Reason::REFUSED_STREAM),
+                "the service reset the HTTP/2 stream (REFUSED_STREAM)",
+            ),
+            (
+                Broken::Http2GoAway(h2::Reason::NO_ERROR),
+                "the service closed the HTTP/2 connection (GOAWAY NO_ERROR)",
+            ),
+            (
+                Broken::Http2Protocol(h2::Reason::PROTOCOL_ERROR),
+                "the answer is not valid HTTP/2 (PROTOCOL_ERROR)",
+            ),
+            (
+                Broken::Http2BadRequest,
+                "the request cannot be written as HTTP/2",
+            ),
+        ];
+        for (broken, text) in http2 {
             assert_eq!(broken.to_string(), text, "{broken:?}");
         }
         assert_eq!(

@@ -16,6 +16,7 @@ pub mod closed;
 pub mod cookies;
 pub mod exchange;
 pub mod http1;
+pub mod http2;
 pub mod open;
 pub mod outcome;
 pub mod record;

@@ -63,6 +63,7 @@ pub async fn run_schedule(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) 
             vars: &mut [],
             buffers: &mut buffers,
             connection: &mut spare,
+            slot: None,
             jar: None,
         };
         let built = build_request(&shared, request_idx, &mut user);
@@ -121,7 +122,7 @@ async fn send_scheduled(
     let request = request.as_deref().map_err(|&invalid| invalid);
     let outcome = send_and_classify(
         &shared,
-        &mut connection,
+        (&mut connection, None),
         request,
         request_idx,
         &mut body,

@@ -13,10 +13,11 @@ use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
 use crate::run::http1::Connection;
+use crate::run::http2::Http2Pool;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
 use crate::run::record::{Interval, Recorder, Schedule};
 use crate::run::stream::Target;
-use crate::spec::Model;
+use crate::spec::{HttpVersion, Model};
 
 /// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
 /// and a sequential data pick, so a later round does not repeat an earlier round's ids.
@@ -91,6 +92,10 @@ impl Shard {
 /// State shared by all users of one run; read-only but for the shards and the sequence.
 pub struct Shared {
     pub target: Target,
+    /// `[load] http = "2"`: the connections every request goes over.
+    pub http2: Option<Http2Pool>,
+    /// HTTP/2: users sharing one connection (closed model).
+    pub streams_per_connection: usize,
     pub base_url: String,
     pub requests: Vec<RequestPlan>,
     pub flows: Vec<FlowPlan>,
@@ -136,6 +141,8 @@ impl Shared {
         };
         Ok(Shared {
             target: Target::resolve(base_url, &plan.transport)?,
+            http2: http2_pool(plan),
+            streams_per_connection: plan.transport.streams_per_connection.max(1) as usize,
             base_url: base.to_owned(),
             requests: plan.requests.clone(),
             flows: plan.flows.clone(),
@@ -255,4 +262,19 @@ mod tests {
             "{flows} of 4000 at weight 3 of 4"
         );
     }
+}
+
+/// With `http = "2"`, the pool: enough connections for every user (or request in flight) at
+/// `streams_per_connection` each.
+fn http2_pool(plan: &Plan) -> Option<Http2Pool> {
+    let transport = &plan.transport;
+    if transport.http != HttpVersion::Http2 {
+        return None;
+    }
+    let concurrency = match plan.load.model {
+        Model::Closed => plan.load.users,
+        Model::Open => plan.load.max_in_flight,
+    } as usize;
+    let streams = transport.streams_per_connection.max(1) as usize;
+    Some(Http2Pool::new(concurrency.div_ceil(streams), streams))
 }

@@ -16,17 +16,16 @@ use tokio_rustls::client::TlsStream;
 use url::Url;
 
 use crate::plan::Transport;
-use crate::run::http1::{Broken, Failure, IoError};
-use crate::service::tls::{self, Alpn, CertificateProblem};
+use crate::service::tls::{self, Alpn};
 
 /// Where requests go: the target's addresses, resolved once, its `Host` header and, for
 /// `https://`, how to speak TLS with it.
 #[derive(Debug, Clone)]
 pub struct Target {
-    addrs: Vec<SocketAddr>,
+    pub(super) addrs: Vec<SocketAddr>,
     /// `host[:port]`, as a `Host` header (or HTTP/2's `:authority`) gives it.
     pub host: String,
-    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    pub(super) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
 }
 
 impl Target {
@@ -81,36 +80,6 @@ impl Stream {
             Stream::Tls(tls) => tls.get_ref().0,
         }
     }
-}
-
-/// Opens a connection to the first address that takes it, with the TLS handshake for https.
-pub async fn connect(target: &Target) -> Result<Stream, Failure> {
-    let broken = |broken| Failure {
-        broken,
-        status: None,
-        bytes_received: 0,
-    };
-    let mut last = None;
-    for addr in &target.addrs {
-        match TcpStream::connect(addr).await {
-            Ok(tcp) => {
-                // Requests are written whole; waiting to coalesce them only adds latency.
-                let _ = tcp.set_nodelay(true);
-                let Some((config, name)) = &target.tls else {
-                    return Ok(Stream::Plain(tcp));
-                };
-                return match tls::handshake(tcp, config, name).await {
-                    Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-                    Err(err) => Err(broken(match CertificateProblem::of(&err) {
-                        Some(problem) => Broken::Certificate(problem),
-                        None => Broken::TlsHandshake(IoError::from(&err)),
-                    })),
-                };
-            }
-            Err(err) => last = Some(IoError::from(&err)),
-        }
-    }
-    Err(broken(Broken::CannotConnect(last)))
 }
 
 impl AsyncRead for Stream {
