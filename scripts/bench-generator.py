@@ -41,14 +41,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ensure_tools():
-    missing = [pkg for tool, pkg in (("nginx", "nginx-light"), ("wrk", "wrk")) if not shutil.which(tool)]
+def ensure_tools(apt=(("nginx", "nginx-light"), ("wrk", "wrk")), cargo=("oha",)):
+    """Installs each missing (tool, Debian package) of `apt` and each missing tool of `cargo`, then
+    builds the workspace's binaries (release)."""
+    missing = [pkg for tool, pkg in apt if not shutil.which(tool)]
     if missing:
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    if not shutil.which("oha"):
-        subprocess.run(["cargo", "install", "oha", "--locked"], check=True)
+    for tool in cargo:
+        if not shutil.which(tool):
+            subprocess.run(["cargo", "install", tool, "--locked"], check=True)
     subprocess.run(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=ROOT, check=True)
 
 
@@ -58,7 +61,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nginx(work: Path, port: int):
+def start_nginx(work: Path, port: int, more: str = ""):
+    """nginx on 127.0.0.1:`port`; `more` is added to its http block (directives, another server)."""
     (work / "nginx.conf").write_text(f"""
 worker_processes 1;
 daemon off;
@@ -76,6 +80,7 @@ http {{
         listen 127.0.0.1:{port} reuseport backlog=4096;
         location / {{ return 200 "ok\\n"; }}
     }}
+{more}
 }}
 """)
     nginx = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf"), "-e", str(work / "error.log")])
@@ -101,24 +106,30 @@ def listening(server, port, why):
     sys.exit(why())
 
 
-def measured(cmd, timeout):
+def measured(cmd, timeout, codes=(0, 4)):
     """Runs cmd; returns (stdout, CPU seconds, peak RSS in MiB) from the OS's accounting of that
-    one process (wait4), killing it after `timeout` seconds."""
+    one process (wait4), killing it after `timeout` seconds. Exits on an exit code not in `codes`."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-            time.sleep(0.05)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                time.sleep(0.05)
+        except BaseException:
+            # Interrupted while it runs (Ctrl-C): no tool outlives the script.
+            proc.kill()
+            proc.wait()
+            raise
         proc.returncode = code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout = out.read()
-        if code not in (0, 4):
+        if code not in codes:
             sys.exit(f"{cmd[0]} failed ({code}):\n{stdout}\n{err.read()}")
     return stdout, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
@@ -134,7 +145,13 @@ def run_wrk(url, args, connections):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     p = {q: micros(*re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)", out, re.M).groups()) for q in ("50", "99")}
-    return {"rps": rps, "requests": total, "p50": p["50"], "p99": p["99"], "cpu": cpu, "rss": rss}
+    # wrk counts socket errors and non-2xx/3xx answers apart from its requests.
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    failures = sum(map(int, socket_errors.groups() if socket_errors else ()))
+    failures += int(non_2xx.group(1)) if non_2xx else 0
+    return {"rps": rps, "requests": total, "p50": p["50"], "p99": p["99"], "cpu": cpu, "rss": rss,
+            "failures": failures}
 
 
 def run_oha(url, args, connections):
@@ -147,25 +164,28 @@ def run_oha(url, args, connections):
             "cpu": cpu, "rss": rss}
 
 
-def run_loadgate(url, args, work, load):
+def run_loadgate(url, args, work, load, tables="", codes=(0, 4)):
+    """loadgate's generator: `load` holds the [load] keys, `tables` more tables (e.g. [tls]); an exit
+    code not in `codes` ends the script (1, a failed check, is there when the run had failures)."""
     spec = work / "bench.toml"
-    spec.write_text(f'name = "bench"\n[load]\n{load}\nduration = "{args.seconds}s"\n'
+    spec.write_text(f'name = "bench"\n[load]\n{load}\nduration = "{args.seconds}s"\n{tables}\n'
                     '[[request]]\nname = "ok"\npath = "/"\n')
     _, cpu, rss = measured([str(ROOT / "target/release/xtask"), "loadtest", "--no-build", "--allow-large-load",
                             "--target", url,
                             "--baselines", str(work / "baselines"), "--out", str(work / "out"), str(spec)],
-                           args.seconds + 60)
+                           args.seconds + 60, codes)
     summary = json.loads((work / "out/summary.json").read_text())["specs"][0]["summary"]
     total = summary["total"]
     return {"rps": total["rps"], "requests": total["requests"], "p50": total["latency_us"]["p50"],
-            "p99": total["latency_us"]["p99"], "cpu": cpu, "rss": rss, "schedule": summary.get("schedule")}
+            "p99": total["latency_us"]["p99"], "cpu": cpu, "rss": rss, "schedule": summary.get("schedule"),
+            "failures": total["failures"], "errors": total["errors"]}
 
 
 MAX_STEPS = 8
 
 
-def median_table(results):
-    return {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "rss")}
+def median_table(results, keys=("rps", "p50", "p99", "rss")):
+    return {name: {key: statistics.median(r[key] for r in runs) for key in keys}
             | {"cpu_us": statistics.median(r["cpu"] / r["requests"] * 1e6 for r in runs)}
             for name, runs in results.items()}
 
