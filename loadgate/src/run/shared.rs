@@ -226,6 +226,21 @@ pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// With `http = "2"`, the pool: enough connections for every user (or request in flight) at
+/// `streams_per_connection` each.
+fn http2_pool(plan: &Plan) -> Option<Http2Pool> {
+    let transport = &plan.transport;
+    if transport.http != HttpVersion::Http2 {
+        return None;
+    }
+    let concurrency = match plan.load.model {
+        Model::Closed => plan.load.users,
+        Model::Open => plan.load.max_in_flight,
+    } as usize;
+    let streams = transport.streams_per_connection.max(1) as usize;
+    Some(Http2Pool::new(concurrency.div_ceil(streams), streams))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,19 +277,4 @@ mod tests {
             "{flows} of 4000 at weight 3 of 4"
         );
     }
-}
-
-/// With `http = "2"`, the pool: enough connections for every user (or request in flight) at
-/// `streams_per_connection` each.
-fn http2_pool(plan: &Plan) -> Option<Http2Pool> {
-    let transport = &plan.transport;
-    if transport.http != HttpVersion::Http2 {
-        return None;
-    }
-    let concurrency = match plan.load.model {
-        Model::Closed => plan.load.users,
-        Model::Open => plan.load.max_in_flight,
-    } as usize;
-    let streams = transport.streams_per_connection.max(1) as usize;
-    Some(Http2Pool::new(concurrency.div_ceil(streams), streams))
 }
