@@ -275,12 +275,12 @@ fn a_target_that_is_not_loopback_is_refused_before_any_load() {
             "refused while planning, not after a run"
         );
     }
-    // The generator speaks plain HTTP/1.1: TLS is refused as bad input, not tried.
-    let run = sandbox.run(&["--target", "https://127.0.0.1:8443", spec]);
+    // The generator speaks http and https: another scheme is refused as bad input, not tried.
+    let run = sandbox.run(&["--target", "ftp://127.0.0.1:8443", spec]);
     run.expect_code(2);
     assert!(
         run.stderr
-            .contains("speaks plain HTTP/1.1; `https` is not supported"),
+            .contains("speaks http and https; `ftp` is not supported"),
         "{}",
         run.stderr
     );
