@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::run::cookies::Jar;
 use crate::run::exchange::{Buffers, User, exchange};
 use crate::run::http1::Connection;
-use crate::run::shared::{Picked, Shard, Shared, lock, sleep_unless_stopped};
+use crate::run::shared::{Picked, Shared, Stripe, lock, sleep_unless_stopped};
 use crate::support::units::DurationRange;
 
 /// How often a user the profile has not started (or has stopped) looks again.
@@ -31,7 +31,7 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(u64::from(user_idx)),
     );
-    let shard = &shared.shards[user_idx as usize % shared.shards.len()];
+    let stripe = &shared.stripes[user_idx as usize % shared.stripes.len()];
     let mut active = Active {
         count: &shared.active,
         on: false,
@@ -65,7 +65,7 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
         if !started_flow {
             // The `[[on_start]]` requests, in order, before the mix; one that fails starts
             // them over after a pause, so the mix never runs without what they capture.
-            started_flow = on_start(&shared, shard, &mut user).await;
+            started_flow = on_start(&shared, stripe, &mut user).await;
             let pause = Instant::now() + ON_START_RETRY;
             if !started_flow && (pause >= end || !sleep_unless_stopped(pause, &mut stop).await) {
                 break;
@@ -74,11 +74,11 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
         }
         let going_on = match shared.pick(user.rng) {
             Picked::Request(request_idx) => {
-                exchange(&shared, shard, request_idx, &mut user).await;
+                exchange(&shared, stripe, request_idx, &mut user).await;
                 think(&shared, request_idx, user.rng, &mut stop).await
             }
             Picked::Flow(flow_idx) => {
-                run_flow(&shared, shard, flow_idx, &mut user, &mut stop).await
+                run_flow(&shared, stripe, flow_idx, &mut user, &mut stop).await
             }
         };
         if !going_on {
@@ -88,9 +88,9 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
 }
 
 /// The `[[on_start]]` requests in order; true when all succeeded.
-async fn on_start(shared: &Shared, shard: &Mutex<Shard>, user: &mut User<'_>) -> bool {
+async fn on_start(shared: &Shared, stripe: &Mutex<Stripe>, user: &mut User<'_>) -> bool {
     for request_idx in 0..shared.n_on_start {
-        if !exchange(shared, shard, request_idx, user).await {
+        if !exchange(shared, stripe, request_idx, user).await {
             return false;
         }
     }
@@ -101,16 +101,16 @@ async fn on_start(shared: &Shared, shard: &Mutex<Shard>, user: &mut User<'_>) ->
 /// fails (the iteration is then aborted and counted so). False when the run ended meanwhile.
 async fn run_flow(
     shared: &Shared,
-    shard: &Mutex<Shard>,
+    stripe: &Mutex<Stripe>,
     flow_idx: usize,
     user: &mut User<'_>,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     let judged = Instant::now() >= shared.warmup_end();
     for request_idx in shared.flows[flow_idx].steps.clone() {
-        let succeeded = exchange(shared, shard, request_idx, user).await;
+        let succeeded = exchange(shared, stripe, request_idx, user).await;
         if !succeeded {
-            lock(shard).record_flow(judged, flow_idx, false);
+            lock(stripe).record_flow(judged, flow_idx, false);
         }
         if !think(shared, request_idx, user.rng, stop).await {
             return false;
@@ -119,7 +119,7 @@ async fn run_flow(
             return true;
         }
     }
-    lock(shard).record_flow(judged, flow_idx, true);
+    lock(stripe).record_flow(judged, flow_idx, true);
     true
 }
 

@@ -16,7 +16,7 @@ use crate::plan::template::RenderContext;
 use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, Connection};
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
-use crate::run::shared::{Shard, Shared, lock};
+use crate::run::shared::{Shared, Stripe, lock};
 use crate::spec::Pick;
 
 /// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
@@ -51,7 +51,7 @@ pub struct User<'a> {
 /// recorded. True when it succeeded.
 pub async fn exchange(
     shared: &Shared,
-    shard: &Mutex<Shard>,
+    stripe: &Mutex<Stripe>,
     request_idx: usize,
     user: &mut User<'_>,
 ) -> bool {
@@ -73,7 +73,7 @@ pub async fn exchange(
     .await;
     let latency = sent_at.elapsed();
     let judged = sent_at >= shared.warmup_end();
-    lock(shard).record(judged, request_idx, latency, None, &outcome, |cause| {
+    lock(stripe).record(judged, request_idx, latency, None, &outcome, |cause| {
         let plan = &shared.requests[request_idx];
         ErrorExample::new(cause, &outcome, plan, body, &shared.secrets)
     });

@@ -7,7 +7,7 @@
 //! rendering to its [`outcome::Outcome`], is in [`exchange`].
 //!
 //! Requests due before `warmup` are recorded apart and not judged. Recording goes to a few
-//! sharded recorders ([`record`]; one lock per shard, held for a histogram increment): no
+//! striped recorders ([`record`]; one lock per stripe, held for a histogram increment): no
 //! per-request message to a collector, no samples kept, so memory stays flat however long the
 //! run. A failure is counted by its kind; only the first few of each request name are spelled
 //! out as examples.
@@ -80,13 +80,13 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
         Model::Closed => plan.load.users,
         Model::Open => plan.load.max_in_flight,
     } as usize;
-    // A few users per shard: enough shards that users rarely wait for a lock, few enough that
+    // A few users per stripe: enough stripes that users rarely wait for a lock, few enough that
     // merging them at the end is cheap.
-    let n_shards = concurrency.clamp(
+    let n_stripes = concurrency.clamp(
         1,
         4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    let shared = Arc::new(Shared::new(plan, base_url, counters, n_shards)?);
+    let shared = Arc::new(Shared::new(plan, base_url, counters, n_stripes)?);
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     match plan.load.model {
@@ -174,10 +174,10 @@ impl Load {
         let n_requests = shared.requests.len();
         let mut warmup = Recorder::new(n_requests);
         let mut measured = Recorder::new(n_requests);
-        for shard in &shared.shards {
-            let shard = lock(shard);
-            warmup.merge(&shard.warmup);
-            measured.merge(&shard.measured);
+        for stripe in &shared.stripes {
+            let stripe = lock(stripe);
+            warmup.merge(&stripe.warmup);
+            measured.merge(&stripe.measured);
         }
         let window_end = self
             .stopped_at

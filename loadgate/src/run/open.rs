@@ -133,8 +133,8 @@ async fn send_scheduled(
     )
     .await;
     let (latency, uncorrected) = (intended.elapsed(), sent_at.elapsed());
-    let shard = &shared.shards[(i % shared.shards.len() as u64) as usize];
-    lock(shard).record(
+    let stripe = &shared.stripes[(i % shared.stripes.len() as u64) as usize];
+    lock(stripe).record(
         judged,
         request_idx,
         latency,

@@ -1,4 +1,4 @@
-//! The time series of a run, a point per second from the shards' intervals, and the live
+//! The time series of a run, a point per second from the stripes' intervals, and the live
 //! [`Progress`] the same second moves on.
 
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub struct Progress {
     pub p90_us: u64,
 }
 
-/// The time series: every second until the run ends or stops, the shards' interval records
+/// The time series: every second until the run ends or stops, the stripes' interval records
 /// merged into one point; the same second also moves the progress on.
 pub async fn run_series(
     shared: Arc<Shared>,

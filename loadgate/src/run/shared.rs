@@ -1,5 +1,5 @@
 //! Plan + base URL → the state every user (or the open model's scheduler) of one run shares:
-//! the requests, the target, the clock, the recorders' shards and the open model's pool.
+//! the requests, the target, the clock, the recorders' stripes and the open model's pool.
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
@@ -29,16 +29,16 @@ pub struct Counters {
 
 /// A recorder pair and the series' current interval, behind one lock shared by a few users.
 #[derive(Debug)]
-pub struct Shard {
+pub struct Stripe {
     pub warmup: Recorder,
     pub measured: Recorder,
     /// Since the last point of the time series.
     pub interval: Interval,
 }
 
-impl Shard {
-    fn new(n_requests: usize) -> Shard {
-        Shard {
+impl Stripe {
+    fn new(n_requests: usize) -> Stripe {
+        Stripe {
             warmup: Recorder::new(n_requests),
             measured: Recorder::new(n_requests),
             interval: Interval::new(),
@@ -89,7 +89,7 @@ impl Shard {
     }
 }
 
-/// State shared by all users of one run; read-only but for the shards and the sequence.
+/// State shared by all users of one run; read-only but for the stripes and the sequence.
 pub struct Shared {
     pub target: Target,
     /// `[load] http = "2"`: the connections every request goes over.
@@ -107,7 +107,7 @@ pub struct Shared {
     pub load: LoadPlan,
     pub seed: u64,
     pub started: Instant,
-    pub shards: Vec<Mutex<Shard>>,
+    pub stripes: Vec<Mutex<Stripe>>,
     pub counters: Arc<Counters>,
     /// The data file (the next row of a sequential pick is in `counters`).
     pub data: Option<DataTable>,
@@ -127,12 +127,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The state of a run of `plan` against `base_url` starting now, with `n_shards` shards.
+    /// The state of a run of `plan` against `base_url` starting now, with `n_stripes` stripes.
     pub fn new(
         plan: &Plan,
         base_url: &Url,
         counters: Arc<Counters>,
-        n_shards: usize,
+        n_stripes: usize,
     ) -> anyhow::Result<Shared> {
         let base = base_url.as_str().trim_end_matches('/');
         let static_target = |request: &RequestPlan| {
@@ -160,8 +160,8 @@ impl Shared {
             load: plan.load.clone(),
             seed: plan.seed,
             started: Instant::now(),
-            shards: (0..n_shards)
-                .map(|_| Mutex::new(Shard::new(plan.requests.len())))
+            stripes: (0..n_stripes)
+                .map(|_| Mutex::new(Stripe::new(plan.requests.len())))
                 .collect(),
             counters,
             data: plan.data.clone(),
@@ -175,11 +175,11 @@ impl Shared {
         })
     }
 
-    /// What every shard recorded since the last call, merged; the shards start afresh.
+    /// What every stripe recorded since the last call, merged; the stripes start afresh.
     pub fn take_interval(&self) -> Interval {
         let mut total = Interval::new();
-        for shard in &self.shards {
-            total.drain_from(&mut lock(shard).interval);
+        for stripe in &self.stripes {
+            total.drain_from(&mut lock(stripe).interval);
         }
         total
     }
