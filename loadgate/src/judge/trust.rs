@@ -231,14 +231,8 @@ mod tests {
             max_late_us: 30_000,
             in_flight_limit_hits: 0,
             max_in_flight: 100,
-            uncorrected_latency_us: LatencyStats {
-                min: 0,
-                mean: 0.0,
-                p50: 0,
-                p90: 0,
-                p99: 0,
-                max: 0,
-            },
+            uncorrected_latency_us: LatencyStats::default(),
+            send_error_us: LatencyStats::default(),
         }
     }
 

@@ -194,21 +194,30 @@ impl SpecBlock<'_> {
         Ok(())
     }
 
-    /// How well an open model kept its schedule, and the latency without correcting for it.
+    /// How well an open model kept its schedule, its own send error (the floor under every
+    /// latency), and the latency without correcting for it.
     fn schedule(&mut self, schedule: &ScheduleSummary) -> io::Result<()> {
-        let u = &schedule.uncorrected_latency_us;
+        let (e, u) = (&schedule.send_error_us, &schedule.uncorrected_latency_us);
+        let us = |v: u64| format_micros(v as f64);
         writeln!(
             self.out,
-            "  schedule   {:.1} of {} req/s sent · {} late (max {}) · in-flight limit {} hit {}× · uncorrected p50 {} p90 {} p99 {}",
+            "  schedule   {:.1} of {} req/s sent · {} late (max {}) · in-flight limit {} hit {}×",
             schedule.achieved_rps,
             schedule.target_rps,
             schedule.late,
-            format_micros(schedule.max_late_us as f64),
+            us(schedule.max_late_us),
             schedule.max_in_flight,
             schedule.in_flight_limit_hits,
-            format_micros(u.p50 as f64),
-            format_micros(u.p90 as f64),
-            format_micros(u.p99 as f64),
+        )?;
+        writeln!(
+            self.out,
+            "             send error p50 {} p99 {} max {} · uncorrected p50 {} p90 {} p99 {}",
+            us(e.p50),
+            us(e.p99),
+            us(e.max),
+            us(u.p50),
+            us(u.p90),
+            us(u.p99),
         )
     }
 

@@ -249,6 +249,8 @@ const BUFFER: usize = 8 * 1024;
 pub struct Connection {
     stream: Option<Stream>,
     buffer: Vec<u8>,
+    /// Bytes of the next exchange's request already written by [`Connection::write_now`].
+    written: usize,
 }
 
 impl Default for Connection {
@@ -256,6 +258,7 @@ impl Default for Connection {
         Connection {
             stream: None,
             buffer: vec![0; BUFFER],
+            written: 0,
         }
     }
 }
@@ -270,10 +273,14 @@ impl Connection {
         exchange: &Exchange<'_>,
         body: &mut Vec<u8>,
     ) -> Result<Answer, Failure> {
-        let mut stream = match self.stream.take().filter(idle_and_open) {
-            Some(stream) => stream,
-            None => connect(target).await?,
+        let written = std::mem::take(&mut self.written);
+        let mut stream = match self.stream.take() {
+            // The request is on its way: its answer may be too, so no probe.
+            Some(stream) if written > 0 => stream,
+            Some(stream) if idle_and_open(&stream) => stream,
+            _ => connect(target).await?,
         };
+        let request = &exchange.request[written..];
         let mut reader = Reader {
             stream: &mut stream,
             buffer: &mut self.buffer,
@@ -281,7 +288,7 @@ impl Connection {
             end: 0,
             received: 0,
         };
-        let result = reader.exchange(exchange, body).await;
+        let result = reader.exchange(request, exchange, body).await;
         let (received, leftover) = (reader.received, reader.start < reader.end);
         match result {
             Ok((status, headers, keep_alive)) => {
@@ -301,6 +308,25 @@ impl Connection {
                 bytes_received: received,
             }),
         }
+    }
+
+    /// Writes what the socket takes of `request` at once, without waiting, when this is a kept
+    /// plain connection the server has not closed: the open model's scheduler sends on time
+    /// from its own thread this way. The next [`Connection::exchange`] (of the same request)
+    /// writes the rest and reads the answer. False when nothing was written (over TLS, no
+    /// connection yet, a full socket): the exchange then does it all.
+    pub fn write_now(&mut self, request: &[u8]) -> bool {
+        let Some(stream) = self.stream.take() else {
+            return false;
+        };
+        if !idle_and_open(&stream) {
+            return false;
+        }
+        if let Stream::Plain(tcp) = &stream {
+            self.written = tcp.try_write(request).unwrap_or(0);
+        }
+        self.stream = Some(stream);
+        self.written > 0
     }
 }
 
@@ -370,13 +396,15 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Writes the request and reads the answer: its status, headers (if asked for) and whether
     /// the connection can be kept.
+    /// `request` is what is left to write of `exchange.request`.
     async fn exchange(
         &mut self,
+        request: &[u8],
         exchange: &Exchange<'_>,
         body: &mut Vec<u8>,
     ) -> Result<(u16, HeaderMap, bool), ReadError> {
         self.stream
-            .write_all(exchange.request)
+            .write_all(request)
             .await
             .map_err(|err| (None, Broken::ConnectionBroke(IoError::from(&err))))?;
         // TLS may hold the last record back until flushed; a plain socket has nothing to flush.

@@ -19,6 +19,7 @@ pub mod http1;
 pub mod http2;
 pub mod open;
 pub mod outcome;
+pub mod pace;
 pub mod record;
 pub mod resources;
 pub mod series;
@@ -26,6 +27,7 @@ pub mod shared;
 pub mod stream;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -182,11 +184,15 @@ impl Load {
         let window_end = self
             .stopped_at
             .map_or(shared.end(), |at| at.min(shared.end()));
+        let schedule = (shared.load.model == Model::Open).then(|| {
+            let hits = shared.in_flight_limit_hits.load(Ordering::Relaxed);
+            Schedule::of(&measured.send_error_us, hits)
+        });
         Recording {
             warmup,
             measured,
             window: window_end.saturating_duration_since(shared.warmup_end()),
-            schedule: (shared.load.model == Model::Open).then(|| *lock(&shared.schedule)),
+            schedule,
             series,
         }
     }

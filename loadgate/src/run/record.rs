@@ -135,16 +135,38 @@ fn new_histogram() -> Histogram<u64> {
 pub struct Schedule {
     /// Requests whose intended send time fell in the judged window and that were sent.
     pub sent: u64,
-    /// Of those, sent more than [`LATE_AFTER`] after their intended time.
+    /// Of those, sent [`LATE_AFTER`] or more after their intended time.
     pub late: u64,
     pub max_late: Duration,
-    /// Times a request had to wait for a free slot under `max_in_flight`.
+    /// Times a request had to wait for a free sender under `max_in_flight`.
     pub in_flight_limit_hits: u64,
 }
 
-/// Later than this, a send is late: well above the timer's millisecond granularity, well below
-/// any latency worth gating.
+impl Schedule {
+    /// From the judged requests' send errors and the scheduler's count of waits for a sender.
+    pub fn of(send_error_us: &Histogram<u64>, in_flight_limit_hits: u64) -> Schedule {
+        Schedule {
+            sent: send_error_us.len(),
+            // A bucket boundary of the histogram, so the count is exact.
+            late: send_error_us.count_between(micros(LATE_AFTER), u64::MAX),
+            max_late: Duration::from_micros(send_error_us.max()),
+            in_flight_limit_hits,
+        }
+    }
+}
+
+/// This late or later, a send is late: a generator that could not keep up, not its timer's
+/// error (microseconds), and well below any latency worth gating.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// An open-model request's two other times, beside its latency from the intended send time.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending {
+    /// How long after its intended time it was written: the generator's own error.
+    pub late: Duration,
+    /// From the write to the answer, as a closed-model tool would time it.
+    pub uncorrected: Duration,
+}
 
 /// What all requests recorded since the last point of the time series: counts and a histogram,
 /// reset at every point, so the series costs one small point per second however long the run.
@@ -246,6 +268,9 @@ pub struct Recorder {
     /// latency from their intended send time. Shows how much of the latency was waiting to be
     /// sent.
     pub uncorrected_us: Histogram<u64>,
+    /// Open model only: every request's send error (actual write time minus intended), the
+    /// floor under every latency the run reports.
+    pub send_error_us: Histogram<u64>,
 }
 
 impl Recorder {
@@ -254,6 +279,7 @@ impl Recorder {
             by_request: (0..n_requests).map(|_| RequestRecord::new()).collect(),
             by_flow: Vec::new(),
             uncorrected_us: new_histogram(),
+            send_error_us: new_histogram(),
         }
     }
 
@@ -274,18 +300,19 @@ impl Recorder {
         self.by_request[request_idx].record(latency, outcome);
     }
 
-    /// An open-model request: `latency` from its intended send time, `uncorrected` from the
-    /// moment it was actually sent.
+    /// An open-model request: `latency` from its intended send time, and its `sending`.
     pub fn record_scheduled(
         &mut self,
         request_idx: usize,
         latency: Duration,
-        uncorrected: Duration,
+        sending: Sending,
         outcome: &Outcome,
     ) {
         self.record(request_idx, latency, outcome);
+        self.send_error_us.saturating_record(micros(sending.late));
         if outcome.cause.is_none() {
-            self.uncorrected_us.saturating_record(micros(uncorrected));
+            self.uncorrected_us
+                .saturating_record(micros(sending.uncorrected));
         }
     }
 
@@ -301,9 +328,13 @@ impl Recorder {
             mine.completed += theirs.completed;
             mine.aborted += theirs.aborted;
         }
-        self.uncorrected_us
-            .add(&other.uncorrected_us)
-            .expect("histograms with the same bounds merge");
+        for (mine, theirs) in [
+            (&mut self.uncorrected_us, &other.uncorrected_us),
+            (&mut self.send_error_us, &other.send_error_us),
+        ] {
+            mine.add(theirs)
+                .expect("histograms with the same bounds merge");
+        }
     }
 
     /// All requests together.

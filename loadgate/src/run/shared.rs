@@ -12,10 +12,9 @@ use url::{Position, Url};
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
-use crate::run::http1::Connection;
 use crate::run::http2::Http2Pool;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
-use crate::run::record::{Interval, Recorder, Schedule};
+use crate::run::record::{Interval, Recorder, Sending};
 use crate::run::stream::Target;
 use crate::spec::{HttpVersion, Model};
 
@@ -46,7 +45,7 @@ impl Stripe {
     }
 
     /// One finished request: judged or warmup, and in the current second of the series.
-    /// `uncorrected` is the open model's latency from the actual send. A failure is spelled out
+    /// `sending` is the open model's send error and latency from the actual send. A failure is spelled out
     /// by `example` only while its recorder still keeps examples, so only the first few failures
     /// of each request name pay for text.
     pub fn record(
@@ -54,7 +53,7 @@ impl Stripe {
         judged: bool,
         request_idx: usize,
         latency: Duration,
-        uncorrected: Option<Duration>,
+        sending: Option<Sending>,
         outcome: &Outcome,
         example: impl FnOnce(Cause) -> ErrorExample,
     ) {
@@ -63,10 +62,8 @@ impl Stripe {
         } else {
             &mut self.warmup
         };
-        match uncorrected {
-            Some(uncorrected) => {
-                recorder.record_scheduled(request_idx, latency, uncorrected, outcome)
-            }
+        match sending {
+            Some(sending) => recorder.record_scheduled(request_idx, latency, sending, outcome),
             None => recorder.record(request_idx, latency, outcome),
         }
         let record = &mut recorder.by_request[request_idx];
@@ -119,9 +116,8 @@ pub struct Shared {
     /// The path and query of each request whose path has no template, parsed once: parsing per
     /// request showed in profiles.
     pub static_targets: Vec<Option<String>>,
-    /// The open model's idle connections, each with the buffer its answers' bodies are kept in.
-    pub pool: Mutex<Vec<(Connection, Vec<u8>)>>,
-    pub schedule: Mutex<Schedule>,
+    /// Open model: times a due request waited for a free sender under `max_in_flight`.
+    pub in_flight_limit_hits: AtomicU64,
     /// Users running (closed model) or requests in flight (open model).
     pub active: AtomicU32,
 }
@@ -169,8 +165,7 @@ impl Shared {
             n_captures: plan.captures.len(),
             secrets: plan.secrets.clone(),
             static_targets: plan.requests.iter().map(static_target).collect(),
-            pool: Mutex::new(Vec::new()),
-            schedule: Mutex::new(Schedule::default()),
+            in_flight_limit_hits: AtomicU64::new(0),
             active: AtomicU32::new(0),
         })
     }

@@ -189,7 +189,7 @@ pub struct ScheduleSummary {
     /// Requests due in the judged window that were sent, per second of the window.
     pub achieved_rps: f64,
     pub sent: u64,
-    /// Sent more than 10 ms after their intended time.
+    /// Sent 10 ms or more after their intended time.
     pub late: u64,
     pub late_fraction: f64,
     pub max_late_us: u64,
@@ -199,6 +199,11 @@ pub struct ScheduleSummary {
     /// Latency from the actual send, as a closed-model tool would report it. The judged latency
     /// (`total.latency_us`) runs from the intended send time.
     pub uncorrected_latency_us: LatencyStats,
+    /// The generator's own error: when each judged request was written minus its intended send
+    /// time (1 µs means 1 µs or less). It is in every judged latency, so it is the floor under
+    /// them. Absent (zeros) in files written before it was measured.
+    #[serde(default)]
+    pub send_error_us: LatencyStats,
 }
 
 /// One flow's iterations: completed (every step as expected) or aborted by a failed step (the
@@ -317,7 +322,7 @@ impl FailedLatency {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyStats {
     pub min: u64,
@@ -401,6 +406,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
             in_flight_limit_hits: schedule.in_flight_limit_hits,
             max_in_flight: plan.load.max_in_flight,
             uncorrected_latency_us: latency_stats(&measured.uncorrected_us),
+            send_error_us: latency_stats(&measured.send_error_us),
         }),
     }
 }

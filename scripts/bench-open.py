@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""How precise is the open model? loadgate's and oha's constant-rate latencies against nginx.
+
+Starts nginx (one worker, a 3-byte body, 127.0.0.1 only), then, interleaved over ROUNDS rounds, at
+each of RATES requests/s for SECONDS seconds (after a 1 s warmup for loadgate):
+
+  loadgate  the open model (`model = "open"`, `rate`): its judged latency runs from each request's
+            intended send time; summary.json also has the latency from the actual send
+            (`schedule.uncorrected_latency_us`) and the send error itself (`schedule.send_error_us`,
+            the write time minus the intended time);
+  oha       `-q RATE --latency-correction` (judged from the intended time) and `-q RATE` alone
+            (from the actual send), CONNECTIONS connections; oha does not report its send error.
+
+Prints per rate and tool the median of: judged p50/p99, uncorrected p50/p99, send error p50/p99/max
+(loadgate), judged p50 minus uncorrected p50, and the generator's CPU: loadgate's share of a core
+over the judged window (summary.json, from the process's own accounting) and, for both, CPU time
+per request from the OS's accounting of the whole process (wait4: start-up included).
+
+Then the highest rate each holds, upwards by a quarter at a time from START (at most MAX_STEPS
+runs each): held means completed within 1 % of the rate and, for loadgate, at most 1 % of the
+sends late (10 ms or more) and no wait for a free connection.
+
+Installs what is missing (nginx-light from Debian, oha with cargo install) and builds the workspace.
+Bounded: every run lasts SECONDS, nginx and every tool are stopped at the end, traffic stays on
+127.0.0.1.
+
+    scripts/bench-open.py [--rounds 3] [--seconds 5] [--rates 200,2000,20000] [--connections 50]
+                          [--start 40000] [--no-ceiling]
+"""
+
+import argparse
+import importlib.util
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location("bench_generator", Path(__file__).with_name("bench-generator.py"))
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+MAX_STEPS = 8
+
+
+def run_loadgate(url, args, work, rate):
+    result = bench.run_loadgate(url, args, work, f'model = "open"\nrate = {rate}\nwarmup = "1s"\n'
+                                                 f"max_in_flight = 10000", codes=(0, 1, 4))
+    s = result["schedule"]
+    summary = json.loads((work / "out/summary.json").read_text())["specs"][0]["summary"]
+    generator = summary.get("generator") or {}
+    return {"rps": result["rps"], "requests": result["requests"], "failures": result["failures"],
+            "p50": result["p50"], "p99": result["p99"],
+            "u50": s["uncorrected_latency_us"]["p50"], "u99": s["uncorrected_latency_us"]["p99"],
+            "e50": s["send_error_us"]["p50"], "e99": s["send_error_us"]["p99"], "emax": s["send_error_us"]["max"],
+            "cores": generator.get("cpu_utilisation", float("nan")), "cpu": result["cpu"],
+            "held": abs(result["rps"] / rate - 1) <= 0.01 and s["late_fraction"] <= 0.01
+            and s["in_flight_limit_hits"] == 0}
+
+
+def oha(url, args, rate, correct):
+    cmd = ["oha", "-z", f"{args.seconds}s", "-q", str(rate), "-c", str(args.connections), "--no-tui",
+           "--output-format", "json", *(["--latency-correction"] if correct else []), url]
+    out, cpu, _ = bench.measured(cmd, args.seconds + 30)
+    data = json.loads(out)
+    requests = sum(data["statusCodeDistribution"].values())
+    p = data["latencyPercentiles"]
+    return {"rps": data["summary"]["requestsPerSec"], "requests": requests, "cpu": cpu,
+            "p50": p["p50"] * 1e6, "p99": p["p99"] * 1e6,
+            "failures": sum(data.get("errorDistribution", {}).values())}
+
+
+def run_oha(url, args, rate):
+    judged, plain = oha(url, args, rate, True), oha(url, args, rate, False)
+    return {"rps": judged["rps"], "requests": judged["requests"], "failures": judged["failures"],
+            "p50": judged["p50"], "p99": judged["p99"], "u50": plain["p50"], "u99": plain["p99"],
+            "e50": float("nan"), "e99": float("nan"), "emax": float("nan"), "cores": float("nan"),
+            "cpu": judged["cpu"], "held": abs(judged["rps"] / rate - 1) <= 0.01}
+
+
+TOOLS = {"loadgate": lambda url, args, work, rate: run_loadgate(url, args, work, rate),
+         "oha": lambda url, args, work, rate: run_oha(url, args, rate)}
+KEYS = ("p50", "p99", "u50", "u99", "e50", "e99", "emax", "cores")
+
+
+def print_rows(results):
+    print(f"{'rate':>7} {'tool':9} {'judged p50':>10} {'p99':>7} {'uncorr p50':>10} {'p99':>7} "
+          f"{'judged-uncorr':>13} {'send err p50':>12} {'p99':>6} {'max':>6} {'cores':>6} {'CPU/req':>8}")
+    for rate, by_tool in results.items():
+        for tool, runs in by_tool.items():
+            m = {key: statistics.median(r[key] for r in runs) for key in KEYS}
+            cpu_us = statistics.median(r["cpu"] / max(r["requests"], 1) * 1e6 for r in runs)
+            gap = statistics.median(r["p50"] - r["u50"] for r in runs)
+            print(f"{rate:7.0f} {tool:9} {m['p50']:8.0f}µs {m['p99']:5.0f}µs {m['u50']:8.0f}µs {m['u99']:5.0f}µs "
+                  f"{gap:11.0f}µs {m['e50']:10.0f}µs {m['e99']:4.0f}µs {m['emax']:4.0f}µs {m['cores']:6.3f} "
+                  f"{cpu_us:6.1f}µs")
+
+
+def highest_held(tool, url, args, work):
+    rate, highest = args.start, None
+    for _ in range(MAX_STEPS):
+        result = TOOLS[tool](url, args, work, rate)
+        print(f"  {tool:9} {rate:9.0f} req/s: completed {result['rps']:9.1f}, held {result['held']}",
+              file=sys.stderr, flush=True)
+        if not result["held"]:
+            break
+        highest, rate = rate, rate * 1.25
+    return highest
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rates", default="200,2000,20000")
+    parser.add_argument("--connections", type=int, default=50, help="oha's connections")
+    parser.add_argument("--start", type=float, default=40000, help="the first rate of the ceiling search")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the search for the highest rate held")
+    args = parser.parse_args()
+    bench.ensure_tools(apt=(("nginx", "nginx-light"),))
+    work = Path(tempfile.mkdtemp(prefix="loadgate-bench-open-"))
+    port = bench.free_port()
+    url = f"http://127.0.0.1:{port}/"
+    nginx = bench.start_nginx(work, port)
+    try:
+        rates = [float(r) for r in args.rates.split(",")]
+        results = {rate: {tool: [] for tool in TOOLS} for rate in rates}
+        for round_ in range(1, args.rounds + 1):
+            for rate in rates:
+                for tool, run in TOOLS.items():
+                    r = run(url, args, work, rate)
+                    results[rate][tool].append(r)
+                    print(f"round {round_} {rate:7.0f} {tool:9} judged p50 {r['p50']:6.0f}µs uncorrected p50 "
+                          f"{r['u50']:6.0f}µs send error p99 {r['e99']:5.0f}µs {r['rps']:9.1f} req/s "
+                          f"failures {r['failures']}", file=sys.stderr, flush=True)
+        print(f"\nopen model against nginx (1 worker) on 127.0.0.1, {args.seconds} s per run, median of "
+              f"{args.rounds} interleaved rounds")
+        print_rows(results)
+        if not args.no_ceiling:
+            print("\nhighest rate held within 1 % (completed, and loadgate: ≤ 1 % late, no in-flight wait)")
+            for tool in TOOLS:
+                highest = highest_held(tool, url, args, work)
+                print(f"{tool:9} " + (f"{highest:.0f} req/s" if highest else f"below {args.start:.0f} req/s"),
+                      flush=True)
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
