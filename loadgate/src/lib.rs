@@ -85,6 +85,7 @@ pub use support::paths::Paths;
 /// What this repository's tests and fuzz targets reach inside the engine; not an API.
 #[doc(hidden)]
 pub mod testing {
+    pub use crate::plan::shard;
     pub use crate::plan::template;
     pub use crate::support::cargo::command as cargo_command;
 
