@@ -142,6 +142,17 @@ pub struct Schedule {
     pub in_flight_limit_hits: u64,
 }
 
+impl Schedule {
+    /// Adds the schedule another part of the run kept (a shard's): counts add, the worst
+    /// lateness is the worst of both.
+    pub fn merge(&mut self, other: &Schedule) {
+        self.sent += other.sent;
+        self.late += other.late;
+        self.max_late = self.max_late.max(other.max_late);
+        self.in_flight_limit_hits += other.in_flight_limit_hits;
+    }
+}
+
 /// Later than this, a send is late: well above the timer's millisecond granularity, well below
 /// any latency worth gating.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
