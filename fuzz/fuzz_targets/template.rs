@@ -5,6 +5,7 @@
 use std::sync::atomic::AtomicU64;
 
 use libfuzzer_sys::fuzz_target;
+use loadgate::testing::shard::ShardOf;
 use loadgate::testing::template::{Escape, Names, RenderContext, Template};
 
 fuzz_target!(|data: &[u8]| {
@@ -31,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         template.render(
             &mut RenderContext {
                 seq: &seq,
+                shard: ShardOf::WHOLE,
                 user_id: 1,
                 rng: &mut rng,
                 row: &row,

@@ -48,6 +48,17 @@ mod service;
 // Plan → recording: the load generator, its HTTP client and the histograms.
 mod run;
 
+// Recorders ↔ the file a shard of a distributed run hands over, and their exact merge.
+// Tests use it already, so the expectation holds only outside them.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "used once `--shard` and `merge` are wired (issue 16)"
+    )
+)]
+mod shard_file;
+
 // Recording → summary: the figures of one spec.
 mod summary;
 
@@ -85,6 +96,7 @@ pub use support::paths::Paths;
 /// What this repository's tests and fuzz targets reach inside the engine; not an API.
 #[doc(hidden)]
 pub mod testing {
+    pub use crate::plan::shard;
     pub use crate::plan::template;
     pub use crate::support::cargo::command as cargo_command;
 

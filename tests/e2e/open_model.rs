@@ -90,7 +90,8 @@ fn the_judged_latency_is_the_service_s_not_the_generator_timer_s() {
         "{error:?}"
     );
     assert!(
-        run.stdout.contains(&format!("send error p50 {}µs", error.p50)),
+        run.stdout
+            .contains(&format!("send error p50 {}µs", error.p50)),
         "{}",
         run.stdout
     );

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::summary::{SpecSummary, decode_histogram};
+use crate::summary::SpecSummary;
 use crate::support::files::write_atomic;
+use crate::support::histogram::decode_histogram;
 use crate::support::meta::Provenance;
 
 pub const SCHEMA_VERSION: u32 = 1;

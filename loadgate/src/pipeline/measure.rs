@@ -331,7 +331,7 @@ pub async fn measure(
     ctx: &Context<'_>,
 ) -> anyhow::Result<Measured> {
     // `${seq}` and sequential data rows go on across rounds and steps against one service.
-    let counters = [Arc::new(Counters::default()), Arc::new(Counters::default())];
+    let counters = [(); 2].map(|()| Arc::new(Counters::new(plan.shard)));
     let mut measured = Measured {
         runs: Vec::new(),
         failure: None,

@@ -13,6 +13,7 @@ pub mod expect;
 pub mod guard;
 pub mod sane;
 pub mod secret;
+pub mod shard;
 pub mod template;
 
 mod bounds;
@@ -43,7 +44,8 @@ pub use crate::plan::transport::{TlsPlan, Transport};
 use crate::plan::bounds::MAX_ROUNDS;
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
-use crate::spec::{self, Locator, SpecError};
+use crate::plan::shard::{ShardOf, ShardRefusal};
+use crate::spec::{self, Locator, Model, Pick, SpecError};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -82,6 +84,8 @@ pub struct Plan {
     pub allow_remote: bool,
     /// How many times the load runs; verdicts are taken over the rounds.
     pub rounds: u32,
+    /// The part of the load this process runs: [`ShardOf::WHOLE`] unless `--shard` split it.
+    pub shard: ShardOf,
 }
 
 impl Plan {
@@ -94,6 +98,26 @@ impl Plan {
             plan.load.duration = sweep.step_duration;
         }
         plan
+    }
+
+    /// The plan of `shard`: the whole spec still (users and requests keep their global index
+    /// and intended time), with the shard's stripe of `max_in_flight`. Refused when a shard
+    /// would own no user or data row.
+    pub fn sharded(&self, shard: ShardOf) -> Result<Plan, ShardRefusal> {
+        // A sweep's first step runs the fewest users, and each step must split too.
+        let users = (self.load.model == Model::Closed).then(|| {
+            self.sweep
+                .as_ref()
+                .map_or(self.load.users, |s| s.steps[0] as u32)
+        });
+        let sequential_rows = (self.data.as_ref())
+            .filter(|data| data.pick == Pick::Sequential)
+            .map(|data| data.rows.len());
+        shard::check_sharding(shard.count(), users, sequential_rows)?;
+        let mut plan = self.clone();
+        plan.load.max_in_flight = shard.max_in_flight(self.load.max_in_flight);
+        plan.shard = shard;
+        Ok(plan)
     }
 }
 
@@ -169,6 +193,7 @@ pub fn build(
         sweep,
         allow_remote: spec.allow_remote.unwrap_or(false),
         rounds,
+        shard: ShardOf::WHOLE,
     })
 }
 

@@ -11,6 +11,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::plan::shard::ShardOf;
+
 /// The seeded random generator templates draw from.
 pub use fastrand::Rng;
 
@@ -83,7 +85,10 @@ pub struct Names<'a> {
 
 /// What a render needs from the running user.
 pub struct RenderContext<'a> {
+    /// This process's count of `${seq}` values so far.
     pub seq: &'a AtomicU64,
+    /// Which values of `${seq}` are this process's: all of them unless the run is sharded.
+    pub shard: ShardOf,
     pub user_id: u32,
     pub rng: &'a mut fastrand::Rng,
     /// The data file's row picked for this request; empty without a data file.
@@ -195,7 +200,10 @@ impl Template {
                     out.push_str(text);
                     Ok(())
                 }
-                Part::Seq => write!(out, "{}", ctx.seq.fetch_add(1, Ordering::Relaxed) + 1),
+                Part::Seq => {
+                    let local = ctx.seq.fetch_add(1, Ordering::Relaxed);
+                    write!(out, "{}", ctx.shard.seq_value(local))
+                }
                 Part::UserId => write!(out, "{}", ctx.user_id),
                 Part::RandomInt { low, high } => write!(out, "{}", ctx.rng.i64(*low..=*high)),
                 Part::RandomChoice { choices, .. } => {
@@ -465,6 +473,7 @@ mod tests {
         template.render(
             &mut RenderContext {
                 seq,
+                shard: ShardOf::WHOLE,
                 user_id,
                 rng,
                 row: &[],
@@ -577,6 +586,7 @@ mod tests {
         template.render(
             &mut RenderContext {
                 seq: &AtomicU64::new(0),
+                shard: ShardOf::WHOLE,
                 user_id: 1,
                 rng: &mut fastrand::Rng::with_seed(1),
                 row: &row,
@@ -619,6 +629,7 @@ mod tests {
         template.render(
             &mut RenderContext {
                 seq: &AtomicU64::new(0),
+                shard: ShardOf::WHOLE,
                 user_id: 1,
                 rng: &mut fastrand::Rng::with_seed(1),
                 row: &["1".to_owned(), "2".to_owned()],

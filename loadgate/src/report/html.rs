@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::summary::{SweepStep, SweepSummary, decode_histogram};
+use crate::summary::{SweepStep, SweepSummary};
+use crate::support::histogram::decode_histogram;
 
 const CHART_JS: &str = include_str!("../../assets/chart.js/chart.umd.min.js");
 

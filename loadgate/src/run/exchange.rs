@@ -3,7 +3,6 @@
 //! status, `expect`, captures). A closed-model user's [`exchange`] also records it.
 
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 
 use reqwest::Method;
 use reqwest::header::{COOKIE, HOST};
@@ -93,9 +92,7 @@ pub fn build_request(
         Some(data) if plan.uses_row => {
             let n = data.rows.len();
             let index = match data.pick {
-                Pick::Sequential => {
-                    (shared.counters.next_row.fetch_add(1, Ordering::Relaxed) % n as u64) as usize
-                }
+                Pick::Sequential => shared.counters.next_row(n),
                 Pick::Random => user.rng.usize(..n),
                 Pick::PerUser => (user.id as usize - 1) % n,
             };
@@ -105,6 +102,7 @@ pub fn build_request(
     };
     let mut ctx = RenderContext {
         seq: &shared.counters.seq,
+        shard: shared.counters.shard,
         user_id: user.id,
         rng: user.rng,
         row,

@@ -93,7 +93,8 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
     let mut tasks = JoinSet::new();
     match plan.load.model {
         Model::Closed => {
-            for user_idx in 0..plan.load.users {
+            // Users keep their global index (their id, seed and place in the ramp) on any shard.
+            for user_idx in (0..plan.load.users).filter(|&u| plan.shard.owns_user(u)) {
                 tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
             }
         }

@@ -70,6 +70,10 @@ fn keep_schedule(
         if intended >= end || Instant::now() >= end {
             break;
         }
+        // A shard of a distributed run sends its stripe of the one schedule.
+        if !shared.counters.shard.owns_request(i) {
+            continue;
+        }
         let mut rng = request_rng(shared.seed, i);
         let request_idx = match shared.pick(&mut rng) {
             Picked::Request(idx) => idx,

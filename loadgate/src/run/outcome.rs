@@ -38,6 +38,13 @@ impl ErrorKind {
         ErrorKind::Expect,
     ];
 
+    /// The kind [`ErrorKind::as_str`] names, as files written by another process name it.
+    pub fn named(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Connect => "connect",

@@ -153,6 +153,15 @@ impl Schedule {
             in_flight_limit_hits,
         }
     }
+
+    /// Adds the schedule another part of the run kept (a shard's): counts add, the worst
+    /// lateness is the worst of both.
+    pub fn merge(&mut self, other: &Schedule) {
+        self.sent += other.sent;
+        self.late += other.late;
+        self.max_late = self.max_late.max(other.max_late);
+        self.in_flight_limit_hits += other.in_flight_limit_hits;
+    }
 }
 
 /// This late or later, a send is late: a generator that could not keep up, not its timer's

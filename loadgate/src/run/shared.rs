@@ -1,7 +1,7 @@
 //! Plan + base URL → the state every user (or the open model's scheduler) of one run shares:
 //! the requests, the target, the clock, the recorders' stripes and the open model's pool.
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use url::{Position, Url};
 
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
+use crate::plan::shard::ShardOf;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
 use crate::run::http2::Http2Pool;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
@@ -19,11 +20,28 @@ use crate::run::stream::Target;
 use crate::spec::{HttpVersion, Model};
 
 /// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
-/// and a sequential data pick, so a later round does not repeat an earlier round's ids.
+/// and a sequential data pick, so a later round does not repeat an earlier round's ids. Both
+/// count this process's picks; `shard` maps them to values no other shard uses.
 #[derive(Debug, Default)]
 pub struct Counters {
+    pub shard: ShardOf,
     pub seq: AtomicU64,
     pub next_row: AtomicU64,
+}
+
+impl Counters {
+    pub fn new(shard: ShardOf) -> Counters {
+        Counters {
+            shard,
+            ..Counters::default()
+        }
+    }
+
+    /// The row of a sequential pick among `n_rows`: the shard's own rows, in order, round again.
+    pub fn next_row(&self, n_rows: usize) -> usize {
+        let local = self.next_row.fetch_add(1, Ordering::Relaxed);
+        self.shard.row(local, n_rows)
+    }
 }
 
 /// A recorder pair and the series' current interval, behind one lock shared by a few users.

@@ -4,10 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use crate::metric::{Metric, Scope};
@@ -16,6 +13,7 @@ use crate::run::Recording;
 use crate::run::record::{ErrorExample, ErrorKind, FlowRecord, RequestRecord, SeriesPoint};
 use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::spec::Model;
+use crate::support::histogram::{decode_histogram, encode_histogram};
 use crate::support::units::{Seconds, round_to};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -598,19 +596,6 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
     }
 }
 
-pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new()
-        .serialize(histogram, &mut bytes)
-        .expect("serializing into memory cannot fail");
-    BASE64.encode(bytes)
-}
-
-pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
-    let bytes = BASE64.decode(text)?;
-    Ok(Deserializer::new().deserialize(&mut bytes.as_slice())?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,24 +669,6 @@ mod tests {
         other.flows.insert("cart".into(), flow(7, 2));
         let merged = merge_rounds(&[round, other]);
         assert_eq!(merged.flows["cart"], flow(17, 3));
-    }
-
-    #[test]
-    fn histograms_survive_a_round_trip_through_text() {
-        let mut record = RequestRecord::new();
-        for us in [120, 450, 900, 15_000] {
-            record.record(
-                Duration::from_micros(us),
-                &Outcome {
-                    status: Some(200),
-                    bytes_received: 0,
-                    cause: None,
-                },
-            );
-        }
-        let decoded = decode_histogram(&encode_histogram(&record.latency_us)).unwrap();
-        assert_eq!(decoded, record.latency_us);
-        assert!(decode_histogram("not base64!").is_err());
     }
 
     #[test]

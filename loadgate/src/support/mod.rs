@@ -1,9 +1,10 @@
 //! Leaves every stage may use: the project's paths, the clock and host facts, atomic files,
-//! exit codes, human units, statistics and the cargo command.
+//! exit codes, human units, statistics, histograms as text and the cargo command.
 
 pub mod cargo;
 pub mod exit;
 pub mod files;
+pub mod histogram;
 pub mod meta;
 pub mod paths;
 pub mod stats;

@@ -1,0 +1,407 @@
+//! What one shard of a distributed run hands over: its recorders as plain JSON, histograms raw
+//! (HdrHistogram V2 + DEFLATE, base64) and counters, never percentiles or rates, so nobody can
+//! average them; [`merge`] adds several shards' recorders back into the one a single process
+//! would have recorded. Which run and shard a file is from is [`ShardIdentity`]; the file's
+//! full layout (specs, rounds, series, health) grows around [`PartFile`].
+
+pub mod merge;
+
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::shard::ShardOf;
+use crate::run::record::{ErrorExample, ErrorKind, FlowRecord, Recorder, RequestRecord, Schedule};
+use crate::support::histogram::{HistogramTextError, decode_histogram, encode_histogram};
+
+/// Which run and which shard a file is from: what the merge checks belong together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardIdentity {
+    pub run_id: String,
+    pub spec_hash: String,
+    /// 1-based, as `--shard I/N` writes it.
+    pub index: u32,
+    pub shards: u32,
+    /// The instant every shard started from, RFC 3339 UTC.
+    #[serde(with = "rfc3339")]
+    pub start_at: SystemTime,
+}
+
+impl ShardIdentity {
+    /// The shard the file says it is; `None` for an index no run has.
+    pub fn shard(&self) -> Option<ShardOf> {
+        ShardOf::new(self.index.checked_sub(1)?, self.shards)
+    }
+}
+
+/// The configuration of a histogram: two histograms add bucket by bucket, exactly, only when it
+/// is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistogramConfig {
+    pub lowest: u64,
+    pub highest: u64,
+    pub significant_digits: u8,
+}
+
+impl HistogramConfig {
+    pub fn of(histogram: &Histogram<u64>) -> HistogramConfig {
+        HistogramConfig {
+            lowest: histogram.low(),
+            highest: histogram.high(),
+            significant_digits: histogram.sigfig(),
+        }
+    }
+}
+
+impl std::fmt::Display for HistogramConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let HistogramConfig {
+            lowest,
+            highest,
+            significant_digits,
+        } = self;
+        write!(
+            f,
+            "{lowest}..={highest} µs at {significant_digits} significant digits"
+        )
+    }
+}
+
+/// One part of a run (a round or a sweep step) as one shard recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartFile {
+    pub measured: RecorderFile,
+    pub warmup: RecorderFile,
+    /// Open model only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleFile>,
+}
+
+/// A [`Recorder`] as text: per request and per flow, in the plan's order and named, so a file
+/// read against another plan is caught.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecorderFile {
+    pub requests: Vec<RequestFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowFile>,
+    /// Open model: answered requests' latency from their actual send.
+    pub uncorrected_histogram: String,
+    /// Open model: every request's send error.
+    pub send_error_histogram: String,
+}
+
+/// A [`RequestRecord`] as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFile {
+    pub name: String,
+    pub requests: u64,
+    /// Failures by kind (`status`, `timeout`…); kinds without any are left out.
+    #[serde(default)]
+    pub errors: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    pub status_codes: std::collections::BTreeMap<u16, u64>,
+    pub bytes_received: u64,
+    pub clamped: u64,
+    /// Answered requests' latency (the judged one).
+    pub histogram: String,
+    pub failed_histogram: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<ErrorExample>,
+}
+
+/// How a flow's iterations ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowFile {
+    pub name: String,
+    pub completed: u64,
+    pub aborted: u64,
+}
+
+/// A [`Schedule`] as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleFile {
+    pub sent: u64,
+    pub late: u64,
+    pub max_late_us: u64,
+    pub in_flight_limit_hits: u64,
+}
+
+impl From<&Schedule> for ScheduleFile {
+    fn from(schedule: &Schedule) -> ScheduleFile {
+        ScheduleFile {
+            sent: schedule.sent,
+            late: schedule.late,
+            max_late_us: u64::try_from(schedule.max_late.as_micros()).unwrap_or(u64::MAX),
+            in_flight_limit_hits: schedule.in_flight_limit_hits,
+        }
+    }
+}
+
+impl From<&ScheduleFile> for Schedule {
+    fn from(file: &ScheduleFile) -> Schedule {
+        Schedule {
+            sent: file.sent,
+            late: file.late,
+            max_late: Duration::from_micros(file.max_late_us),
+            in_flight_limit_hits: file.in_flight_limit_hits,
+        }
+    }
+}
+
+/// Why a shard file's recorder does not decode. Nothing is skipped: a file that does not
+/// decode whole is not merged.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardFileError {
+    #[error("`{field}` does not decode: {source}")]
+    Histogram {
+        /// Where the histogram is, as `requests[home].histogram`.
+        field: String,
+        source: HistogramTextError,
+    },
+    #[error("request `{request}` counts an unknown error kind `{kind}`")]
+    ErrorKind { request: String, kind: String },
+    #[error("the file's {what} are {found:?}, the spec's {expected:?}")]
+    Names {
+        what: &'static str,
+        found: Vec<String>,
+        expected: Vec<String>,
+    },
+}
+
+impl RecorderFile {
+    /// `recorder` as text; `requests` and `flows` are the plan's names, by index.
+    pub fn encode(
+        recorder: &Recorder,
+        requests: &[impl AsRef<str>],
+        flows: &[impl AsRef<str>],
+    ) -> RecorderFile {
+        let flow_record = |idx| recorder.by_flow.get(idx).copied().unwrap_or_default();
+        RecorderFile {
+            requests: (requests.iter().zip(&recorder.by_request))
+                .map(|(name, record)| RequestFile::encode(name.as_ref(), record))
+                .collect(),
+            flows: (flows.iter().enumerate())
+                .map(|(idx, name)| {
+                    let FlowRecord { completed, aborted } = flow_record(idx);
+                    let name = name.as_ref().to_owned();
+                    FlowFile {
+                        name,
+                        completed,
+                        aborted,
+                    }
+                })
+                .collect(),
+            uncorrected_histogram: encode_histogram(&recorder.uncorrected_us),
+            send_error_histogram: encode_histogram(&recorder.send_error_us),
+        }
+    }
+
+    /// The recorder again, checked against the plan's names, by index.
+    pub fn decode(
+        &self,
+        requests: &[impl AsRef<str>],
+        flows: &[impl AsRef<str>],
+    ) -> Result<Recorder, ShardFileError> {
+        check_names("requests", self.requests.iter().map(|r| &r.name), requests)?;
+        check_names("flows", self.flows.iter().map(|f| &f.name), flows)?;
+        Ok(Recorder {
+            by_request: (self.requests.iter())
+                .map(RequestFile::decode)
+                .collect::<Result<_, _>>()?,
+            by_flow: (self.flows.iter())
+                .map(|f| FlowRecord {
+                    completed: f.completed,
+                    aborted: f.aborted,
+                })
+                .collect(),
+            uncorrected_us: histogram("uncorrected_histogram".into(), &self.uncorrected_histogram)?,
+            send_error_us: histogram("send_error_histogram".into(), &self.send_error_histogram)?,
+        })
+    }
+}
+
+impl RequestFile {
+    fn encode(name: &str, record: &RequestRecord) -> RequestFile {
+        RequestFile {
+            name: name.to_owned(),
+            requests: record.n_requests,
+            errors: (ErrorKind::ALL.into_iter())
+                .map(|kind| (kind.as_str().to_owned(), record.n_errors[kind as usize]))
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+            status_codes: record.statuses.iter().copied().collect(),
+            bytes_received: record.bytes_received,
+            clamped: record.n_clamped,
+            histogram: encode_histogram(&record.latency_us),
+            failed_histogram: encode_histogram(&record.failed_latency_us),
+            examples: record.examples.clone(),
+        }
+    }
+
+    fn decode(&self) -> Result<RequestRecord, ShardFileError> {
+        let field = |key| format!("requests[{}].{key}", self.name);
+        let mut n_errors = [0; ErrorKind::ALL.len()];
+        for (kind, count) in &self.errors {
+            let kind = ErrorKind::named(kind).ok_or_else(|| ShardFileError::ErrorKind {
+                request: self.name.clone(),
+                kind: kind.clone(),
+            })?;
+            n_errors[kind as usize] = *count;
+        }
+        Ok(RequestRecord {
+            latency_us: histogram(field("histogram"), &self.histogram)?,
+            failed_latency_us: histogram(field("failed_histogram"), &self.failed_histogram)?,
+            n_requests: self.requests,
+            n_errors,
+            statuses: self.status_codes.iter().map(|(&s, &n)| (s, n)).collect(),
+            bytes_received: self.bytes_received,
+            n_clamped: self.clamped,
+            examples: self.examples.clone(),
+        })
+    }
+}
+
+fn histogram(field: String, text: &str) -> Result<Histogram<u64>, ShardFileError> {
+    decode_histogram(text).map_err(|source| ShardFileError::Histogram { field, source })
+}
+
+/// The names a file lists must be the plan's, in order: the same spec planned the same way.
+fn check_names<'a>(
+    what: &'static str,
+    found: impl Iterator<Item = &'a String>,
+    expected: &[impl AsRef<str>],
+) -> Result<(), ShardFileError> {
+    let found: Vec<String> = found.cloned().collect();
+    if found
+        .iter()
+        .map(String::as_str)
+        .eq(expected.iter().map(AsRef::as_ref))
+    {
+        return Ok(());
+    }
+    let expected = expected.iter().map(|n| n.as_ref().to_owned()).collect();
+    Err(ShardFileError::Names {
+        what,
+        found,
+        expected,
+    })
+}
+
+/// RFC 3339 UTC text for a `SystemTime`, as the command line and the reports write instants.
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_rfc3339(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_rfc3339(&text).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+
+    use super::*;
+    use crate::run::outcome::{Cause, Outcome};
+
+    const REQUESTS: [&str; 2] = ["home", "search"];
+    const NO_FLOWS: [&str; 0] = [];
+
+    fn file() -> RecorderFile {
+        let mut recorder = Recorder::new(2);
+        let failed = Outcome::failed(Cause::Timeout(Duration::from_secs(1)));
+        recorder.record(1, Duration::from_millis(3), &failed);
+        RecorderFile::encode(&recorder, &REQUESTS, &NO_FLOWS)
+    }
+
+    fn decode_error(file: &RecorderFile) -> String {
+        file.decode(&REQUESTS, &NO_FLOWS).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_corrupt_histogram_is_an_error_naming_it_never_skipped() {
+        let mut file = file();
+        assert!(file.decode(&REQUESTS, &NO_FLOWS).is_ok());
+        file.requests[1].failed_histogram = "not base64!".into();
+        let err = file.decode(&REQUESTS, &NO_FLOWS).unwrap_err();
+        assert!(matches!(
+            &err,
+            ShardFileError::Histogram { field, source: HistogramTextError::Base64(_) }
+                if field == "requests[search].failed_histogram"
+        ));
+        // Valid base64, but cut short: the histogram itself does not decode.
+        let mut bytes = BASE64.decode(&file.requests[0].histogram).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        file = self::file();
+        file.uncorrected_histogram = BASE64.encode(&bytes);
+        assert!(
+            decode_error(&file)
+                .starts_with("`uncorrected_histogram` does not decode: not an HdrHistogram"),
+            "{}",
+            decode_error(&file)
+        );
+    }
+
+    #[test]
+    fn a_file_of_another_plan_or_an_unknown_error_kind_is_refused() {
+        let mut file = file();
+        file.requests[1].errors.insert("gremlins".into(), 1);
+        assert_eq!(
+            decode_error(&file),
+            "request `search` counts an unknown error kind `gremlins`"
+        );
+        let err = self::file()
+            .decode(&["home", "browse"], &NO_FLOWS)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"the file's requests are ["home", "search"], the spec's ["home", "browse"]"#
+        );
+    }
+
+    #[test]
+    fn a_file_says_which_run_and_shard_it_is_from() {
+        let text = r#"{"run_id":"1234567-1","spec_hash":"abc","index":2,"shards":4,"start_at":"2026-11-23T10:15:00Z"}"#;
+        let identity: ShardIdentity = serde_json::from_str(text).unwrap();
+        assert_eq!(identity.shard(), ShardOf::new(1, 4));
+        assert_eq!(serde_json::to_string(&identity).unwrap(), text);
+        let nowhere = ShardIdentity {
+            index: 0,
+            ..identity.clone()
+        };
+        assert_eq!(nowhere.shard(), None);
+        let late = text.replace("10:15:00Z", "10:15:00.25Z");
+        let late: ShardIdentity = serde_json::from_str(&late).unwrap();
+        assert_eq!(
+            late.start_at.duration_since(identity.start_at).unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(serde_json::from_str::<ShardIdentity>(&text.replace("Z\"", "\"")).is_err());
+    }
+
+    #[test]
+    fn a_schedule_keeps_its_microseconds_through_text() {
+        let schedule = Schedule {
+            sent: 9,
+            late: 2,
+            max_late: Duration::from_micros(14_001),
+            in_flight_limit_hits: 1,
+        };
+        assert_eq!(Schedule::from(&ScheduleFile::from(&schedule)), schedule);
+    }
+}
