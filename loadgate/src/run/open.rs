@@ -4,15 +4,23 @@
 //! coordinated omission).
 //!
 //! So that this latency measures the service and not the generator's timer, the schedule is
-//! kept by a thread of its own: it renders request `i` ahead of its time, waits for that time to
-//! within microseconds ([`pace`]) and hands the request to an idle sender. A sender is a task
-//! that owns one keep-alive connection, sends, records, and waits for its next request; senders
-//! are started as the load needs them, up to `max_in_flight`, and live the whole run, so no task
-//! is spawned per request. A request due while every sender is busy waits, and the wait is
-//! counted. Each sender records when it actually wrote: that send error is reported beside the
-//! latency, as the floor under it.
+//! kept by a thread of its own that renders request `i` ahead of its time and hands it to an idle
+//! sender: a task that owns one keep-alive connection, sends, records, and waits for its next
+//! request. Senders are started as the load needs them, up to `max_in_flight`, and live the whole
+//! run, so no task is spawned per request. A request due while every sender is busy waits, and
+//! the wait is counted. How a request is sent on time depends on how dense the schedule is:
+//!
+//! - sparse (requests further apart than twice the sender's [`Senders::lead`]): the request is
+//!   handed over `lead` early, and the sender, awake by then, spins to the microsecond and writes
+//!   it. A sleeping thread takes tens of µs to wake, and a sender woken only after the write
+//!   would be that late to read the answer, which would add to every latency;
+//! - dense: the senders are busy, so awake; the scheduler waits for the time itself ([`pace`])
+//!   and writes the request on the sender's connection before handing it over.
+//!
+//! Each sender records when the request was actually written: that send error is reported
+//! beside the latency, as the floor under it.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -62,6 +70,7 @@ fn keep_schedule(
     // Connections belong to the senders; the scheduler's user only renders.
     let mut spare = Connection::default();
     let (warmup_end, end) = (shared.warmup_end(), shared.end());
+    let mut previous = shared.started;
     for i in 0u64.. {
         let Some(offset) = shared.load.profile.time_of(i as f64) else {
             break;
@@ -97,25 +106,32 @@ fn keep_schedule(
             judged: intended >= warmup_end,
             request: built.map(|()| std::mem::take(&mut buffers.request)),
         };
-        if !pacer.wait_until(intended.into_std(), stopped)
-            || !hand_over(shared, senders, runtime, due, &stopped)
-        {
+        let lead = senders.lead();
+        let early = intended.saturating_duration_since(previous) >= 2 * lead;
+        previous = intended;
+        let on_time = if early {
+            pace::sleep_until((intended - lead).into_std(), stopped)
+        } else {
+            pacer.wait_until(intended.into_std(), stopped)
+        };
+        if !on_time || !hand_over(shared, senders, runtime, (due, early), &stopped) {
             break;
         }
     }
 }
 
-/// Gives `due` to a sender, waiting for one to be free when all `max_in_flight` are busy (a
-/// judged wait is counted); false if the run stopped or ended meanwhile.
+/// Gives `due` to a sender (`early`: ahead of its time, for the sender to write), waiting for
+/// one to be free when all `max_in_flight` are busy (a judged wait is counted); false if the run
+/// stopped or ended meanwhile.
 fn hand_over(
     shared: &Arc<Shared>,
     senders: &Arc<Senders>,
     runtime: &Handle,
-    due: Due,
+    (due, early): (Due, bool),
     stopped: &impl Fn() -> bool,
 ) -> bool {
     let judged = due.judged;
-    let mut due = match senders.hand(shared, runtime, due) {
+    let mut due = match senders.hand(shared, runtime, due, early) {
         Ok(()) => return true,
         Err(due) => due,
     };
@@ -127,7 +143,7 @@ fn hand_over(
             return false;
         }
         senders.wait_for_idle(WAIT_POLL);
-        due = match senders.hand(shared, runtime, due) {
+        due = match senders.hand(shared, runtime, due, early) {
             Ok(()) => return true,
             Err(due) => due,
         };
@@ -167,7 +183,16 @@ struct Senders {
     /// The last sender ended after the close.
     gone: Notify,
     max: u32,
+    /// How early a sparse schedule hands a request over (ns): learned from how early senders
+    /// have been ready to write, see [`Senders::learn_lead`].
+    lead_ns: AtomicU64,
 }
+
+/// The lead's bounds and start, and how early a sender should be ready: a margin for the spin.
+const LEAD_MIN: Duration = Duration::from_micros(100);
+const LEAD_MAX: Duration = Duration::from_micros(500);
+const LEAD_START: Duration = Duration::from_micros(250);
+const READY_AHEAD: Duration = Duration::from_micros(30);
 
 struct SendersState {
     idle: Vec<Idle>,
@@ -182,12 +207,20 @@ struct Idle {
     connection: Connection,
 }
 
-/// A request handed to a sender, with the sender's connection, and when the scheduler wrote
-/// it (`None`: not yet, the sender writes it).
+/// A request handed to a sender, with the sender's connection.
 struct Handed {
     due: Due,
     connection: Connection,
-    sent_at: Option<Instant>,
+    write: Write,
+}
+
+/// Who writes a handed request.
+enum Write {
+    /// The scheduler wrote it (or its start) at this instant.
+    Done(Instant),
+    /// The sender, at its intended time, spinning until then; `early`: it was handed over a
+    /// lead ahead, and how early the sender was ready teaches the lead.
+    BySender { early: bool },
 }
 
 impl Senders {
@@ -201,13 +234,40 @@ impl Senders {
             freed: Condvar::new(),
             gone: Notify::new(),
             max: max.max(1),
+            lead_ns: AtomicU64::new(LEAD_START.as_nanos() as u64),
         }
     }
 
-    /// Gives `due` to the sender idle the shortest time (its connection is the warmest), writing
-    /// the request on that connection first when it can be written at once; or starts a new
-    /// sender while fewer than `max` run. Gives `due` back when all are busy.
-    fn hand(self: &Arc<Self>, shared: &Arc<Shared>, runtime: &Handle, due: Due) -> Result<(), Due> {
+    fn lead(&self) -> Duration {
+        Duration::from_nanos(self.lead_ns.load(Ordering::Relaxed))
+    }
+
+    /// A sender handed a request early was ready to write it at `ready`: a lead that left less
+    /// than [`READY_AHEAD`] grows at once by what was missing; one that left more shrinks slowly,
+    /// so it follows the worst recent wake-ups, and the spin it costs stays short.
+    fn learn_lead(&self, intended: Instant, ready: Instant) {
+        let lead = self.lead();
+        let next = match intended.checked_duration_since(ready) {
+            Some(ahead) if ahead >= READY_AHEAD => lead - (ahead - READY_AHEAD).min(lead) / 64,
+            Some(ahead) => lead + (READY_AHEAD - ahead),
+            None => lead + (ready - intended) + READY_AHEAD,
+        };
+        let next = next.clamp(LEAD_MIN, LEAD_MAX);
+        self.lead_ns
+            .store(next.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Gives `due` to the sender idle the shortest time (its connection is the warmest), or
+    /// starts a new sender while fewer than `max` run; gives `due` back when all are busy.
+    /// Unless it is handed `early`, the request is first written on the sender's connection
+    /// when it can be at once.
+    fn hand(
+        self: &Arc<Self>,
+        shared: &Arc<Shared>,
+        runtime: &Handle,
+        due: Due,
+        early: bool,
+    ) -> Result<(), Due> {
         let mut state = lock(&self.state);
         if let Some(Idle {
             next,
@@ -215,13 +275,17 @@ impl Senders {
         }) = state.idle.pop()
         {
             drop(state);
-            let sent_at = Instant::now();
-            let written = matches!(&due.request, Ok(request) if connection.write_now(request));
+            let at = Instant::now();
+            let write = match &due.request {
+                _ if early => Write::BySender { early },
+                Ok(request) if connection.write_now(request) => Write::Done(at),
+                _ => Write::BySender { early },
+            };
             // Fails only if the sender's task was aborted, when the run is torn down.
             let _ = next.send(Handed {
                 due,
                 connection,
-                sent_at: written.then_some(sent_at),
+                write,
             });
             return Ok(());
         }
@@ -233,7 +297,7 @@ impl Senders {
         let first = Handed {
             due,
             connection: Connection::default(),
-            sent_at: None,
+            write: Write::BySender { early: false },
         };
         runtime.spawn(run_sender(shared.clone(), self.clone(), first));
         Ok(())
@@ -298,14 +362,19 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, first: Handed) {
     let mut handed = first;
     loop {
         let mut connection = handed.connection;
-        send_due(
-            &shared,
-            &mut connection,
-            &mut body,
-            handed.due,
-            handed.sent_at,
-        )
-        .await;
+        let sent_at = match handed.write {
+            Write::Done(at) => at,
+            Write::BySender { early } => {
+                let intended = handed.due.intended;
+                if early {
+                    senders.learn_lead(intended, Instant::now());
+                }
+                // Never before its time: a request sent early would look faster.
+                pace::spin_until(intended.into_std());
+                Instant::now()
+            }
+        };
+        send_due(&shared, &mut connection, &mut body, handed.due, sent_at).await;
         let Some(next) = senders.idle(connection) else {
             break;
         };
@@ -316,15 +385,15 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, first: Handed) {
     }
 }
 
-/// Sends one due request (the rest of it when the scheduler wrote it at `sent_at`) and
-/// records it: its latency from the intended time, its send error, and its latency from the
-/// actual send.
+/// Sends one due request (the rest of it when the scheduler wrote it) and records it: its
+/// latency from the intended time, its send error (`sent_at` minus intended), and its latency
+/// from the actual send.
 async fn send_due(
     shared: &Shared,
     connection: &mut Connection,
     body: &mut Vec<u8>,
     due: Due,
-    sent_at: Option<Instant>,
+    sent_at: Instant,
 ) {
     let Due {
         i,
@@ -334,7 +403,6 @@ async fn send_due(
         request,
     } = due;
     shared.active.fetch_add(1, Ordering::Relaxed);
-    let sent_at = sent_at.unwrap_or_else(Instant::now);
     let request = request.as_deref().map_err(|&invalid| invalid);
     let outcome = send_and_classify(
         shared,
@@ -366,4 +434,41 @@ async fn send_due(
         },
     );
     shared.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Duration = Duration::from_micros(1);
+
+    #[test]
+    fn the_lead_grows_at_once_by_what_a_late_sender_missed_and_shrinks_slowly() {
+        let senders = Senders::new(1);
+        let intended = Instant::now() + Duration::from_secs(1);
+        senders.learn_lead(intended, intended + 100 * US);
+        assert_eq!(senders.lead(), LEAD_START + 100 * US + READY_AHEAD);
+        senders.learn_lead(intended, intended - 10 * US);
+        assert_eq!(senders.lead(), LEAD_START + 120 * US + READY_AHEAD);
+        let before = senders.lead();
+        senders.learn_lead(intended, intended - before);
+        assert!(senders.lead() < before && senders.lead() > before - 10 * US);
+        for _ in 0..1_000 {
+            senders.learn_lead(intended, intended - senders.lead());
+        }
+        assert_eq!(senders.lead(), LEAD_MIN);
+        senders.learn_lead(intended, intended + Duration::from_secs(1));
+        assert_eq!(senders.lead(), LEAD_MAX);
+    }
+
+    #[test]
+    fn a_request_draws_the_same_whoever_renders_it_and_its_neighbours_differ() {
+        let draws = |i| {
+            let mut rng = request_rng(7, i);
+            [rng.u64(..), rng.u64(..)]
+        };
+        assert_eq!(draws(41), draws(41));
+        assert_ne!(draws(41), draws(42));
+        assert_ne!(request_rng(7, 0).u64(..), request_rng(8, 0).u64(..));
+    }
 }

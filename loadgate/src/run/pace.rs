@@ -36,22 +36,11 @@ impl Pacer {
     /// Blocks the calling thread until `deadline`; false, and at once, if `stopped` says so
     /// first (it is asked at least every [`POLL`]).
     pub fn wait_until(&mut self, deadline: Instant, stopped: impl Fn() -> bool) -> bool {
-        loop {
-            if stopped() {
-                return false;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left <= self.margin {
-                break;
-            }
-            let nap = (left - self.margin).min(POLL);
-            let woken_at = Instant::now() + nap;
-            std::thread::sleep(nap);
-            self.learn(Instant::now().saturating_duration_since(woken_at));
+        let margin = self.margin;
+        if !nap_until(deadline, margin, stopped, |late| self.learn(late)) {
+            return false;
         }
-        while Instant::now() < deadline {
-            std::hint::spin_loop();
-        }
+        spin_until(deadline);
         true
     }
 
@@ -70,6 +59,42 @@ impl Pacer {
     #[cfg(test)]
     fn margin(&self) -> Duration {
         self.margin
+    }
+}
+
+/// Sleeps until about `deadline` (a wake-up is tens of µs late), never spinning; false, and at
+/// once, if `stopped` says so first.
+pub fn sleep_until(deadline: Instant, stopped: impl Fn() -> bool) -> bool {
+    nap_until(deadline, Duration::ZERO, stopped, |_| ())
+}
+
+/// Spins until `deadline`: for the last microseconds only, where a sleep would wake too late.
+pub fn spin_until(deadline: Instant) {
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+}
+
+/// The kernel's part of a wait: sleeps until `margin` before `deadline`, telling `woke` how late
+/// each sleep ended.
+fn nap_until(
+    deadline: Instant,
+    margin: Duration,
+    stopped: impl Fn() -> bool,
+    mut woke: impl FnMut(Duration),
+) -> bool {
+    loop {
+        if stopped() {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left <= margin {
+            return true;
+        }
+        let nap = (left - margin).min(POLL);
+        let woken_at = Instant::now() + nap;
+        std::thread::sleep(nap);
+        woke(Instant::now().saturating_duration_since(woken_at));
     }
 }
 
