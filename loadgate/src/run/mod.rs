@@ -208,5 +208,6 @@ fn longest_timeout(requests: &[RequestPlan]) -> Duration {
         .unwrap_or(crate::plan::defaults::REQUEST_TIMEOUT)
 }
 
-/// After the stop and the longest request timeout, how long users get before they are aborted.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+/// After the stop and the longest request timeout, how long users get before they are aborted;
+/// a distributed run's timeline leaves the same room after each part.
+const STOP_GRACE: Duration = crate::plan::defaults::DRAIN_GRACE;
