@@ -183,6 +183,7 @@ mod tests {
             window: Duration::from_secs(10),
             schedule: Some(schedule),
             series: Vec::new(),
+            series_histograms: Vec::new(),
         };
         let mut summary = summarize(plan, &recording, &[]);
         summary
