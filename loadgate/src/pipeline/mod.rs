@@ -5,10 +5,13 @@
 pub mod blocking;
 pub mod events;
 pub mod measure;
+pub mod merge;
+pub mod shard;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::watch;
@@ -21,10 +24,12 @@ use crate::judge::trust::{Facts, from_result, trust};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::plan::guard;
 use crate::plan::secret::Secrets;
+use crate::plan::shard::ShardOf;
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::service::against::BaseCheckout;
 use crate::summary::SpecSummary;
+use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::meta::{Host, Provenance};
 use crate::support::paths::Paths;
@@ -53,6 +58,22 @@ pub struct GateOptions {
     pub against: Option<String>,
     /// Where GitHub Actions wants the summary and annotations; `None` outside it.
     pub github: Option<GitHub>,
+    /// `--shard I/N`: run one shard of a distributed run, write its file, judge nothing.
+    pub shard: Option<ShardRun>,
+}
+
+/// One shard of a distributed run: which, from when, and under which run id.
+#[derive(Debug, Clone)]
+pub struct ShardRun {
+    pub shard: ShardOf,
+    /// `--start-at`: the instant every shard starts from; now when a 1/1 shard has none.
+    pub start_at: Option<SystemTime>,
+    /// `--run-id`; by default a hash of the specs, the number of shards and the start.
+    pub run_id: Option<String>,
+    /// `--shard-label`, e.g. a region.
+    pub label: Option<String>,
+    /// The wall clock the start is read from (a test may skew it).
+    pub clock: WallClock,
 }
 
 impl GateOptions {
@@ -68,6 +89,7 @@ impl GateOptions {
             strict_host: false,
             against: None,
             github: None,
+            shard: None,
         }
     }
 }
@@ -101,6 +123,9 @@ pub enum GateError {
     /// A second signal stopped the gate at once: nothing was judged or written.
     #[error("interrupted again by {0}: the service was stopped")]
     StoppedNow(&'static str),
+    /// The service (a shard's `--target`) cannot be reached: no load was sent.
+    #[error("{0:#}")]
+    Unreachable(anyhow::Error),
 }
 
 impl GateError {
@@ -109,6 +134,7 @@ impl GateError {
             GateError::BadInput(_) => Exit::BadInput,
             GateError::Output(_) => Exit::OutputFailed,
             GateError::StoppedNow(_) => Exit::Interrupted,
+            GateError::Unreachable(_) => Exit::ServiceFailed,
         }
     }
 }

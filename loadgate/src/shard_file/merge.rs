@@ -228,6 +228,11 @@ mod tests {
                     measured: RecorderFile::encode(&shard.measured, &requests, &flows),
                     warmup: RecorderFile::encode(&shard.warmup, &requests, &flows),
                     schedule: Some(ScheduleFile::from(&shard_schedule)),
+                    label: "round 1".into(),
+                    offset_ms: 0,
+                    window_us: 10_000_000,
+                    series: Vec::new(),
+                    generator: None,
                 };
                 files.push(serde_json::to_string(&file).unwrap());
             }
