@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::judge::history;
 use crate::pipeline::blocking::{run_blocking, run_shard_blocking};
+use crate::pipeline::merge::{MergeOptions, merge};
 use crate::pipeline::{GateError, GateOptions, GitHub, ShardRun, accept};
 use crate::plan::Overrides;
 use crate::plan::shard::ShardOf;
@@ -44,6 +45,34 @@ pub enum LoadtestAction {
     Accept(AcceptArgs),
     /// Chart every committed version of the baselines from git: history.html and history.md.
     History(HistoryArgs),
+    /// Merge the shard files of a distributed run (`--shard I/N`) exactly and judge the whole
+    /// run once, as a single run is judged.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files, or directories holding them (shard-*.json, or a shards/ directory).
+    #[arg(required = true, value_name = "FILE_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Where baselines are read and written.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where reports are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Record the merged results as the new baselines (not when the run is inconclusive).
+    #[arg(long)]
+    pub update_baselines: bool,
+    /// Fail (exit 2) when a spec has no baseline instead of passing with a note.
+    #[arg(long)]
+    pub require_baselines: bool,
+    /// A baseline recorded on another host makes the run inconclusive instead of a note.
+    #[arg(long)]
+    pub strict_host: bool,
+    /// Shards' clocks further apart than this make the run inconclusive.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub clock_tolerance: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +184,7 @@ impl LoadtestArgs {
         let outcome = match self.action {
             Some(LoadtestAction::Accept(args)) => args.run(root),
             Some(LoadtestAction::History(args)) => args.run(root),
+            Some(LoadtestAction::Merge(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
@@ -223,6 +253,22 @@ impl AcceptArgs {
             println!("loadgate: baseline written: {}", file.display());
         }
         Ok(Exit::Passed)
+    }
+}
+
+impl MergeArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let mut gate = GateOptions::new(paths(root, &self.baselines, &self.out));
+        gate.update_baselines = self.update_baselines;
+        gate.require_baselines = self.require_baselines;
+        gate.strict_host = self.strict_host;
+        gate.github = GitHub::from_env();
+        let options = MergeOptions {
+            gate,
+            inputs: self.inputs,
+            clock_tolerance: self.clock_tolerance,
+        };
+        Ok(merge(&options, &mut std::io::stdout())?.exit())
     }
 }
 

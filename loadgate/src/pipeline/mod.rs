@@ -313,8 +313,8 @@ async fn run_spec(
     options: &GateOptions,
     ctx: &Context<'_>,
 ) -> anyhow::Result<SpecResult> {
-    let mut result = SpecResult::unjudged(plan, ctx.paths);
     let repeat = Repeat::of(plan, checkout.is_some());
+    let mut result = SpecResult::unjudged(plan, ctx.paths);
     if let (Some(checkout), Repeat::Pairs { rounds, .. }) = (checkout, &repeat) {
         result.notes.push(format!(
             "compared with {} ({}) on this machine, not with a stored baseline: paired rounds in ABBA order, at least {rounds}",
@@ -322,8 +322,7 @@ async fn run_spec(
             &checkout.commit[..12]
         ));
     } else {
-        result.baseline_total = baseline.map(|b| b.summary.total.clone());
-        result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
+        result = with_baseline(result, baseline);
     }
     let mut services = match Services::launch(plan, options.target.as_ref(), checkout, ctx).await {
         Ok(services) => services,
@@ -338,8 +337,16 @@ async fn run_spec(
         host,
         options,
         interrupted,
+        distrusted: None,
     };
     Ok(judged.judge(result, measured))
+}
+
+/// The baseline's figures beside a result, for its charts.
+fn with_baseline(mut result: SpecResult, baseline: Option<&Baseline>) -> SpecResult {
+    result.baseline_total = baseline.map(|b| b.summary.total.clone());
+    result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
+    result
 }
 
 /// What the verdict on a spec's measurement depends on.
@@ -350,6 +357,8 @@ struct Judged<'a> {
     host: &'a Host,
     options: &'a GateOptions,
     interrupted: Option<&'static str>,
+    /// A merged run whose shards did not all run as planned: why it is reported unjudged.
+    distrusted: Option<String>,
 }
 
 impl Judged<'_> {
@@ -381,6 +390,9 @@ impl Judged<'_> {
                 format!("interrupted by {signal}: the partial results are kept but not judged")
             };
             return result.judged(Some(reason));
+        }
+        if let Some(reason) = &self.distrusted {
+            return result.judged(Some(reason.clone()));
         }
         match (&self.repeat, base) {
             (Repeat::Pairs { rounds, .. }, Some(base)) => {

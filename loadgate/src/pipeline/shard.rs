@@ -19,7 +19,7 @@ use crate::pipeline::measure::{Context, record_load};
 use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, interrupted_by, plan_all};
 use crate::plan::Plan;
 use crate::plan::secret::Secrets;
-use crate::plan::timeline::{Part, timeline};
+use crate::plan::timeline::{self, Part, timeline};
 use crate::run::Counters;
 use crate::run::record::Recorder;
 use crate::run::resources::{self, Who};
@@ -74,13 +74,15 @@ pub async fn run_shard(
     };
     writeln!(
         console,
-        "loadgate: shard {} of run {}: starting at {} (in {:.1} s)",
+        "loadgate: shard {} of run {}: starting at {} (in {:.1} s); {} parts, {:.0} s in all",
         shard.shard,
         file.run.run_id,
         humantime::format_rfc3339_millis(start_at),
         start
             .saturating_duration_since(Instant::now())
-            .as_secs_f64()
+            .as_secs_f64(),
+        parts.len(),
+        timeline::total(&parts).as_secs_f64()
     )
     .map_err(console_error)?;
     let ctx = Context {
