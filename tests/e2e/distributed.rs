@@ -326,3 +326,95 @@ expect = {{ body_contains = "never-in-the-answer" }}
     );
     assert!(!text.contains(SECRET), "the shard file holds the secret");
 }
+
+/// A short open-model spec for the fault tests: 40 requests/s for `duration`, after a warmup
+/// that takes the connections' set-up out of the judged sends.
+fn short_spec(sandbox: &Sandbox, duration: &str) -> PathBuf {
+    sandbox.spec(
+        "short",
+        &format!(
+            "name = \"short\"\n\n[load]\nmodel = \"open\"\nrate = 40.0\nwarmup = \"1s\"\nduration = \"{duration}\"\n\n\
+             [[request]]\nname = \"home\"\npath = \"/\"\n"
+        ),
+    )
+}
+
+#[test]
+fn a_shard_stopped_by_sigterm_writes_its_partial_file_and_the_merge_is_inconclusive() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let spec = short_spec(&sandbox, "20s");
+    let out = sandbox.path().join("stopped");
+    let child = shard_command(&sandbox, &out, &service.url, &spec, "1/1")
+        .spawn()
+        .expect("a shard starts");
+    // Before or during its part, the signal is an interrupt either way.
+    std::thread::sleep(Duration::from_secs(2));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let file = out.join("shards/shard-1-of-1.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["status"], "interrupted");
+    let run = merge(&sandbox, &sandbox.out(), &[&file], &[]);
+    run.expect_code(4);
+    assert!(
+        run.stdout.contains("shard 1 was interrupted"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_shard_clock_skewed_by_400_ms_makes_the_merge_inconclusive() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let spec = short_spec(&sandbox, "2s");
+    let out = sandbox.path().join("skewed");
+    let start_at = start_in(Duration::from_secs(4));
+    let shards = run_shards(
+        ["1/2", "2/2"]
+            .into_iter()
+            .map(|shard| {
+                let mut command = shard_command(&sandbox, &out, &service.url, &spec, shard);
+                command.args(["--start-at", &start_at]);
+                if shard == "2/2" {
+                    command
+                        .env("LOADGATE_TEST_SEAMS", "1")
+                        .env("LOADGATE_TEST_CLOCK_SKEW_MS", "400");
+                }
+                command
+            })
+            .collect(),
+    );
+    shards.iter().for_each(|shard| {
+        shard.expect_code(0);
+    });
+    let second = std::fs::read_to_string(out.join("shards/shard-2-of-2.json")).unwrap();
+    assert!(second.contains("\"simulated_skew_ms\": 400"), "{second}");
+    let run = merge(&sandbox, &sandbox.out(), &[&out], &[]);
+    run.expect_code(4);
+    assert!(
+        run.stdout.contains("shards 1 and 2 may be 400 ms apart"),
+        "{}",
+        run.stdout
+    );
+    // Within a wider tolerance, the same files merge and are judged.
+    merge(
+        &sandbox,
+        &sandbox.out(),
+        &[&out],
+        &["--clock-tolerance", "500ms"],
+    )
+    .expect_code(0);
+}

@@ -14,6 +14,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::judge::trust::MAX_LATE_FRACTION;
 use crate::pipeline::events::Observer;
 use crate::pipeline::measure::{Context, record_load};
 use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, interrupted_by, plan_all};
@@ -31,8 +32,6 @@ use crate::support::clock::boot_id;
 use crate::support::exit::Exit;
 use crate::support::meta::Host;
 
-/// More late sends than this share of a part's sends: the shard fell behind.
-const MOST_LATE: f64 = 0.01;
 /// How long the target has to accept a TCP connection before the start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -259,10 +258,11 @@ async fn run_parts(
     Ok(())
 }
 
-/// More than 1 % of the part's sends were late, or it waited for a free sender.
+/// More of the part's sends were late than a single run may have (1 %), or it waited for a
+/// free sender.
 fn fell_behind(part: &PartFile) -> bool {
     part.schedule.is_some_and(|s| {
-        s.in_flight_limit_hits > 0 || s.late as f64 > MOST_LATE * s.sent.max(1) as f64
+        s.in_flight_limit_hits > 0 || s.late as f64 > MAX_LATE_FRACTION * s.sent.max(1) as f64
     })
 }
 
