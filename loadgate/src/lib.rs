@@ -49,14 +49,6 @@ mod service;
 mod run;
 
 // Recorders ↔ the file a shard of a distributed run hands over, and their exact merge.
-// Tests use it already, so the expectation holds only outside them.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "used once `--shard` and `merge` are wired (issue 16)"
-    )
-)]
 mod shard_file;
 
 // Recording → summary: the figures of one spec.
@@ -78,18 +70,23 @@ pub use cli::app::{Cli, CliCommand};
 pub use cli::init::InitArgs;
 pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
-pub use cli::{AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, RunArgs};
+pub use cli::{AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, MergeArgs, RunArgs};
 pub use judge::checks::{Check, CheckKind, CheckOutcome};
 pub use judge::pairs::PairRatios;
 pub use judge::verdict::{GateResult, SpecResult, Verdict};
 pub use metric::Metric;
 pub use pipeline::blocking::run_blocking;
 pub use pipeline::events::{Event, Observer};
-pub use pipeline::{Accepted, GateError, GateOptions, GitHub, Interrupt, accept, loadtest};
+pub use pipeline::merge::{MergeOptions, merge};
+pub use pipeline::{
+    Accepted, GateError, GateOptions, GitHub, Interrupt, ShardRun, accept, loadtest,
+};
 pub use plan::Overrides;
+pub use plan::shard::ShardOf;
 pub use report::schema;
 pub use run::Progress;
 pub use summary::{LatencyStats, Metrics, SpecSummary};
+pub use support::clock::WallClock;
 pub use support::exit::Exit;
 pub use support::paths::Paths;
 

@@ -10,17 +10,20 @@ pub mod terminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use url::Url;
 
 use crate::judge::history;
-use crate::pipeline::blocking::run_blocking;
-use crate::pipeline::{GateError, GateOptions, GitHub, accept};
+use crate::pipeline::blocking::{run_blocking, run_shard_blocking};
+use crate::pipeline::merge::{MergeOptions, merge};
+use crate::pipeline::{GateError, GateOptions, GitHub, ShardRun, accept};
 use crate::plan::Overrides;
+use crate::plan::shard::ShardOf;
 use crate::report;
+use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::paths::Paths;
 use root::RootArgs;
@@ -42,6 +45,34 @@ pub enum LoadtestAction {
     Accept(AcceptArgs),
     /// Chart every committed version of the baselines from git: history.html and history.md.
     History(HistoryArgs),
+    /// Merge the shard files of a distributed run (`--shard I/N`) exactly and judge the whole
+    /// run once, as a single run is judged.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files, or directories holding them (shard-*.json, or a shards/ directory).
+    #[arg(required = true, value_name = "FILE_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Where baselines are read and written.
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+    /// Where reports are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Record the merged results as the new baselines (not when the run is inconclusive).
+    #[arg(long)]
+    pub update_baselines: bool,
+    /// Fail (exit 2) when a spec has no baseline instead of passing with a note.
+    #[arg(long)]
+    pub require_baselines: bool,
+    /// A baseline recorded on another host makes the run inconclusive instead of a note.
+    #[arg(long)]
+    pub strict_host: bool,
+    /// Shards' clocks further apart than this make the run inconclusive.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub clock_tolerance: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +124,20 @@ pub struct RunArgs {
     /// Let a spec exceed the sane bounds of load (5 000 users, 50 000 requests/s, 30 minutes).
     #[arg(long)]
     pub allow_large_load: bool,
+    /// Run only shard I of N of a distributed run (1-based): write its file to
+    /// OUT/shards/, judge nothing; `loadtest merge` judges the shards' files together.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<ShardOf>,
+    /// The instant every shard starts from: RFC 3339 UTC (2026-12-01T10:15:00Z) or
+    /// @<unix seconds>. Needed with more than one shard.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at, requires = "shard")]
+    pub start_at: Option<SystemTime>,
+    /// Ties the shard files of one run together (default: a hash of the specs, N and the start).
+    #[arg(long, value_name = "ID", requires = "shard")]
+    pub run_id: Option<String>,
+    /// A name for this shard in the per-shard breakdown, e.g. a region.
+    #[arg(long, value_name = "TEXT", requires = "shard")]
+    pub shard_label: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +184,7 @@ impl LoadtestArgs {
         let outcome = match self.action {
             Some(LoadtestAction::Accept(args)) => args.run(root),
             Some(LoadtestAction::History(args)) => args.run(root),
+            Some(LoadtestAction::Merge(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
@@ -170,15 +216,28 @@ impl RunArgs {
         options.strict_host = self.strict_host;
         options.against = self.against.clone();
         options.github = GitHub::from_env();
+        options.shard = self.shard.map(|shard| ShardRun {
+            shard,
+            start_at: self.start_at,
+            run_id: self.run_id.clone(),
+            label: self.shard_label.clone(),
+            clock: WallClock {
+                skew_ms: test_clock_skew_ms(),
+            },
+        });
         options
     }
 
     fn run(self, root: &Path) -> Result<Exit, GateError> {
-        if !self.no_build && self.target.is_none() {
+        if !self.no_build && self.target.is_none() && self.shard.is_none() {
             build_binaries(root).map_err(GateError::BadInput)?;
         }
         let observer = Arc::new(Terminal::stderr());
-        let result = run_blocking(&self.options(root), &mut std::io::stdout(), observer)?;
+        let options = self.options(root);
+        if let Some(shard) = &options.shard {
+            return run_shard_blocking(&options, shard, &mut std::io::stdout(), observer);
+        }
+        let result = run_blocking(&options, &mut std::io::stdout(), observer)?;
         Ok(result.exit())
     }
 }
@@ -194,6 +253,22 @@ impl AcceptArgs {
             println!("loadgate: baseline written: {}", file.display());
         }
         Ok(Exit::Passed)
+    }
+}
+
+impl MergeArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let mut gate = GateOptions::new(paths(root, &self.baselines, &self.out));
+        gate.update_baselines = self.update_baselines;
+        gate.require_baselines = self.require_baselines;
+        gate.strict_host = self.strict_host;
+        gate.github = GitHub::from_env();
+        let options = MergeOptions {
+            gate,
+            inputs: self.inputs,
+            clock_tolerance: self.clock_tolerance,
+        };
+        Ok(merge(&options, &mut std::io::stdout())?.exit())
     }
 }
 
@@ -270,4 +345,38 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
             "loadgate's generator speaks http and https; `{other}` is not supported"
         )),
     }
+}
+
+fn parse_shard(text: &str) -> Result<ShardOf, String> {
+    text.parse()
+        .map_err(|err: crate::plan::shard::ParseShardError| err.to_string())
+}
+
+/// `--start-at`: RFC 3339 UTC, or `@` and seconds since the Unix epoch.
+fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    if let Some(seconds) = text.strip_prefix('@') {
+        let seconds: f64 = seconds
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or_else(|| {
+                format!("`{text}`: write @ and the seconds since 1970, e.g. @1796120100")
+            })?;
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds));
+    }
+    humantime::parse_rfc3339(text).map_err(|err| {
+        format!("`{text}` is not an RFC 3339 UTC time like 2026-12-01T10:15:00Z ({err})")
+    })
+}
+
+/// A test's simulated clock skew of a shard: `LOADGATE_TEST_CLOCK_SKEW_MS`, honoured only
+/// under `LOADGATE_TEST_SEAMS=1`, so no production environment can shift a shard by accident.
+fn test_clock_skew_ms() -> i64 {
+    if std::env::var_os("LOADGATE_TEST_SEAMS").is_none_or(|v| v != "1") {
+        return 0;
+    }
+    std::env::var("LOADGATE_TEST_CLOCK_SKEW_MS")
+        .ok()
+        .and_then(|ms| ms.trim().trim_start_matches('+').parse().ok())
+        .unwrap_or(0)
 }

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod checks;
+pub mod distribution;
 pub mod history;
 pub mod pairs;
 pub mod trust;

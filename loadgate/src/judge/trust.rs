@@ -12,7 +12,7 @@ use crate::support::meta::{Host, Provenance};
 use crate::support::units::{format_micros, format_percent};
 
 /// Above this fraction of late sends, the generator did not keep the schedule.
-const MAX_LATE_FRACTION: f64 = 0.01;
+pub const MAX_LATE_FRACTION: f64 = 0.01;
 /// Above this error rate, a baseline whose latency mixed in its failures is no reference.
 const MAX_MIXED_FAILURES: f64 = 0.01;
 /// Below this share of the target rate, the run did not apply the load it was asked for.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+use crate::judge::distribution::{Distribution, ShardTotals};
 use crate::judge::pairs::PairRatios;
 use crate::plan::Plan;
 use crate::service::ServiceFailure;
@@ -78,6 +79,9 @@ pub struct SpecResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pairs: Vec<PairRatios>,
     pub checks: Vec<Check>,
+    /// `loadtest merge`: each shard's own totals, for diagnosis; never judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_shard: Vec<ShardTotals>,
 }
 
 impl SpecResult {
@@ -102,6 +106,7 @@ impl SpecResult {
             baseline_sweep: None,
             pairs: Vec::new(),
             checks: Vec::new(),
+            by_shard: Vec::new(),
         }
     }
 
@@ -170,6 +175,9 @@ pub struct GateResult {
     /// here, unjudged, and the specs after it did not run. Exit code 130.
     #[serde(default)]
     pub interrupted: Option<String>,
+    /// `loadtest merge`: the distributed run the shard files came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
 }
 
 impl GateResult {
@@ -198,6 +206,7 @@ impl GateResult {
             specs,
             baselines_updated,
             interrupted,
+            distribution: None,
         }
     }
 

@@ -8,7 +8,9 @@ use anyhow::anyhow;
 
 use crate::judge::verdict::GateResult;
 use crate::pipeline::events::{Event, Observer};
-use crate::pipeline::{GateError, GateOptions, loadtest};
+use crate::pipeline::shard::run_shard;
+use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, loadtest};
+use crate::support::exit::Exit;
 
 /// Runs the gate to its end. The first SIGINT or SIGTERM stops the spec running gracefully: what
 /// it measured is reported unjudged, no later spec runs, and the result exits 130. A second one
@@ -18,13 +20,37 @@ pub fn run_blocking(
     console: &mut dyn Write,
     observer: Arc<dyn Observer>,
 ) -> Result<GateResult, GateError> {
+    block_on_gate(observer.clone(), |interrupt| {
+        loadtest(options, console, observer, interrupt)
+    })
+}
+
+/// One shard of a distributed run (`--shard`), under the same signal contract: the first
+/// signal stops its part and its partial file is still written (exit 130).
+pub fn run_shard_blocking(
+    options: &GateOptions,
+    shard: &ShardRun,
+    console: &mut dyn Write,
+    observer: Arc<dyn Observer>,
+) -> Result<Exit, GateError> {
+    block_on_gate(observer.clone(), |interrupt| {
+        run_shard(options, shard, console, observer, interrupt)
+    })
+}
+
+/// Drives `gate` on a runtime of its own: the first signal is passed to it as an interrupt,
+/// the second drops it (which stops any service it launched).
+fn block_on_gate<T, F: Future<Output = Result<T, GateError>>>(
+    observer: Arc<dyn Observer>,
+    gate: impl FnOnce(Interrupt) -> F,
+) -> Result<T, GateError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|err| GateError::BadInput(anyhow!(err).context("cannot start tokio")))?;
     runtime.block_on(async {
         let (interrupt, interrupted_by) = tokio::sync::watch::channel(None);
-        let gate = loadtest(options, console, observer.clone(), interrupted_by);
+        let gate = gate(interrupted_by);
         tokio::pin!(gate);
         tokio::select! {
             result = &mut gate => return result,

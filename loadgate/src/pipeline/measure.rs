@@ -12,7 +12,7 @@ use crate::judge::checks::{CheckOutcome, compare, round_values};
 use crate::pipeline::events::{Event, Observer};
 use crate::pipeline::{Interrupt, interrupted_by};
 use crate::plan::{Plan, ServicePlan, defaults};
-use crate::run::resources::Sampler;
+use crate::run::resources::{Sample, Sampler};
 use crate::run::{self, Counters};
 use crate::service::against::BaseCheckout;
 use crate::service::binary::BinDir;
@@ -414,6 +414,29 @@ async fn run_load(
     counters: &Arc<Counters>,
     ctx: &Context<'_>,
 ) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
+    let recorded = record_load(plan, base_url, service, counters, ctx).await?;
+    let summary = summarize(plan, &recorded.recording, &recorded.samples);
+    Ok((summary, recorded.service_failure))
+}
+
+/// What one run of the load left, before it is summarized.
+#[derive(Debug)]
+pub struct Recorded {
+    pub recording: run::Recording,
+    /// The resource readings since the load started.
+    pub samples: Vec<Sample>,
+    pub service_failure: Option<ServiceFailure>,
+}
+
+/// Runs `plan`'s load once against `base_url` until it ends, the service dies or the gate is
+/// interrupted, and hands over what was recorded: a single run summarizes it, a shard writes it.
+pub async fn record_load(
+    plan: &Plan,
+    base_url: &Url,
+    service: Option<&mut Service>,
+    counters: &Arc<Counters>,
+    ctx: &Context<'_>,
+) -> anyhow::Result<Recorded> {
     let load = &plan.load;
     ctx.observer.event(&Event::LoadStarted {
         spec: plan.name.clone(),
@@ -448,8 +471,11 @@ async fn run_load(
     let recording = running.finish().await;
     // The display ends when the run closes its progress.
     let _ = progress.await;
-    let samples = sampler.finish();
-    Ok((summarize(plan, &recording, &samples), service_failure))
+    Ok(Recorded {
+        recording,
+        samples: sampler.finish(),
+        service_failure,
+    })
 }
 
 /// Passes the run's progress on as events until the run closes it.

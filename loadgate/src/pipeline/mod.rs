@@ -5,10 +5,13 @@
 pub mod blocking;
 pub mod events;
 pub mod measure;
+pub mod merge;
+pub mod shard;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::watch;
@@ -21,10 +24,12 @@ use crate::judge::trust::{Facts, from_result, trust};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::plan::guard;
 use crate::plan::secret::Secrets;
+use crate::plan::shard::ShardOf;
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::service::against::BaseCheckout;
 use crate::summary::SpecSummary;
+use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::meta::{Host, Provenance};
 use crate::support::paths::Paths;
@@ -53,6 +58,22 @@ pub struct GateOptions {
     pub against: Option<String>,
     /// Where GitHub Actions wants the summary and annotations; `None` outside it.
     pub github: Option<GitHub>,
+    /// `--shard I/N`: run one shard of a distributed run, write its file, judge nothing.
+    pub shard: Option<ShardRun>,
+}
+
+/// One shard of a distributed run: which, from when, and under which run id.
+#[derive(Debug, Clone)]
+pub struct ShardRun {
+    pub shard: ShardOf,
+    /// `--start-at`: the instant every shard starts from; now when a 1/1 shard has none.
+    pub start_at: Option<SystemTime>,
+    /// `--run-id`; by default a hash of the specs, the number of shards and the start.
+    pub run_id: Option<String>,
+    /// `--shard-label`, e.g. a region.
+    pub label: Option<String>,
+    /// The wall clock the start is read from (a test may skew it).
+    pub clock: WallClock,
 }
 
 impl GateOptions {
@@ -68,6 +89,7 @@ impl GateOptions {
             strict_host: false,
             against: None,
             github: None,
+            shard: None,
         }
     }
 }
@@ -101,6 +123,9 @@ pub enum GateError {
     /// A second signal stopped the gate at once: nothing was judged or written.
     #[error("interrupted again by {0}: the service was stopped")]
     StoppedNow(&'static str),
+    /// The service (a shard's `--target`) cannot be reached: no load was sent.
+    #[error("{0:#}")]
+    Unreachable(anyhow::Error),
 }
 
 impl GateError {
@@ -109,6 +134,7 @@ impl GateError {
             GateError::BadInput(_) => Exit::BadInput,
             GateError::Output(_) => Exit::OutputFailed,
             GateError::StoppedNow(_) => Exit::Interrupted,
+            GateError::Unreachable(_) => Exit::ServiceFailed,
         }
     }
 }
@@ -287,8 +313,8 @@ async fn run_spec(
     options: &GateOptions,
     ctx: &Context<'_>,
 ) -> anyhow::Result<SpecResult> {
-    let mut result = SpecResult::unjudged(plan, ctx.paths);
     let repeat = Repeat::of(plan, checkout.is_some());
+    let mut result = SpecResult::unjudged(plan, ctx.paths);
     if let (Some(checkout), Repeat::Pairs { rounds, .. }) = (checkout, &repeat) {
         result.notes.push(format!(
             "compared with {} ({}) on this machine, not with a stored baseline: paired rounds in ABBA order, at least {rounds}",
@@ -296,8 +322,7 @@ async fn run_spec(
             &checkout.commit[..12]
         ));
     } else {
-        result.baseline_total = baseline.map(|b| b.summary.total.clone());
-        result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
+        result = with_baseline(result, baseline);
     }
     let mut services = match Services::launch(plan, options.target.as_ref(), checkout, ctx).await {
         Ok(services) => services,
@@ -312,8 +337,16 @@ async fn run_spec(
         host,
         options,
         interrupted,
+        distrusted: None,
     };
     Ok(judged.judge(result, measured))
+}
+
+/// The baseline's figures beside a result, for its charts.
+fn with_baseline(mut result: SpecResult, baseline: Option<&Baseline>) -> SpecResult {
+    result.baseline_total = baseline.map(|b| b.summary.total.clone());
+    result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
+    result
 }
 
 /// What the verdict on a spec's measurement depends on.
@@ -324,6 +357,8 @@ struct Judged<'a> {
     host: &'a Host,
     options: &'a GateOptions,
     interrupted: Option<&'static str>,
+    /// A merged run whose shards did not all run as planned: why it is reported unjudged.
+    distrusted: Option<String>,
 }
 
 impl Judged<'_> {
@@ -355,6 +390,9 @@ impl Judged<'_> {
                 format!("interrupted by {signal}: the partial results are kept but not judged")
             };
             return result.judged(Some(reason));
+        }
+        if let Some(reason) = &self.distrusted {
+            return result.judged(Some(reason.clone()));
         }
         match (&self.repeat, base) {
             (Repeat::Pairs { rounds, .. }, Some(base)) => {

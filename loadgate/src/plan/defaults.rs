@@ -12,6 +12,9 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 pub const RAMP_UP: Duration = Duration::ZERO;
 pub const THINK_TIME: Duration = Duration::ZERO;
 pub const WARMUP: Duration = Duration::ZERO;
+/// After a run's end and its longest request timeout, how long requests still in flight get
+/// before they are aborted.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const WEIGHT: u32 = 1;
 pub const METHOD: &str = "GET";

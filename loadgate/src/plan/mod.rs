@@ -15,6 +15,7 @@ pub mod sane;
 pub mod secret;
 pub mod shard;
 pub mod template;
+pub mod timeline;
 
 mod bounds;
 mod flow;

@@ -305,6 +305,7 @@ pub(crate) mod fixtures {
             series: Vec::new(),
         };
         let failing = SpecResult {
+            by_shard: Vec::new(),
             name: "badges".into(),
             file: PathBuf::from("loadspec/badges.toml"),
             spec_hash: "0123456789abcdef".into(),
@@ -353,6 +354,7 @@ pub(crate) mod fixtures {
             ],
         };
         let crashed = SpecResult {
+            by_shard: Vec::new(),
             name: "reads".into(),
             file: PathBuf::from("loadspec/reads.toml"),
             spec_hash: "fedcba9876543210".into(),

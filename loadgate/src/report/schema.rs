@@ -1,14 +1,16 @@
-//! JSON Schemas of the two formats users touch, generated from the types that read and write
+//! JSON Schemas of the formats users touch, generated from the types that read and write
 //! them: the spec format (editors complete `loadspec/*.toml` with it through taplo / Even Better
-//! TOML's `#:schema` directive) and `summary.json`. Both are checked in; a test fails when a
-//! type changed without `cargo xtask schemas`.
+//! TOML's `#:schema` directive), `summary.json` and a distributed run's shard files. All are
+//! checked in; a test fails when a type changed without `cargo xtask schemas`.
 
 use crate::judge::verdict::GateResult;
+use crate::shard_file::ShardFile;
 use crate::spec::SpecFile;
 
 /// Where the checked-in schemas live, relative to the project root.
 pub const SPEC_SCHEMA_FILE: &str = "loadspec/spec.schema.json";
 pub const SUMMARY_SCHEMA_FILE: &str = "docs/summary.schema.json";
+pub const SHARD_SCHEMA_FILE: &str = "docs/shard.schema.json";
 
 /// The schema of a load spec, as pretty JSON with a final newline.
 pub fn spec() -> String {
@@ -20,13 +22,29 @@ pub fn summary() -> String {
     render(schemars::schema_for!(GateResult), "loadgate summary.json")
 }
 
-/// Writes both checked-in schemas under `root` (a test fails while they are stale) and names
+/// The schema of a shard file (`OUT/shards/shard-I-of-N.json`), as pretty JSON with a final
+/// newline.
+pub fn shard() -> String {
+    render(schemars::schema_for!(ShardFile), "loadgate shard file")
+}
+
+/// Every checked-in schema: its file under the project root and its text.
+fn checked_in_schemas() -> [(&'static str, String); 3] {
+    [
+        (SPEC_SCHEMA_FILE, spec()),
+        (SUMMARY_SCHEMA_FILE, summary()),
+        (SHARD_SCHEMA_FILE, shard()),
+    ]
+}
+
+/// Writes the checked-in schemas under `root` (a test fails while they are stale) and names
 /// the files written.
-pub fn write_checked_in(root: &std::path::Path) -> anyhow::Result<[&'static str; 2]> {
-    for (file, text) in [(SPEC_SCHEMA_FILE, spec()), (SUMMARY_SCHEMA_FILE, summary())] {
+pub fn write_checked_in(root: &std::path::Path) -> anyhow::Result<[&'static str; 3]> {
+    let schemas = checked_in_schemas();
+    for (file, text) in &schemas {
         crate::support::files::write_atomic(&root.join(file), text.as_bytes())?;
     }
-    Ok([SPEC_SCHEMA_FILE, SUMMARY_SCHEMA_FILE])
+    Ok(schemas.map(|(file, _)| file))
 }
 
 fn render(mut schema: schemars::Schema, title: &str) -> String {
@@ -49,7 +67,7 @@ mod tests {
 
     #[test]
     fn the_checked_in_schemas_are_current() {
-        for (file, generated) in [(SPEC_SCHEMA_FILE, spec()), (SUMMARY_SCHEMA_FILE, summary())] {
+        for (file, generated) in checked_in_schemas() {
             assert!(
                 checked_in(file) == generated,
                 "{file} is stale: the types changed; run `cargo xtask schemas` and commit it"

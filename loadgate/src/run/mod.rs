@@ -56,6 +56,9 @@ pub struct Recording {
     pub schedule: Option<Schedule>,
     /// A point per second since the load started.
     pub series: Vec<SeriesPoint>,
+    /// Each point's latency histogram, as text (a few hundred bytes each): a shard hands them
+    /// over so the merged series' percentiles are exact too.
+    pub series_histograms: Vec<String>,
 }
 
 /// A run in progress.
@@ -63,7 +66,7 @@ pub struct Load {
     shared: Arc<Shared>,
     users: JoinSet<()>,
     progress: watch::Receiver<Progress>,
-    series: tokio::task::JoinHandle<Vec<SeriesPoint>>,
+    series: tokio::task::JoinHandle<Vec<(SeriesPoint, String)>>,
     stop: watch::Sender<bool>,
     stopped_at: Option<Instant>,
 }
@@ -171,8 +174,10 @@ impl Load {
         // The answers that came in since the last full second.
         let last = self.shared.take_interval();
         if last.requests > 0 {
-            series.push(last.point(self.shared.started.elapsed().as_secs_f64(), 0));
+            let t = self.shared.started.elapsed().as_secs_f64();
+            series.push((last.point(t, 0), last.encoded()));
         }
+        let (series, series_histograms) = series.into_iter().unzip();
         let shared = &self.shared;
         let n_requests = shared.requests.len();
         let mut warmup = Recorder::new(n_requests);
@@ -195,6 +200,7 @@ impl Load {
             window: window_end.saturating_duration_since(shared.warmup_end()),
             schedule,
             series,
+            series_histograms,
         }
     }
 }
@@ -208,5 +214,6 @@ fn longest_timeout(requests: &[RequestPlan]) -> Duration {
         .unwrap_or(crate::plan::defaults::REQUEST_TIMEOUT)
 }
 
-/// After the stop and the longest request timeout, how long users get before they are aborted.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+/// After the stop and the longest request timeout, how long users get before they are aborted;
+/// a distributed run's timeline leaves the same room after each part.
+const STOP_GRACE: Duration = crate::plan::defaults::DRAIN_GRACE;

@@ -215,6 +215,11 @@ impl Interval {
         other.latency_us.reset();
     }
 
+    /// The interval's latency histogram as text, for a shard file.
+    pub fn encoded(&self) -> String {
+        crate::support::histogram::encode_histogram(&self.latency_us)
+    }
+
     /// The point of the time series this interval makes, at `t` seconds since the load started,
     /// with `active` users (closed model) or requests in flight (open model).
     pub fn point(&self, t: f64, active: u32) -> SeriesPoint {

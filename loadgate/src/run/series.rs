@@ -26,12 +26,13 @@ pub struct Progress {
 }
 
 /// The time series: every second until the run ends or stops, the stripes' interval records
-/// merged into one point; the same second also moves the progress on.
+/// merged into one point, kept with its histogram as text; the same second also moves the
+/// progress on.
 pub async fn run_series(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     progress: watch::Sender<Progress>,
-) -> Vec<SeriesPoint> {
+) -> Vec<(SeriesPoint, String)> {
     const TICK: Duration = Duration::from_secs(1);
     let mut points = Vec::new();
     let mut so_far = Interval::new();
@@ -39,7 +40,8 @@ pub async fn run_series(
     while next <= shared.end() && sleep_unless_stopped(next, &mut stop).await {
         let active = shared.active.load(Ordering::Relaxed);
         let mut interval = shared.take_interval();
-        points.push(interval.point((next - shared.started).as_secs_f64(), active));
+        let point = interval.point((next - shared.started).as_secs_f64(), active);
+        points.push((point, interval.encoded()));
         let last_second = interval.requests;
         so_far.drain_from(&mut interval);
         progress.send_modify(|p| {

@@ -2,7 +2,7 @@
 //! bucket by bucket (exact only between histograms configured alike, which is checked first),
 //! counters summed. Percentiles and rates are computed afterwards from the sums, never merged.
 
-use crate::run::record::{Recorder, Schedule};
+use crate::run::record::{Interval, Recorder, Schedule, SeriesPoint};
 use crate::shard_file::HistogramConfig;
 
 /// Why recorders cannot be added exactly. `part` is the recorder's position in what was given.
@@ -46,6 +46,31 @@ pub fn merge_schedules<'a>(parts: impl IntoIterator<Item = &'a Schedule>) -> Opt
         sum.merge(schedule);
         Some(sum)
     })
+}
+
+/// Every histogram of `recorder` (a shard's, as read) is configured as `expected`, so adding
+/// it to others is exact and cannot fail.
+pub fn check_recorder(recorder: &Recorder, expected: HistogramConfig) -> Result<(), MergeError> {
+    check_alike(0, recorder, expected, recorder.by_request.len())
+}
+
+/// Shards' per-second series joined by tick index (tick k is the same instant on every
+/// shard's timeline): counts and actives summed, histograms added, so each second's
+/// percentiles are those of all its requests. Each shard's series is `(t, active, interval)`.
+pub fn merge_series(shards: &[Vec<(f64, u32, Interval)>]) -> (Vec<SeriesPoint>, Vec<String>) {
+    let ticks = shards.iter().map(Vec::len).max().unwrap_or(0);
+    (0..ticks)
+        .map(|tick| {
+            let mut sum = Interval::new();
+            let (mut t, mut active) = (0.0_f64, 0);
+            for (at, shard_active, interval) in shards.iter().filter_map(|s| s.get(tick)) {
+                sum.drain_from(&mut interval.clone());
+                t = t.max(*at);
+                active += shard_active;
+            }
+            (sum.point(t, active), sum.encoded())
+        })
+        .unzip()
 }
 
 /// Every histogram of `recorder` is configured as `expected`, and it records as many requests.
@@ -183,6 +208,7 @@ mod tests {
             window: Duration::from_secs(10),
             schedule: Some(schedule),
             series: Vec::new(),
+            series_histograms: Vec::new(),
         };
         let mut summary = summarize(plan, &recording, &[]);
         summary
@@ -227,6 +253,11 @@ mod tests {
                     measured: RecorderFile::encode(&shard.measured, &requests, &flows),
                     warmup: RecorderFile::encode(&shard.warmup, &requests, &flows),
                     schedule: Some(ScheduleFile::from(&shard_schedule)),
+                    label: "round 1".into(),
+                    offset_ms: 0,
+                    window_us: 10_000_000,
+                    series: Vec::new(),
+                    generator: None,
                 };
                 files.push(serde_json::to_string(&file).unwrap());
             }

@@ -1,8 +1,9 @@
-//! What one shard of a distributed run hands over: its recorders as plain JSON, histograms raw
-//! (HdrHistogram V2 + DEFLATE, base64) and counters, never percentiles or rates, so nobody can
-//! average them; [`merge`] adds several shards' recorders back into the one a single process
-//! would have recorded. Which run and shard a file is from is [`ShardIdentity`]; the file's
-//! full layout (specs, rounds, series, health) grows around [`PartFile`].
+//! What one shard of a distributed run hands over ([`ShardFile`], `OUT/shards/shard-I-of-N.json`):
+//! its recorders as plain JSON, histograms raw (HdrHistogram V2 + DEFLATE, base64) and counters,
+//! never percentiles or rates, so nobody can average them; [`merge`] adds several shards'
+//! recorders back into the one a single process would have recorded. Around them: which run and
+//! shard the file is from ([`ShardIdentity`]), its health ([`ShardStatus`], the clock) and, per
+//! spec, one [`PartFile`] per round or sweep step with its per-second series.
 
 pub mod merge;
 
@@ -12,20 +13,142 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::shard::ShardOf;
-use crate::run::record::{ErrorExample, ErrorKind, FlowRecord, Recorder, RequestRecord, Schedule};
+use crate::plan::timeline::Part;
+use crate::plan::{Overrides, Plan};
+use crate::run::Recording;
+use crate::run::record::{
+    ErrorExample, ErrorKind, FlowRecord, Interval, Recorder, RequestRecord, Schedule,
+};
+use crate::run::resources::ResourceFigures;
+use crate::support::clock::ClockStatus;
 use crate::support::histogram::{HistogramTextError, decode_histogram, encode_histogram};
+use crate::support::meta::Host;
+
+/// What a shard file says it is, so a summary or a baseline is never read as one.
+pub const KIND: &str = "loadgate-shard";
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One shard's file: who it is, how its run went, and what it recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardFile {
+    /// Always `loadgate-shard`.
+    pub kind: String,
+    pub schema_version: u32,
+    /// Shards of one run are merged only by the same version.
+    pub loadgate_version: String,
+    pub run: ShardIdentity,
+    /// `--shard-label`: e.g. a region, shown in the per-shard breakdown.
+    #[serde(default)]
+    pub label: Option<String>,
+    pub host: Host,
+    /// This boot of the shard's machine: shards with the same boot id read the same clock.
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    pub target: String,
+    pub clock: ClockStatus,
+    pub status: ShardStatus,
+    /// How long after the shared start the first part began (µs); `None` when it never began.
+    #[serde(default)]
+    pub started_late_us: Option<u64>,
+    /// Every histogram in the file is configured so.
+    pub histogram: HistogramConfig,
+    /// The command line's changes to every spec, which the merge plans with too.
+    #[serde(default)]
+    pub overrides: OverridesFile,
+    pub specs: Vec<SpecParts>,
+}
+
+/// How a shard's run went; anything but `complete` makes the merged run inconclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardStatus {
+    /// Every part ran as planned.
+    Complete,
+    /// Ready only after the start: it sent nothing rather than catch up in a burst.
+    MissedStart,
+    /// It could not keep up: more than 1 % of sends late, or the in-flight limit reached.
+    Behind,
+    /// SIGINT or SIGTERM stopped it; what it recorded until then is here.
+    Interrupted,
+}
+
+impl ShardStatus {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ShardStatus::Complete => "complete",
+            ShardStatus::MissedStart => "missed its start and sent nothing",
+            ShardStatus::Behind => "fell behind its schedule",
+            ShardStatus::Interrupted => "was interrupted",
+        }
+    }
+}
+
+/// The overrides of the command line (`--users`, `--duration`, `--warmup`, `--rounds`) a
+/// shard ran with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverridesFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    #[serde(default)]
+    pub allow_large_load: bool,
+}
+
+impl From<&Overrides> for OverridesFile {
+    fn from(o: &Overrides) -> OverridesFile {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        OverridesFile {
+            users: o.users,
+            duration_ms: o.duration.map(ms),
+            warmup_ms: o.warmup.map(ms),
+            rounds: o.rounds,
+            allow_large_load: o.allow_large_load,
+        }
+    }
+}
+
+impl From<&OverridesFile> for Overrides {
+    fn from(o: &OverridesFile) -> Overrides {
+        Overrides {
+            users: o.users,
+            duration: o.duration_ms.map(Duration::from_millis),
+            warmup: o.warmup_ms.map(Duration::from_millis),
+            allow_large_load: o.allow_large_load,
+            rounds: o.rounds,
+        }
+    }
+}
+
+/// One spec as one shard ran it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecParts {
+    pub name: String,
+    /// Relative to the project, as the reports name it: the merge plans it again from there.
+    pub file: std::path::PathBuf,
+    pub spec_hash: String,
+    /// Its rounds or sweep steps, in order; fewer than planned when the shard stopped early.
+    pub parts: Vec<PartFile>,
+}
 
 /// Which run and which shard a file is from: what the merge checks belong together.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShardIdentity {
     pub run_id: String,
-    pub spec_hash: String,
     /// 1-based, as `--shard I/N` writes it.
     pub index: u32,
     pub shards: u32,
     /// The instant every shard started from, RFC 3339 UTC.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub start_at: SystemTime,
 }
 
@@ -38,7 +161,7 @@ impl ShardIdentity {
 
 /// The configuration of a histogram: two histograms add bucket by bucket, exactly, only when it
 /// is the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistogramConfig {
     pub lowest: u64,
@@ -71,19 +194,110 @@ impl std::fmt::Display for HistogramConfig {
 }
 
 /// One part of a run (a round or a sweep step) as one shard recorded it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartFile {
+    /// "round 1" or "step 40".
+    #[serde(default)]
+    pub label: String,
+    /// When it started on the shared timeline, ms after the start.
+    #[serde(default)]
+    pub offset_ms: u64,
+    /// The judged window it recorded (µs): the planned duration unless it was stopped.
+    #[serde(default)]
+    pub window_us: u64,
     pub measured: RecorderFile,
     pub warmup: RecorderFile,
     /// Open model only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleFile>,
+    /// A point per second since the part's load started, each with its own histogram.
+    #[serde(default)]
+    pub series: Vec<SeriesFile>,
+    /// This shard's generator during the judged window.
+    #[serde(default)]
+    pub generator: Option<ResourceFigures>,
+}
+
+/// One second of a part on one shard: counts and the answered requests' latency histogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesFile {
+    /// End of the second, seconds since the part's load started: tick k of every shard is
+    /// the same instant on the shared timeline.
+    pub t: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub active: u32,
+    pub histogram: String,
+}
+
+impl PartFile {
+    /// What `recording` of `plan`'s `part` holds, as text.
+    pub fn encode(
+        plan: &Plan,
+        part: &Part,
+        recording: &Recording,
+        generator: Option<ResourceFigures>,
+    ) -> PartFile {
+        let (requests, flows) = names(plan);
+        let series = (recording.series.iter().zip(&recording.series_histograms))
+            .map(|(point, histogram)| SeriesFile {
+                t: point.t.0,
+                requests: point.requests,
+                errors: point.errors,
+                active: point.active,
+                histogram: histogram.clone(),
+            })
+            .collect();
+        PartFile {
+            label: part.label(),
+            offset_ms: u64::try_from(part.offset.as_millis()).unwrap_or(u64::MAX),
+            window_us: u64::try_from(recording.window.as_micros()).unwrap_or(u64::MAX),
+            measured: RecorderFile::encode(&recording.measured, &requests, &flows),
+            warmup: RecorderFile::encode(&recording.warmup, &requests, &flows),
+            schedule: recording.schedule.as_ref().map(ScheduleFile::from),
+            series,
+            generator,
+        }
+    }
+
+    /// The recorders again, checked against `plan`'s request and flow names.
+    pub fn decode_recorders(&self, plan: &Plan) -> Result<(Recorder, Recorder), ShardFileError> {
+        let (requests, flows) = names(plan);
+        Ok((
+            self.measured.decode(&requests, &flows)?,
+            self.warmup.decode(&requests, &flows)?,
+        ))
+    }
+
+    /// The series' seconds as intervals, by tick.
+    pub fn decode_series(&self) -> Result<Vec<(f64, u32, Interval)>, ShardFileError> {
+        (self.series.iter().enumerate())
+            .map(|(tick, point)| {
+                let field = format!("series[{tick}].histogram");
+                let interval = Interval {
+                    requests: point.requests,
+                    errors: point.errors,
+                    latency_us: histogram(field, &point.histogram)?,
+                };
+                Ok((point.t, point.active, interval))
+            })
+            .collect()
+    }
+}
+
+/// The plan's request and flow names, by index: what a recorder's entries are named.
+fn names(plan: &Plan) -> (Vec<&str>, Vec<&str>) {
+    (
+        plan.requests.iter().map(|r| r.name.as_str()).collect(),
+        plan.flows.iter().map(|f| f.name.as_str()).collect(),
+    )
 }
 
 /// A [`Recorder`] as text: per request and per flow, in the plan's order and named, so a file
 /// read against another plan is caught.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecorderFile {
     pub requests: Vec<RequestFile>,
@@ -96,7 +310,7 @@ pub struct RecorderFile {
 }
 
 /// A [`RequestRecord`] as text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFile {
     pub name: String,
@@ -116,7 +330,7 @@ pub struct RequestFile {
 }
 
 /// How a flow's iterations ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowFile {
     pub name: String,
@@ -125,7 +339,7 @@ pub struct FlowFile {
 }
 
 /// A [`Schedule`] as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleFile {
     pub sent: u64,
@@ -376,7 +590,8 @@ mod tests {
 
     #[test]
     fn a_file_says_which_run_and_shard_it_is_from() {
-        let text = r#"{"run_id":"1234567-1","spec_hash":"abc","index":2,"shards":4,"start_at":"2026-11-23T10:15:00Z"}"#;
+        let text =
+            r#"{"run_id":"1234567-1","index":2,"shards":4,"start_at":"2026-11-23T10:15:00Z"}"#;
         let identity: ShardIdentity = serde_json::from_str(text).unwrap();
         assert_eq!(identity.shard(), ShardOf::new(1, 4));
         assert_eq!(serde_json::to_string(&identity).unwrap(), text);

@@ -341,6 +341,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         window,
         schedule,
         series,
+        series_histograms: _,
     } = recording;
     let window = *window;
     let warmup_total = warmup.total();

@@ -1,7 +1,9 @@
-//! Leaves every stage may use: the project's paths, the clock and host facts, atomic files,
-//! exit codes, human units, statistics, histograms as text and the cargo command.
+//! Leaves every stage may use: the project's paths, the clock and host facts, a distributed
+//! run's wall clock, atomic files, exit codes, human units, statistics, histograms as text and
+//! the cargo command.
 
 pub mod cargo;
+pub mod clock;
 pub mod exit;
 pub mod files;
 pub mod histogram;

@@ -1,0 +1,522 @@
+//! `loadtest merge FILE_OR_DIR…`: the shards' files of one distributed run → the one verdict.
+//! Files that cannot belong together (another run, spec, version or histogram configuration;
+//! a duplicate index; a corrupt file) are bad input (exit 2) naming the file. The rest is added
+//! exactly into the `Recording` a single process would have made, part by part, and goes
+//! through the normal pipeline: summarize, compare, verdict, reports, baselines. A missing
+//! shard, one that did not run as planned, or clocks further apart than the tolerance make the
+//! run inconclusive (exit 4) naming the shard: the merged data is reported unjudged and no
+//! baseline is written.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+
+use crate::judge::baseline::{self, Baseline};
+use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals};
+use crate::judge::verdict::{GateResult, SpecResult};
+use crate::pipeline::measure::{Measured, Repeat, Side, Step};
+use crate::pipeline::{
+    GateError, GateOptions, Judged, record_baselines, with_baseline, write_reports,
+};
+use crate::plan::secret::Secrets;
+use crate::plan::timeline::{Part, timeline};
+use crate::plan::{self, Overrides, Plan};
+use crate::report;
+use crate::run::Recording;
+use crate::run::record::{Interval, Recorder, Schedule};
+use crate::run::resources::ResourceFigures;
+use crate::shard_file::merge::{check_recorder, merge_recorders, merge_schedules, merge_series};
+use crate::shard_file::{HistogramConfig, KIND, PartFile, SCHEMA_VERSION, ShardFile, ShardStatus};
+use crate::summary::summarize;
+use crate::support::meta::Provenance;
+
+/// What `${env.NAME}` reads while merging: secrets shaped the requests the shards sent, not
+/// the figures they recorded, and the shards redacted them.
+const ENV_PLACEHOLDER: &str = "(merge)";
+/// Clocks further apart than this are worth a note, even within the tolerance.
+const CLOCK_NOTE_AFTER: Duration = Duration::from_millis(100);
+
+/// What a merge does: the gate's options (baselines, output, flags) and the files to merge.
+#[derive(Debug, Clone)]
+pub struct MergeOptions {
+    pub gate: GateOptions,
+    /// Shard files, or directories of `shard-*.json` (or holding a `shards/` directory).
+    pub inputs: Vec<PathBuf>,
+    /// `--clock-tolerance`: shards' clocks further apart make the run inconclusive.
+    pub clock_tolerance: Duration,
+}
+
+/// One shard's file, decoded whole.
+struct Shard {
+    file: ShardFile,
+    /// Per spec, per part.
+    parts: Vec<Vec<Decoded>>,
+}
+
+/// One part of one shard, its histograms decoded.
+struct Decoded {
+    measured: Recorder,
+    warmup: Recorder,
+    schedule: Option<Schedule>,
+    series: Vec<(f64, u32, Interval)>,
+    window: Duration,
+    generator: Option<ResourceFigures>,
+}
+
+/// Merges the shard files and judges the whole run, writing the reports a run writes.
+pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResult, GateError> {
+    let bad = GateError::BadInput;
+    let files = read_inputs(&options.inputs).map_err(bad)?;
+    check_together(&files).map_err(bad)?;
+    let first = &files[0].1;
+    let mut gate = options.gate.clone();
+    gate.overrides = Overrides::from(&first.overrides);
+    let planned = plan_specs(&gate, first).map_err(bad)?;
+    let plans: Vec<Plan> = planned.iter().map(|(plan, _)| plan.clone()).collect();
+    let shards: Vec<Shard> = (files.into_iter())
+        .map(|(path, file)| decode(&path, file, &plans))
+        .collect::<anyhow::Result<_>>()
+        .map_err(bad)?;
+    let paths = &gate.paths;
+    let _lock = crate::support::files::lock_dir(&paths.out_dir, || {}).map_err(bad)?;
+    let (distrusted, notes) = distrust(&shards, options.clock_tolerance);
+    let mut provenance = Provenance::collect(&paths.root);
+    // The figures were made on the shards' host, not on the one merging them.
+    provenance.host = shards[0].file.host.clone();
+    let parts = timeline(&plans);
+    let mut results = Vec::new();
+    for (spec, (plan, baseline)) in planned.iter().enumerate() {
+        let spec_parts: Vec<&Part> = parts.iter().filter(|p| p.spec == spec).collect();
+        let judged = Judged {
+            plan,
+            repeat: &Repeat::of(plan, false),
+            baseline: baseline.as_ref(),
+            host: &provenance.host,
+            options: &gate,
+            interrupted: None,
+            distrusted: distrusted.clone(),
+        };
+        let mut result = with_baseline(SpecResult::unjudged(plan, paths), baseline.as_ref());
+        result.notes.extend(notes.iter().cloned());
+        let measured = measured(plan, spec, &spec_parts, &shards);
+        result = judged.judge(result, measured);
+        result.by_shard = by_shard(plan, spec, &shards);
+        let mut text = Vec::new();
+        report::console::write_spec(&mut text, &result)
+            .map_err(|err| GateError::Output(anyhow!(err)))?;
+        console
+            .write_all(&text)
+            .map_err(|err| GateError::Output(anyhow!(err)))?;
+        results.push(result);
+    }
+    // An inconclusive merge is not the spec's load: it is no reference for later runs.
+    let recorded = if gate.update_baselines && distrusted.is_none() {
+        record_baselines(paths, &results, &provenance)
+    } else {
+        Ok(Vec::new())
+    };
+    let (written, baseline_error) = match recorded {
+        Ok(files) => (files, None),
+        Err((files, err)) => (files, Some(err)),
+    };
+    let mut result = GateResult::new(provenance, results, written, None);
+    result.distribution = Some(distribution(&shards));
+    write_reports(&result, &gate, console, &Secrets::default()).map_err(GateError::Output)?;
+    match baseline_error {
+        Some(err) => Err(GateError::Output(err)),
+        None => Ok(result),
+    }
+}
+
+/// Every file named, and every `shard-*.json` of every directory named (or of its `shards/`),
+/// parsed; one that is not a shard file is an error naming it.
+fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, ShardFile)>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let nested = input.join("shards");
+            let mut found = shard_files_in(input)?;
+            if found.is_empty() && nested.is_dir() {
+                found = shard_files_in(&nested)?;
+            }
+            if found.is_empty() {
+                bail!("{}: no shard files (shard-*.json) in it", input.display());
+            }
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    if files.is_empty() {
+        bail!("nothing to merge: name shard files or directories holding them");
+    }
+    files
+        .into_iter()
+        .map(|path| {
+            let file = read_shard_file(&path).with_context(|| format!("{}", path.display()))?;
+            Ok((path, file))
+        })
+        .collect()
+}
+
+fn shard_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("shard-") && name.ends_with(".json")
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn read_shard_file(path: &Path) -> anyhow::Result<ShardFile> {
+    let text = std::fs::read_to_string(path).context("cannot read it")?;
+    let file: ShardFile =
+        serde_json::from_str(&text).context("it is not a loadgate shard file (corrupt?)")?;
+    if file.kind != KIND || file.schema_version != SCHEMA_VERSION {
+        bail!(
+            "it is a `{}` file of schema version {}; this loadgate merges `{KIND}` version {SCHEMA_VERSION}",
+            file.kind,
+            file.schema_version
+        );
+    }
+    Ok(file)
+}
+
+/// The files are of one run: the same run id, start, number of shards, loadgate version,
+/// histogram configuration and specs; and no index twice.
+fn check_together(files: &[(PathBuf, ShardFile)]) -> anyhow::Result<()> {
+    let (first_path, first) = &files[0];
+    let specs = |f: &ShardFile| -> Vec<(String, String)> {
+        (f.specs.iter())
+            .map(|s| (s.name.clone(), s.spec_hash.clone()))
+            .collect()
+    };
+    let mut seen: BTreeMap<u32, &PathBuf> = BTreeMap::new();
+    for (path, file) in files {
+        let differs = if file.run.run_id != first.run.run_id {
+            Some(format!(
+                "run id `{}`, not `{}`",
+                file.run.run_id, first.run.run_id
+            ))
+        } else if file.run.start_at != first.run.start_at || file.run.shards != first.run.shards {
+            Some("another start or number of shards".to_owned())
+        } else if file.loadgate_version != first.loadgate_version {
+            Some(format!(
+                "loadgate {}, not {}",
+                file.loadgate_version, first.loadgate_version
+            ))
+        } else if file.histogram != first.histogram {
+            Some(format!(
+                "histograms of {}, not {}",
+                file.histogram, first.histogram
+            ))
+        } else if specs(file) != specs(first) || file.overrides != first.overrides {
+            Some("other specs, spec hashes or overrides".to_owned())
+        } else {
+            None
+        };
+        if let Some(differs) = differs {
+            bail!(
+                "{} does not belong with {}: {differs}",
+                path.display(),
+                first_path.display()
+            );
+        }
+        if file.run.shard().is_none() {
+            bail!(
+                "{}: there is no shard {} of {}",
+                path.display(),
+                file.run.index,
+                file.run.shards
+            );
+        }
+        if let Some(other) = seen.insert(file.run.index, path) {
+            bail!(
+                "{} and {} are both shard {}: merge one file per shard",
+                other.display(),
+                path.display(),
+                file.run.index
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The shards' specs planned again from this checkout (for their `[gate]`), each required to
+/// be the spec the shards ran.
+fn plan_specs(
+    gate: &GateOptions,
+    first: &ShardFile,
+) -> anyhow::Result<Vec<(Plan, Option<Baseline>)>> {
+    let paths = &gate.paths;
+    first
+        .specs
+        .iter()
+        .map(|spec| {
+            let file = paths.root.join(&spec.file);
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read the spec {}", file.display()))?;
+            let plan = plan::build(&file, &text, &paths.root, &gate.overrides, &|_| {
+                Some(ENV_PLACEHOLDER.to_owned())
+            })?;
+            if plan.spec_hash != spec.spec_hash || plan.name != spec.name {
+                bail!(
+                    "{}: the spec changed since the shards ran it (hash {}, the shards' {})",
+                    file.display(),
+                    plan.spec_hash,
+                    spec.spec_hash
+                );
+            }
+            let baseline_file = paths.baseline_file(&plan.name);
+            let baseline = baseline::read(&baseline_file)?;
+            if baseline.is_none() && gate.require_baselines && !gate.update_baselines {
+                bail!(
+                    "no baseline for `{}` ({} is missing) and --require-baselines is set",
+                    plan.name,
+                    baseline_file.display()
+                );
+            }
+            Ok((plan, baseline))
+        })
+        .collect()
+}
+
+/// Every histogram of the file decoded against the plans: nothing skipped.
+fn decode(path: &Path, file: ShardFile, plans: &[Plan]) -> anyhow::Result<Shard> {
+    let parts = (file.specs.iter().zip(plans))
+        .map(|(spec, plan)| {
+            (spec.parts.iter())
+                .map(|part| {
+                    decode_part(part, plan).with_context(|| {
+                        format!("{}: spec `{}`, {}", path.display(), spec.name, part.label)
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Shard { file, parts })
+}
+
+fn decode_part(part: &PartFile, plan: &Plan) -> anyhow::Result<Decoded> {
+    let (measured, warmup) = part.decode_recorders(plan)?;
+    // Histograms configured otherwise than this loadgate's would not add exactly.
+    let expected = HistogramConfig::of(&Recorder::new(0).uncorrected_us);
+    check_recorder(&measured, expected)?;
+    check_recorder(&warmup, expected)?;
+    let series = part.decode_series()?;
+    if let Some((_, _, odd)) =
+        (series.iter()).find(|(_, _, i)| HistogramConfig::of(&i.latency_us) != expected)
+    {
+        bail!(
+            "a series histogram has {}, not {expected}",
+            HistogramConfig::of(&odd.latency_us)
+        );
+    }
+    Ok(Decoded {
+        measured,
+        warmup,
+        schedule: part.schedule.as_ref().map(Schedule::from),
+        series,
+        window: Duration::from_micros(part.window_us),
+        generator: part.generator.clone(),
+    })
+}
+
+/// Why the merged run is not the spec's load (`None` when it is), and the notes to add.
+fn distrust(shards: &[Shard], tolerance: Duration) -> (Option<String>, Vec<String>) {
+    let mut reasons = Vec::new();
+    let mut notes = Vec::new();
+    let run = &shards[0].file.run;
+    let present: Vec<u32> = shards.iter().map(|s| s.file.run.index).collect();
+    let missing: Vec<String> = (1..=run.shards)
+        .filter(|i| !present.contains(i))
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(format!(
+            "shard {} of {} is missing: the merged load is not the spec's",
+            missing.join(", "),
+            run.shards
+        ));
+    }
+    for shard in shards {
+        let file = &shard.file;
+        if file.status != ShardStatus::Complete {
+            reasons.push(format!("shard {} {}", named(file), file.status.describe()));
+        }
+    }
+    match clock_spread(shards) {
+        Err(reason) => reasons.push(reason),
+        Ok(Some((spread, a, b))) if spread > tolerance => reasons.push(format!(
+            "the clocks of shards {a} and {b} may be {} ms apart, more than --clock-tolerance {} ms",
+            spread.as_millis(),
+            tolerance.as_millis()
+        )),
+        Ok(Some((spread, a, b))) if spread > CLOCK_NOTE_AFTER => notes.push(format!(
+            "the clocks of shards {a} and {b} may be {} ms apart (within --clock-tolerance)",
+            spread.as_millis()
+        )),
+        Ok(_) => {}
+    }
+    notes.push(format!(
+        "merged from {} of {} shards of distributed run {}",
+        shards.len(),
+        run.shards,
+        run.run_id
+    ));
+    let reason = (!reasons.is_empty()).then(|| {
+        format!(
+            "{}: the merged data is reported but not judged",
+            reasons.join("; ")
+        )
+    });
+    (reason, notes)
+}
+
+/// "2" or "2 (eu-west)".
+fn named(file: &ShardFile) -> String {
+    match &file.label {
+        Some(label) => format!("{} ({label})", file.run.index),
+        None => file.run.index.to_string(),
+    }
+}
+
+/// The widest gap the shards' clocks may have, and between which shards. Shards of one boot
+/// read one clock: only their simulated skews part them. Others add each clock's kernel error
+/// bound; a clock the kernel does not call synchronized has none, which is a reason itself.
+fn clock_spread(shards: &[Shard]) -> Result<Option<(Duration, u32, u32)>, String> {
+    let mut widest = None;
+    for (i, a) in shards.iter().enumerate() {
+        for b in &shards[i + 1..] {
+            let (a, b) = (&a.file, &b.file);
+            let skew = |f: &ShardFile| f.clock.simulated_skew_ms.unwrap_or(0);
+            let mut gap = Duration::from_millis(skew(a).abs_diff(skew(b)));
+            let same_clock = a.boot_id.is_some() && a.boot_id == b.boot_id;
+            if !same_clock {
+                for f in [a, b] {
+                    match (f.clock.kernel_synced, f.clock.max_error_us) {
+                        (Some(true), Some(error)) => gap += Duration::from_micros(error),
+                        _ => {
+                            return Err(format!(
+                                "shard {}'s clock is not synchronized (kernel NTP state), so its start cannot be compared with shard {}'s on another machine",
+                                named(f),
+                                if f == a { named(b) } else { named(a) }
+                            ));
+                        }
+                    }
+                }
+            }
+            if widest.is_none_or(|(w, _, _)| gap > w) {
+                widest = Some((gap, a.run.index, b.run.index));
+            }
+        }
+    }
+    Ok(widest)
+}
+
+/// The spec's parts, each added up over the shards that ran it, summarized as a single run's
+/// would be. A part no shard ran ends the measurement.
+fn measured(plan: &Plan, spec: usize, parts: &[&Part], shards: &[Shard]) -> Measured {
+    let mut runs = Vec::new();
+    for (k, part) in parts.iter().enumerate() {
+        let ran: Vec<&Decoded> = shards.iter().filter_map(|s| s.parts[spec].get(k)).collect();
+        if ran.is_empty() {
+            break;
+        }
+        let at_step = part.at.map(|at| plan.at_step(at));
+        let part_plan = at_step.as_ref().unwrap_or(plan);
+        let recording = merged_recording(&ran);
+        let step = Step {
+            side: Side::Candidate,
+            at: part.at,
+            number: part.number,
+        };
+        runs.push((step, summarize(part_plan, &recording, &[])));
+    }
+    Measured {
+        runs,
+        failure: None,
+    }
+}
+
+/// The shards' records of one part added exactly into one recording.
+fn merged_recording(ran: &[&Decoded]) -> Recording {
+    let measured: Vec<Recorder> = ran.iter().map(|d| d.measured.clone()).collect();
+    let warmup: Vec<Recorder> = ran.iter().map(|d| d.warmup.clone()).collect();
+    let series: Vec<Vec<(f64, u32, Interval)>> = ran.iter().map(|d| d.series.clone()).collect();
+    let (series, series_histograms) = merge_series(&series);
+    Recording {
+        // The files were checked alike, so the recorders add exactly.
+        measured: merge_recorders(&measured).expect("checked histogram configuration"),
+        warmup: merge_recorders(&warmup).expect("checked histogram configuration"),
+        window: ran.iter().map(|d| d.window).max().unwrap_or_default(),
+        schedule: merge_schedules(ran.iter().filter_map(|d| d.schedule.as_ref())),
+        series,
+        series_histograms,
+    }
+}
+
+/// Each shard's own totals over the spec's parts.
+fn by_shard(plan: &Plan, spec: usize, shards: &[Shard]) -> Vec<ShardTotals> {
+    shards
+        .iter()
+        .filter(|shard| !shard.parts[spec].is_empty())
+        .map(|shard| {
+            let parts = &shard.parts[spec];
+            let measured: Vec<Recorder> = parts.iter().map(|d| d.measured.clone()).collect();
+            let recording = Recording {
+                measured: merge_recorders(&measured).expect("checked histogram configuration"),
+                warmup: Recorder::new(plan.requests.len()),
+                window: parts.iter().map(|d| d.window).sum(),
+                schedule: None,
+                series: Vec::new(),
+                series_histograms: Vec::new(),
+            };
+            let total = summarize(plan, &recording, &[]).total;
+            ShardTotals {
+                index: shard.file.run.index,
+                label: shard.file.label.clone(),
+                requests: total.requests,
+                failures: total.failures,
+                error_rate: total.error_rate,
+                rps: total.rps,
+                latency_us: total.latency_us,
+                generator: parts.last().and_then(|d| d.generator.clone()),
+            }
+        })
+        .collect()
+}
+
+/// What `summary.json` says of the run and its shards.
+fn distribution(shards: &[Shard]) -> Distribution {
+    let run = &shards[0].file.run;
+    let mut facts: Vec<ShardFacts> = shards
+        .iter()
+        .map(|shard| {
+            let file = &shard.file;
+            ShardFacts {
+                index: file.run.index,
+                label: file.label.clone(),
+                status: file.status,
+                host: file.host.clone(),
+                boot_id: file.boot_id.clone(),
+                clock: file.clock.clone(),
+                started_late_us: file.started_late_us,
+            }
+        })
+        .collect();
+    facts.sort_by_key(|f| f.index);
+    Distribution {
+        run_id: run.run_id.clone(),
+        start_at: humantime::format_rfc3339_millis(run.start_at).to_string(),
+        shards_planned: run.shards,
+        shards: facts,
+    }
+}

@@ -1,0 +1,420 @@
+//! Distributed runs (issue 16): shard processes started together with `--shard I/N
+//! --start-at`, each writing its file, and `loadtest merge` judging them as one run. Everything
+//! against one demo service on 127.0.0.1 that the test starts, at light loads, so three shards
+//! and the service fit two cores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use loadgate::{GateResult, SpecSummary};
+use loadgate_tests::{Run, Sandbox, bins};
+
+/// An open-model spec with stages and three request names, no `[service]` (shards need
+/// `--target`).
+fn open_spec(sandbox: &Sandbox) -> PathBuf {
+    sandbox.spec(
+        "spread",
+        r#"name = "spread"
+
+[load]
+model = "open"
+warmup = "1s"
+stages = [{ duration = "2s", rate = 90.0 }, { duration = "3s", rate = 90.0 }]
+
+[[request]]
+name = "home"
+weight = 3
+path = "/"
+
+[[request]]
+name = "status"
+path = "/status"
+
+[[request]]
+name = "health"
+path = "/health"
+
+[gate]
+error_rate = { max = "1%" }
+"#,
+    )
+}
+
+/// `--start-at` this far ahead: every shard process is up and has planned by then.
+fn start_in(ahead: Duration) -> String {
+    let at = SystemTime::now() + ahead;
+    let secs = at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    format!("@{secs}")
+}
+
+/// The command of shard `shard` (`I/N`) writing to `out`.
+fn shard_command(sandbox: &Sandbox, out: &Path, url: &str, spec: &Path, shard: &str) -> Command {
+    let mut command = Command::new(&bins().xtask);
+    command
+        .args(["loadtest", "--no-build", "--baselines"])
+        .arg(sandbox.baselines())
+        .arg("--out")
+        .arg(out)
+        .args(["--target", url, "--shard", shard])
+        .arg(spec)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs the given shards of one run in parallel, all starting at `start_at`, and waits for
+/// them; each answers its run.
+fn run_shards(commands: Vec<Command>) -> Vec<Run> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut command| command.spawn().expect("a shard starts"))
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("a shard ends");
+            Run {
+                code: output.status.code(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }
+        })
+        .collect()
+}
+
+/// `loadtest merge INPUTS…` with the sandbox's baselines, reporting into `out`.
+fn merge(sandbox: &Sandbox, out: &Path, inputs: &[&Path], extra: &[&str]) -> Run {
+    let mut command = Command::new(&bins().xtask);
+    command
+        .args(["loadtest", "merge", "--baselines"])
+        .arg(sandbox.baselines())
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .args(inputs)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_ACTIONS");
+    sandbox.run_command(&mut command)
+}
+
+fn summary_in(out: &Path) -> GateResult {
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json is a GateResult")
+}
+
+fn spec_summary_in(out: &Path) -> SpecSummary {
+    summary_in(out).specs[0]
+        .summary
+        .clone()
+        .expect("a measured spec")
+}
+
+/// Judged requests, in total and per name.
+fn counts(summary: &SpecSummary) -> Vec<(String, u64)> {
+    std::iter::once(("total".to_owned(), summary.total.requests))
+        .chain(
+            summary
+                .requests
+                .iter()
+                .map(|(n, m)| (n.clone(), m.requests)),
+        )
+        .collect()
+}
+
+#[test]
+fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let spec = open_spec(&sandbox);
+    let spec_arg = spec.to_str().unwrap();
+
+    let plain = sandbox.run(&["--target", &service.url, spec_arg]);
+    plain.expect_code(0);
+    let plain = spec_summary_in(&sandbox.out());
+
+    let out = sandbox.path().join("three");
+    let start_at = start_in(Duration::from_secs(4));
+    let shards = run_shards(
+        (1..=3)
+            .map(|i| {
+                let mut command =
+                    shard_command(&sandbox, &out, &service.url, &spec, &format!("{i}/3"));
+                command.args(["--start-at", &start_at]);
+                command
+            })
+            .collect(),
+    );
+    for shard in &shards {
+        shard.expect_code(0);
+        assert!(shard.stdout.contains("(unjudged)"), "{}", shard.stdout);
+    }
+    let merged_out = sandbox.path().join("merged");
+    merge(&sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
+    let merged = spec_summary_in(&merged_out);
+    assert_eq!(counts(&merged), counts(&plain), "merged vs plain");
+    assert_eq!(
+        merged.schedule.as_ref().map(|s| s.sent),
+        plain.schedule.as_ref().map(|s| s.sent)
+    );
+    let result = summary_in(&merged_out);
+    let distribution = result.distribution.expect("the merged run's shards");
+    assert_eq!(distribution.shards.len(), 3);
+    let by_shard = &result.specs[0].by_shard;
+    let sum: u64 = by_shard.iter().map(|s| s.requests).sum();
+    assert_eq!((by_shard.len(), sum), (3, merged.total.requests));
+
+    // --shard 1/1 without --start-at: a plain run that writes its file instead of judging.
+    let single = sandbox.path().join("single");
+    let run = run_shards(vec![shard_command(
+        &sandbox,
+        &single,
+        &service.url,
+        &spec,
+        "1/1",
+    )]);
+    run[0].expect_code(0);
+    let single_out = sandbox.path().join("single-merged");
+    merge(&sandbox, &single_out, &[&single], &[]).expect_code(0);
+    assert_eq!(counts(&spec_summary_in(&single_out)), counts(&plain));
+}
+
+#[test]
+fn missing_late_foreign_and_corrupt_shards_are_named_and_write_no_baseline() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let spec = open_spec(&sandbox);
+    let planted = sandbox.plant_baseline("spread");
+
+    // Shards 1 and 3 of 3: shard 2 never ran.
+    let out = sandbox.path().join("partial");
+    let start_at = start_in(Duration::from_secs(4));
+    let shards = run_shards(
+        ["1/3", "3/3"]
+            .into_iter()
+            .map(|shard| {
+                let mut command = shard_command(&sandbox, &out, &service.url, &spec, shard);
+                command.args(["--start-at", &start_at]);
+                command
+            })
+            .collect(),
+    );
+    shards.iter().for_each(|shard| {
+        shard.expect_code(0);
+    });
+    let shards_dir = out.join("shards");
+    let merged_out = sandbox.path().join("merged");
+    let run = merge(
+        &sandbox,
+        &merged_out,
+        &[&shards_dir],
+        &["--update-baselines"],
+    );
+    run.expect_code(4);
+    assert!(
+        run.stdout.contains("shard 2 of 3 is missing"),
+        "{}",
+        run.stdout
+    );
+    sandbox.assert_baseline_untouched("spread", &planted);
+    let result = summary_in(&merged_out);
+    assert!(result.baselines_updated.is_empty());
+    let reported = result.specs[0]
+        .summary
+        .as_ref()
+        .expect("data still reported");
+    assert!(reported.total.requests > 0);
+
+    // A shard ready after its start sends nothing, says so, and exits 4.
+    let served = || -> u64 {
+        let counts: serde_json::Value =
+            serde_json::from_str(&service.get("/debug/protocols")).unwrap();
+        counts["http1"].as_u64().unwrap()
+    };
+    let before = served();
+    let late_out = sandbox.path().join("late");
+    let mut late = shard_command(&sandbox, &late_out, &service.url, &spec, "2/3");
+    late.args(["--start-at", "@1000000000"]);
+    let late = &run_shards(vec![late])[0];
+    late.expect_code(4);
+    assert!(late.stdout.contains("sends nothing"), "{}", late.stdout);
+    // At most the second count's own request.
+    assert!(served() <= before + 1, "the late shard sent requests");
+    let late_file = late_out.join("shards/shard-2-of-3.json");
+    let late_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&late_file).unwrap()).unwrap();
+    assert_eq!(late_json["status"], "missed_start");
+    assert_eq!(late_json["specs"][0]["parts"], serde_json::json!([]));
+
+    // A file of another run beside this run's: bad input naming it.
+    let first = shards_dir.join("shard-1-of-3.json");
+    let run = merge(&sandbox, &merged_out, &[&first, &late_file], &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("shard-2-of-3.json does not belong"),
+        "{}",
+        run.stderr
+    );
+
+    // A corrupt histogram, and a file cut short: bad input naming the file.
+    let text = std::fs::read_to_string(&first).unwrap();
+    let corrupt = sandbox.path().join("corrupt/shard-1-of-3.json");
+    std::fs::create_dir_all(corrupt.parent().unwrap()).unwrap();
+    let histogram = text.find("\"histogram\": \"").unwrap() + "\"histogram\": \"".len();
+    let broken = format!("{}!!{}", &text[..histogram], &text[histogram + 2..]);
+    std::fs::write(&corrupt, broken).unwrap();
+    let run = merge(&sandbox, &merged_out, &[&corrupt], &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("corrupt/shard-1-of-3.json") && run.stderr.contains("histogram"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(&corrupt, &text[..text.len() / 2]).unwrap();
+    let run = merge(&sandbox, &merged_out, &[&corrupt], &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("corrupt/shard-1-of-3.json"),
+        "{}",
+        run.stderr
+    );
+    sandbox.assert_baseline_untouched("spread", &planted);
+}
+
+#[test]
+fn a_shard_file_never_holds_a_secret_from_the_environment() {
+    const VAR: &str = "LOADGATE_E2E_SHARD_SECRET";
+    const SECRET: &str = "s3cr3t-shard-token-42";
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    // The echo's answer holds the secret and fails its expectation, so the file's error
+    // examples quote it.
+    let spec = sandbox.spec(
+        "secret",
+        &format!(
+            r#"name = "secret"
+
+[load]
+users = 2
+think_time = "5ms"
+duration = "1s"
+
+[defaults]
+headers = {{ X-Api-Key = "${{env.{VAR}}}" }}
+
+[[request]]
+name = "echo"
+method = "POST"
+path = "/echo"
+body = "key=${{env.{VAR}}}"
+expect = {{ body_contains = "never-in-the-answer" }}
+"#
+        ),
+    );
+    let out = sandbox.path().join("secret");
+    let mut command = shard_command(&sandbox, &out, &service.url, &spec, "1/1");
+    command.env(VAR, SECRET);
+    let run = &run_shards(vec![command])[0];
+    run.expect_code(0);
+    assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET));
+    let text = std::fs::read_to_string(out.join("shards/shard-1-of-1.json")).unwrap();
+    assert!(
+        text.contains("key=***"),
+        "the example is in the file, redacted"
+    );
+    assert!(!text.contains(SECRET), "the shard file holds the secret");
+}
+
+/// A short open-model spec for the fault tests: 40 requests/s for `duration`, after a warmup
+/// that takes the connections' set-up out of the judged sends.
+fn short_spec(sandbox: &Sandbox, duration: &str) -> PathBuf {
+    sandbox.spec(
+        "short",
+        &format!(
+            "name = \"short\"\n\n[load]\nmodel = \"open\"\nrate = 40.0\nwarmup = \"1s\"\nduration = \"{duration}\"\n\n\
+             [[request]]\nname = \"home\"\npath = \"/\"\n"
+        ),
+    )
+}
+
+#[test]
+fn a_shard_stopped_by_sigterm_writes_its_partial_file_and_the_merge_is_inconclusive() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let spec = short_spec(&sandbox, "20s");
+    let out = sandbox.path().join("stopped");
+    let child = shard_command(&sandbox, &out, &service.url, &spec, "1/1")
+        .spawn()
+        .expect("a shard starts");
+    // Before or during its part, the signal is an interrupt either way.
+    std::thread::sleep(Duration::from_secs(2));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let file = out.join("shards/shard-1-of-1.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["status"], "interrupted");
+    let run = merge(&sandbox, &sandbox.out(), &[&file], &[]);
+    run.expect_code(4);
+    assert!(
+        run.stdout.contains("shard 1 was interrupted"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_shard_clock_skewed_by_400_ms_makes_the_merge_inconclusive() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let spec = short_spec(&sandbox, "2s");
+    let out = sandbox.path().join("skewed");
+    let start_at = start_in(Duration::from_secs(4));
+    let shards = run_shards(
+        ["1/2", "2/2"]
+            .into_iter()
+            .map(|shard| {
+                let mut command = shard_command(&sandbox, &out, &service.url, &spec, shard);
+                command.args(["--start-at", &start_at]);
+                if shard == "2/2" {
+                    command
+                        .env("LOADGATE_TEST_SEAMS", "1")
+                        .env("LOADGATE_TEST_CLOCK_SKEW_MS", "400");
+                }
+                command
+            })
+            .collect(),
+    );
+    shards.iter().for_each(|shard| {
+        shard.expect_code(0);
+    });
+    let second = std::fs::read_to_string(out.join("shards/shard-2-of-2.json")).unwrap();
+    assert!(second.contains("\"simulated_skew_ms\": 400"), "{second}");
+    let run = merge(&sandbox, &sandbox.out(), &[&out], &[]);
+    run.expect_code(4);
+    assert!(
+        run.stdout.contains("shards 1 and 2 may be 400 ms apart"),
+        "{}",
+        run.stdout
+    );
+    // Within a wider tolerance, the same files merge and are judged.
+    merge(
+        &sandbox,
+        &sandbox.out(),
+        &[&out],
+        &["--clock-tolerance", "500ms"],
+    )
+    .expect_code(0);
+}
