@@ -64,6 +64,7 @@ fn keep_schedule(
     runtime: &Handle,
 ) {
     pace::fine_timer_slack();
+    pace::raise_priority();
     let mut pacer = pace::Pacer::default();
     let stopped = || *stop.borrow();
     let mut buffers = Buffers::default();
@@ -112,6 +113,7 @@ fn keep_schedule(
         let on_time = if early {
             pace::sleep_until((intended - lead).into_std(), stopped)
         } else {
+            senders.ease_lead();
             pacer.wait_until(intended.into_std(), stopped)
         };
         if !on_time || !hand_over(shared, senders, runtime, (due, early), &stopped) {
@@ -189,7 +191,7 @@ struct Senders {
 }
 
 /// The lead's bounds and start, and how early a sender should be ready: a margin for the spin.
-const LEAD_MIN: Duration = Duration::from_micros(100);
+const LEAD_MIN: Duration = Duration::from_micros(50);
 const LEAD_MAX: Duration = Duration::from_micros(500);
 const LEAD_START: Duration = Duration::from_micros(250);
 const READY_AHEAD: Duration = Duration::from_micros(30);
@@ -242,13 +244,24 @@ impl Senders {
         Duration::from_nanos(self.lead_ns.load(Ordering::Relaxed))
     }
 
+    /// A request of a dense schedule went without a lead: the lead eases back towards its
+    /// minimum, so that a lead grown by a few late wake-ups does not keep a schedule that is
+    /// sparse enough from handing requests over early for good.
+    fn ease_lead(&self) {
+        let lead = self.lead();
+        let next = lead - (lead - LEAD_MIN.min(lead)) / 256;
+        self.lead_ns
+            .store(next.as_nanos() as u64, Ordering::Relaxed);
+    }
+
     /// A sender handed a request early was ready to write it at `ready`: a lead that left less
-    /// than [`READY_AHEAD`] grows at once by what was missing; one that left more shrinks slowly,
-    /// so it follows the worst recent wake-ups, and the spin it costs stays short.
+    /// than [`READY_AHEAD`] grows at once by what was missing; one that left more shrinks by a
+    /// sixteenth of the excess, so it follows the recent worst wake-ups, and the spin it costs
+    /// stays short.
     fn learn_lead(&self, intended: Instant, ready: Instant) {
         let lead = self.lead();
         let next = match intended.checked_duration_since(ready) {
-            Some(ahead) if ahead >= READY_AHEAD => lead - (ahead - READY_AHEAD).min(lead) / 64,
+            Some(ahead) if ahead >= READY_AHEAD => lead - (ahead - READY_AHEAD).min(lead) / 16,
             Some(ahead) => lead + (READY_AHEAD - ahead),
             None => lead + (ready - intended) + READY_AHEAD,
         };
@@ -452,13 +465,17 @@ mod tests {
         assert_eq!(senders.lead(), LEAD_START + 120 * US + READY_AHEAD);
         let before = senders.lead();
         senders.learn_lead(intended, intended - before);
-        assert!(senders.lead() < before && senders.lead() > before - 10 * US);
+        assert!(senders.lead() < before && senders.lead() > before - 30 * US);
         for _ in 0..1_000 {
             senders.learn_lead(intended, intended - senders.lead());
         }
         assert_eq!(senders.lead(), LEAD_MIN);
         senders.learn_lead(intended, intended + Duration::from_secs(1));
         assert_eq!(senders.lead(), LEAD_MAX);
+        for _ in 0..5_000 {
+            senders.ease_lead();
+        }
+        assert!(senders.lead() < LEAD_MIN + 5 * US, "{:?}", senders.lead());
     }
 
     #[test]
