@@ -333,11 +333,21 @@ impl PlanArgs {
             label: None,
             clock: WallClock::default(),
         });
+        // Before planning: a missing output file is a wrong command line, like a wrong spec.
+        let github_output = (self.github_output)
+            .then(|| std::env::var_os("GITHUB_OUTPUT").map(PathBuf::from))
+            .map(|file| {
+                file.ok_or_else(|| {
+                    GateError::BadInput(anyhow::anyhow!(
+                        "--github-output: $GITHUB_OUTPUT is not set (GitHub Actions sets it in a step)"
+                    ))
+                })
+            })
+            .transpose()?;
         let plan = plan_distributed(&options).map_err(GateError::BadInput)?;
-        let outputs = github_outputs(&plan);
         print_plan(&plan);
-        if self.github_output {
-            append_github_output(&outputs).map_err(GateError::Output)?;
+        if let Some(file) = github_output {
+            append_github_output(&file, &github_outputs(&plan)).map_err(GateError::Output)?;
         }
         Ok(Exit::Passed)
     }
@@ -397,15 +407,12 @@ fn print_plan(plan: &DistributedPlan) {
     );
 }
 
-/// Appends `outputs` to the file `$GITHUB_OUTPUT` names.
-fn append_github_output(outputs: &str) -> anyhow::Result<()> {
-    let Some(file) = std::env::var_os("GITHUB_OUTPUT") else {
-        bail!("--github-output: $GITHUB_OUTPUT is not set (it is inside a GitHub Actions step)");
-    };
+/// Appends `outputs` to `file`, the one `$GITHUB_OUTPUT` names.
+fn append_github_output(file: &Path, outputs: &str) -> anyhow::Result<()> {
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&file)
+        .open(file)
         .with_context(|| format!("cannot open $GITHUB_OUTPUT ({})", file.display()))?;
     std::io::Write::write_all(&mut out, outputs.as_bytes())
         .with_context(|| format!("cannot write $GITHUB_OUTPUT ({})", file.display()))
