@@ -70,7 +70,10 @@ pub use cli::app::{Cli, CliCommand};
 pub use cli::init::InitArgs;
 pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
-pub use cli::{AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, MergeArgs, RunArgs};
+pub use cli::{
+    AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, MergeArgs, OverrideArgs, PlanArgs,
+    RunArgs,
+};
 pub use judge::checks::{Check, CheckKind, CheckOutcome};
 pub use judge::pairs::PairRatios;
 pub use judge::verdict::{GateResult, SpecResult, Verdict};

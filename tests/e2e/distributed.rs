@@ -418,3 +418,98 @@ fn a_shard_clock_skewed_by_400_ms_makes_the_merge_inconclusive() {
     )
     .expect_code(0);
 }
+
+/// `loadtest plan` with `args`, outside GitHub Actions.
+fn plan(args: &[&str]) -> Command {
+    let mut command = Command::new(&bins().xtask);
+    command
+        .args(["loadtest", "plan"])
+        .args(args)
+        .env_remove("GITHUB_OUTPUT");
+    command
+}
+
+#[test]
+fn plan_prints_what_the_shards_share_writes_it_for_github_and_refuses_idle_shards() {
+    let sandbox = Sandbox::new();
+    let spec = short_spec(&sandbox, "1s");
+    let spec_arg = spec.to_str().unwrap();
+
+    // A step's earlier outputs stay: the plan appends.
+    let github_output = sandbox.path().join("github-output");
+    std::fs::write(&github_output, "earlier=kept\n").unwrap();
+    let before = SystemTime::now();
+    let run = sandbox.run_command(
+        plan(&[spec_arg, "--shards", "3", "--lead", "90s"])
+            .arg("--github-output")
+            .env("GITHUB_OUTPUT", &github_output),
+    );
+    run.expect_code(0);
+    let written = std::fs::read_to_string(&github_output).unwrap();
+    let lines: Vec<&str> = written.lines().collect();
+    assert_eq!(lines.len(), 5, "{written}");
+    assert_eq!(lines[0], "earlier=kept");
+    let start_at = lines[1].strip_prefix("start_at=").expect(&written);
+    let run_id = lines[2].strip_prefix("run_id=").expect(&written);
+    assert_eq!(lines[3], "matrix=[1,2,3]");
+    // 1 s warmup + 1 s + the 10 s default request timeout and 2 s of grace.
+    assert_eq!(lines[4], "timeline_seconds=14");
+    // Whole seconds in UTC, the lead from now.
+    assert!(
+        start_at.ends_with('Z') && !start_at.contains('.'),
+        "{start_at}"
+    );
+    let start = humantime::parse_rfc3339(start_at).expect(start_at);
+    let lead = start.duration_since(before).unwrap();
+    assert!(
+        lead >= Duration::from_secs(89) && lead <= Duration::from_secs(100),
+        "{lead:?}"
+    );
+    for shown in [start_at, run_id, "[1,2,3]", "14 s"] {
+        assert!(run.stdout.contains(shown), "{shown} not in\n{}", run.stdout);
+    }
+
+    // The default run id is the one every shard computes: a 1-shard run started where the
+    // plan says writes it.
+    let service = sandbox.start_demo(&[]);
+    let run = sandbox.run_command(&mut plan(&[spec_arg, "--shards", "1", "--lead", "5s"]));
+    run.expect_code(0);
+    let field = |name: &str| -> String {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name));
+        let line = line.unwrap_or_else(|| panic!("no {name} in\n{}", run.stdout));
+        line.split_whitespace().nth(1).unwrap().to_owned()
+    };
+    let (start_at, run_id) = (field("start_at:"), field("run_id:"));
+    let out = sandbox.path().join("one");
+    let shard = run_shards(vec![{
+        let mut command = shard_command(&sandbox, &out, &service.url, &spec, "1/1");
+        command.args(["--start-at", &start_at]);
+        command
+    }]);
+    shard[0].expect_code(0);
+    let file = std::fs::read_to_string(out.join("shards/shard-1-of-1.json")).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(file["run"]["run_id"], run_id.as_str());
+
+    // Two users cannot make five shards: refused before any runner is spent, and no output.
+    let closed = sandbox.spec(
+        "pair",
+        "name = \"pair\"\n\n[load]\nusers = 2\nduration = \"1s\"\n\n[[request]]\nname = \"home\"\npath = \"/\"\n",
+    );
+    std::fs::write(&github_output, "").unwrap();
+    let run = sandbox.run_command(
+        plan(&[closed.to_str().unwrap(), "--shards", "5", "--github-output"])
+            .env("GITHUB_OUTPUT", &github_output),
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("5 shards for 2 users: shards 3–5 would send nothing"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&github_output).unwrap(), "");
+}

@@ -11,6 +11,7 @@ mod faults;
 mod gate;
 mod github;
 mod history;
+mod manifests;
 mod open_model;
 mod progress;
 mod report_html;

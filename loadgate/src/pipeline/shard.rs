@@ -20,6 +20,7 @@ use crate::pipeline::measure::{Context, record_load};
 use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, interrupted_by, plan_all};
 use crate::plan::Plan;
 use crate::plan::secret::Secrets;
+use crate::plan::shard::ShardOf;
 use crate::plan::timeline::{self, Part, timeline};
 use crate::run::Counters;
 use crate::run::record::Recorder;
@@ -119,14 +120,65 @@ fn check_options<'a>(options: &'a GateOptions, shard: &ShardRun) -> anyhow::Resu
 /// Every spec planned whole, then the shard's part of it; a spec no shard count can split is
 /// refused here, before any load.
 fn plan_shard(options: &GateOptions, shard: &ShardRun) -> anyhow::Result<Vec<Plan>> {
-    let planned = plan_all(options)?;
-    planned
+    let whole: Vec<Plan> = plan_all(options)?
         .into_iter()
-        .map(|(plan, _)| {
-            plan.sharded(shard.shard)
-                .with_context(|| format!("{}: --shard {}", plan.file.display(), shard.shard))
+        .map(|(plan, _)| plan)
+        .collect();
+    shard_of(&whole, shard.shard)
+}
+
+/// The shard's part of every whole plan, or why a plan cannot be split that way.
+fn shard_of(whole: &[Plan], shard: ShardOf) -> anyhow::Result<Vec<Plan>> {
+    whole
+        .iter()
+        .map(|plan| {
+            plan.sharded(shard)
+                .with_context(|| format!("{}: --shard {shard}", plan.file.display()))
         })
         .collect()
+}
+
+/// What `loadtest plan` hands a CI engine before it starts N runners.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistributedPlan {
+    /// Spec names, in the timeline's order.
+    pub specs: Vec<String>,
+    pub shards: u32,
+    pub start_at: SystemTime,
+    /// The given `--run-id`, else the one every shard computes by default.
+    pub run_id: String,
+    /// Rounds and sweep steps on the shared timeline.
+    pub parts: usize,
+    /// When the last part has surely ended, from the start.
+    pub length: Duration,
+}
+
+/// Plans every spec for each of the N shards of `options.shard` (shard 1/N, with the shared
+/// start) as each shard will, so a spec that cannot be split is refused (exit 2) before any
+/// runner is spent.
+pub fn plan_distributed(options: &GateOptions) -> anyhow::Result<DistributedPlan> {
+    let shard = (options.shard.as_ref()).context("a distributed plan needs its shards")?;
+    let whole: Vec<Plan> = plan_all(options)?
+        .into_iter()
+        .map(|(plan, _)| plan)
+        .collect();
+    let shards = shard.shard.count();
+    // Every shard's refusals, as each shard would meet them.
+    for each in ShardOf::all(shards) {
+        shard_of(&whole, each)?;
+    }
+    // Every shard computes the same timeline; the first's stands for all.
+    let plans = shard_of(&whole, shard.shard)?;
+    let start_at = shard.start_at.unwrap_or_else(|| shard.clock.now());
+    let parts = timeline(&plans);
+    Ok(DistributedPlan {
+        specs: plans.iter().map(|plan| plan.name.clone()).collect(),
+        shards,
+        start_at,
+        run_id: (shard.run_id.clone()).unwrap_or_else(|| default_run_id(&plans, shards, start_at)),
+        parts: parts.len(),
+        length: timeline::total(&parts),
+    })
 }
 
 /// The target accepts a TCP connection: a shard that cannot reach it sends nothing (exit 3).
@@ -151,7 +203,8 @@ fn new_file(
     start_at: SystemTime,
 ) -> ShardFile {
     let paths = &options.paths;
-    let run_id = (shard.run_id.clone()).unwrap_or_else(|| default_run_id(plans, shard, start_at));
+    let run_id = (shard.run_id.clone())
+        .unwrap_or_else(|| default_run_id(plans, shard.shard.count(), start_at));
     ShardFile {
         kind: KIND.to_owned(),
         schema_version: SCHEMA_VERSION,
@@ -188,13 +241,13 @@ fn new_file(
 }
 
 /// A hash of what every shard of one run shares: the specs, the number of shards, the start.
-fn default_run_id(plans: &[Plan], shard: &ShardRun, start_at: SystemTime) -> String {
+fn default_run_id(plans: &[Plan], shards: u32, start_at: SystemTime) -> String {
     let mut hasher = Sha256::new();
     for plan in plans {
         hasher.update(plan.spec_hash.as_bytes());
         hasher.update([0]);
     }
-    hasher.update(shard.shard.count().to_le_bytes());
+    hasher.update(shards.to_le_bytes());
     let since_epoch = start_at.duration_since(SystemTime::UNIX_EPOCH);
     hasher.update(since_epoch.unwrap_or_default().as_nanos().to_le_bytes());
     let digest = hasher.finalize();
