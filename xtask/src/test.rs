@@ -36,7 +36,7 @@ struct Tool {
     needed_by: &'static str,
 }
 
-const TOOLS: [Tool; 2] = [
+const TOOLS: [Tool; 4] = [
     Tool {
         names: &["chromium", "chromium-browser", "google-chrome"],
         package: "chromium",
@@ -47,6 +47,17 @@ const TOOLS: [Tool; 2] = [
         // util-linux's `script`, which Debian ships in bsdutils.
         package: "bsdutils",
         needed_by: "tests/e2e/progress.rs runs the gate on a pseudo-terminal from `script`",
+    },
+    Tool {
+        names: &["ip"],
+        package: "iproute2",
+        needed_by: "tests/e2e/distributed.rs puts shards in network namespaces joined by veth pairs",
+    },
+    Tool {
+        // `unshare` and `nsenter` ship together.
+        names: &["nsenter"],
+        package: "util-linux",
+        needed_by: "tests/e2e/distributed.rs holds its network namespaces in a private mount namespace",
     },
 ];
 
