@@ -119,8 +119,10 @@ def throughput(n, url, spec, work, args):
     cpu = run_shards(n, url, spec, out, args)
     merged, wall, merge_cpu, rss = merge(out / "shards", work / f"merged-{n}")
     total = merged["summary"]["total"]
+    # The shards' CPU covers their warmup too.
+    sent = total["requests"] + merged["summary"]["warmup"]["requests"]
     return {"rps": total["rps"], "p50": total["latency_us"]["p50"], "requests": total["requests"],
-            "failures": total["failures"], "cpu_us": cpu / max(total["requests"], 1) * 1e6,
+            "failures": total["failures"], "cpu_us": cpu / max(sent, 1) * 1e6,
             "merge_s": wall, "merge_cpu_s": merge_cpu, "merge_rss": rss}
 
 
@@ -191,7 +193,11 @@ def main():
         report(results, args)
         if args.synthetic:
             files, size = synthesize(url, work, args)
-            runs = [merge(files, work / "merged-synthetic")[1:] for _ in range(args.rounds)]
+            merges = [merge(files, work / "merged-synthetic") for _ in range(args.rounds)]
+            points = len(merges[0][0]["summary"]["series"])
+            if points != args.minutes * 60:
+                sys.exit(f"the synthetic merge has {points} series points, not {args.minutes * 60}")
+            runs = [m[1:] for m in merges]
             print(f"\nmerge of {args.synthetic} synthetic shard files of a {args.minutes}-minute spec "
                   f"({args.minutes * 60} series points each, {size / 2**20:.1f} MiB in all): wall "
                   f"{statistics.median(r[0] for r in runs):.2f} s, CPU {statistics.median(r[1] for r in runs):.2f} s, "
