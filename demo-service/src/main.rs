@@ -1,6 +1,7 @@
 //! demo-service: a real HTTP service standing in for our users' APIs.
 //!
-//! It listens on 127.0.0.1 only. Its knobs let tests and users inject a regression for real, so the
+//! It listens on 127.0.0.1 unless `--address` names another local address (a test putting it in a
+//! network namespace of its own does). Its knobs let tests and users inject a regression for real, so the
 //! gate is exercised against a service that actually got slower (`--delay`), worse (`--fail-rate`),
 //! hungrier (`--leak-per-request`) or costlier (`--cpu-per-request`). `--workers N` makes it a
 //! supervisor of N worker processes sharing the port, like gunicorn with `-w N`.
@@ -31,9 +32,13 @@ mod transport;
 #[derive(Parser, Debug)]
 #[command(about = "A demo HTTP service for loadgate")]
 struct Args {
-    /// Port to listen on (127.0.0.1 only); 0 picks a free one.
+    /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// The local IPv4 address to listen on: loopback unless a test gives the service an address
+    /// of its own (inside a network namespace that only the test's shards can reach).
+    #[arg(long, default_value_t = Ipv4Addr::LOCALHOST)]
+    address: Ipv4Addr,
     /// Extra latency added to every response, e.g. "20ms".
     #[arg(long, env = "DEMO_SERVICE_DELAY", value_parser = humantime::parse_duration, default_value = "0s")]
     delay: Duration,
@@ -189,14 +194,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         return supervise(&args).await;
     }
     if args.garbage {
-        return serve_garbage(args.port).await;
+        return serve_garbage(args.address, args.port).await;
     }
     let app = app(&args)?;
     // Read before listening, so a bad certificate or key fails the start, not the first client.
     let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
     let transport = transport::Transport::new(tls, args.http2)?;
-    let listener = listen(args.port, args.reuse_port)
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let listener = listen(args.address, args.port, args.reuse_port)
+        .with_context(|| format!("cannot listen on {}:{}", args.address, args.port))?;
     let addr = listener.local_addr()?;
     match transport {
         None => {
@@ -266,10 +271,10 @@ fn app(args: &Args) -> anyhow::Result<Router> {
 }
 
 /// `--garbage`: every connection gets a line that is not HTTP, then is closed.
-async fn serve_garbage(port: u16) -> anyhow::Result<()> {
+async fn serve_garbage(address: Ipv4Addr, port: u16) -> anyhow::Result<()> {
     use tokio::io::AsyncWriteExt as _;
-    let listener =
-        listen(port, false).with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let listener = listen(address, port, false)
+        .with_context(|| format!("cannot listen on {address}:{port}"))?;
     println!(
         "demo-service listening on http://{} (answering garbage)",
         listener.local_addr()?
@@ -291,11 +296,15 @@ async fn serve_garbage(port: u16) -> anyhow::Result<()> {
     }
 }
 
-fn listen(port: u16, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
+fn listen(
+    address: Ipv4Addr,
+    port: u16,
+    reuse_port: bool,
+) -> std::io::Result<tokio::net::TcpListener> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.set_reuseport(reuse_port)?;
-    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    socket.bind(SocketAddr::from((address, port)))?;
     socket.listen(1024)
 }
 
@@ -304,13 +313,15 @@ fn listen(port: u16, reuse_port: bool) -> std::io::Result<tokio::net::TcpListene
 async fn supervise(args: &Args) -> anyhow::Result<()> {
     let port = match args.port {
         // Workers need one port to share: take a free one now.
-        0 => std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        0 => std::net::TcpListener::bind((args.address, 0))?
             .local_addr()?
             .port(),
         port => port,
     };
     let exe = std::env::current_exe().context("cannot find this program to start workers")?;
     let mut worker_args: Vec<String> = vec![
+        "--address".into(),
+        args.address.to_string(),
         "--port".into(),
         port.to_string(),
         "--reuse-port".into(),
@@ -373,8 +384,8 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
         });
     }
     println!(
-        "demo-service supervising {} workers on 127.0.0.1:{port}",
-        args.workers
+        "demo-service supervising {} workers on {}:{port}",
+        args.workers, args.address
     );
     tokio::select! {
         () = shutdown_signal() => {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use loadgate::{GateResult, SpecSummary};
-use loadgate_tests::{Run, Sandbox, bins};
+use loadgate_tests::{Network, Run, SERVICE_IP, Sandbox, bins};
 
 /// An open-model spec with stages and three request names, no `[service]` (shards need
 /// `--target`).
@@ -41,28 +41,107 @@ error_rate = { max = "1%" }
     )
 }
 
-/// `--start-at` this far ahead: every shard process is up and has planned by then.
+/// `--start-at` at least this far ahead: every shard process is up and has planned by then.
 fn start_in(ahead: Duration) -> String {
     let at = SystemTime::now() + ahead;
-    let secs = at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    // Rounded up to whole seconds, not down, which would eat up to a second of `ahead`.
+    let secs = at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 1;
     format!("@{secs}")
 }
 
-/// The command of shard `shard` (`I/N`) writing to `out`.
-fn shard_command(sandbox: &Sandbox, out: &Path, url: &str, spec: &Path, shard: &str) -> Command {
-    let mut command = Command::new(&bins().xtask);
+/// Where a process of a test runs: on this host, or in a namespace of a [`Network`], where the
+/// service is not on loopback.
+#[derive(Debug, Clone, Copy)]
+enum Host<'a> {
+    Local,
+    Namespace(&'a Network, &'a str),
+}
+
+impl Host<'_> {
+    fn command(self, program: &Path) -> Command {
+        match self {
+            Host::Local => Command::new(program),
+            Host::Namespace(network, namespace) => network.command(namespace, program),
+        }
+    }
+}
+
+/// `loadtest SPEC` on `host` against `url` with the sandbox's baselines, writing to `out`.
+fn loadtest_on(host: Host, sandbox: &Sandbox, out: &Path, url: &str, spec: &Path) -> Command {
+    let mut command = host.command(&bins().xtask);
     command
         .args(["loadtest", "--no-build", "--baselines"])
         .arg(sandbox.baselines())
         .arg("--out")
         .arg(out)
-        .args(["--target", url, "--shard", shard])
+        .args(["--target", url])
         .arg(spec)
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("GITHUB_ACTIONS")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Host::Namespace(..) = host {
+        command.arg("--allow-remote");
+    }
     command
+}
+
+/// The command of shard `shard` (`I/N`) writing to `out`.
+fn shard_command(sandbox: &Sandbox, out: &Path, url: &str, spec: &Path, shard: &str) -> Command {
+    shard_on(Host::Local, sandbox, out, url, spec, shard)
+}
+
+fn shard_on(
+    host: Host,
+    sandbox: &Sandbox,
+    out: &Path,
+    url: &str,
+    spec: &Path,
+    shard: &str,
+) -> Command {
+    let mut command = loadtest_on(host, sandbox, out, url, spec);
+    command.args(["--shard", shard]);
+    command
+}
+
+/// Shards 1..=N of N (N = `hosts.len()`), shard I on `hosts[I-1]`, writing to `out`, started
+/// together at one `--start-at` a few seconds ahead; answers their runs.
+fn run_all_shards(
+    hosts: &[Host],
+    sandbox: &Sandbox,
+    out: &Path,
+    url: &str,
+    spec: &Path,
+) -> Vec<Run> {
+    let start_at = start_in(Duration::from_secs(4));
+    let n = hosts.len();
+    run_shards(
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let mut command =
+                    shard_on(*host, sandbox, out, url, spec, &format!("{}/{n}", i + 1));
+                command.args(["--start-at", &start_at]);
+                command
+            })
+            .collect(),
+    )
+}
+
+/// Every shard ran its part on schedule (exit 0) and judged nothing.
+#[track_caller]
+fn assert_complete(shards: &[Run]) {
+    for shard in shards {
+        shard.expect_code(0);
+        assert!(shard.stdout.contains("(unjudged)"), "{}", shard.stdout);
+    }
+}
+
+/// A plain run on `host`, writing to `out`; it must exit 0.
+fn run_plain(host: Host, sandbox: &Sandbox, out: &Path, url: &str, spec: &Path) -> SpecSummary {
+    run_shards(vec![loadtest_on(host, sandbox, out, url, spec)])[0].expect_code(0);
+    spec_summary_in(out)
 }
 
 /// Runs the given shards of one run in parallel, all starting at `start_at`, and waits for
@@ -124,35 +203,22 @@ fn counts(summary: &SpecSummary) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[test]
-fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
-    let sandbox = Sandbox::new();
-    let service = sandbox.start_demo(&[]);
-    let spec = open_spec(&sandbox);
-    let spec_arg = spec.to_str().unwrap();
-
-    let plain = sandbox.run(&["--target", &service.url, spec_arg]);
-    plain.expect_code(0);
-    let plain = spec_summary_in(&sandbox.out());
+/// Runs the open spec plainly on `plain` and as three shards on `shards`, merges them, and
+/// asserts that the merged judged requests, in total and per name, and the sends equal the
+/// plain run's exactly. Answers the plain run's summary.
+fn assert_three_shards_count_like_a_plain_run(
+    sandbox: &Sandbox,
+    url: &str,
+    plain: Host,
+    shards: &[Host; 3],
+) -> SpecSummary {
+    let spec = open_spec(sandbox);
+    let plain = run_plain(plain, sandbox, &sandbox.out(), url, &spec);
 
     let out = sandbox.path().join("three");
-    let start_at = start_in(Duration::from_secs(4));
-    let shards = run_shards(
-        (1..=3)
-            .map(|i| {
-                let mut command =
-                    shard_command(&sandbox, &out, &service.url, &spec, &format!("{i}/3"));
-                command.args(["--start-at", &start_at]);
-                command
-            })
-            .collect(),
-    );
-    for shard in &shards {
-        shard.expect_code(0);
-        assert!(shard.stdout.contains("(unjudged)"), "{}", shard.stdout);
-    }
+    assert_complete(&run_all_shards(shards, sandbox, &out, url, &spec));
     let merged_out = sandbox.path().join("merged");
-    merge(&sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
+    merge(sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
     let merged = spec_summary_in(&merged_out);
     assert_eq!(counts(&merged), counts(&plain), "merged vs plain");
     assert_eq!(
@@ -165,9 +231,23 @@ fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
     let by_shard = &result.specs[0].by_shard;
     let sum: u64 = by_shard.iter().map(|s| s.requests).sum();
     assert_eq!((by_shard.len(), sum), (3, merged.total.requests));
+    plain
+}
+
+#[test]
+fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&[]);
+    let plain = assert_three_shards_count_like_a_plain_run(
+        &sandbox,
+        &service.url,
+        Host::Local,
+        &[Host::Local; 3],
+    );
 
     // --shard 1/1 without --start-at: a plain run that writes its file instead of judging.
     let single = sandbox.path().join("single");
+    let spec = open_spec(&sandbox);
     let run = run_shards(vec![shard_command(
         &sandbox,
         &single,
@@ -179,6 +259,212 @@ fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
     let single_out = sandbox.path().join("single-merged");
     merge(&sandbox, &single_out, &[&single], &[]).expect_code(0);
     assert_eq!(counts(&spec_summary_in(&single_out)), counts(&plain));
+}
+
+/// Done-means 4: the same with each shard in a network namespace of its own, joined to the
+/// service's namespace by a veth pair, as on separate machines.
+#[test]
+fn three_shards_in_network_namespaces_of_their_own_count_like_a_plain_run() {
+    let sandbox = Sandbox::new();
+    let network = Network::new(3);
+    let demo = network.command(&network.service, &bins().demo_service);
+    let service = sandbox.start_demo_with(demo, &["--address", &SERVICE_IP.to_string()]);
+    let address = service
+        .url
+        .strip_prefix("http://")
+        .expect("an http URL")
+        .to_owned();
+    assert!(address.starts_with(&format!("{SERVICE_IP}:")), "{address}");
+    let [first, second, third] = [0, 1, 2].map(|k| Host::Namespace(&network, &network.clients[k]));
+    // The plain run from the first shard's namespace, as the shards see the service.
+    assert_three_shards_count_like_a_plain_run(
+        &sandbox,
+        &service.url,
+        first,
+        &[first, second, third],
+    );
+    // The load stayed inside the namespaces: from the host the service is not even there.
+    let from_host =
+        std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_millis(500));
+    assert!(from_host.is_err(), "the service is reachable from the host");
+}
+
+/// A closed-model spec against the demo service with `--delay 20ms`: 12 users thinking 50 ms
+/// between requests, so its rate (about 12 / 71 ms) is set by the spec, not by the machine.
+fn closed_spec(sandbox: &Sandbox) -> PathBuf {
+    sandbox.spec(
+        "closed",
+        r#"name = "closed"
+
+[load]
+model = "closed"
+users = 12
+ramp_up = "1s"
+think_time = "50ms"
+warmup = "1s"
+duration = "4s"
+
+[[request]]
+name = "home"
+path = "/"
+
+[gate]
+error_rate = { max = "1%" }
+"#,
+    )
+}
+
+#[test]
+fn three_closed_model_shards_keep_a_plain_runs_rate_and_latency() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&["--delay", "20ms"]);
+    let spec = closed_spec(&sandbox);
+    let url = service.url.as_str();
+    // Interleaved, so a drift of the machine's load hits both kinds alike.
+    let (mut plain, mut sharded) = (Vec::new(), Vec::new());
+    for (round, is_sharded) in [false, true, true, false].into_iter().enumerate() {
+        let out = sandbox.path().join(format!("round-{round}"));
+        if !is_sharded {
+            plain.push(run_plain(Host::Local, &sandbox, &out, url, &spec));
+            continue;
+        }
+        assert_complete(&run_all_shards(
+            &[Host::Local; 3],
+            &sandbox,
+            &out,
+            url,
+            &spec,
+        ));
+        let merged_out = out.join("merged");
+        merge(&sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
+        let merged = spec_summary_in(&merged_out);
+        // After the ramp and before the end, the three shards' 4 users each are all running.
+        let ramped: Vec<_> = merged
+            .series
+            .iter()
+            .filter(|p| p.t.0 > 1.0 && p.t.0 < 5.0)
+            .map(|p| p.active)
+            .collect();
+        assert!(
+            !ramped.is_empty() && ramped.iter().all(|&active| active == 12),
+            "active users after the ramp: {:?}",
+            merged.series
+        );
+        sharded.push(merged);
+    }
+    let mean = |runs: &[SpecSummary], of: fn(&SpecSummary) -> f64| {
+        runs.iter().map(of).sum::<f64>() / runs.len() as f64
+    };
+    let rps = |s: &SpecSummary| s.total.rps;
+    let p50 = |s: &SpecSummary| s.total.latency_us.p50 as f64;
+    // The median of two runs is their mean.
+    let rps_ratio = mean(&sharded, rps) / mean(&plain, rps);
+    let p50_ratio = mean(&sharded, p50) / mean(&plain, p50);
+    let figures = |runs: &[SpecSummary]| -> Vec<(f64, u64)> {
+        runs.iter()
+            .map(|s| (s.total.rps, s.total.latency_us.p50))
+            .collect()
+    };
+    let shown = format!(
+        "plain (rps, p50 µs) {:?}, sharded {:?}",
+        figures(&plain),
+        figures(&sharded)
+    );
+    assert!(
+        (0.95..=1.05).contains(&rps_ratio),
+        "rps ×{rps_ratio:.3}: {shown}"
+    );
+    assert!(
+        (0.90..=1.10).contains(&p50_ratio),
+        "p50 ×{p50_ratio:.3}: {shown}"
+    );
+}
+
+/// An open-model spec POSTing `${seq}` to the demo's `/echo`. Open, because there shard j's
+/// `local`-th value is the run's request index `local·N + j` (+1), so shards on schedule send
+/// together 1..=M but for at most N−1 of the last values; a closed model's shards send counts
+/// of their own, which leaves wider gaps at the end.
+fn seq_spec(sandbox: &Sandbox) -> PathBuf {
+    sandbox.spec(
+        "seq",
+        r#"name = "seq"
+
+[load]
+model = "open"
+rate = 150.0
+warmup = "1s"
+duration = "3s"
+
+[[request]]
+name = "numbered"
+method = "POST"
+path = "/echo"
+body = "${seq}"
+"#,
+    )
+}
+
+#[test]
+fn no_seq_value_reaches_the_service_twice_from_three_shards() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_demo(&["--log-bodies"]);
+    let spec = seq_spec(&sandbox);
+    let out = sandbox.path().join("seq");
+    let shards = run_all_shards(&[Host::Local; 3], &sandbox, &out, &service.url, &spec);
+    // Which values are sent does not depend on timing: a shard that fell behind its schedule
+    // on a busy machine (exit 4, `behind`) still sends only its own, so it fails nothing here
+    // but the last check, which needs the shards on schedule.
+    let mut on_schedule = true;
+    for (i, shard) in shards.iter().enumerate() {
+        let file = out.join(format!("shards/shard-{}-of-3.json", i + 1));
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        if shard.code != Some(0) {
+            assert_eq!(file["status"], "behind", "{}", shard.stdout);
+            shard.expect_code(4);
+            on_schedule = false;
+        }
+    }
+    let log = service.stop();
+    let seen: Vec<u64> = log
+        .lines()
+        .filter_map(|line| line.strip_prefix("request POST /echo "))
+        .map(|value| {
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("not a seq: {value}"))
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<u64> = seen.iter().copied().collect();
+    assert_eq!(distinct.len(), seen.len(), "a value came twice: {seen:?}");
+    // The service saw every request the shards sent, warmup included.
+    let merged_out = sandbox.path().join("merged");
+    merge(&sandbox, &merged_out, &[&out.join("shards")], &[]);
+    let merged = spec_summary_in(&merged_out);
+    assert_eq!(
+        seen.len() as u64,
+        merged.total.requests + merged.warmup.requests
+    );
+    // Shard j's values are exactly its first ones: j+1, j+1+3, j+1+6, …
+    for j in 0..3 {
+        let own: Vec<u64> = distinct
+            .iter()
+            .copied()
+            .filter(|v| (v - 1) % 3 == j)
+            .collect();
+        let first: Vec<u64> = (0..own.len() as u64)
+            .map(|local| local * 3 + j + 1)
+            .collect();
+        assert_eq!(own, first, "shard {}'s values", j + 1);
+    }
+    if on_schedule {
+        let max = *distinct.last().expect("values");
+        let missing: Vec<u64> = (1..=max).filter(|v| !distinct.contains(v)).collect();
+        assert!(
+            missing.len() < 3 && missing.iter().all(|v| v + 3 > max),
+            "1..={max} misses {missing:?}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! (the open-model flood) takes its sandbox [`Sandbox::alone`], so no test measures beside it.
 //!
 //! [`TestCerts`] makes a CA and server certificates at test time, for the HTTPS tests.
+//! [`Network`] puts processes in network namespaces of their own, as if on separate machines.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -22,7 +23,9 @@ use loadgate::testing::baseline::{self, Baseline};
 use tempfile::TempDir;
 
 mod certs;
+mod netns;
 pub use certs::{CertPair, TestCerts};
+pub use netns::{Network, SERVICE_IP};
 
 /// The workspace's binaries, built once per test process in the profile of the test run, where
 /// the tests look for them: `cargo test --release` runs release binaries, never stale ones.
@@ -370,15 +373,22 @@ path = "/status"
     /// Starts a demo service on a free port (for `--target`), with extra arguments; it is
     /// killed when the handle is dropped.
     pub fn start_demo(&self, extra: &[&str]) -> RunningService {
-        let mut child = Command::new(&bins().demo_service)
+        self.start_demo_with(Command::new(&bins().demo_service), extra)
+    }
+
+    /// [`Sandbox::start_demo`] with the demo service's binary run by `command`, e.g. inside a
+    /// network namespace ([`Network::command`]).
+    pub fn start_demo_with(&self, mut command: Command, extra: &[&str]) -> RunningService {
+        let mut child = command
             .args(["--port", "0", "--db"])
             .arg(self.path().join("demo.sqlite"))
             .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("the demo service starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut first_line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("piped"))
+        stdout
             .read_line(&mut first_line)
             .expect("the demo service says where it listens");
         // `http://ADDR`, or `https://ADDR (h2, http/1.1)` with TLS or --http2.
@@ -388,7 +398,17 @@ path = "/status"
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
             .to_owned();
-        RunningService { child, url }
+        // Drained all along, so a chatty service (`--log-bodies`) never blocks on a full pipe.
+        let log = std::thread::spawn(move || {
+            let mut rest = String::new();
+            stdout.read_to_string(&mut rest).ok();
+            rest
+        });
+        RunningService {
+            child,
+            url,
+            log: Some(log),
+        }
     }
 
     #[track_caller]
@@ -550,6 +570,8 @@ pub struct RunningService {
     pub child: Child,
     /// `http://127.0.0.1:PORT` (`https://` with `--tls-cert`)
     pub url: String,
+    /// Reads the service's standard output after its first line, to the end.
+    log: Option<JoinHandle<String>>,
 }
 
 impl RunningService {
@@ -566,6 +588,17 @@ impl RunningService {
             "{head}"
         );
         body.to_owned()
+    }
+}
+
+impl RunningService {
+    /// Stops the service and answers everything it printed after its first line (with
+    /// `--log-bodies`, one `request METHOD PATH BODY` line per request it received).
+    pub fn stop(mut self) -> String {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        let log = self.log.take().expect("read once");
+        log.join().expect("the log reader ends with the service")
     }
 }
 

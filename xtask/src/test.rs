@@ -36,7 +36,7 @@ struct Tool {
     needed_by: &'static str,
 }
 
-const TOOLS: [Tool; 4] = [
+const TOOLS: [Tool; 6] = [
     Tool {
         names: &["chromium", "chromium-browser", "google-chrome"],
         package: "chromium",
@@ -57,6 +57,17 @@ const TOOLS: [Tool; 4] = [
         names: &["pip3"],
         package: "python3-pip",
         needed_by: "tests/e2e/manifests.rs installs kubernetes-validate from PyPI for docs/k8s/",
+    },
+    Tool {
+        names: &["ip"],
+        package: "iproute2",
+        needed_by: "tests/e2e/distributed.rs puts shards in network namespaces joined by veth pairs",
+    },
+    Tool {
+        // `unshare` and `nsenter` ship together.
+        names: &["nsenter"],
+        package: "util-linux",
+        needed_by: "tests/e2e/distributed.rs holds its network namespaces in a private mount namespace",
     },
 ];
 
