@@ -138,6 +138,19 @@ pub fn load(file: &Path, root: &Path, overrides: &Overrides) -> Result<Plan, Spe
     })
 }
 
+/// A test's plan of a spec text: file `t.toml`, root `.`, no overrides, no environment.
+#[cfg(test)]
+pub(crate) fn of_text(text: &str) -> Plan {
+    build(
+        Path::new("t.toml"),
+        text,
+        Path::new("."),
+        &Overrides::default(),
+        &|_| None,
+    )
+    .expect("a valid test spec")
+}
+
 /// Plans a spec's text. `env` looks up `${env.NAME}`; data files are relative to `root`. The
 /// parts are planned in this order, so a spec with several mistakes reports the first.
 pub fn build(

@@ -74,23 +74,14 @@ pub fn total(parts: &[Part]) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
-    use crate::plan::{Overrides, build};
 
     fn plan(name: &str, extra: &str) -> Plan {
         let text = format!(
             "name = \"{name}\"\n{extra}\n[[request]]\nname = \"home\"\npath = \"/\"\ntimeout = \"3s\"\n"
         );
-        build(
-            Path::new("t.toml"),
-            &text,
-            Path::new("."),
-            &Overrides::default(),
-            &|_| None,
-        )
-        .unwrap()
+        crate::plan::of_text(&text)
     }
 
     #[test]

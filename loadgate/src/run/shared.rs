@@ -265,14 +265,7 @@ mod tests {
                     [[request]]\nname = \"home\"\npath = \"/\"\n\
                     [[flow]]\nname = \"cart\"\nweight = 3\n\
                     [[flow.step]]\nname = \"open\"\npath = \"/cart\"\n";
-        let plan = crate::plan::build(
-            std::path::Path::new("t.toml"),
-            text,
-            std::path::Path::new("."),
-            &Default::default(),
-            &|_| None,
-        )
-        .unwrap();
+        let plan = crate::plan::of_text(text);
         let url = Url::parse("http://127.0.0.1:1/").unwrap();
         let shared = Shared::new(&plan, &url, Arc::default(), 1).unwrap();
         assert!(shared.cookies, "the closed model has a jar by default");

@@ -105,11 +105,10 @@ fn check_alike(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
-    use crate::plan::{Overrides, Plan, build};
+    use crate::plan::Plan;
     use crate::run::Recording;
     use crate::run::http1::Broken;
     use crate::run::outcome::{Cause, ErrorExample, Outcome};
@@ -127,14 +126,7 @@ mod tests {
             "[load]\nusers = 2\nduration = \"10s\"\n{requests}\
              [[flow]]\nname = \"cart\"\n[[flow.step]]\nname = \"open\"\npath = \"/cart\"\n"
         );
-        build(
-            Path::new("t.toml"),
-            &text,
-            Path::new("."),
-            &Overrides::default(),
-            &|_| None,
-        )
-        .unwrap()
+        crate::plan::of_text(&text)
     }
 
     /// A latency from 0 µs (recorded as 1) to past the clamp, spread over decades.
