@@ -26,10 +26,12 @@ use crate::plan::timeline::{Part, timeline};
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::run::Recording;
-use crate::run::record::{Interval, Recorder, Schedule};
+use crate::run::record::{Recorder, Schedule};
 use crate::run::resources::ResourceFigures;
 use crate::shard_file::merge::{check_recorder, merge_recorders, merge_schedules, merge_series};
-use crate::shard_file::{HistogramConfig, KIND, PartFile, SCHEMA_VERSION, ShardFile, ShardStatus};
+use crate::shard_file::{
+    HistogramConfig, KIND, PartFile, SCHEMA_VERSION, SeriesFile, ShardFile, ShardStatus,
+};
 use crate::summary::summarize;
 use crate::support::meta::Provenance;
 
@@ -61,7 +63,7 @@ struct Decoded {
     measured: Recorder,
     warmup: Recorder,
     schedule: Option<Schedule>,
-    series: Vec<(f64, u32, Interval)>,
+    series: Vec<SeriesFile>,
     window: Duration,
     generator: Option<ResourceFigures>,
 }
@@ -310,20 +312,12 @@ fn decode_part(part: &PartFile, plan: &Plan) -> anyhow::Result<Decoded> {
     let expected = HistogramConfig::of(&Recorder::new(0).uncorrected_us);
     check_recorder(&measured, expected)?;
     check_recorder(&warmup, expected)?;
-    let series = part.decode_series()?;
-    if let Some((_, _, odd)) =
-        (series.iter()).find(|(_, _, i)| HistogramConfig::of(&i.latency_us) != expected)
-    {
-        bail!(
-            "a series histogram has {}, not {expected}",
-            HistogramConfig::of(&odd.latency_us)
-        );
-    }
+    part.check_series(expected)?;
     Ok(Decoded {
         measured,
         warmup,
         schedule: part.schedule.as_ref().map(Schedule::from),
-        series,
+        series: part.series.clone(),
         window: Duration::from_micros(part.window_us),
         generator: part.generator.clone(),
     })
@@ -450,7 +444,7 @@ fn measured(plan: &Plan, spec: usize, parts: &[&Part], shards: &[Shard]) -> Meas
 fn merged_recording(ran: &[&Decoded]) -> Recording {
     let measured: Vec<Recorder> = ran.iter().map(|d| d.measured.clone()).collect();
     let warmup: Vec<Recorder> = ran.iter().map(|d| d.warmup.clone()).collect();
-    let series: Vec<Vec<(f64, u32, Interval)>> = ran.iter().map(|d| d.series.clone()).collect();
+    let series: Vec<&[SeriesFile]> = ran.iter().map(|d| d.series.as_slice()).collect();
     let (series, series_histograms) = merge_series(&series);
     Recording {
         // The files were checked alike, so the recorders add exactly.

@@ -3,7 +3,7 @@
 //! counters summed. Percentiles and rates are computed afterwards from the sums, never merged.
 
 use crate::run::record::{Interval, Recorder, Schedule, SeriesPoint};
-use crate::shard_file::HistogramConfig;
+use crate::shard_file::{HistogramConfig, SeriesFile};
 
 /// Why recorders cannot be added exactly. `part` is the recorder's position in what was given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,16 +56,19 @@ pub fn check_recorder(recorder: &Recorder, expected: HistogramConfig) -> Result<
 
 /// Shards' per-second series joined by tick index (tick k is the same instant on every
 /// shard's timeline): counts and actives summed, histograms added, so each second's
-/// percentiles are those of all its requests. Each shard's series is `(t, active, interval)`.
-pub fn merge_series(shards: &[Vec<(f64, u32, Interval)>]) -> (Vec<SeriesPoint>, Vec<String>) {
-    let ticks = shards.iter().map(Vec::len).max().unwrap_or(0);
+/// percentiles are those of all its requests. The series were checked when read.
+pub fn merge_series(shards: &[&[SeriesFile]]) -> (Vec<SeriesPoint>, Vec<String>) {
+    let ticks = shards.iter().map(|s| s.len()).max().unwrap_or(0);
     (0..ticks)
         .map(|tick| {
             let mut sum = Interval::new();
             let (mut t, mut active) = (0.0_f64, 0);
-            for (at, shard_active, interval) in shards.iter().filter_map(|s| s.get(tick)) {
-                sum.drain_from(&mut interval.clone());
-                t = t.max(*at);
+            // One shard's second decoded at a time: a whole series would not fit in memory.
+            for point in shards.iter().filter_map(|s| s.get(tick)) {
+                let (at, shard_active, mut interval) =
+                    point.decode(tick).expect("series checked when read");
+                sum.drain_from(&mut interval);
+                t = t.max(at);
                 active += shard_active;
             }
             (sum.point(t, active), sum.encoded())

@@ -272,18 +272,35 @@ impl PartFile {
     }
 
     /// The series' seconds as intervals, by tick.
-    pub fn decode_series(&self) -> Result<Vec<(f64, u32, Interval)>, ShardFileError> {
-        (self.series.iter().enumerate())
-            .map(|(tick, point)| {
-                let field = format!("series[{tick}].histogram");
-                let interval = Interval {
-                    requests: point.requests,
-                    errors: point.errors,
-                    latency_us: histogram(field, &point.histogram)?,
-                };
-                Ok((point.t, point.active, interval))
-            })
-            .collect()
+    /// Checks every second's histogram decodes and is configured as `expected`, keeping none:
+    /// a long run's series decoded at once would not fit in memory (a histogram is ~160 KB),
+    /// so the merge decodes them a tick at a time ([`SeriesFile::decode`]).
+    pub fn check_series(&self, expected: HistogramConfig) -> Result<(), ShardFileError> {
+        for (tick, point) in self.series.iter().enumerate() {
+            let (_, _, interval) = point.decode(tick)?;
+            let found = HistogramConfig::of(&interval.latency_us);
+            if found != expected {
+                return Err(ShardFileError::SeriesConfig {
+                    tick,
+                    expected,
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SeriesFile {
+    /// Second `tick` of a part: its end, the active users or requests, and its interval.
+    pub fn decode(&self, tick: usize) -> Result<(f64, u32, Interval), ShardFileError> {
+        let field = format!("series[{tick}].histogram");
+        let interval = Interval {
+            requests: self.requests,
+            errors: self.errors,
+            latency_us: histogram(field, &self.histogram)?,
+        };
+        Ok((self.t, self.active, interval))
     }
 }
 
@@ -379,6 +396,12 @@ pub enum ShardFileError {
         /// Where the histogram is, as `requests[home].histogram`.
         field: String,
         source: HistogramTextError,
+    },
+    #[error("`series[{tick}].histogram` has {found}, not {expected}")]
+    SeriesConfig {
+        tick: usize,
+        expected: HistogramConfig,
+        found: HistogramConfig,
     },
     #[error("request `{request}` counts an unknown error kind `{kind}`")]
     ErrorKind { request: String, kind: String },
