@@ -18,9 +18,7 @@ use crate::judge::baseline::{self, Baseline};
 use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::pipeline::measure::{Measured, Repeat, Side, Step};
-use crate::pipeline::{
-    GateError, GateOptions, Judged, record_baselines, with_baseline, write_reports,
-};
+use crate::pipeline::{GateError, GateOptions, Judged, conclude, record_baselines, with_baseline};
 use crate::plan::secret::Secrets;
 use crate::plan::timeline::{Part, timeline};
 use crate::plan::{self, Overrides, Plan};
@@ -115,22 +113,11 @@ pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResu
         results.push(result);
     }
     // An inconclusive merge is not the spec's load: it is no reference for later runs.
-    let recorded = if gate.update_baselines && distrusted.is_none() {
-        record_baselines(paths, &results, &provenance)
-    } else {
-        Ok(Vec::new())
-    };
-    let (written, baseline_error) = match recorded {
-        Ok(files) => (files, None),
-        Err((files, err)) => (files, Some(err)),
-    };
+    let record = gate.update_baselines && distrusted.is_none();
+    let (written, baseline_error) = record_baselines(record, paths, &results, &provenance);
     let mut result = GateResult::new(provenance, results, written, None);
     result.distribution = Some(distribution(&shards));
-    write_reports(&result, &gate, console, &Secrets::default()).map_err(GateError::Output)?;
-    match baseline_error {
-        Some(err) => Err(GateError::Output(err)),
-        None => Ok(result),
-    }
+    conclude(result, baseline_error, &gate, console, &Secrets::default())
 }
 
 /// Every file named, and every `shard-*.json` of every directory named (or of its `shards/`),

@@ -194,28 +194,16 @@ pub async fn loadtest(
 
     let interrupted = interrupted_by(&interrupt);
     // An interrupted run recorded less than the spec asks: it is no baseline.
-    let recorded = if options.update_baselines && interrupted.is_none() {
-        record_baselines(paths, &results, &provenance)
-    } else {
-        Ok(Vec::new())
-    };
-    // A baseline that cannot be written (each is written whole or not at all) stops the
-    // recording, but what was measured still reaches the reports before the error.
-    let (baselines_updated, baseline_error) = match recorded {
-        Ok(files) => (files, None),
-        Err((files, err)) => (files, Some(err)),
-    };
+    let record = options.update_baselines && interrupted.is_none();
+    let (baselines_updated, baseline_error) =
+        record_baselines(record, paths, &results, &provenance);
     let result = GateResult::new(
         provenance,
         results,
         baselines_updated,
         interrupted.map(str::to_owned),
     );
-    write_reports(&result, options, console, &secrets).map_err(GateError::Output)?;
-    match baseline_error {
-        Some(err) => Err(GateError::Output(err)),
-        None => Ok(result),
-    }
+    conclude(result, baseline_error, options, console, &secrets)
 }
 
 fn output(err: std::io::Error) -> GateError {
@@ -453,23 +441,44 @@ impl Judged<'_> {
     }
 }
 
-/// Writes the baselines of the completed results; on an error, the files written before it.
+/// Writes the baselines of the completed results when `record`: the files written, and the
+/// error that stopped the writing (each file is written whole or not at all). The caller
+/// answers that error after the reports, so what was measured still reaches them.
 fn record_baselines(
+    record: bool,
     paths: &Paths,
     results: &[SpecResult],
     provenance: &Provenance,
-) -> Result<Vec<PathBuf>, (Vec<PathBuf>, anyhow::Error)> {
+) -> (Vec<PathBuf>, Option<anyhow::Error>) {
     let mut written = Vec::new();
+    if !record {
+        return (written, None);
+    }
     for result in results {
         if let Some(baseline) = from_result(result, provenance) {
             let file = paths.baseline_file(&result.name);
             if let Err(err) = baseline::write(&file, &baseline) {
-                return Err((written, err));
+                return (written, Some(err));
             }
             written.push(paths.shown(&file));
         }
     }
-    Ok(written)
+    (written, None)
+}
+
+/// Writes every report of `result`, then answers the error that stopped the baselines, if any.
+fn conclude(
+    result: GateResult,
+    baseline_error: Option<anyhow::Error>,
+    options: &GateOptions,
+    console: &mut dyn Write,
+    secrets: &Secrets,
+) -> Result<GateResult, GateError> {
+    write_reports(&result, options, console, secrets).map_err(GateError::Output)?;
+    match baseline_error {
+        Some(err) => Err(GateError::Output(err)),
+        None => Ok(result),
+    }
 }
 
 /// The report files, then the console's footer (and annotations, under GitHub Actions).
