@@ -1,100 +1,178 @@
-//! Waiting for a send time to within microseconds, on a thread of the open model's own.
+//! Waiting for a send time to within microseconds: in a tokio task, or on a thread of its own.
 //!
-//! tokio's timer has a millisecond wheel and Linux grants a thread 50 µs of timer slack by
-//! default: a send woken by either is late by up to a millisecond, and that lands in every
-//! latency the open model measures. Here the thread's slack is 1 ns, the kernel's sleep ends a
-//! margin before the deadline, and a spin covers the rest. The margin follows how late the
-//! kernel's wake-ups have been lately (tens of µs on a shared machine): enough to be on time,
-//! little enough that the spin, all the CPU this costs, stays small at low rates.
+//! tokio's timer has a millisecond wheel, and the kernel's sleeps grant a thread 50 µs of timer
+//! slack by default: a send woken by either is late by up to a millisecond, and that lands in
+//! every latency the open model measures. Here a task waits on a timerfd (no slack; it wakes the
+//! runtime's event loop when it fires), a thread sleeps with 1 ns of slack, and either wakes a
+//! margin before the send time and spins for the rest. The margin follows how late the kernel's
+//! wake-ups have been lately (tens of µs on an idle virtual machine, more on a shared one):
+//! enough to be on time, little enough that the spin, all the CPU this costs, stays small.
 
-use std::time::{Duration, Instant};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// The margin's bounds: a wake-up is never earlier than asked, and one later than this is a
-/// busy machine's preemption, which a spin would cover only at the price of a busy core.
+use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The margin's bounds and start. A wake-up is never earlier than asked; one later than the
+/// maximum is a busy machine's preemption, which a spin would cover only at the price of a busy
+/// core.
 const MARGIN_MIN: Duration = Duration::from_micros(5);
-const MARGIN_MAX: Duration = Duration::from_micros(150);
+const MARGIN_MAX: Duration = Duration::from_micros(250);
+const MARGIN_START: Duration = Duration::from_micros(100);
 
-/// The longest single sleep: how often a long wait looks at `stopped`.
-const POLL: Duration = Duration::from_millis(10);
-
-/// Waits for deadlines on the calling thread; the margin it keeps is its own.
+/// How long before a send time the kernel's timer should fire, shared by all who wait: the
+/// lateness of wake-ups is the machine's, not a task's.
 #[derive(Debug)]
-pub struct Pacer {
-    /// How long before a deadline the kernel's sleep ends and the spin starts.
-    margin: Duration,
-}
+pub struct Margin(AtomicU64);
 
-impl Default for Pacer {
-    fn default() -> Pacer {
-        Pacer {
-            margin: Duration::from_micros(50),
-        }
+impl Default for Margin {
+    fn default() -> Margin {
+        Margin(AtomicU64::new(MARGIN_START.as_nanos() as u64))
     }
 }
 
-impl Pacer {
-    /// Blocks the calling thread until `deadline`; false, and at once, if `stopped` says so
-    /// first (it is asked at least every [`POLL`]).
-    pub fn wait_until(&mut self, deadline: Instant, stopped: impl Fn() -> bool) -> bool {
-        let margin = self.margin;
-        if !nap_until(deadline, margin, stopped, |late| self.learn(late)) {
-            return false;
-        }
-        spin_until(deadline);
-        true
+impl Margin {
+    pub fn get(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
     }
 
     /// A wake-up this late: the margin jumps up to cover it and comes down slowly, so it follows
     /// the recent worst case rather than the typical one.
-    fn learn(&mut self, late: Duration) {
+    fn learn(&self, late: Duration) {
+        let margin = self.get();
         let wanted = late + late / 4;
-        self.margin = if wanted > self.margin {
+        let next = if wanted > margin {
             wanted
         } else {
-            self.margin - (self.margin - wanted) / 16
+            margin - (margin - wanted) / 16
+        };
+        let next = next.clamp(MARGIN_MIN, MARGIN_MAX);
+        self.0.store(next.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A waiter's own timer: a timerfd in the runtime's event loop, made when first needed.
+#[derive(Debug, Default)]
+pub struct Timer(Option<AsyncFd<OwnedFd>>);
+
+impl Timer {
+    /// Sleeps until about `at` (a wake-up is tens of µs late). Without a timerfd (none left to
+    /// open), tokio's own timer does it, a millisecond coarser.
+    async fn sleep_until(&mut self, at: Instant) {
+        let fd = match &mut self.0 {
+            Some(fd) => fd,
+            slot => match timerfd() {
+                Ok(fd) => slot.insert(fd),
+                Err(_) => return tokio::time::sleep_until(at).await,
+            },
+        };
+        let left = at.saturating_duration_since(Instant::now());
+        // A zero value disarms a timerfd: nothing left to wait for.
+        if left.is_zero() || arm(fd, left).is_err() {
+            return;
         }
-        .clamp(MARGIN_MIN, MARGIN_MAX);
-    }
-
-    #[cfg(test)]
-    fn margin(&self) -> Duration {
-        self.margin
+        loop {
+            let Ok(mut ready) = fd.readable().await else {
+                return;
+            };
+            let mut expirations = [0u8; 8];
+            match ready.try_io(|fd| Ok(rustix::io::read(fd, &mut expirations)?)) {
+                Ok(_) => return,
+                Err(_would_block) => continue,
+            }
+        }
     }
 }
 
-/// Sleeps until about `deadline` (a wake-up is tens of µs late), never spinning; false, and at
-/// once, if `stopped` says so first.
-pub fn sleep_until(deadline: Instant, stopped: impl Fn() -> bool) -> bool {
-    nap_until(deadline, Duration::ZERO, stopped, |_| ())
+/// A timerfd in the runtime's event loop.
+#[allow(
+    unsafe_code,
+    reason = "tokio registers a raw descriptor only if told it stays open, which OwnedFd ensures"
+)]
+fn timerfd() -> io::Result<AsyncFd<OwnedFd>> {
+    let flags = TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC;
+    let fd = rustix::time::timerfd_create(TimerfdClockId::Monotonic, flags)?;
+    // SAFETY: the AsyncFd owns `fd`, which stays open, the same descriptor, until it is dropped.
+    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(io::Error::from)
 }
+
+/// Arms `fd` to fire once, `after` from now (re-arming clears an expiry not yet read).
+fn arm(fd: &AsyncFd<OwnedFd>, after: Duration) -> io::Result<()> {
+    let value = Itimerspec {
+        it_interval: Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: Timespec {
+            tv_sec: after.as_secs() as _,
+            tv_nsec: after.subsec_nanos() as _,
+        },
+    };
+    rustix::time::timerfd_settime(fd.get_ref(), TimerfdTimerFlags::empty(), &value)?;
+    Ok(())
+}
+
+/// Waits until `deadline`: the timer until the margin before it (at most `spin_at_most`
+/// before), a spin for the rest. False, and at once, if `stop` turns true first.
+pub async fn wait_until(
+    timer: &mut Timer,
+    margin: &Margin,
+    (deadline, spin_at_most): (Instant, Duration),
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let wake_at = deadline
+        .checked_sub(margin.get().min(spin_at_most))
+        .unwrap_or(deadline);
+    if wake_at > Instant::now() {
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return false,
+            () = timer.sleep_until(wake_at) => {}
+        }
+        margin.learn(Instant::now().saturating_duration_since(wake_at));
+    }
+    spin_until(deadline);
+    true
+}
+
+/// Blocks the calling thread until `deadline`: a sleep until the margin before it, a spin for
+/// the rest. False, and at once, if `stopped` says so first (it is asked at least every
+/// [`POLL`]).
+pub fn block_until(margin: &Margin, deadline: Instant, stopped: impl Fn() -> bool) -> bool {
+    let wake_at = deadline.checked_sub(margin.get()).unwrap_or(deadline);
+    loop {
+        if stopped() {
+            return false;
+        }
+        let left = wake_at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let nap = left.min(POLL);
+        let woken_at = Instant::now() + nap;
+        std::thread::sleep(nap);
+        margin.learn(Instant::now().saturating_duration_since(woken_at));
+    }
+    spin_until(deadline);
+    true
+}
+
+/// The longest single sleep of [`block_until`]: how often a long wait looks at `stopped`.
+const POLL: Duration = Duration::from_millis(10);
 
 /// Spins until `deadline`: for the last microseconds only, where a sleep would wake too late.
 pub fn spin_until(deadline: Instant) {
     while Instant::now() < deadline {
         std::hint::spin_loop();
-    }
-}
-
-/// The kernel's part of a wait: sleeps until `margin` before `deadline`, telling `woke` how late
-/// each sleep ended.
-fn nap_until(
-    deadline: Instant,
-    margin: Duration,
-    stopped: impl Fn() -> bool,
-    mut woke: impl FnMut(Duration),
-) -> bool {
-    loop {
-        if stopped() {
-            return false;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left <= margin {
-            return true;
-        }
-        let nap = (left - margin).min(POLL);
-        let woken_at = Instant::now() + nap;
-        std::thread::sleep(nap);
-        woke(Instant::now().saturating_duration_since(woken_at));
     }
 }
 
@@ -112,8 +190,8 @@ pub fn fine_timer_slack() {
 }
 
 /// Asks Linux to run the calling thread (only: Linux keeps a nice value per thread) before
-/// others at nice 0, so a woken sender is not kept waiting behind them for a scheduler slice
-/// (milliseconds). Best effort: without the privilege (root or CAP_SYS_NICE) nothing changes.
+/// others at nice 0, so it is not kept waiting behind them for a scheduler slice (milliseconds).
+/// Best effort: without the privilege (root or CAP_SYS_NICE) nothing changes.
 #[allow(
     unsafe_code,
     reason = "setpriority(2) has no safe wrapper in std; it touches no memory"
@@ -129,15 +207,34 @@ pub fn raise_priority() {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn never_returns_before_the_deadline_and_stops_when_asked() {
+        let (margin, mut timer) = (Margin::default(), Timer::default());
+        let (stop_tx, mut stop) = watch::channel(false);
+        for wait_us in [0, 50, 150, 2_000, 20, 700, 30_000] {
+            let deadline = Instant::now() + Duration::from_micros(wait_us);
+            assert!(wait_until(&mut timer, &margin, (deadline, Duration::MAX), &mut stop).await);
+            assert!(Instant::now() >= deadline, "{wait_us} µs");
+            assert!((MARGIN_MIN..=MARGIN_MAX).contains(&margin.get()));
+        }
+        assert!(timer.0.is_some(), "waited on a timerfd");
+        let far = Instant::now() + Duration::from_secs(3_600);
+        let waiting = tokio::spawn(async move {
+            wait_until(&mut timer, &margin, (far, Duration::MAX), &mut stop).await
+        });
+        stop_tx.send(true).unwrap();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), waiting).await;
+        assert!(!stopped.unwrap().unwrap(), "stopped, not an hour later");
+    }
+
     #[test]
-    fn never_returns_before_the_deadline_and_stops_when_asked() {
+    fn a_thread_never_wakes_before_the_deadline_and_stops_when_asked() {
         fine_timer_slack();
-        let mut pacer = Pacer::default();
+        let margin = Margin::default();
         for wait_us in [0, 50, 150, 2_000, 20, 700] {
             let deadline = Instant::now() + Duration::from_micros(wait_us);
-            assert!(pacer.wait_until(deadline, || false));
+            assert!(block_until(&margin, deadline, || false));
             assert!(Instant::now() >= deadline, "{wait_us} µs");
-            assert!((MARGIN_MIN..=MARGIN_MAX).contains(&pacer.margin()));
         }
         let far = Instant::now() + Duration::from_secs(3_600);
         let asked = std::cell::Cell::new(0);
@@ -146,7 +243,7 @@ mod tests {
             asked.get() > 2
         };
         assert!(
-            !pacer.wait_until(far, stopped),
+            !block_until(&margin, far, stopped),
             "stopped, not an hour later"
         );
         assert_eq!(asked.get(), 3);
@@ -154,21 +251,21 @@ mod tests {
 
     #[test]
     fn the_margin_jumps_to_a_late_wake_up_and_comes_down_slowly() {
-        let mut pacer = Pacer::default();
-        pacer.learn(Duration::from_micros(100));
-        assert_eq!(pacer.margin(), Duration::from_micros(125));
-        pacer.learn(Duration::from_micros(10));
-        let once = pacer.margin();
-        assert!(once < Duration::from_micros(125) && once > Duration::from_micros(115));
+        let margin = Margin::default();
+        margin.learn(Duration::from_micros(160));
+        assert_eq!(margin.get(), Duration::from_micros(200));
+        margin.learn(Duration::from_micros(10));
+        let once = margin.get();
+        assert!(once < Duration::from_micros(200) && once > Duration::from_micros(185));
         for _ in 0..500 {
-            pacer.learn(Duration::from_micros(10));
+            margin.learn(Duration::from_micros(10));
         }
         assert!(
-            pacer.margin() < Duration::from_micros(15),
+            margin.get() < Duration::from_micros(15),
             "{:?}",
-            pacer.margin()
+            margin.get()
         );
-        pacer.learn(Duration::from_secs(1));
-        assert_eq!(pacer.margin(), MARGIN_MAX);
+        margin.learn(Duration::from_secs(1));
+        assert_eq!(margin.get(), MARGIN_MAX);
     }
 }
