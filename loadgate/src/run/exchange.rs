@@ -22,7 +22,7 @@ use crate::spec::Pick;
 /// against memory. A longer JSON answer fails to parse, which is reported as such.
 const MAX_KEPT_BODY: usize = 1 << 20;
 
-/// Reused buffers of one user (or of the open model's scheduler).
+/// Reused buffers of one user (or of one of the open model's senders, or its schedule thread).
 #[derive(Default)]
 pub struct Buffers {
     url: String,

@@ -311,8 +311,8 @@ impl Connection {
     }
 
     /// Writes what the socket takes of `request` at once, without waiting, when this is a kept
-    /// plain connection the server has not closed: the open model's scheduler sends on time
-    /// from its own thread this way. The next [`Connection::exchange`] (of the same request)
+    /// plain connection the server has not closed: the open model's schedule thread sends on time
+    /// this way. The next [`Connection::exchange`] (of the same request)
     /// writes the rest and reads the answer. False when nothing was written (over TLS, no
     /// connection yet, a full socket): the exchange then does it all.
     pub fn write_now(&mut self, request: &[u8]) -> bool {

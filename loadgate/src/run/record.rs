@@ -143,7 +143,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// From the judged requests' send errors and the scheduler's count of waits for a sender.
+    /// From the judged requests' send errors and the count of judged waits for a sender.
     pub fn of(send_error_us: &Histogram<u64>, in_flight_limit_hits: u64) -> Schedule {
         Schedule {
             sent: send_error_us.len(),
