@@ -16,6 +16,11 @@ Prints per rate and tool the median of: judged p50/p99, uncorrected p50/p99, sen
 over the judged window (summary.json, from the process's own accounting) and, for both, CPU time
 per request from the OS's accounting of the whole process (wait4: start-up included).
 
+First, as the floor under a send error's tail, how late this machine's own wake-ups are: a thread
+sleeping with 1 ns of timer slack, 500 sleeps of 5 ms and 2 000 of 500 µs, while the CPUs are idle
+and while they are kept busy (by spinners at the lowest priority, SCHED_IDLE, for those 7 s only).
+A virtual CPU that is idle halts, and waking it costs what its host takes.
+
 Then the highest rate each holds, upwards by a quarter at a time from START (at most MAX_STEPS
 runs each): held means completed within 1 % of the rate and, for loadgate, at most 1 % of the
 sends late (10 ms or more) and no wait for a free connection.
@@ -29,12 +34,16 @@ Bounded: every run lasts SECONDS, nginx and every tool are stopped at the end, t
 """
 
 import argparse
+import ctypes
 import importlib.util
+import os
+import subprocess
 import json
 import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 _spec = importlib.util.spec_from_file_location("bench_generator", Path(__file__).with_name("bench-generator.py"))
@@ -97,6 +106,31 @@ def print_rows(results):
                   f"{cpu_us:6.1f}µs")
 
 
+def wake_latency(busy):
+    """p50 and p99 (µs) of how late a sleep ends, over 500 × 5 ms and 2 000 × 500 µs."""
+    spinners = []
+    if busy:
+        spin = ("import os, time\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+                "end = time.monotonic() + 15\nwhile time.monotonic() < end: pass\n")
+        spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 1)]
+        time.sleep(0.3)
+    try:
+        ctypes.CDLL(None).prctl(29, ctypes.c_ulong(1), 0, 0, 0)  # PR_SET_TIMERSLACK, this thread
+        late = []
+        for count, gap_ns in ((500, 5_000_000), (2_000, 500_000)):
+            target = time.perf_counter_ns()
+            for _ in range(count):
+                target += gap_ns
+                time.sleep(max(target - time.perf_counter_ns(), 0) / 1e9)
+                late.append((time.perf_counter_ns() - target) / 1e3)
+        late.sort()
+        return late[len(late) // 2], late[len(late) * 99 // 100]
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def highest_held(tool, url, args, work):
     rate, highest = args.start, None
     for _ in range(MAX_STEPS):
@@ -124,6 +158,9 @@ def main():
     url = f"http://127.0.0.1:{port}/"
     nginx = bench.start_nginx(work, port)
     try:
+        idle, busy = wake_latency(False), wake_latency(True)
+        print(f"this machine's wake-ups (1 ns timer slack): idle CPUs p50 {idle[0]:.0f}µs p99 {idle[1]:.0f}µs, "
+              f"busy CPUs p50 {busy[0]:.0f}µs p99 {busy[1]:.0f}µs", flush=True)
         rates = [float(r) for r in args.rates.split(",")]
         results = {rate: {tool: [] for tool in TOOLS} for rate in rates}
         for round_ in range(1, args.rounds + 1):
