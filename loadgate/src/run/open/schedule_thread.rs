@@ -4,7 +4,7 @@
 //! the sender reads the answer and is idle again. A sender is started when none is idle, up to
 //! `max_in_flight`; beyond that, a due request waits for one, and the wait is counted.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         }),
         freed: Condvar::new(),
         pool: Pool::new(shared.load.max_in_flight),
+        starting: AtomicBool::new(false),
     });
     let (done, kept) = oneshot::channel();
     let runtime = Handle::current();
@@ -94,7 +95,7 @@ fn hand_over(
         Ok(()) => return true,
         Err(due) => due,
     };
-    if judged {
+    if judged && senders.pool.full() {
         shared.in_flight_limit_hits.fetch_add(1, Ordering::Relaxed);
     }
     loop {
@@ -118,6 +119,8 @@ struct Senders {
     /// A sender became idle while the scheduler waited for one.
     freed: Condvar,
     pool: Pool,
+    /// A sender was started and has not had its first answer yet.
+    starting: AtomicBool,
 }
 
 struct State {
@@ -146,7 +149,9 @@ struct Handed {
 impl Senders {
     /// Gives `due` to the sender idle the shortest time (its connection is the warmest), its
     /// request written on the sender's connection first when it can be at once; or starts a
-    /// new sender while the pool is not full; gives `due` back when all are busy.
+    /// new sender while the pool is not full and no other is starting; gives `due` back
+    /// otherwise. One start at a time: a scheduler that fell behind would otherwise open a
+    /// connection per late request, and the connections' cost would keep it behind.
     fn hand(self: &Arc<Self>, shared: &Arc<Shared>, runtime: &Handle, due: Due) -> Result<(), Due> {
         let idle = lock(&self.state).idle.pop();
         if let Some(Idle {
@@ -167,7 +172,11 @@ impl Senders {
             });
             return Ok(());
         }
+        if self.starting.swap(true, Ordering::AcqRel) {
+            return Err(due);
+        }
         if !self.pool.reserve() {
+            self.starting.store(false, Ordering::Release);
             return Err(due);
         }
         let first = Handed {
@@ -220,10 +229,14 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, first: Handed) {
     let _running = Running(&senders.pool);
     let mut body = Vec::new();
     let mut handed = first;
+    let mut started = false;
     loop {
         let mut connection = handed.connection;
         let sent_at = handed.written.unwrap_or_else(Instant::now);
         send_due(&shared, &mut connection, &mut body, handed.due, sent_at).await;
+        if !std::mem::replace(&mut started, true) {
+            senders.starting.store(false, Ordering::Release);
+        }
         let Some(next) = senders.idle(connection) else {
             break;
         };
