@@ -4,7 +4,7 @@
 //! the sender reads the answer and is idle again. A sender is started when none is idle, up to
 //! `max_in_flight`; beyond that, a due request waits for one, and the wait is counted.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         }),
         freed: Condvar::new(),
         pool: Pool::new(shared.load.max_in_flight),
-        starting: AtomicBool::new(false),
+        starting: AtomicU32::new(0),
     });
     let (done, kept) = oneshot::channel();
     let runtime = Handle::current();
@@ -119,8 +119,8 @@ struct Senders {
     /// A sender became idle while the scheduler waited for one.
     freed: Condvar,
     pool: Pool,
-    /// A sender was started and has not had its first answer yet.
-    starting: AtomicBool,
+    /// Senders started that have not had their first answer yet.
+    starting: AtomicU32,
 }
 
 struct State {
@@ -149,9 +149,10 @@ struct Handed {
 impl Senders {
     /// Gives `due` to the sender idle the shortest time (its connection is the warmest), its
     /// request written on the sender's connection first when it can be at once; or starts a
-    /// new sender while the pool is not full and no other is starting; gives `due` back
-    /// otherwise. One start at a time: a scheduler that fell behind would otherwise open a
-    /// connection per late request, and the connections' cost would keep it behind.
+    /// new sender while the pool is not full and fewer than a quarter of it are starting;
+    /// gives `due` back otherwise. A scheduler that fell behind would otherwise open a
+    /// connection per late request, and the connections' cost would keep it behind; a quarter
+    /// still lets the pool grow by a quarter per answer's time when the service slows down.
     fn hand(self: &Arc<Self>, shared: &Arc<Shared>, runtime: &Handle, due: Due) -> Result<(), Due> {
         let idle = lock(&self.state).idle.pop();
         if let Some(Idle {
@@ -172,13 +173,11 @@ impl Senders {
             });
             return Ok(());
         }
-        if self.starting.swap(true, Ordering::AcqRel) {
+        let starting_at_most = 1 + self.pool.running.load(Ordering::Acquire) / 4;
+        if self.starting.load(Ordering::Acquire) >= starting_at_most || !self.pool.reserve() {
             return Err(due);
         }
-        if !self.pool.reserve() {
-            self.starting.store(false, Ordering::Release);
-            return Err(due);
-        }
+        self.starting.fetch_add(1, Ordering::AcqRel);
         let first = Handed {
             due,
             connection: Connection::default(),
@@ -235,7 +234,7 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, first: Handed) {
         let sent_at = handed.written.unwrap_or_else(Instant::now);
         send_due(&shared, &mut connection, &mut body, handed.due, sent_at).await;
         if !std::mem::replace(&mut started, true) {
-            senders.starting.store(false, Ordering::Release);
+            senders.starting.fetch_sub(1, Ordering::AcqRel);
         }
         let Some(next) = senders.idle(connection) else {
             break;
