@@ -236,7 +236,9 @@ fn assert_three_shards_count_like_a_plain_run(
 
 #[test]
 fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
-    let sandbox = Sandbox::new();
+    // Each shard must keep its schedule (2 sends 10 ms late of its 112 fail it): no other
+    // test loads the machine meanwhile.
+    let sandbox = Sandbox::alone();
     let service = sandbox.start_demo(&[]);
     let plain = assert_three_shards_count_like_a_plain_run(
         &sandbox,
@@ -265,7 +267,9 @@ fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
 /// service's namespace by a veth pair, as on separate machines.
 #[test]
 fn three_shards_in_network_namespaces_of_their_own_count_like_a_plain_run() {
-    let sandbox = Sandbox::new();
+    // Each shard must keep its schedule (2 sends 10 ms late of its 112 fail it): no other
+    // test loads the machine meanwhile.
+    let sandbox = Sandbox::alone();
     let network = Network::new(3);
     let demo = network.command(&network.service, &bins().demo_service);
     let service = sandbox.start_demo_with(demo, &["--address", &SERVICE_IP.to_string()]);
