@@ -39,18 +39,31 @@ pub async fn run_series(
     let mut next = shared.started + TICK;
     while next <= shared.end() && sleep_unless_stopped(next, &mut stop).await {
         let active = shared.active.load(Ordering::Relaxed);
-        let mut interval = shared.take_interval();
-        let point = interval.point((next - shared.started).as_secs_f64(), active);
-        points.push((point, interval.encoded()));
-        let last_second = interval.requests;
-        so_far.drain_from(&mut interval);
+        let elapsed = next - shared.started;
+        // Merging, encoding and reading histograms takes milliseconds (tens in a debug build):
+        // off the runtime's workers, whose event loop wakes the open model's senders on time.
+        let tick_shared = shared.clone();
+        let tick = tokio::task::spawn_blocking(move || {
+            let mut interval = tick_shared.take_interval();
+            let point = interval.point(elapsed.as_secs_f64(), active);
+            let encoded = interval.encoded();
+            let last_second = interval.requests;
+            so_far.drain_from(&mut interval);
+            let p50_us = so_far.latency_us.value_at_quantile(0.5);
+            let p90_us = so_far.latency_us.value_at_quantile(0.9);
+            ((point, encoded), so_far, last_second, (p50_us, p90_us))
+        });
+        let (point, back, last_second, (p50_us, p90_us)) =
+            tick.await.expect("a series tick does not panic");
+        so_far = back;
+        points.push(point);
         progress.send_modify(|p| {
-            p.elapsed = next - shared.started;
+            p.elapsed = elapsed;
             p.requests = so_far.requests;
             p.errors = so_far.errors;
             p.rps = last_second as f64 / TICK.as_secs_f64();
-            p.p50_us = so_far.latency_us.value_at_quantile(0.5);
-            p.p90_us = so_far.latency_us.value_at_quantile(0.9);
+            p.p50_us = p50_us;
+            p.p90_us = p90_us;
         });
         next += TICK;
     }
