@@ -76,8 +76,12 @@ impl Pool {
             .is_ok()
     }
 
+    fn running(&self) -> u32 {
+        self.running.load(Ordering::Acquire)
+    }
+
     fn full(&self) -> bool {
-        self.running.load(Ordering::Acquire) >= self.max
+        self.running() >= self.max
     }
 
     /// Resolves when every sender has ended.

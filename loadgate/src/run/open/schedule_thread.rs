@@ -173,7 +173,7 @@ impl Senders {
             });
             return Ok(());
         }
-        let starting_at_most = 1 + self.pool.running.load(Ordering::Acquire) / 4;
+        let starting_at_most = 1 + self.pool.running() / 4;
         if self.starting.load(Ordering::Acquire) >= starting_at_most || !self.pool.reserve() {
             return Err(due);
         }
