@@ -164,14 +164,15 @@ def run_oha(url, args, connections):
             "cpu": cpu, "rss": rss}
 
 
-def run_loadgate(url, args, work, load, tables="", codes=(0, 4)):
-    """loadgate's generator: `load` holds the [load] keys, `tables` more tables (e.g. [tls]); an exit
-    code not in `codes` ends the script (1, a failed check, is there when the run had failures)."""
+def run_loadgate(url, args, work, load, tables="", codes=(0, 4), flags=()):
+    """loadgate's generator: `load` holds the [load] keys, `tables` more tables (e.g. [tls]), `flags`
+    more command-line flags; an exit code not in `codes` ends the script (1, a failed check, is there
+    when the run had failures)."""
     spec = work / "bench.toml"
     spec.write_text(f'name = "bench"\n[load]\n{load}\nduration = "{args.seconds}s"\n{tables}\n'
                     '[[request]]\nname = "ok"\npath = "/"\n')
     _, cpu, rss = measured([str(ROOT / "target/release/xtask"), "loadtest", "--no-build", "--allow-large-load",
-                            "--target", url,
+                            "--target", url, *flags,
                             "--baselines", str(work / "baselines"), "--out", str(work / "out"), str(spec)],
                            args.seconds + 60, codes)
     summary = json.loads((work / "out/summary.json").read_text())["specs"][0]["summary"]

@@ -16,10 +16,14 @@ Prints per rate and tool the median of: judged p50/p99, uncorrected p50/p99, sen
 over the judged window (summary.json, from the process's own accounting) and, for both, CPU time
 per request from the OS's accounting of the whole process (wait4: start-up included).
 
+Each also runs with idle CPUs kept awake (`+awake`): loadgate with `--keep-cpus-awake`, oha while
+this script holds the kernel's CPU latency limit at 0 µs the same way (/dev/cpu_dma_latency: root).
+
 First, as the floor under a send error's tail, how late this machine's own wake-ups are: a thread
-sleeping with 1 ns of timer slack, 500 sleeps of 5 ms and 2 000 of 500 µs, while the CPUs are idle
-and while they are kept busy (by spinners at the lowest priority, SCHED_IDLE, for those 7 s only).
-A virtual CPU that is idle halts, and waking it costs what its host takes.
+sleeping with 1 ns of timer slack, 500 sleeps of 5 ms and 2 000 of 500 µs, while the CPUs are idle,
+while they are kept busy (by spinners at the lowest priority, SCHED_IDLE, for those 7 s only) and
+while idle CPUs are kept awake. A virtual CPU that is idle halts, and waking it costs what its host
+takes; kept awake, it polls instead.
 
 Then the highest rate each holds, upwards by a quarter at a time from START (at most MAX_STEPS
 runs each): held means completed within 1 % of the rate and, for loadgate, at most 1 % of the
@@ -34,6 +38,7 @@ Bounded: every run lasts SECONDS, nginx and every tool are stopped at the end, t
 """
 
 import argparse
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -41,6 +46,7 @@ import subprocess
 import json
 import shutil
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -53,9 +59,9 @@ _spec.loader.exec_module(bench)
 MAX_STEPS = 8
 
 
-def run_loadgate(url, args, work, rate):
+def run_loadgate(url, args, work, rate, flags=()):
     result = bench.run_loadgate(url, args, work, f'model = "open"\nrate = {rate}\nwarmup = "1s"\n'
-                                                 f"max_in_flight = 10000", codes=(0, 1, 4))
+                                                 f"max_in_flight = 10000", codes=(0, 1, 4), flags=flags)
     s = result["schedule"]
     summary = json.loads((work / "out/summary.json").read_text())["specs"][0]["summary"]
     generator = summary.get("generator") or {}
@@ -88,26 +94,48 @@ def run_oha(url, args, rate):
             "cpu": judged["cpu"], "held": abs(judged["rps"] / rate - 1) <= 0.01}
 
 
+@contextlib.contextmanager
+def cpus_awake():
+    """Holds the kernel's CPU latency request at 0 µs: idle CPUs poll instead of halting."""
+    fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+    try:
+        os.write(fd, struct.pack("i", 0))
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_oha_awake(url, args, rate):
+    with cpus_awake():
+        return run_oha(url, args, rate)
+
+
 TOOLS = {"loadgate": lambda url, args, work, rate: run_loadgate(url, args, work, rate),
-         "oha": lambda url, args, work, rate: run_oha(url, args, rate)}
+         "oha": lambda url, args, work, rate: run_oha(url, args, rate),
+         "loadgate+awake": lambda url, args, work, rate: run_loadgate(url, args, work, rate,
+                                                                      ("--keep-cpus-awake",)),
+         "oha+awake": lambda url, args, work, rate: run_oha_awake(url, args, rate)}
 KEYS = ("p50", "p99", "u50", "u99", "e50", "e99", "emax", "cores")
 
 
 def print_rows(results):
-    print(f"{'rate':>7} {'tool':9} {'judged p50':>10} {'p99':>7} {'uncorr p50':>10} {'p99':>7} "
+    print(f"{'rate':>7} {'tool':14} {'judged p50':>10} {'p99':>7} {'uncorr p50':>10} {'p99':>7} "
           f"{'judged-uncorr':>13} {'send err p50':>12} {'p99':>6} {'max':>6} {'cores':>6} {'CPU/req':>8}")
     for rate, by_tool in results.items():
         for tool, runs in by_tool.items():
             m = {key: statistics.median(r[key] for r in runs) for key in KEYS}
             cpu_us = statistics.median(r["cpu"] / max(r["requests"], 1) * 1e6 for r in runs)
             gap = statistics.median(r["p50"] - r["u50"] for r in runs)
-            print(f"{rate:7.0f} {tool:9} {m['p50']:8.0f}µs {m['p99']:5.0f}µs {m['u50']:8.0f}µs {m['u99']:5.0f}µs "
+            print(f"{rate:7.0f} {tool:14} {m['p50']:8.0f}µs {m['p99']:5.0f}µs {m['u50']:8.0f}µs {m['u99']:5.0f}µs "
                   f"{gap:11.0f}µs {m['e50']:10.0f}µs {m['e99']:4.0f}µs {m['emax']:4.0f}µs {m['cores']:6.3f} "
                   f"{cpu_us:6.1f}µs")
 
 
 def wake_latency(busy):
     """p50 and p99 (µs) of how late a sleep ends, over 500 × 5 ms and 2 000 × 500 µs."""
+    if busy == "awake":
+        with cpus_awake():
+            return wake_latency(False)
     spinners = []
     if busy:
         spin = ("import os, time\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
@@ -135,7 +163,7 @@ def highest_held(tool, url, args, work):
     rate, highest = args.start, None
     for _ in range(MAX_STEPS):
         result = TOOLS[tool](url, args, work, rate)
-        print(f"  {tool:9} {rate:9.0f} req/s: completed {result['rps']:9.1f}, held {result['held']}",
+        print(f"  {tool:14} {rate:9.0f} req/s: completed {result['rps']:9.1f}, held {result['held']}",
               file=sys.stderr, flush=True)
         if not result["held"]:
             break
@@ -158,9 +186,10 @@ def main():
     url = f"http://127.0.0.1:{port}/"
     nginx = bench.start_nginx(work, port)
     try:
-        idle, busy = wake_latency(False), wake_latency(True)
+        idle, busy, awake = wake_latency(False), wake_latency(True), wake_latency("awake")
         print(f"this machine's wake-ups (1 ns timer slack): idle CPUs p50 {idle[0]:.0f}µs p99 {idle[1]:.0f}µs, "
-              f"busy CPUs p50 {busy[0]:.0f}µs p99 {busy[1]:.0f}µs", flush=True)
+              f"busy CPUs p50 {busy[0]:.0f}µs p99 {busy[1]:.0f}µs, idle CPUs kept awake p50 {awake[0]:.0f}µs "
+              f"p99 {awake[1]:.0f}µs", flush=True)
         rates = [float(r) for r in args.rates.split(",")]
         results = {rate: {tool: [] for tool in TOOLS} for rate in rates}
         for round_ in range(1, args.rounds + 1):
@@ -168,7 +197,7 @@ def main():
                 for tool, run in TOOLS.items():
                     r = run(url, args, work, rate)
                     results[rate][tool].append(r)
-                    print(f"round {round_} {rate:7.0f} {tool:9} judged p50 {r['p50']:6.0f}µs uncorrected p50 "
+                    print(f"round {round_} {rate:7.0f} {tool:14} judged p50 {r['p50']:6.0f}µs uncorrected p50 "
                           f"{r['u50']:6.0f}µs send error p99 {r['e99']:5.0f}µs {r['rps']:9.1f} req/s "
                           f"failures {r['failures']}", file=sys.stderr, flush=True)
         print(f"\nopen model against nginx (1 worker) on 127.0.0.1, {args.seconds} s per run, median of "
@@ -176,9 +205,9 @@ def main():
         print_rows(results)
         if not args.no_ceiling:
             print("\nhighest rate held within 1 % (completed, and loadgate: ≤ 1 % late, no in-flight wait)")
-            for tool in TOOLS:
+            for tool in ("loadgate", "oha"):
                 highest = highest_held(tool, url, args, work)
-                print(f"{tool:9} " + (f"{highest:.0f} req/s" if highest else f"below {args.start:.0f} req/s"),
+                print(f"{tool:14} " + (f"{highest:.0f} req/s" if highest else f"below {args.start:.0f} req/s"),
                       flush=True)
     finally:
         nginx.terminate()

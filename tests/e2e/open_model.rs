@@ -186,3 +186,37 @@ fn a_rate_the_generator_cannot_keep_is_inconclusive_and_never_a_baseline() {
     assert!(junit.contains(r#"<error type="inconclusive""#), "{junit}");
     sandbox.assert_no_leftover_processes();
 }
+
+#[test]
+fn idle_cpus_kept_awake_for_a_run_are_recorded_in_its_summary_and_released_after_it() {
+    // The hold is the whole machine's: no other test runs meanwhile.
+    let sandbox = Sandbox::alone();
+    let load = "model = \"open\"\nrate = 200.0\nwarmup = \"0s\"\nduration = \"1s\"";
+    let spec = sandbox.demo_spec("awake", &[], load, "");
+    let run = sandbox.run(&[spec.to_str().unwrap(), "--keep-cpus-awake"]);
+    let limit = || {
+        std::fs::read("/dev/cpu_dma_latency")
+            .ok()
+            .map(|bytes| i32::from_ne_bytes(bytes[..4].try_into().unwrap()))
+    };
+    let permitted = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/cpu_dma_latency")
+        .is_ok();
+    if permitted {
+        assert!(matches!(run.code, Some(0 | 4)), "{run:?}");
+        assert!(sandbox.summary().provenance.host.cpus_kept_awake, "{run:?}");
+        assert_ne!(limit(), Some(0), "the hold ended with the run");
+        sandbox.run(&[spec.to_str().unwrap()]);
+        assert!(!sandbox.summary().provenance.host.cpus_kept_awake);
+    } else {
+        run.expect_code(2);
+        assert!(
+            run.stderr
+                .contains("--keep-cpus-awake: cannot hold /dev/cpu_dma_latency"),
+            "{}",
+            run.stderr
+        );
+    }
+    sandbox.assert_no_leftover_processes();
+}

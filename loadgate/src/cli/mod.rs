@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand};
 use url::Url;
 
@@ -25,6 +25,7 @@ use crate::plan::Overrides;
 use crate::plan::shard::ShardOf;
 use crate::report;
 use crate::support::clock::WallClock;
+use crate::support::cpu_latency::{CPU_LATENCY_FILE, CpusAwake};
 use crate::support::exit::Exit;
 use crate::support::paths::Paths;
 use root::RootArgs;
@@ -115,6 +116,13 @@ pub struct RunArgs {
     /// instead of a note.
     #[arg(long)]
     pub strict_host: bool,
+    /// Hold the kernel's CPU latency limit at 0 µs for the run (/dev/cpu_dma_latency: root).
+    /// Idle CPUs poll instead of halting, so on a virtual machine a timer wakes them in µs, not
+    /// in up to a millisecond: the open model's sends keep time to a few µs even at low rates.
+    /// The price is the host's: idle CPUs stay busy (they yield at once to any thread that can
+    /// run).
+    #[arg(long)]
+    pub keep_cpus_awake: bool,
     /// Run only shard I of N of a distributed run (1-based): write its file to
     /// OUT/shards/, judge nothing; `loadtest merge` judges the shards' files together.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
@@ -279,6 +287,12 @@ impl RunArgs {
         if !self.no_build && self.target.is_none() && self.shard.is_none() {
             build_binaries(root).map_err(GateError::BadInput)?;
         }
+        let _awake = (self.keep_cpus_awake.then(CpusAwake::hold).transpose()).map_err(|error| {
+            GateError::BadInput(anyhow!(
+                "--keep-cpus-awake: cannot hold {CPU_LATENCY_FILE} at 0 µs: {error} (it takes \
+                 root, or write access to that file)"
+            ))
+        })?;
         let observer = Arc::new(Terminal::stderr());
         let options = self.options(root);
         if let Some(shard) = &options.shard {

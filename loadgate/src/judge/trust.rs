@@ -132,11 +132,16 @@ fn failures_in_latency(baseline: &Baseline, thresholds: &[Threshold]) -> Option<
 
 fn describe_host(host: &Host) -> String {
     format!(
-        "{} × {}, {} {}",
+        "{} × {}, {} {}{}",
         host.cpus,
         host.cpu_model.as_deref().unwrap_or("unknown CPU"),
         host.os,
-        host.arch
+        host.arch,
+        if host.cpus_kept_awake {
+            ", CPUs kept awake"
+        } else {
+            ""
+        }
     )
 }
 
@@ -218,6 +223,7 @@ mod tests {
             arch: "x86_64".into(),
             cpus,
             cpu_model: Some("Test CPU".into()),
+            cpus_kept_awake: false,
         }
     }
 
@@ -411,6 +417,30 @@ mod tests {
         let at = |part: &str| reason.find(part).unwrap_or_else(|| panic!("{reason}"));
         assert!(at("another version") < at("did not keep its schedule"));
         assert!(at("did not keep its schedule") < at("another host"));
+    }
+
+    /// Idle CPUs that poll wake tens of µs sooner: a baseline recorded so is not this host's.
+    #[test]
+    fn cpus_kept_awake_on_one_side_only_is_another_host() {
+        let mut stored = baseline("abc", 2);
+        stored.provenance.host.cpus_kept_awake = true;
+        let got = trust(&Facts {
+            thresholds: &[],
+            spec_hash: "abc",
+            summary: &baseline("abc", 2).summary,
+            baseline: Some(&stored),
+            baseline_file: Path::new("baselines/reads.json"),
+            host: &host(2),
+            strict_host: false,
+            load_overridden: false,
+        });
+        assert_eq!(
+            got.notes,
+            [
+                "the baseline was recorded on another host (2 × Test CPU, linux x86_64, CPUs kept \
+              awake there, 2 × Test CPU, linux x86_64 here): its figures may not compare"
+            ]
+        );
     }
 
     #[test]

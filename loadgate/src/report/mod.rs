@@ -383,6 +383,7 @@ pub(crate) mod fixtures {
                 arch: "x86_64".into(),
                 cpus: 2,
                 cpu_model: Some("Test CPU".into()),
+                cpus_kept_awake: false,
             },
             loadgate_version: "0.1.0".into(),
         };

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use super::cpu_latency;
+
 /// When, where and from which revision a run was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +28,11 @@ pub struct Host {
     pub arch: String,
     pub cpus: usize,
     pub cpu_model: Option<String>,
+    /// Idle CPUs polled instead of halting: the kernel's CPU latency limit was 0 µs
+    /// (`--keep-cpus-awake`, or a tuning profile). Wake-ups, and so latencies, are shorter then;
+    /// absent (false) where it could not be read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cpus_kept_awake: bool,
 }
 
 impl Provenance {
@@ -57,6 +64,7 @@ impl Host {
                         .and_then(|line| line.split_once(':'))
                         .map(|(_, model)| model.trim().to_owned())
                 }),
+            cpus_kept_awake: cpu_latency::cpus_kept_awake(),
         }
     }
 }

@@ -1,9 +1,10 @@
-//! Leaves every stage may use: the project's paths, the clock and host facts, a distributed
-//! run's wall clock, atomic files, exit codes, human units, statistics, histograms as text and
-//! the cargo command.
+//! Leaves every stage may use: the project's paths, the clock and host facts, the CPUs' wake-up
+//! latency, a distributed run's wall clock, atomic files, exit codes, human units, statistics,
+//! histograms as text and the cargo command.
 
 pub mod cargo;
 pub mod clock;
+pub mod cpu_latency;
 pub mod exit;
 pub mod files;
 pub mod histogram;
