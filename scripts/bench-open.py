@@ -34,7 +34,7 @@ Bounded: every run lasts SECONDS, nginx and every tool are stopped at the end, t
 127.0.0.1.
 
     scripts/bench-open.py [--rounds 3] [--seconds 5] [--rates 200,2000,20000] [--connections 50]
-                          [--start 40000] [--no-ceiling]
+                          [--start 40000] [--no-ceiling] [--tools loadgate,oha,loadgate+awake,oha+awake]
 """
 
 import argparse
@@ -179,6 +179,7 @@ def main():
     parser.add_argument("--connections", type=int, default=50, help="oha's connections")
     parser.add_argument("--start", type=float, default=40000, help="the first rate of the ceiling search")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the search for the highest rate held")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="which of them to run")
     args = parser.parse_args()
     bench.ensure_tools(apt=(("nginx", "nginx-light"),))
     work = Path(tempfile.mkdtemp(prefix="loadgate-bench-open-"))
@@ -191,10 +192,11 @@ def main():
               f"busy CPUs p50 {busy[0]:.0f}µs p99 {busy[1]:.0f}µs, idle CPUs kept awake p50 {awake[0]:.0f}µs "
               f"p99 {awake[1]:.0f}µs", flush=True)
         rates = [float(r) for r in args.rates.split(",")]
-        results = {rate: {tool: [] for tool in TOOLS} for rate in rates}
+        tools = {tool: TOOLS[tool] for tool in args.tools.split(",")}
+        results = {rate: {tool: [] for tool in tools} for rate in rates}
         for round_ in range(1, args.rounds + 1):
             for rate in rates:
-                for tool, run in TOOLS.items():
+                for tool, run in tools.items():
                     r = run(url, args, work, rate)
                     results[rate][tool].append(r)
                     print(f"round {round_} {rate:7.0f} {tool:14} judged p50 {r['p50']:6.0f}µs uncorrected p50 "
@@ -205,7 +207,7 @@ def main():
         print_rows(results)
         if not args.no_ceiling:
             print("\nhighest rate held within 1 % (completed, and loadgate: ≤ 1 % late, no in-flight wait)")
-            for tool in ("loadgate", "oha"):
+            for tool in (tool for tool in ("loadgate", "oha") if tool in tools):
                 highest = highest_held(tool, url, args, work)
                 print(f"{tool:14} " + (f"{highest:.0f} req/s" if highest else f"below {args.start:.0f} req/s"),
                       flush=True)

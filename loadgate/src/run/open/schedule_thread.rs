@@ -56,7 +56,7 @@ fn keep_schedule(
 ) {
     pace::fine_timer_slack();
     pace::raise_priority();
-    let margin = pace::Margin::default();
+    let margin = pace::Margin::for_this_machine();
     let stopped = || *stop.borrow();
     let mut buffers = Buffers::default();
     // Connections belong to the senders; the scheduler only renders.

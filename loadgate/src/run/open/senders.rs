@@ -25,7 +25,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         next: AtomicU64::new(0),
         waiting: AtomicU32::new(0),
         pool: Pool::new(shared.load.max_in_flight),
-        margin: pace::Margin::default(),
+        margin: pace::Margin::for_this_machine(),
     });
     senders.start(&shared, &stop);
     // Every request has a timeout, so this ends.
