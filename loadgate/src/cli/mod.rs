@@ -120,7 +120,7 @@ pub struct RunArgs {
     /// Idle CPUs poll instead of halting, so on a virtual machine a timer wakes them in µs, not
     /// in up to a millisecond: the open model's sends keep time to a few µs even at low rates.
     /// The price is the host's: idle CPUs stay busy (they yield at once to any thread that can
-    /// run).
+    /// run). Meant for rates below 5 000 req/s: above, the generator spins anyway.
     #[arg(long)]
     pub keep_cpus_awake: bool,
     /// Run only shard I of N of a distributed run (1-based): write its file to
