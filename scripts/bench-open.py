@@ -17,7 +17,8 @@ over the judged window (summary.json, from the process's own accounting) and, fo
 per request from the OS's accounting of the whole process (wait4: start-up included).
 
 Each also runs with idle CPUs kept awake (`+awake`): loadgate with `--keep-cpus-awake`, oha while
-this script holds the kernel's CPU latency limit at 0 µs the same way (/dev/cpu_dma_latency: root).
+this script holds the kernel's CPU latency limit at 0 µs the same way (/dev/cpu_dma_latency: root;
+without write access to it, the +awake runs and figures are left out).
 
 First, as the floor under a send error's tail, how late this machine's own wake-ups are: a thread
 sleeping with 1 ns of timer slack, 500 sleeps of 5 ms and 2 000 of 500 µs, while the CPUs are idle,
@@ -92,6 +93,9 @@ def run_oha(url, args, rate):
             "p50": judged["p50"], "p99": judged["p99"], "u50": plain["p50"], "u99": plain["p99"],
             "e50": float("nan"), "e99": float("nan"), "emax": float("nan"), "cores": float("nan"),
             "cpu": judged["cpu"], "held": abs(judged["rps"] / rate - 1) <= 0.01}
+
+
+AWAKE_ALLOWED = os.access("/dev/cpu_dma_latency", os.W_OK)
 
 
 @contextlib.contextmanager
@@ -179,7 +183,8 @@ def main():
     parser.add_argument("--connections", type=int, default=50, help="oha's connections")
     parser.add_argument("--start", type=float, default=40000, help="the first rate of the ceiling search")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the search for the highest rate held")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="which of them to run")
+    parser.add_argument("--tools", default=",".join(TOOLS if AWAKE_ALLOWED else ("loadgate", "oha")),
+                        help="which of them to run (the +awake ones need write access to /dev/cpu_dma_latency)")
     args = parser.parse_args()
     bench.ensure_tools(apt=(("nginx", "nginx-light"),))
     work = Path(tempfile.mkdtemp(prefix="loadgate-bench-open-"))
@@ -187,10 +192,13 @@ def main():
     url = f"http://127.0.0.1:{port}/"
     nginx = bench.start_nginx(work, port)
     try:
-        idle, busy, awake = wake_latency(False), wake_latency(True), wake_latency("awake")
+        idle, busy = wake_latency(False), wake_latency(True)
+        awake = ""
+        if AWAKE_ALLOWED:
+            p50, p99 = wake_latency("awake")
+            awake = f", idle CPUs kept awake p50 {p50:.0f}µs p99 {p99:.0f}µs"
         print(f"this machine's wake-ups (1 ns timer slack): idle CPUs p50 {idle[0]:.0f}µs p99 {idle[1]:.0f}µs, "
-              f"busy CPUs p50 {busy[0]:.0f}µs p99 {busy[1]:.0f}µs, idle CPUs kept awake p50 {awake[0]:.0f}µs "
-              f"p99 {awake[1]:.0f}µs", flush=True)
+              f"busy CPUs p50 {busy[0]:.0f}µs p99 {busy[1]:.0f}µs{awake}", flush=True)
         rates = [float(r) for r in args.rates.split(",")]
         tools = {tool: TOOLS[tool] for tool in args.tools.split(",")}
         results = {rate: {tool: [] for tool in tools} for rate in rates}
