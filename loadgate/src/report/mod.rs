@@ -15,7 +15,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::judge::verdict::GateResult;
+use crate::judge::cost::CostChange;
+use crate::judge::verdict::{GateResult, SpecResult};
+use crate::metric::{Metric, format_count};
 use crate::plan::secret::Secrets;
 use crate::run::resources::ResourceFigures;
 use crate::summary::{FlowSummary, Metrics, SpecSummary};
@@ -73,6 +75,62 @@ fn resource_figures(
     ]
     .into_iter()
     .filter_map(|(who, figures)| Some((who, figures.as_ref()?)))
+}
+
+/// `[cost]`: a row per request name counted, then the mix: name, baseline, now, change.
+fn cost_rows(result: &SpecResult) -> Vec<[String; 4]> {
+    let Some(cost) = result.summary.as_ref().and_then(|s| s.cost.as_ref()) else {
+        return Vec::new();
+    };
+    let total_check = result
+        .checks
+        .iter()
+        .find(|c| c.metric == Metric::Instructions && c.scope == "total");
+    let total = CostChange {
+        request: "total (the mix)".to_owned(),
+        baseline: total_check.and_then(|c| c.baseline),
+        current: cost.instructions,
+        functions: Vec::new(),
+    };
+    result
+        .cost
+        .iter()
+        .chain([&total])
+        .map(|row| {
+            let shown = |value: Option<f64>| value.map_or("—".to_owned(), format_count);
+            let change = match row.baseline {
+                Some(base) if base != 0.0 => {
+                    format!("{:+.2}%", (row.current - base) / base * 100.0)
+                }
+                _ => "—".to_owned(),
+            };
+            [
+                row.request.clone(),
+                shown(row.baseline),
+                shown(Some(row.current)),
+                change,
+            ]
+        })
+        .collect()
+}
+
+/// A request name's function table: function, baseline, now and change in self instructions
+/// per request.
+fn function_rows(change: &CostChange) -> Vec<[String; 4]> {
+    let shown = |value: Option<f64>| value.map_or("—".to_owned(), format_count);
+    change
+        .functions
+        .iter()
+        .map(|row| {
+            let sign = if row.change > 0.0 { "+" } else { "" };
+            [
+                row.function.clone(),
+                shown(row.baseline),
+                shown(row.current),
+                format!("{sign}{}", format_count(row.change)),
+            ]
+        })
+        .collect()
 }
 
 /// Each `[[flow]]` with its steps' figures, in step order (a step's own row in `requests`).
@@ -302,9 +360,11 @@ pub(crate) mod fixtures {
             schedule: None,
             sweep: Some(sweep(0.0)),
             rounds: Vec::new(),
+            cost: None,
             series: Vec::new(),
         };
         let failing = SpecResult {
+            cost: Vec::new(),
             by_shard: Vec::new(),
             name: "badges".into(),
             file: PathBuf::from("loadspec/badges.toml"),
@@ -354,6 +414,7 @@ pub(crate) mod fixtures {
             ],
         };
         let crashed = SpecResult {
+            cost: Vec::new(),
             by_shard: Vec::new(),
             name: "reads".into(),
             file: PathBuf::from("loadspec/reads.toml"),
