@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use loadgate_tests::{CertPair, Sandbox, TestCerts};
+use loadgate_tests::{CertPair, Nginx, Sandbox, TestCerts};
 use reqwest::blocking::Client;
 
 use crate::tls_service::{protocols, start_tls, trusting};
@@ -185,6 +185,36 @@ fn a_self_signed_ca_true_certificate_named_in_tls_ca_passes_over_http1_and_http2
         let home = sandbox.spec_summary().requests["home"].clone();
         assert!(home.requests > 20 && home.failures == 0, "{home:#?}");
     }
+}
+
+/// The issue's own case: that certificate served by nginx and named in `[tls] ca` passes over
+/// HTTP/1.1 and HTTP/2; unlisted, it is refused in words before any load.
+#[test]
+fn nginx_serving_a_self_signed_ca_true_certificate_named_in_tls_ca_passes_over_http1_and_http2() {
+    let sandbox = Sandbox::new();
+    let certs = TestCerts::generate(sandbox.path());
+    let listed = &certs.self_signed_ca;
+    let nginx = Nginx::start_tls(sandbox.path(), listed);
+    for load in ["", "http = \"2\"\nstreams_per_connection = 2"] {
+        let spec = target_spec(&sandbox, &listed.cert, load);
+        sandbox
+            .run(&["--target", &nginx.url, spec.to_str().unwrap()])
+            .expect_code(0);
+        let home = sandbox.spec_summary().requests["home"].clone();
+        assert!(
+            home.requests > 20 && home.failures == 0,
+            "{load}: {home:#?}"
+        );
+    }
+    let spec = target_spec(&sandbox, &certs.ca, "");
+    let run = sandbox.run(&["--target", &nginx.url, spec.to_str().unwrap()]);
+    run.expect_code(3);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("is marked as a CA (CA:TRUE) and is used as the server's own certificate")
+            && said.contains("; no load was sent"),
+        "{said}"
+    );
 }
 
 #[test]
