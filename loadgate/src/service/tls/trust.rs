@@ -407,6 +407,7 @@ mod tests {
         names: &'a [&'a str],
         ca_true: bool,
         year_2000_only: bool,
+        year_2100_only: bool,
         client_auth_only: bool,
         signed_by: Option<&'a CertifiedIssuer<'static, KeyPair>>,
     }
@@ -415,6 +416,7 @@ mod tests {
         names: &["localhost", "127.0.0.1"],
         ca_true: false,
         year_2000_only: false,
+        year_2100_only: false,
         client_auth_only: false,
         signed_by: None,
     };
@@ -435,6 +437,10 @@ mod tests {
         if how.year_2000_only {
             params.not_before = rcgen::date_time_ymd(2000, 1, 1);
             params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+        }
+        if how.year_2100_only {
+            params.not_before = rcgen::date_time_ymd(2100, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2100, 12, 31);
         }
         if how.client_auth_only {
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -632,8 +638,33 @@ mod tests {
             signed_by: Some(&stranger),
             ..LOCAL
         });
+        let future = make(Made {
+            ca_true: true,
+            year_2100_only: true,
+            ..LOCAL
+        });
+        let for_clients = make(Made {
+            client_auth_only: true,
+            signed_by: Some(&ca),
+            ..LOCAL
+        });
         let trusting_ca = trusting(&[ca.der()]);
-        let cases: [(&CertificateDer<'static>, &str, &str); 5] = [
+        let cases: [(&CertificateDer<'static>, &str, &str); 7] = [
+            (
+                &future,
+                "127.0.0.1",
+                "the certificate is not valid yet: it (subject CN=localhost) is valid from \
+                 2100-01-01T00:00:00Z (notBefore) until 2100-12-31T00:00:00Z (notAfter), and it \
+                 is now 2026-01-01T00:00:00Z: correct the clock of this machine or of the one \
+                 that made the certificate, or make the certificate again with a start date in \
+                 the past",
+            ),
+            (
+                &for_clients,
+                "localhost",
+                "the certificate is not for TLS servers: its extendedKeyUsage (subject \
+                 CN=localhost) does not include serverAuth",
+            ),
             (
                 &ca_leaf,
                 "127.0.0.1",
