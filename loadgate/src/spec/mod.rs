@@ -157,8 +157,9 @@ pub struct ServiceSpec {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSpec {
-    /// A PEM file of CA certificates to trust besides the platform's (a dev CA), relative to
-    /// the repository root.
+    /// A PEM file of certificates to trust besides the platform's, relative to the repository
+    /// root: CA certificates (a dev CA), or the service's own certificate (a self-signed one,
+    /// `CA:TRUE` or not), trusted as itself with its dates and names still checked.
     #[schemars(with = "Option<String>")]
     pub ca: Option<Spanned<String>>,
     /// Trust any certificate (a local self-signed one): every report says so.
