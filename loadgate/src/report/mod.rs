@@ -179,7 +179,9 @@ pub(crate) mod fixtures {
     use std::io::Write;
     use std::path::PathBuf;
 
+    use crate::cost::{CostSummary, FunctionCost, RequestCost};
     use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+    use crate::judge::cost::{CostChange, FunctionChange};
     use crate::judge::pairs::PairRatios;
     use crate::judge::verdict::{GateResult, SpecResult, Verdict};
     use crate::metric::Metric;
@@ -265,6 +267,73 @@ pub(crate) mod fixtures {
             outcome,
             message: message.into(),
         }
+    }
+
+    /// `[cost]` of the badges spec: `emit-new` got a function of 158 instructions more.
+    fn cost() -> CostSummary {
+        let request = |instructions: f64, functions: &[(&str, f64)]| RequestCost {
+            instructions,
+            failures: 0,
+            functions: (functions.iter())
+                .map(|&(function, self_instructions)| FunctionCost {
+                    function: function.to_owned(),
+                    self_instructions,
+                    inclusive: self_instructions * 2.0,
+                })
+                .collect(),
+        };
+        CostSummary {
+            requests: 1000,
+            warmup_requests: 20,
+            functions: 100,
+            instructions: 17_190.5,
+            by_request: BTreeMap::from([
+                (
+                    "emit-duplicate".into(),
+                    request(17_000.0, &[("sqlite3VdbeExec", 4_100.0)]),
+                ),
+                (
+                    "emit-new".into(),
+                    request(
+                        21_000.0,
+                        &[
+                            ("sqlite3VdbeExec", 5_200.0),
+                            ("demo_service::extra_work", 158.0),
+                        ],
+                    ),
+                ),
+            ]),
+        }
+    }
+
+    fn cost_changes() -> Vec<CostChange> {
+        vec![
+            CostChange {
+                request: "emit-duplicate".into(),
+                baseline: Some(17_010.0),
+                current: 17_000.0,
+                functions: Vec::new(),
+            },
+            CostChange {
+                request: "emit-new".into(),
+                baseline: Some(20_840.0),
+                current: 21_000.0,
+                functions: vec![
+                    FunctionChange {
+                        function: "demo_service::extra_work".into(),
+                        baseline: None,
+                        current: Some(158.0),
+                        change: 158.0,
+                    },
+                    FunctionChange {
+                        function: "<axum::Router<S> as Service<Request<B>>>::call".into(),
+                        baseline: Some(266.0),
+                        current: Some(268.5),
+                        change: 2.5,
+                    },
+                ],
+            },
+        ]
     }
 
     /// A sweep that saturates at 8 users and breaks its limits at 16; `faster` adds to its
@@ -360,11 +429,11 @@ pub(crate) mod fixtures {
             schedule: None,
             sweep: Some(sweep(0.0)),
             rounds: Vec::new(),
-            cost: None,
+            cost: Some(cost()),
             series: Vec::new(),
         };
         let failing = SpecResult {
-            cost: Vec::new(),
+            cost: cost_changes(),
             by_shard: Vec::new(),
             name: "badges".into(),
             file: PathBuf::from("loadspec/badges.toml"),
@@ -410,6 +479,15 @@ pub(crate) mod fixtures {
                     0.01,
                     CheckOutcome::Pass,
                     "error_rate 1.00% within max 1.00%",
+                ),
+                check(
+                    Metric::Instructions,
+                    CheckKind::Regression,
+                    0.01,
+                    Some(17_000.0),
+                    17_190.5,
+                    CheckOutcome::Fail,
+                    "instructions 17 000 -> 17 190.5 (+1.1%) exceeds +1%",
                 ),
             ],
         };
