@@ -36,7 +36,7 @@ struct Tool {
     needed_by: &'static str,
 }
 
-const TOOLS: [Tool; 7] = [
+const TOOLS: [Tool; 8] = [
     Tool {
         names: &["chromium", "chromium-browser", "google-chrome"],
         package: "chromium",
@@ -74,6 +74,12 @@ const TOOLS: [Tool; 7] = [
         names: &["nginx", "/usr/sbin/nginx"],
         package: "nginx-light",
         needed_by: "tests/e2e/tls.rs runs the gate against nginx serving a self-signed certificate",
+    },
+    Tool {
+        // `vgdb` ships with it.
+        names: &["valgrind"],
+        package: "valgrind",
+        needed_by: "tests/e2e/cost.rs counts instructions per request under Callgrind ([cost])",
     },
 ];
 

@@ -124,27 +124,30 @@ pub async fn count(
         .push(("PYTHONHASHSEED".to_owned(), "0".to_owned()));
     under_valgrind.ready_timeout = cost.ready_timeout.max(service_plan.ready_timeout);
     under_valgrind.one_cpu = true;
-    let mut service = service::launch(
-        &under_valgrind,
-        &plan.transport,
-        run.root,
-        run.bins,
-        run.log,
-    )
-    .await
-    .map_err(|f| {
-        CostFailure::Service(ServiceFailure {
-            message: format!("under Valgrind, {}", f.message),
-            ..f
-        })
-    })?;
-    let counting = count_each(plan, cost, &mut service, &callgrind, run);
-    let counted = tokio::select! {
+    let counting = async {
+        let mut service = service::launch(
+            &under_valgrind,
+            &plan.transport,
+            run.root,
+            run.bins,
+            run.log,
+        )
+        .await
+        .map_err(|f| {
+            CostFailure::Service(ServiceFailure {
+                message: format!("under Valgrind, {}", f.message),
+                ..f
+            })
+        })?;
+        let counted = count_each(plan, cost, &mut service, &callgrind, run).await;
+        service.stop().await;
+        counted
+    };
+    // Dropping the counting future stops the service (its group, Valgrind and children).
+    tokio::select! {
         counted = counting => counted,
         () = interrupted => Err(CostFailure::Interrupted),
-    };
-    service.stop().await;
-    counted
+    }
 }
 
 /// Every counted request name in turn, against the service running under `callgrind`.
