@@ -51,6 +51,9 @@ mod run;
 // Plan + service → instructions per request, counted under Callgrind (`[cost]`).
 mod cost;
 
+// The service's process tree sampled by `perf` (`--profile`): folded stacks, shares, flame graphs.
+mod profile;
+
 // Recorders ↔ the file a shard of a distributed run hands over, and their exact merge.
 mod shard_file;
 

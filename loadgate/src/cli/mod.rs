@@ -127,6 +127,13 @@ pub struct RunArgs {
     /// summary says it was skipped, and no `instructions` check runs.
     #[arg(long)]
     pub no_cost: bool,
+    /// Sample the service with `perf` (cpu-clock, 99 Hz, DWARF call graphs) during the judged
+    /// window: OUT/NAME.profile.folded, flame graphs in report.html (a differential one against
+    /// the base revision with --against, or against the profile stored beside the baseline),
+    /// and the functions whose share of the samples changed most. Without perf, or where
+    /// perf_event_paranoid forbids it, the gate runs as without it and a note says why.
+    #[arg(long)]
+    pub profile: bool,
     /// Run only shard I of N of a distributed run (1-based): write its file to
     /// OUT/shards/, judge nothing; `loadtest merge` judges the shards' files together.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
@@ -275,6 +282,7 @@ impl RunArgs {
         options.strict_host = self.strict_host;
         options.against = self.against.clone();
         options.no_cost = self.no_cost;
+        options.profile = self.profile;
         options.github = GitHub::from_env();
         options.shard = self.shard.map(|shard| ShardRun {
             shard,

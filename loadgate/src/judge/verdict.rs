@@ -2,6 +2,7 @@
 //! and its exit code. This is the data every report renders, and `summary.json` is its
 //! serialization (schema version [`SCHEMA_VERSION`], documented in docs/summary-json.md).
 
+use crate::profile::ProfileReport;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,9 @@ pub struct SpecResult {
     /// `loadtest merge`: each shard's own totals, for diagnosis; never judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_shard: Vec<ShardTotals>,
+    /// `--profile`: the service's sampled profile, and the functions whose share moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileReport>,
 }
 
 impl SpecResult {
@@ -113,6 +117,7 @@ impl SpecResult {
             checks: Vec::new(),
             cost: Vec::new(),
             by_shard: Vec::new(),
+            profile: None,
         }
     }
 

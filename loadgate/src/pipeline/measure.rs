@@ -13,7 +13,9 @@ use crate::judge::checks::{CheckOutcome, compare, round_values};
 use crate::pipeline::events::{Event, Observer};
 use crate::pipeline::{Interrupt, interrupted_by};
 use crate::plan::{Plan, ServicePlan, defaults};
-use crate::run::resources::{Sample, Sampler};
+use crate::profile::Stacks;
+use crate::profile::perf::Recording;
+use crate::run::resources::{Sample, Sampler, descendants};
 use crate::run::{self, Counters};
 use crate::service::against::BaseCheckout;
 use crate::service::binary::BinDir;
@@ -124,6 +126,26 @@ pub struct Measured {
     /// `[cost]`: the instructions counted after the load, of this revision and (A/B) the base.
     pub cost: Option<CostSummary>,
     pub base_cost: Option<CostSummary>,
+    /// `--profile`: each side's samples over its runs' judged windows.
+    pub profile: ProfileRuns,
+}
+
+/// The stacks `perf` sampled on each side, summed over the runs, and why a run has none.
+#[derive(Debug, Default)]
+pub struct ProfileRuns {
+    pub candidate: Stacks,
+    pub base: Stacks,
+    /// The first reason a run could not be profiled (perf refused, or stopped badly).
+    pub failure: Option<String>,
+}
+
+/// Whether the service is sampled during the judged windows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Profiling {
+    Off,
+    On,
+    /// `--profile` was asked, but `perf` cannot run here: the note saying why.
+    Unavailable(String),
 }
 
 /// The summaries a judge reads from the runs.
@@ -219,6 +241,7 @@ pub struct Context<'a> {
     pub paths: &'a Paths,
     pub observer: &'a Arc<dyn Observer>,
     pub interrupt: &'a Interrupt,
+    pub profiling: Profiling,
 }
 
 /// The services a spec's runs go to: the one under test (or `--target`), and for A/B the base
@@ -347,18 +370,24 @@ pub async fn measure(
         failure: None,
         cost: None,
         base_cost: None,
+        profile: ProfileRuns::default(),
     };
     while let Some(step) = repeat.next(measured.runs.len(), || measured.decided(plan)) {
         announce(plan, repeat, &step, services, ctx);
         let at_step = step.at.map(|at| plan.at_step(at));
         let (url, service) = services.side(step.side);
         let counters = &counters[usize::from(step.side == Side::Base)];
+        let profiled = ProfiledRun {
+            side: step.side,
+            runs: &mut measured.profile,
+        };
         let (summary, died) = run_load(
             at_step.as_ref().unwrap_or(plan),
             &url,
             service,
             counters,
             ctx,
+            profiled,
         )
         .await?;
         let side = step.side;
@@ -491,18 +520,88 @@ async fn start(
     Ok(service)
 }
 
-/// Runs `plan`'s load once against `base_url`, watching the service's resources and its death;
-/// the summary covers what was measured, up to the death if it died.
+/// Where a run's profile goes: its side's stacks.
+struct ProfiledRun<'a> {
+    side: Side,
+    runs: &'a mut ProfileRuns,
+}
+
+/// Runs `plan`'s load once against `base_url`, watching the service's resources and its death
+/// (and, with `--profile`, sampling it during the judged window); the summary covers what was
+/// measured, up to the death if it died.
 async fn run_load(
     plan: &Plan,
     base_url: &Url,
     service: Option<&mut Service>,
     counters: &Arc<Counters>,
     ctx: &Context<'_>,
+    profiled: ProfiledRun<'_>,
 ) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
+    let sampling = match (&ctx.profiling, service.as_deref()) {
+        (Profiling::On, Some(service)) => Some(sample_judged_window(
+            plan,
+            service.pid(),
+            profiled.side,
+            ctx,
+        )),
+        _ => None,
+    };
     let recorded = record_load(plan, base_url, service, counters, ctx).await?;
+    if let Some((stop, sampled)) = sampling {
+        let _ = stop.send(());
+        let runs = profiled.runs;
+        match sampled.await {
+            Ok(Ok(Some(stacks))) => match profiled.side {
+                Side::Candidate => runs.candidate.add(stacks),
+                Side::Base => runs.base.add(stacks),
+            },
+            Ok(Ok(None)) => {}
+            Ok(Err(why)) => {
+                runs.failure.get_or_insert(why);
+            }
+            Err(err) => {
+                runs.failure
+                    .get_or_insert(format!("the profiler's task failed: {err}"));
+            }
+        }
+    }
     let summary = summarize(plan, &recorded.recording, &recorded.samples);
     Ok((summary, recorded.service_failure))
+}
+
+/// `perf record` on the service's process tree from the end of the warmup until told to stop
+/// (the load's end): the judged window, as the gate judges it. A run that ends within its
+/// warmup has no profile.
+fn sample_judged_window(
+    plan: &Plan,
+    pid: i32,
+    side: Side,
+    ctx: &Context<'_>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<Option<Stacks>, String>>,
+) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let stem = match side {
+        Side::Candidate => plan.name.clone(),
+        Side::Base => format!("{}.base", plan.name),
+    };
+    let data = ctx.paths.out_dir.join(format!("{stem}.perf.data"));
+    let log = ctx.paths.out_dir.join(format!("{stem}.perf.log"));
+    let warmup = plan.load.warmup;
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(warmup) => {}
+            _ = &mut stopped => return Ok(None),
+        }
+        // A service that forks workers is sampled with them.
+        let pids: Vec<i32> = std::iter::once(pid).chain(descendants(pid)).collect();
+        let recording = Recording::start(&pids, &data, &log)
+            .map_err(|err| format!("cannot start perf record: {err}"))?;
+        let _ = stopped.await;
+        recording.stop().await.map(Some)
+    });
+    (stop, task)
 }
 
 /// What one run of the load left, before it is summarized.

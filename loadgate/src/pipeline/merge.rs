@@ -426,6 +426,7 @@ fn measured(plan: &Plan, spec: usize, parts: &[&Part], shards: &[Shard]) -> Meas
         failure: None,
         cost: None,
         base_cost: None,
+        profile: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod events;
 pub mod measure;
 pub mod merge;
+pub mod profiled;
 pub mod shard;
 
 use std::io::Write;
@@ -36,10 +37,12 @@ use crate::service::against::BaseCheckout;
 use crate::summary::SpecSummary;
 use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
+use crate::support::files::write_atomic;
 use crate::support::meta::{Host, Provenance};
 use crate::support::paths::Paths;
 use events::{Event, Observer};
-use measure::{Combined, Context, Measured, Repeat, Services};
+use measure::{Combined, Context, Measured, Profiling, Repeat, Services};
+use profiled::Comparison;
 
 /// What a gate run does. [`GateOptions::new`] gives the defaults of `cargo xtask loadtest`
 /// without flags; set the fields that differ.
@@ -67,6 +70,9 @@ pub struct GateOptions {
     pub shard: Option<ShardRun>,
     /// `--no-cost`: skip the `[cost]` phase (instructions under Valgrind), for quick runs.
     pub no_cost: bool,
+    /// `--profile`: sample the service with `perf` during the judged window, and report where
+    /// its CPU time went beside the verdict.
+    pub profile: bool,
 }
 
 /// One shard of a distributed run: which, from when, and under which run id.
@@ -98,6 +104,7 @@ impl GateOptions {
             github: None,
             shard: None,
             no_cost: false,
+            profile: false,
         }
     }
 }
@@ -175,6 +182,7 @@ pub async fn loadtest(
         paths,
         observer: &observer,
         interrupt: &interrupt,
+        profiling: profiling(options),
     };
     let mut results = Vec::new();
     for (plan, baseline) in &planned {
@@ -347,6 +355,7 @@ async fn run_spec(
     } else {
         measure::count_cost(plan, checkout, &mut measured, ctx).await;
     }
+    let profile_runs = std::mem::take(&mut measured.profile);
     let interrupted = interrupted_by(ctx.interrupt);
     let judged = Judged {
         plan,
@@ -357,7 +366,53 @@ async fn run_spec(
         interrupted,
         distrusted: None,
     };
-    Ok(judged.judge(result, measured))
+    let mut result = judged.judge(result, measured);
+    match &ctx.profiling {
+        Profiling::Off => {}
+        Profiling::Unavailable(why) => result.notes.push(why.clone()),
+        Profiling::On => {
+            let comparison = match checkout {
+                Some(checkout) => Some(Comparison {
+                    what: format!("{} ({})", checkout.rev, &checkout.commit[..12]),
+                    stacks: profile_runs.base.clone(),
+                }),
+                None => match profiled::stored(ctx.paths, &plan.name) {
+                    Ok(stored) => stored.map(|stacks| Comparison {
+                        what: "the baseline's profile".to_owned(),
+                        stacks,
+                    }),
+                    Err(why) => {
+                        result
+                            .notes
+                            .push(format!("no profile to compare with: {why}"));
+                        None
+                    }
+                },
+            };
+            let (profile, notes) =
+                profiled::conclude(ctx.paths, &plan.name, profile_runs, comparison);
+            result.profile = profile;
+            result.notes.extend(notes);
+        }
+    }
+    Ok(result)
+}
+
+/// Whether `--profile` samples the services, and if it cannot, why.
+fn profiling(options: &GateOptions) -> Profiling {
+    if !options.profile || options.shard.is_some() {
+        return Profiling::Off;
+    }
+    if options.target.is_some() {
+        return Profiling::Unavailable(
+            "no profile: --target names a service the gate did not launch, so it has no process              of the service to sample"
+                .to_owned(),
+        );
+    }
+    match crate::profile::perf::unavailable() {
+        Some(why) => Profiling::Unavailable(why),
+        None => Profiling::On,
+    }
 }
 
 /// The baseline's figures beside a result, for its charts.
@@ -510,6 +565,14 @@ fn record_baselines(
                 return (written, Some(err));
             }
             written.push(paths.shown(&file));
+            // `--profile`: its stacks beside, for later runs' differential flame graphs.
+            if let Some(profile) = result.profile.as_ref().filter(|p| !p.stacks.is_empty()) {
+                let file = paths.baseline_profile_file(&result.name);
+                if let Err(err) = write_atomic(&file, &profile.stacks.compressed()) {
+                    return (written, Some(err));
+                }
+                written.push(paths.shown(&file));
+            }
         }
     }
     (written, None)

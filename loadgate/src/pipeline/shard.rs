@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::judge::trust::MAX_LATE_FRACTION;
 use crate::pipeline::events::Observer;
-use crate::pipeline::measure::{Context, record_load};
+use crate::pipeline::measure::{Context, Profiling, record_load};
 use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, interrupted_by, plan_all};
 use crate::plan::Plan;
 use crate::plan::secret::Secrets;
@@ -89,6 +89,7 @@ pub async fn run_shard(
         paths: &options.paths,
         observer: &observer,
         interrupt: &interrupt,
+        profiling: Profiling::Off,
     };
     run_parts(&plans, &parts, start, target, &mut file, &ctx).await?;
     finish(options, shard, file, &secrets, console, None)

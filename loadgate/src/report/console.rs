@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::judge::checks::CheckOutcome;
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::report::{cost_rows, function_rows, resource_figures};
+use crate::report::{cost_rows, function_rows, profile_heading, profile_rows, resource_figures};
 use crate::summary::{Metrics, ScheduleSummary, SpecSummary, SweepSummary};
 use crate::support::units::format_micros;
 
@@ -41,6 +41,7 @@ impl SpecBlock<'_> {
             }
             self.resources(summary)?;
             self.cost()?;
+            self.profile()?;
             self.checks()?;
         } else {
             writeln!(self.out)?;
@@ -256,6 +257,18 @@ impl SpecBlock<'_> {
             self.table(&["function", "baseline", "now", "change"], &functions)?;
         }
         Ok(())
+    }
+
+    /// `--profile`: the functions whose share of the service's samples changed most.
+    fn profile(&mut self) -> io::Result<()> {
+        let Some(profile) = &self.result.profile else {
+            return Ok(());
+        };
+        writeln!(self.out, "  {}:", profile_heading(profile))?;
+        self.table(
+            &["function", "before", "now", "change"],
+            &profile_rows(profile),
+        )
     }
 
     /// Rows under a header, the first column left-aligned to its widest cell.

@@ -145,6 +145,7 @@ fn spec_data(spec: &SpecResult) -> Value {
         "baseline_sweep": spec.baseline_sweep.as_ref().map(sweep_data),
         "pairs": spec.pairs,
         "cost": cost_data(spec),
+        "profile": profile_data(spec),
     });
     if let (Some(all), Value::Object(more)) = (data.as_object_mut(), measured) {
         all.extend(more);
@@ -167,6 +168,26 @@ fn cost_data(spec: &SpecResult) -> Value {
     json!({ "requests": rows, "functions": functions })
 }
 
+/// `--profile`: the table of functions as the other reports word it, and the flame graphs
+/// (SVG documents without their XML prolog, each drawn in a frame of its own so that their
+/// scripts and ids do not meet); `null` without a profile.
+fn profile_data(spec: &SpecResult) -> Value {
+    let Some(profile) = &spec.profile else {
+        return Value::Null;
+    };
+    let document = |svg: &Option<String>| {
+        svg.as_deref()
+            .map(|svg| svg.find("<svg").map_or(svg, |at| &svg[at..]).to_owned())
+    };
+    json!({
+        "heading": crate::report::profile_heading(profile),
+        "rows": crate::report::profile_rows(profile),
+        "flame": document(&profile.flame_svg),
+        "diff": document(&profile.diff_svg),
+        "compared_with": profile.compared_with,
+    })
+}
+
 /// Every page's head up to its title: styles, its error catcher (a failed script marks
 /// `<body data-errors>`) and the chart library.
 const HEAD: &str = r##"<!DOCTYPE html>
@@ -182,6 +203,7 @@ const HEAD: &str = r##"<!DOCTYPE html>
   .chart { position: relative; height: 260px; }
   table { border-collapse: collapse; margin: .5rem 0; } td, th { padding: .15rem .6rem; text-align: left; border-bottom: 1px solid #eaeef2; }
   .muted { color: #59636e; } pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; }
+  iframe.flame { width: 100%; height: 480px; border: 1px solid #d0d7de; }
   table.cost td.num { text-align: right; font-variant-numeric: tabular-nums; } table.cost td:first-child { font-family: ui-monospace, monospace; word-break: break-all; }
 </style>
 <script>
@@ -374,6 +396,25 @@ const PAGE: &str = r##"/*HEAD*/
       spec.cost.functions.forEach(function (f) {
         section.appendChild(el("p", {}, "Where " + f.request + "'s instructions went (self, per request):"));
         section.appendChild(rows(["function", "baseline", "now", "change"], f.rows));
+      });
+    }
+    // The service's profile (perf): the functions whose share moved, then the flame graphs,
+    // each a whole SVG document in its own frame, sized to its picture once drawn.
+    if (spec.profile) {
+      var p = spec.profile;
+      section.appendChild(el("p", {}, p.heading.charAt(0).toUpperCase() + p.heading.slice(1) + ":"));
+      section.appendChild(rows(["function", "before", "now", "change"], p.rows));
+      [["diff", "Differential flame graph against " + p.compared_with + " (red: a larger share than before; click a frame to zoom, Ctrl+F to search):"],
+       ["flame", "Flame graph of the service's samples (click a frame to zoom, Ctrl+F to search):"]].forEach(function (kind) {
+        if (!p[kind[0]]) return;
+        section.appendChild(el("p", {}, kind[1]));
+        var frame = el("iframe", { "class": "flame", "data-profile": kind[0], title: kind[1] });
+        frame.addEventListener("load", function () {
+          var svg = frame.contentDocument && frame.contentDocument.querySelector("svg");
+          if (svg && svg.getAttribute("height")) frame.style.height = (parseFloat(svg.getAttribute("height")) + 8) + "px";
+        });
+        frame.srcdoc = "<!DOCTYPE html><html><body style=\"margin:0\">" + p[kind[0]] + "</body></html>";
+        section.appendChild(frame);
       });
     }
     (spec.flows || []).forEach(function (f) {

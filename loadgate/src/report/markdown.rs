@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::pairs::PairRatios;
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
-use crate::report::{cost_rows, function_rows, resource_figures};
+use crate::report::{cost_rows, function_rows, profile_heading, profile_rows, resource_figures};
 use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepStep, SweepSummary};
 use crate::support::units::{format_micros, format_percent};
 
@@ -60,6 +60,7 @@ impl Markdown<'_> {
         }
         self.check_table(&spec.checks)?;
         self.cost(spec)?;
+        self.profile(spec)?;
         self.failures_and_errors(spec)?;
         if let Some(summary) = &spec.summary {
             self.latency_chart(&spec.name, summary, spec.baseline_total.as_ref())?;
@@ -168,6 +169,26 @@ impl Markdown<'_> {
             self.table(["function", "baseline", "now", "change"], &functions)?;
         }
         Ok(())
+    }
+
+    /// `--profile`: the functions whose share of the service's samples changed most.
+    fn profile(&mut self, spec: &SpecResult) -> io::Result<()> {
+        let Some(profile) = &spec.profile else {
+            return Ok(());
+        };
+        let heading = profile_heading(profile);
+        let mut heading = heading.chars();
+        let first = heading.next().map(|c| c.to_uppercase().to_string());
+        writeln!(
+            self.out,
+            "{}:\n",
+            text(&(first.unwrap_or_default() + heading.as_str()))
+        )?;
+        let rows: Vec<[String; 4]> = profile_rows(profile)
+            .into_iter()
+            .map(|[function, a, b, c]| [code(&function), a, b, c])
+            .collect();
+        self.table(["function", "before", "now", "change"], &rows)
     }
 
     /// A table whose first column is text already escaped (or code), the others numbers.

@@ -19,6 +19,7 @@ use crate::judge::cost::CostChange;
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::metric::{Metric, format_count};
 use crate::plan::secret::Secrets;
+use crate::profile::{ProfileReport, format_share, format_share_change};
 use crate::run::resources::ResourceFigures;
 use crate::summary::{FlowSummary, Metrics, SpecSummary};
 use crate::support::files::write_atomic;
@@ -131,6 +132,37 @@ fn function_rows(change: &CostChange) -> Vec<[String; 4]> {
             ]
         })
         .collect()
+}
+
+/// `--profile`: the functions whose self share of the samples changed most (with nothing to
+/// compare with, the largest shares): function, before, now, change.
+fn profile_rows(profile: &ProfileReport) -> Vec<[String; 4]> {
+    let compared = profile.compared_with.is_some();
+    profile
+        .functions
+        .iter()
+        .map(|row| {
+            let (before, change) = if compared {
+                (format_share(row.before), format_share_change(row.change))
+            } else {
+                ("—".to_owned(), "—".to_owned())
+            };
+            [row.function.clone(), before, format_share(row.now), change]
+        })
+        .collect()
+}
+
+/// What a profile's table shows: "the service's CPU by function (perf: self share of 1234
+/// samples, before: 1180 samples of HEAD~1 (0123abcd4567))".
+fn profile_heading(profile: &ProfileReport) -> String {
+    let before = match (&profile.compared_with, profile.before_samples) {
+        (Some(what), Some(samples)) => format!(", before: {samples} samples of {what}"),
+        _ => ", nothing to compare with".to_owned(),
+    };
+    format!(
+        "the service's CPU by function (perf: self share of {} samples{before}; {})",
+        profile.samples, profile.folded
+    )
 }
 
 /// Each `[[flow]]` with its steps' figures, in step order (a step's own row in `requests`).
@@ -435,6 +467,7 @@ pub(crate) mod fixtures {
         let failing = SpecResult {
             cost: cost_changes(),
             by_shard: Vec::new(),
+            profile: None,
             name: "badges".into(),
             file: PathBuf::from("loadspec/badges.toml"),
             spec_hash: "0123456789abcdef".into(),
@@ -494,6 +527,7 @@ pub(crate) mod fixtures {
         let crashed = SpecResult {
             cost: Vec::new(),
             by_shard: Vec::new(),
+            profile: None,
             name: "reads".into(),
             file: PathBuf::from("loadspec/reads.toml"),
             spec_hash: "fedcba9876543210".into(),

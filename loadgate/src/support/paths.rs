@@ -34,6 +34,18 @@ impl Paths {
         self.baselines_dir.join(format!("{spec_name}.json"))
     }
 
+    /// `--profile`: the profile recorded with the baseline, beside it (gzip-compressed folded
+    /// stacks).
+    pub fn baseline_profile_file(&self, spec_name: &str) -> PathBuf {
+        self.baselines_dir
+            .join(format!("{spec_name}.profile.folded.gz"))
+    }
+
+    /// `--profile`: the folded stacks of a spec's service (`side` "base" for `--against`'s).
+    pub fn profile_folded(&self, stem: &str) -> PathBuf {
+        self.out_dir.join(format!("{stem}.profile.folded"))
+    }
+
     pub fn summary_json(&self) -> PathBuf {
         self.out_dir.join("summary.json")
     }

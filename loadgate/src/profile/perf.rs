@@ -1,0 +1,211 @@
+//! `perf` on the service: whether it can run here (and, when not, the words saying why and what
+//! to change), a recording of the service's process tree started and stopped around the judged
+//! window, and its samples folded into [`Stacks`] with inferno.
+//!
+//! Call graphs are unwound from DWARF (`--call-graph dwarf`): a release Rust binary keeps no frame
+//! pointers unless built with `-C force-frame-pointers=yes`, and with `-g` (frame pointers) perf
+//! got one frame per sample from the demo service, the sampled function alone with no caller.
+//! DWARF needs the debug information the workspace's release profile keeps
+//! (`debug = "line-tables-only"`), and copies 8 KiB of stack per sample: at 99 Hz, a few hundred
+//! KiB a second on two busy cores.
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use inferno::collapse::Collapse as _;
+use tokio::process::{Child, Command};
+
+use crate::profile::{FREQUENCY_HZ, Stacks};
+
+/// What to install, for the note of a machine without `perf`.
+const INSTALL: &str = "install it (Debian: `sudo apt-get install linux-perf`; Ubuntu and \
+                       GitHub-hosted runners: `sudo apt-get install linux-tools-common \
+                       linux-tools-$(uname -r)`)";
+
+/// Why no profile can be recorded here, in words for a note; `None` when `perf` should work.
+pub fn unavailable() -> Option<String> {
+    match std::process::Command::new("perf")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!(
+                "no profile: `perf` is not on PATH; {INSTALL}, or drop --profile. The verdict does not depend on it"
+            ));
+        }
+        Err(err) => return Some(format!("no profile: cannot run `perf`: {err}")),
+        Ok(status) if !status.success() => {
+            // Debian's `perf` wrapper fails when no perf matches the running kernel.
+            return Some(format!(
+                "no profile: `perf --version` failed ({status}): no perf for this kernel? {INSTALL}"
+            ));
+        }
+        Ok(_) => {}
+    }
+    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").ok()?;
+    let level: i32 = paranoid.trim().parse().ok()?;
+    // Up to 2, a user may sample its own processes (in user space at 2); above, only root.
+    if level > 2 && !is_root() {
+        return Some(format!(
+            "no profile: /proc/sys/kernel/perf_event_paranoid is {level}, which lets only root sample \
+             processes; allow it with `sudo sysctl kernel.perf_event_paranoid=1` (or run as root). The \
+             verdict does not depend on it"
+        ));
+    }
+    None
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find(|line| line.starts_with("Uid:"))
+            .and_then(|line| line.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// A `perf record` running on the service's processes.
+#[derive(Debug)]
+pub struct Recording {
+    child: Child,
+    data: PathBuf,
+    log: PathBuf,
+}
+
+impl Recording {
+    /// Starts sampling `pids` (the service and its descendants, each with all its threads) into
+    /// `data`; perf's own words go to `log`.
+    pub fn start(pids: &[i32], data: &Path, log: &Path) -> std::io::Result<Recording> {
+        let _ = std::fs::remove_file(data);
+        let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+        let child = Command::new("perf")
+            .args(["record", "-q", "-F", &FREQUENCY_HZ.to_string()])
+            .args(["-e", "cpu-clock", "--call-graph", "dwarf", "-p"])
+            .arg(pids.join(","))
+            .arg("-o")
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Recording {
+            child,
+            data: data.to_owned(),
+            log: log.to_owned(),
+        })
+    }
+
+    /// Stops the recording (SIGINT: perf writes its file and exits) and folds what it sampled;
+    /// the error is a note's words. The raw data is removed: the folded stacks are what is kept.
+    pub async fn stop(mut self) -> Result<Stacks, String> {
+        if let Some(pid) = self.child.id() {
+            interrupt(pid);
+        }
+        let status = tokio::time::timeout(std::time::Duration::from_secs(30), self.child.wait())
+            .await
+            .map_err(|_| "perf record did not stop within 30 s".to_owned())
+            .and_then(|waited| waited.map_err(|err| format!("perf record: {err}")))?;
+        let said = std::fs::read_to_string(&self.log).unwrap_or_default();
+        // perf exits with the signal's status (or 130) when interrupted: the file says more.
+        if !self.data.exists() {
+            return Err(format!(
+                "perf record wrote no samples ({status}): {}",
+                last_line(&said)
+            ));
+        }
+        let data = self.data.clone();
+        let folded = tokio::task::spawn_blocking(move || fold(&data))
+            .await
+            .map_err(|err| format!("folding the samples: {err}"))?;
+        let _ = std::fs::remove_file(&self.data);
+        folded
+    }
+}
+
+#[allow(
+    unsafe_code,
+    reason = "kill(2) has no safe wrapper in std; it shares no memory"
+)]
+fn interrupt(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: a signal to one process id; no memory is shared.
+        unsafe {
+            libc::kill(pid, libc::SIGINT);
+        }
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+/// `perf script` over a recording, collapsed into folded stacks. Inlined frames are left out
+/// (`--no-inline`): resolving them runs addr2line per address and takes minutes on a large
+/// binary; a function kept out of line (`#[inline(never)]`, or simply not inlined) is named.
+pub fn fold(data: &Path) -> Result<Stacks, String> {
+    let output = std::process::Command::new("perf")
+        // No period field: each sample counts 1 (with it, inferno weighs a cpu-clock sample by
+        // its period in nanoseconds).
+        .args([
+            "script",
+            "--no-inline",
+            "-F",
+            "comm,tid,time,event,ip,sym,dso",
+            "-i",
+        ])
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run perf script: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "perf script failed ({}): {}",
+            output.status,
+            last_line(&String::from_utf8_lossy(&output.stderr))
+        ));
+    }
+    fold_script(&output.stdout)
+}
+
+/// `perf script` text → folded stacks, with inferno's collapser (thread names first, no pids).
+pub fn fold_script(script: &[u8]) -> Result<Stacks, String> {
+    let mut folded = Vec::new();
+    let mut options = inferno::collapse::perf::Options::default();
+    options.nthreads = 1;
+    inferno::collapse::perf::Folder::from(options)
+        .collapse(BufReader::new(script), &mut folded)
+        .map_err(|err| format!("cannot fold perf's samples: {err}"))?;
+    Ok(Stacks::parse(&String::from_utf8_lossy(&folded)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_script_text_folds_into_stacks_with_the_thread_first() {
+        let script = "\
+tokio-rt-worker  9195  3050.466783: cpu-clock: 
+\t          19e615 demo_service::extra_work (/x/demo-service)
+\t          19e000 demo_service::home (/x/demo-service)
+
+tokio-rt-worker  9194  3050.722109: cpu-clock: 
+\t          19e619 demo_service::extra_work (/x/demo-service)
+\t          19e000 demo_service::home (/x/demo-service)
+
+";
+        let stacks = fold_script(script.as_bytes()).unwrap();
+        assert_eq!(
+            stacks.folded(),
+            "tokio-rt-worker;demo_service::home;demo_service::extra_work 2\n"
+        );
+    }
+}
