@@ -14,6 +14,7 @@ mod github;
 mod history;
 mod manifests;
 mod open_model;
+mod profile;
 mod progress;
 mod report_html;
 mod resources;

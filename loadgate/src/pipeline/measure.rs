@@ -21,6 +21,7 @@ use crate::service::against::BaseCheckout;
 use crate::service::binary::BinDir;
 use crate::service::{self, Service, ServiceFailure};
 use crate::summary::{SpecSummary, merge_rounds, summarize, summarize_sweep};
+use crate::support::clock::monotonic_seconds;
 use crate::support::paths::Paths;
 
 /// Paired rounds an A/B comparison runs at least: fewer give no interval worth the name.
@@ -51,6 +52,12 @@ pub enum Repeat {
 pub enum Side {
     Candidate,
     Base,
+}
+
+impl Side {
+    fn index(self) -> usize {
+        usize::from(self == Side::Base)
+    }
 }
 
 /// One run of the load: on which side, at which sweep step, and its place in the sequence.
@@ -372,6 +379,7 @@ pub async fn measure(
         base_cost: None,
         profile: ProfileRuns::default(),
     };
+    let mut recordings: Recordings = [None, None];
     while let Some(step) = repeat.next(measured.runs.len(), || measured.decided(plan)) {
         announce(plan, repeat, &step, services, ctx);
         let at_step = step.at.map(|at| plan.at_step(at));
@@ -379,7 +387,8 @@ pub async fn measure(
         let counters = &counters[usize::from(step.side == Side::Base)];
         let profiled = ProfiledRun {
             side: step.side,
-            runs: &mut measured.profile,
+            recordings: &mut recordings,
+            failure: &mut measured.profile.failure,
         };
         let (summary, died) = run_load(
             at_step.as_ref().unwrap_or(plan),
@@ -397,6 +406,8 @@ pub async fn measure(
             break;
         }
     }
+    // perf stops before the services it samples.
+    stop_recordings(recordings, &mut measured.profile).await;
     services.stop().await;
     Ok(measured)
 }
@@ -520,10 +531,53 @@ async fn start(
     Ok(service)
 }
 
-/// Where a run's profile goes: its side's stacks.
+/// `--profile`: each side's `perf record`, running from its first run to the end of the
+/// measurement, with the judged windows of its runs.
+type Recordings = [Option<(Recording, Vec<(f64, f64)>)>; 2];
+
+/// A run's side and the recordings its profile goes to.
 struct ProfiledRun<'a> {
     side: Side,
-    runs: &'a mut ProfileRuns,
+    recordings: &'a mut Recordings,
+    failure: &'a mut Option<String>,
+}
+
+impl ProfiledRun<'_> {
+    /// Starts sampling the side's service (and its descendants) unless it already is.
+    async fn start(&mut self, plan: &Plan, pid: i32, ctx: &Context<'_>) {
+        let slot = &mut self.recordings[self.side.index()];
+        if slot.is_some() || self.failure.is_some() {
+            return;
+        }
+        let stem = match self.side {
+            Side::Candidate => plan.name.clone(),
+            Side::Base => format!("{}.base", plan.name),
+        };
+        let data = ctx.paths.out_dir.join(format!("{stem}.perf.data"));
+        let log = ctx.paths.out_dir.join(format!("{stem}.perf.log"));
+        // A service that forks workers is sampled with them.
+        let pids: Vec<i32> = std::iter::once(pid).chain(descendants(pid)).collect();
+        match Recording::start(&pids, &data, &log).await {
+            Ok(recording) => *slot = Some((recording, Vec::new())),
+            Err(why) => *self.failure = Some(why),
+        }
+    }
+}
+
+/// Stops each side's recording and keeps the stacks of its judged windows.
+async fn stop_recordings(recordings: Recordings, runs: &mut ProfileRuns) {
+    for (side, recording) in [Side::Candidate, Side::Base].into_iter().zip(recordings) {
+        let Some((recording, windows)) = recording else {
+            continue;
+        };
+        match recording.stop(windows).await {
+            Ok(stacks) if side == Side::Candidate => runs.candidate.add(stacks),
+            Ok(stacks) => runs.base.add(stacks),
+            Err(why) => {
+                runs.failure.get_or_insert(why);
+            }
+        }
+    }
 }
 
 /// Runs `plan`'s load once against `base_url`, watching the service's resources and its death
@@ -535,73 +589,25 @@ async fn run_load(
     service: Option<&mut Service>,
     counters: &Arc<Counters>,
     ctx: &Context<'_>,
-    profiled: ProfiledRun<'_>,
+    mut profiled: ProfiledRun<'_>,
 ) -> anyhow::Result<(SpecSummary, Option<ServiceFailure>)> {
-    let sampling = match (&ctx.profiling, service.as_deref()) {
-        (Profiling::On, Some(service)) => Some(sample_judged_window(
-            plan,
-            service.pid(),
-            profiled.side,
-            ctx,
-        )),
-        _ => None,
-    };
+    if let (Profiling::On, Some(service)) = (&ctx.profiling, service.as_deref()) {
+        profiled.start(plan, service.pid(), ctx).await;
+    }
+    let started = monotonic_seconds();
     let recorded = record_load(plan, base_url, service, counters, ctx).await?;
-    if let Some((stop, sampled)) = sampling {
-        let _ = stop.send(());
-        let runs = profiled.runs;
-        match sampled.await {
-            Ok(Ok(Some(stacks))) => match profiled.side {
-                Side::Candidate => runs.candidate.add(stacks),
-                Side::Base => runs.base.add(stacks),
-            },
-            Ok(Ok(None)) => {}
-            Ok(Err(why)) => {
-                runs.failure.get_or_insert(why);
-            }
-            Err(err) => {
-                runs.failure
-                    .get_or_insert(format!("the profiler's task failed: {err}"));
-            }
-        }
+    // The judged window: from the end of the warmup to the end of the load.
+    let (from, to) = (
+        started + plan.load.warmup.as_secs_f64(),
+        monotonic_seconds(),
+    );
+    if let Some(recording) = profiled.recordings[profiled.side.index()].as_mut()
+        && to > from
+    {
+        recording.1.push((from, to));
     }
     let summary = summarize(plan, &recorded.recording, &recorded.samples);
     Ok((summary, recorded.service_failure))
-}
-
-/// `perf record` on the service's process tree from the end of the warmup until told to stop
-/// (the load's end): the judged window, as the gate judges it. A run that ends within its
-/// warmup has no profile.
-fn sample_judged_window(
-    plan: &Plan,
-    pid: i32,
-    side: Side,
-    ctx: &Context<'_>,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<Option<Stacks>, String>>,
-) {
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let stem = match side {
-        Side::Candidate => plan.name.clone(),
-        Side::Base => format!("{}.base", plan.name),
-    };
-    let data = ctx.paths.out_dir.join(format!("{stem}.perf.data"));
-    let log = ctx.paths.out_dir.join(format!("{stem}.perf.log"));
-    let warmup = plan.load.warmup;
-    let task = tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(warmup) => {}
-            _ = &mut stopped => return Ok(None),
-        }
-        // A service that forks workers is sampled with them.
-        let pids: Vec<i32> = std::iter::once(pid).chain(descendants(pid)).collect();
-        let recording = Recording::start(&pids, &data, &log)
-            .map_err(|err| format!("cannot start perf record: {err}"))?;
-        let _ = stopped.await;
-        recording.stop().await.map(Some)
-    });
-    (stop, task)
 }
 
 /// What one run of the load left, before it is summarized.

@@ -412,6 +412,8 @@ const PAGE: &str = r##"/*HEAD*/
         frame.addEventListener("load", function () {
           var svg = frame.contentDocument && frame.contentDocument.querySelector("svg");
           if (svg && svg.getAttribute("height")) frame.style.height = (parseFloat(svg.getAttribute("height")) + 8) + "px";
+          // For a headless browser to read: the frames the picture drew.
+          frame.dataset.frames = svg ? svg.querySelectorAll("rect").length : 0;
         });
         frame.srcdoc = "<!DOCTYPE html><html><body style=\"margin:0\">" + p[kind[0]] + "</body></html>";
         section.appendChild(frame);

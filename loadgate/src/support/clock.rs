@@ -74,6 +74,13 @@ fn kernel_status() -> ClockStatus {
     }
 }
 
+/// CLOCK_MONOTONIC now, in seconds: the clock `perf record -k mono` stamps its samples with, so
+/// a run's judged window can be cut out of a recording that spans several runs.
+pub fn monotonic_seconds() -> f64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
+}
+
 /// This boot of this machine: processes that share it read the same clock.
 pub fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
