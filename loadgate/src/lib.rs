@@ -92,6 +92,7 @@ pub use pipeline::{
 };
 pub use plan::Overrides;
 pub use plan::shard::ShardOf;
+pub use profile::{ProfileReport, ShareChange};
 pub use report::schema;
 pub use run::Progress;
 pub use summary::{LatencyStats, Metrics, SpecSummary};
