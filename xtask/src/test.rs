@@ -36,7 +36,7 @@ struct Tool {
     needed_by: &'static str,
 }
 
-const TOOLS: [Tool; 8] = [
+const TOOLS: [Tool; 9] = [
     Tool {
         names: &["chromium", "chromium-browser", "google-chrome"],
         package: "chromium",
@@ -81,7 +81,31 @@ const TOOLS: [Tool; 8] = [
         package: "valgrind",
         needed_by: "tests/e2e/cost.rs counts instructions per request under Callgrind ([cost])",
     },
+    Tool {
+        names: &["perf"],
+        package: "linux-perf",
+        needed_by: "tests/e2e/profile.rs samples the demo service with perf (--profile)",
+    },
 ];
+
+/// Debian's package under the names Ubuntu (and so GitHub's hosted runners) gives it: perf is
+/// `linux-tools-common` plus the tools of the running kernel there.
+fn ubuntu_packages(package: &str) -> Vec<String> {
+    let ubuntu = std::fs::read_to_string("/etc/os-release")
+        .is_ok_and(|release| release.lines().any(|line| line == "ID=ubuntu"));
+    if !(ubuntu && package == "linux-perf") {
+        return vec![package.to_owned()];
+    }
+    let kernel = Command::new("uname")
+        .arg("-r")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    vec![
+        "linux-tools-common".to_owned(),
+        format!("linux-tools-{kernel}"),
+    ]
+}
 
 pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<i32> {
     let missing: Vec<&Tool> = TOOLS
@@ -102,7 +126,11 @@ pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<i32> {
 
 /// Installs `tools` with apt-get, as root or through sudo (as on a hosted CI runner).
 fn install(tools: &[&Tool]) -> anyhow::Result<()> {
-    let packages: Vec<&str> = tools.iter().map(|tool| tool.package).collect();
+    let packages: Vec<String> = tools
+        .iter()
+        .flat_map(|tool| ubuntu_packages(tool.package))
+        .collect();
+    let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
     let needs: Vec<String> = tools
         .iter()
         .map(|tool| {
