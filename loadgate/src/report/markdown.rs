@@ -518,13 +518,19 @@ mod tests {
         let markdown = fixtures::render(write, &result);
         let (tables, blocks, html) = rendered(&markdown);
         assert_eq!(html, 0, "nothing is taken as HTML:\n{markdown}");
-        // The checks, the instructions, the functions that moved and the sweep.
-        assert_eq!(tables.len(), 4, "{markdown}");
+        // The checks, the instructions, the functions that moved, the profile's functions and
+        // the sweep.
+        assert_eq!(tables.len(), 5, "{markdown}");
         assert_eq!(tables[1][2][0], name, "{:?}", tables[1]);
         assert_eq!(
             tables[2][1][0], "demo_service::extra_work",
             "{:?}",
             tables[2]
+        );
+        assert_eq!(
+            tables[3][2][0], "<hyper::proto::h1::role::Server as Http1Transaction>::parse",
+            "{:?}",
+            tables[3]
         );
         for rows in &tables {
             assert!(

@@ -217,6 +217,7 @@ pub(crate) mod fixtures {
     use crate::judge::pairs::PairRatios;
     use crate::judge::verdict::{GateResult, SpecResult, Verdict};
     use crate::metric::Metric;
+    use crate::profile::{ProfileReport, ShareChange};
     use crate::run::record::ErrorExample;
     use crate::run::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
@@ -467,7 +468,28 @@ pub(crate) mod fixtures {
         let failing = SpecResult {
             cost: cost_changes(),
             by_shard: Vec::new(),
-            profile: None,
+            profile: Some(ProfileReport {
+                samples: 1980,
+                folded: "target/loadtest/badges.profile.folded".into(),
+                compared_with: Some("HEAD~1 (0123abcd4567)".into()),
+                before_samples: Some(1850),
+                functions: vec![
+                    ShareChange {
+                        function: "demo_service::extra_work".into(),
+                        before: 0.0,
+                        now: 41.2,
+                        change: 41.2,
+                    },
+                    ShareChange {
+                        function: "<hyper::proto::h1::role::Server as Http1Transaction>::parse"
+                            .into(),
+                        before: 12.5,
+                        now: 7.4,
+                        change: -5.1,
+                    },
+                ],
+                ..ProfileReport::default()
+            }),
             name: "badges".into(),
             file: PathBuf::from("loadspec/badges.toml"),
             spec_hash: "0123456789abcdef".into(),
