@@ -228,6 +228,10 @@ fn a_baseline_recorded_with_profile_keeps_it_and_the_next_run_is_drawn_against_i
             .read_out("stored.profile.diff.svg")
             .contains(FUNCTION)
     );
+
+    // A baseline recorded again without --profile drops the profile that no longer fits it.
+    sandbox.run(&["--update-baselines", spec]).expect_code(0);
+    assert!(!stored.exists(), "a stale profile beside the new baseline");
     sandbox.assert_no_leftover_processes();
 }
 

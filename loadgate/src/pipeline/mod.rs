@@ -565,17 +565,38 @@ fn record_baselines(
                 return (written, Some(err));
             }
             written.push(paths.shown(&file));
-            // `--profile`: its stacks beside, for later runs' differential flame graphs.
-            if let Some(profile) = result.profile.as_ref().filter(|p| !p.stacks.is_empty()) {
-                let file = paths.baseline_profile_file(&result.name);
-                if let Err(err) = write_atomic(&file, &profile.stacks.compressed()) {
-                    return (written, Some(err));
-                }
-                written.push(paths.shown(&file));
+            let stacks = result.profile.as_ref().map(|p| &p.stacks);
+            match store_profile(paths, &result.name, stacks) {
+                Ok(stored) => written.extend(stored),
+                Err(err) => return (written, Some(err)),
             }
         }
     }
     (written, None)
+}
+
+/// `--profile`: the stacks beside the baseline just written, for later runs' differential flame
+/// graphs; a baseline recorded without them drops the old ones, which no longer describe it.
+/// The file written, if any.
+fn store_profile(
+    paths: &Paths,
+    name: &str,
+    stacks: Option<&crate::profile::Stacks>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let file = paths.baseline_profile_file(name);
+    match stacks.filter(|s| !s.is_empty()) {
+        Some(stacks) => {
+            write_atomic(&file, &stacks.compressed())?;
+            Ok(Some(paths.shown(&file)))
+        }
+        None => {
+            if file.exists() {
+                std::fs::remove_file(&file)
+                    .with_context(|| format!("cannot remove the stale {}", file.display()))?;
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Writes every report of `result`, then answers the error that stopped the baselines, if any.
@@ -639,6 +660,14 @@ pub fn accept(paths: &Paths) -> anyhow::Result<Accepted> {
                 let file = paths.baseline_file(&spec.name);
                 baseline::write(&file, &baseline)?;
                 accepted.written.push(file);
+                // The run's profile, from the folded stacks it left in the output directory.
+                let stacks = spec.profile.as_ref().and_then(|_| {
+                    let folded = std::fs::read_to_string(paths.profile_folded(&spec.name)).ok()?;
+                    Some(crate::profile::Stacks::parse(&folded))
+                });
+                if let Some(stored) = store_profile(paths, &spec.name, stacks.as_ref())? {
+                    accepted.written.push(paths.root.join(stored));
+                }
             }
             None => accepted.skipped.push((
                 spec.name.clone(),
