@@ -51,16 +51,19 @@ pub fn unavailable() -> Option<String> {
         Ok(_) => {}
     }
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").ok()?;
-    let level: i32 = paranoid.trim().parse().ok()?;
-    // Up to 2, a user may sample its own processes (in user space at 2); above, only root.
-    if level > 2 && !is_root() {
-        return Some(format!(
+    paranoid_note(paranoid.trim().parse().ok()?, is_root())
+}
+
+/// Up to 2, a user may sample its own processes (in user space only at 2); above (Debian's and
+/// Ubuntu's 3 and 4), only root may.
+fn paranoid_note(level: i32, root: bool) -> Option<String> {
+    (level > 2 && !root).then(|| {
+        format!(
             "no profile: /proc/sys/kernel/perf_event_paranoid is {level}, which lets only root sample \
              processes; allow it with `sudo sysctl kernel.perf_event_paranoid=1` (or run as root). The \
              verdict does not depend on it"
-        ));
-    }
-    None
+        )
+    })
 }
 
 fn is_root() -> bool {
@@ -293,6 +296,18 @@ pub fn fold_script(script: &[u8]) -> Result<Stacks, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paranoid_kernel_is_named_with_the_setting_that_allows_sampling() {
+        assert_eq!(paranoid_note(2, false), None);
+        assert_eq!(paranoid_note(4, true), None);
+        let note = paranoid_note(4, false).unwrap();
+        assert!(
+            note.contains("perf_event_paranoid is 4")
+                && note.contains("sudo sysctl kernel.perf_event_paranoid=1"),
+            "{note}"
+        );
+    }
 
     #[test]
     fn only_the_samples_within_a_window_are_kept() {
