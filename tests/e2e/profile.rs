@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgate_tests::{Sandbox, bins, git, toml_array};
+use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::{Sandbox, assert_valid, bins, git, toml_array};
 
 /// Rounds of `extra_work` per request to `/`: milliseconds of CPU, far beyond the rest of a
 /// request, so the function's share of the samples is most of them.
@@ -119,6 +120,8 @@ fn against_a_revision_both_sides_are_profiled_and_the_costly_function_is_named()
         "{profile:?}"
     );
     assert!(profile.samples > 50, "{profile:?}");
+    // summary.json with its profile still reads as the documented schema.
+    assert_valid(SUMMARY_SCHEMA_FILE, &sandbox.summary_json());
     let top = among_the_top(profile);
     assert!(top.change > 20.0 && top.before < 1.0, "{top:?}");
 
