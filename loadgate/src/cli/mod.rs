@@ -17,7 +17,8 @@ use clap::{Args, Subcommand};
 use url::Url;
 
 use crate::judge::history;
-use crate::pipeline::blocking::{run_blocking, run_shard_blocking};
+use crate::pipeline::bisect::BisectOptions;
+use crate::pipeline::blocking::{bisect_blocking, run_blocking, run_shard_blocking};
 use crate::pipeline::merge::{MergeOptions, merge};
 use crate::pipeline::shard::{DistributedPlan, plan_distributed};
 use crate::pipeline::{GateError, GateOptions, GitHub, ShardRun, accept};
@@ -53,6 +54,27 @@ pub enum LoadtestAction {
     /// Merge the shard files of a distributed run (`--shard I/N`) exactly and judge the whole
     /// run once, as a single run is judged.
     Merge(MergeArgs),
+    /// Find the first commit between GOOD and BAD (first-parent history) that made a spec's
+    /// service worse: each commit is built beside the work tree and measured, exactly by its
+    /// instructions with `[cost]`, else in paired rounds against GOOD.
+    Bisect(BisectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BisectArgs {
+    /// A revision whose service is good (an ancestor of BAD).
+    #[arg(value_name = "GOOD")]
+    pub good: String,
+    /// A revision whose service is worse than GOOD's.
+    #[arg(value_name = "BAD")]
+    pub bad: String,
+    /// The spec judged (a name in loadspec/ or a file); the only one in loadspec/ when none.
+    pub specs: Vec<String>,
+    /// Where bisect.json, bisect.md and the services' logs are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +272,7 @@ impl LoadtestArgs {
             Some(LoadtestAction::History(args)) => args.run(root),
             Some(LoadtestAction::Merge(args)) => args.run(root),
             Some(LoadtestAction::Plan(args)) => args.run(root),
+            Some(LoadtestAction::Bisect(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
@@ -319,6 +342,17 @@ impl AcceptArgs {
             println!("loadgate: baseline written: {}", file.display());
         }
         Ok(Exit::Passed)
+    }
+}
+
+impl BisectArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let mut options = BisectOptions::new(paths(root, &None, &self.out), self.good, self.bad);
+        options.specs = self.specs;
+        options.overrides = self.overrides.overrides();
+        options.github = GitHub::from_env();
+        let observer = Arc::new(Terminal::stderr());
+        Ok(bisect_blocking(&options, &mut std::io::stdout(), observer)?.exit)
     }
 }
 

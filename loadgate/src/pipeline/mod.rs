@@ -2,6 +2,7 @@
 //! baselines written on request. Everything that can be wrong with the input is found before the
 //! first service is launched; what happens meanwhile reaches the front end as [`Event`]s.
 
+pub mod bisect;
 pub mod blocking;
 pub mod events;
 pub mod measure;

@@ -3,6 +3,7 @@
 //! annotations.
 
 pub mod annotations;
+pub mod bisect;
 pub mod console;
 pub mod history;
 pub mod html;
