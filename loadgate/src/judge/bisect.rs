@@ -121,7 +121,8 @@ impl CostLine {
         bad: &CostSummary,
         thresholds: &[Threshold],
     ) -> Result<CostLine, String> {
-        let scopes = std::iter::once(None).chain(good.by_request.keys().map(|k| Some(k.clone())));
+        // The names first: the mix moves less than the name that moved it, or as much.
+        let scopes = (good.by_request.keys().map(|k| Some(k.clone()))).chain([None]);
         let mut worst: Option<(CostLine, f64)> = None;
         for request in scopes {
             let (Some(g), Some(b)) = (
