@@ -147,6 +147,8 @@ pub async fn bisect(
             )));
         }
     };
+    // GOOD's build and measurement, then BAD's.
+    let good_seconds;
     let (judge, bad_step) = match &plan.cost {
         Some(_) => {
             let good_cost = bisection
@@ -157,6 +159,7 @@ pub async fn bisect(
                 return interrupted(report, started, &interrupt, paths, options);
             };
             drop(good_rev);
+            good_seconds = started.elapsed().as_secs_f64();
             let bad_cost = match bisection.prepare(&bad, "BAD").await {
                 Ok(Some(rev)) => bisection
                     .count(&rev)
@@ -191,6 +194,7 @@ pub async fn bisect(
             (Judge::Cost(line), (bad_step, None))
         }
         None => {
+            good_seconds = started.elapsed().as_secs_f64();
             let measured = match bisection.prepare(&bad, "BAD").await {
                 Ok(Some(rev)) => bisection
                     .pair(&good_rev, &rev)
@@ -221,7 +225,9 @@ pub async fn bisect(
             (Judge::Pairs(judged), (bad_step, Some(good_rev)))
         }
     };
-    let (bad_step, good_rev) = bad_step;
+    let (mut bad_step, good_rev) = bad_step;
+    report.steps[0].seconds = good_seconds;
+    bad_step.seconds = started.elapsed().as_secs_f64() - good_seconds;
     report.steps.push(bad_step);
 
     // The commits between, halving the range each step.
@@ -655,6 +661,54 @@ fn steps_at_most(n: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(found: Found, skipped: Option<&str>) -> BisectReport {
+        let commits: Vec<String> = ["a", "b", "c", "d"].map(str::to_owned).into();
+        let steps = skipped
+            .into_iter()
+            .map(|commit| BisectStep {
+                commit: commit.to_owned(),
+                subject: String::new(),
+                value: None,
+                detail: String::new(),
+                decision: Decision::Skipped("does not build".to_owned()),
+                seconds: 1.0,
+            })
+            .collect();
+        BisectReport {
+            spec: "s".to_owned(),
+            good: "g".to_owned(),
+            bad: "d".to_owned(),
+            metric: String::new(),
+            commits,
+            steps,
+            found,
+            before: None,
+            after: None,
+            cost: Vec::new(),
+            seconds: 1.0,
+            interrupted: None,
+        }
+    }
+
+    #[test]
+    fn a_named_commit_exits_0_and_a_range_3_when_skipped_commits_hide_it_else_4() {
+        let range = Found::Range { from: 1, to: 2 };
+        assert_eq!(
+            exit_of(&report(Found::FirstBad(2), Some("a"))),
+            Exit::Passed
+        );
+        assert_eq!(
+            exit_of(&report(range.clone(), Some("b"))),
+            Exit::ServiceFailed
+        );
+        // Skipped, but outside the range that is left: the noise left it.
+        assert_eq!(
+            exit_of(&report(range.clone(), Some("a"))),
+            Exit::Inconclusive
+        );
+        assert_eq!(exit_of(&report(range, None)), Exit::Inconclusive);
+    }
 
     #[test]
     fn steps_are_the_halvings_of_the_range() {

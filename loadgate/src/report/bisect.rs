@@ -115,14 +115,15 @@ pub fn write_console(out: &mut dyn Write, report: &BisectReport) -> io::Result<(
             "  where {}'s instructions went (self, per request):",
             change.request
         )?;
-        writeln!(
-            out,
-            "    {:<60} {:>12} {:>12} {:>10}",
-            "function", "before", "after", "change"
-        )?;
-        for row in super::function_rows(change) {
-            let [f, a, b, c] = row;
-            writeln!(out, "    {f:<60} {a:>12} {b:>12} {c:>10}")?;
+        let rows = super::function_rows(change);
+        let width = (rows.iter().map(|[f, ..]| f.chars().count()))
+            .chain(["function".len()])
+            .max()
+            .unwrap_or(0);
+        let (f, a, b, c) = ("function", "before", "after", "change");
+        writeln!(out, "    {f:<width$} {a:>12} {b:>12} {c:>10}")?;
+        for [f, a, b, c] in rows {
+            writeln!(out, "    {f:<width$} {a:>12} {b:>12} {c:>10}")?;
         }
     }
     let skipped: Vec<String> = report
