@@ -43,7 +43,7 @@ def repository(repo, mode, commits, culprit, rounds):
                 '[gate]\ninstructions = { regression = "1%" }\n')
         load = 'users = 1\nwarmup = "0s"\nduration = "200ms"'
     else:
-        gate = '[gate]\np50 = { regression = "25%" }\n'
+        gate = '[gate]\np50 = { regression = "25%", noise_floor = "100us" }\n'
         load = 'users = 2\nwarmup = "200ms"\nduration = "1s"'
     (repo / "loadspec" / "bisected.toml").write_text(
         'name = "bisected"\n[service]\ncommand = ["sh", "serve.sh", "{port}"]\n'

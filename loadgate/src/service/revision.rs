@@ -136,6 +136,8 @@ fn copy_binaries(from: &Path, to: &Path) -> anyhow::Result<()> {
 impl Drop for Revision {
     fn drop(&mut self) {
         remove_worktree(&self.root, &self.dir);
+        // Copies of the shared build's binaries: the build itself stays for the next commit.
+        let _ = std::fs::remove_dir_all(&self.bins);
     }
 }
 
