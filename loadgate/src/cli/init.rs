@@ -16,7 +16,7 @@ const XTASK_MANIFEST: &str = include_str!("init/xtask-Cargo.toml.in");
 const XTASK_MAIN: &str = include_str!("init/xtask-main.rs.in");
 const SPEC: &str = include_str!("init/spec.toml.in");
 const WORKFLOW: &str = include_str!("init/loadtest.yml.in");
-const XTASK_ALIAS: &str = "xtask = \"run --release --quiet --package xtask --\"";
+const XTASK_ALIAS: &str = "xtask = \"run --release --package xtask --\"";
 
 /// `init`: scaffold loadgate into the Cargo workspace here.
 #[derive(Debug, Args)]

@@ -486,14 +486,21 @@ fn paths(root: &Path, baselines: &Option<PathBuf>, out: &Option<PathBuf>) -> Pat
 
 /// The specs start the workspace's own release binaries (the service), so they are built
 /// first; cargo makes this a no-op when nothing changed.
+/// Builds the service (and the workspace's other binaries) with cargo's own progress on stderr:
+/// a first build takes minutes, which silence makes look like a hang.
 fn build_binaries(root: &Path) -> anyhow::Result<()> {
+    eprintln!(
+        "loadgate: building the workspace's binaries (cargo build --release --workspace --bins)"
+    );
+    let started = std::time::Instant::now();
     let status = crate::support::cargo::command(root)
-        .args(["build", "--release", "--workspace", "--bins", "--quiet"])
+        .args(["build", "--release", "--workspace", "--bins"])
         .status()
         .context("cannot run cargo to build the service")?;
     if !status.success() {
         bail!("building the workspace's binaries failed ({status})");
     }
+    eprintln!("loadgate: built in {:.1?}", started.elapsed());
     Ok(())
 }
 
