@@ -300,16 +300,8 @@ fn against_a_revision_counts_both_sides_and_names_the_function_that_changed() {
              [[request]]\nname = \"home\"\npath = \"/\"\n{COST}"
         ),
     );
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"ab\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
-    std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
+    sandbox.git_package();
     serve("");
-    git(dir, &["init", "-q"]);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "base"]);
     serve(&format!("--work {COSTLIER}"));

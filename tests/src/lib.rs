@@ -283,6 +283,21 @@ path = "/status"
         );
     }
 
+    /// Makes the sandbox a git repository holding a Cargo package with nothing to build (so a
+    /// revision checks out and builds in a second, for `--against`), nothing committed yet.
+    pub fn git_package(&self) {
+        let dir = self.path();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"ab\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+        std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
+        git(dir, &["init", "-q"]);
+    }
+
     /// Writes `loadspec/NAME.toml` and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let file = self.path().join("loadspec").join(format!("{name}.toml"));
