@@ -635,6 +635,7 @@ mod tests {
                 rss_end_bytes: 60 << 20,
                 rss_growth_bytes: 0,
                 cpu_seconds: 1.0,
+                cpu_clock: None,
                 cpu_per_request_us: us,
                 cpu_utilisation: 0.1,
                 threads_peak: 4,
