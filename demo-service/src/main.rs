@@ -93,6 +93,11 @@ struct Args {
     /// (comma-separated in the environment).
     #[arg(long, env = "DEMO_SERVICE_SLOW", value_delimiter = ',', value_parser = parse_slow_path)]
     slow: Vec<(String, Duration)>,
+    /// Extra computation for one path only, `PATH=ROUNDS` (e.g. `/=40`: about 160 more
+    /// instructions per request, 1 % of `/`), in a function of its own (`extra_work`);
+    /// repeatable (comma-separated in the environment). What the cost gate must catch.
+    #[arg(long, env = "DEMO_SERVICE_WORK", value_delimiter = ',', value_parser = parse_work)]
+    work: Vec<(String, u32)>,
     /// Print every request's method, path and body to the log, so a test can see what was sent.
     #[arg(long, env = "DEMO_SERVICE_LOG_BODIES")]
     log_bodies: bool,
@@ -110,6 +115,16 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("{value} is outside 0..1"))
     }
+}
+
+fn parse_work(text: &str) -> Result<(String, u32), String> {
+    let (path, rounds) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected PATH=ROUNDS, like /=40"))?;
+    let rounds = rounds
+        .parse()
+        .map_err(|_| format!("`{text}`: {rounds} is not a number of rounds"))?;
+    Ok((path.to_owned(), rounds))
 }
 
 fn parse_slow_path(text: &str) -> Result<(String, Duration), String> {
@@ -160,6 +175,8 @@ struct AppState {
     carts: Mutex<Carts>,
     /// `--slow`.
     slow: Vec<(String, Duration)>,
+    /// `--work`.
+    work: Vec<(String, u32)>,
 }
 
 #[derive(Default)]
@@ -244,6 +261,7 @@ fn app(args: &Args) -> anyhow::Result<Router> {
         sessions: Mutex::new(HashMap::new()),
         carts: Mutex::new(Carts::default()),
         slow: args.slow.clone(),
+        work: args.work.clone(),
     });
 
     let mut app = Router::new()
@@ -470,6 +488,9 @@ async fn inject_faults(
     }
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
+    }
+    if let Some((_, rounds)) = state.work.iter().find(|(p, _)| p == request.uri().path()) {
+        std::hint::black_box(extra_work(*rounds));
     }
     if let Some((_, delay)) = state.slow.iter().find(|(p, _)| p == request.uri().path()) {
         tokio::time::sleep(*delay).await;
@@ -733,6 +754,20 @@ async fn badges(State(state): State<Arc<AppState>>, Json(emission): Json<Emissio
         )
             .into_response(),
     }
+}
+
+/// `--work`: a fixed number of arithmetic rounds (about four instructions each), in a function
+/// of its own so a profile names it.
+#[inline(never)]
+fn extra_work(rounds: u32) -> u64 {
+    // A plain loop: an iterator's `next` would be a call of its own in a debug build, and take
+    // the instructions' blame.
+    let (mut x, mut round): (u64, u32) = (1, 0);
+    while round < rounds {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        round += 1;
+    }
+    x
 }
 
 /// Busy work until this thread has used `amount` of CPU time: on its own clock, so a busy machine

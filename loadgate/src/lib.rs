@@ -48,6 +48,9 @@ mod service;
 // Plan → recording: the load generator, its HTTP client and the histograms.
 mod run;
 
+// Plan + service → instructions per request, counted under Callgrind (`[cost]`).
+mod cost;
+
 // Recorders ↔ the file a shard of a distributed run hands over, and their exact merge.
 mod shard_file;
 

@@ -37,6 +37,9 @@ pub enum Metric {
     /// A `[sweep]`'s capacity: the highest step (users or requests/second) whose throughput still
     /// grew and whose limits held.
     Capacity,
+    /// Instructions the service executed per request, counted under Callgrind (`[cost]`): the
+    /// same on any machine, however busy.
+    Instructions,
 }
 
 impl Metric {
@@ -52,6 +55,7 @@ impl Metric {
             Metric::ServiceRssGrowth => "service_rss_growth",
             Metric::ServiceCpuPerRequest => "service_cpu_per_request",
             Metric::Capacity => "capacity",
+            Metric::Instructions => "instructions",
         }
     }
 
@@ -127,6 +131,11 @@ impl Metric {
             (Metric::Capacity, _) => Err(
                 "capacity takes a number of users or requests per second, such as 50".to_owned(),
             ),
+            (Metric::Instructions, Quantity::Number(n)) if n.is_finite() && *n >= 0.0 => Ok(*n),
+            (Metric::Instructions, _) => Err(
+                "instructions takes a non-negative number of instructions per request, such as 20000"
+                    .to_owned(),
+            ),
         }
     }
 
@@ -142,6 +151,7 @@ impl Metric {
             // Allocator and page-cache jitter of a service at rest.
             Metric::ServiceRssPeak | Metric::ServiceRssGrowth => 4.0 * 1024.0 * 1024.0,
             Metric::ServiceCpuPerRequest => 1.0,
+            Metric::Instructions => INSTRUCTIONS_NOISE_FLOOR,
         }
     }
 
@@ -153,6 +163,7 @@ impl Metric {
             Metric::ServiceRssPeak | Metric::ServiceRssGrowth => format_bytes(value),
             Metric::ServiceCpuPerRequest => format!("{}/req", format_micros(value)),
             Metric::Capacity => format!("{value}"),
+            Metric::Instructions => format_count(value),
         }
     }
 }
@@ -167,6 +178,30 @@ pub const LATENCY_NOISE_FLOOR_MIN: f64 = 50.0;
 pub const LATENCY_NOISE_FLOOR_FRACTION: f64 = 0.1;
 /// The default latency noise floor's maximum, in µs.
 pub const LATENCY_NOISE_FLOOR_MAX: f64 = 1_000.0;
+
+/// The change in instructions per request below which an `instructions` regression never
+/// fails: unchanged demo-service runs moved by at most this much (see `scripts/cost-gate.py`).
+pub const INSTRUCTIONS_NOISE_FLOOR: f64 = 100.0;
+
+/// "16 950", "812.5": a count with a space between thousands, one decimal below 1 000.
+pub fn format_count(value: f64) -> String {
+    let rounded = value.round();
+    if value.abs() < 1000.0 && (value - rounded).abs() >= 0.05 {
+        return format!("{value:.1}");
+    }
+    let digits = format!("{}", rounded.abs() as u64);
+    let mut out = String::new();
+    for (idx, digit) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(digit);
+    }
+    if rounded < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
 
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

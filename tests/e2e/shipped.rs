@@ -49,6 +49,25 @@ fn every_shipped_spec_plans_and_has_a_baseline_for_its_workload() {
             "{}: a baseline row per request name",
             baseline_file.display()
         );
+        if let Some(cost) = &plan.cost {
+            // A `[cost]` spec's baseline counted each of its names, else its checks say
+            // "no baseline" for ever.
+            let counted = baseline.summary.cost.as_ref().unwrap_or_else(|| {
+                panic!(
+                    "{} has [cost] but {} has no instructions: run `cargo xtask loadtest --update-baselines`",
+                    file.display(),
+                    baseline_file.display()
+                )
+            });
+            for &idx in &cost.counted {
+                let name = &plan.requests[idx].name;
+                assert!(
+                    counted.by_request.contains_key(name),
+                    "{}: no instructions for `{name}`",
+                    baseline_file.display()
+                );
+            }
+        }
         names.push(plan.name);
     }
     for entry in std::fs::read_dir(&paths.baselines_dir).unwrap() {

@@ -80,6 +80,14 @@ fn bad_certificates_fail_the_client_for_their_reason() {
         (&certs.expired, &certs.ca, "Expired"),
         (&certs.wrong_name, &certs.ca, "NotValidForName"),
         (&certs.good, &certs.other_ca, "UnknownIssuer"),
+        (&certs.stranger, &certs.ca, "UnknownIssuer"),
+        // rustls alone refuses the CA:TRUE certificate even where it is the one trusted: what
+        // the gate's own verifier accepts (tls.rs).
+        (
+            &certs.self_signed_ca,
+            &certs.self_signed_ca.cert,
+            "CaUsedAsEndEntity",
+        ),
     ] {
         let service = start_tls(&sandbox, pair, &[]);
         let client = trusting(trusted).build().unwrap();

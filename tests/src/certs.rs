@@ -1,6 +1,7 @@
 //! Test certificates, made at test time with rcgen so that no private key is ever committed: a
-//! dev CA, server certificates it signed (valid, expired, for the wrong name) and an unrelated
-//! CA, each written to a PEM file in a directory the test owns.
+//! dev CA, server certificates it signed (valid, expired, for the wrong name), an unrelated CA
+//! and one it signed, and a self-signed server certificate marked CA:TRUE (what the common
+//! `openssl req -x509` recipe makes), each written to a PEM file in a directory the test owns.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,14 @@ pub struct TestCerts {
     pub expired: CertPair,
     /// Signed by `ca`, valid now, for `wrong.example` only.
     pub wrong_name: CertPair,
+    /// Signed by `other_ca` for the local names, valid now: of an unknown issuer to a client
+    /// trusting `ca`.
+    pub stranger: CertPair,
+    /// Self-signed for the local names, valid now, and marked CA:TRUE with no extendedKeyUsage,
+    /// as `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1
+    /// -addext subjectAltName=IP:127.0.0.1` makes it (an ECDSA key: rcgen makes no RSA keys).
+    /// Its own file is what a spec's `[tls] ca` names to trust it.
+    pub self_signed_ca: CertPair,
 }
 
 /// The names a client of a local test service checks.
@@ -36,7 +45,8 @@ const LOCAL: [&str; 2] = ["localhost", "127.0.0.1"];
 
 impl TestCerts {
     /// New keys and certificates in `dir`: `ca.pem`, `other-ca.pem`, and `NAME.pem` with
-    /// `NAME.key` for `good`, `expired` and `wrong-name`. Panics when they cannot be written.
+    /// `NAME.key` for `good`, `expired`, `wrong-name`, `stranger` and `self-signed-ca`. Panics
+    /// when they cannot be written.
     pub fn generate(dir: &Path) -> TestCerts {
         let ca = authority("loadgate test CA");
         let other_ca = authority("loadgate other test CA");
@@ -46,7 +56,24 @@ impl TestCerts {
             good: server(dir, "good", &ca, &LOCAL, false),
             expired: server(dir, "expired", &ca, &LOCAL, true),
             wrong_name: server(dir, "wrong-name", &ca, &["wrong.example"], false),
+            stranger: server(dir, "stranger", &other_ca, &LOCAL, false),
+            self_signed_ca: self_signed_ca(dir, "self-signed-ca", &LOCAL),
         }
+    }
+}
+
+/// A self-signed certificate for `names` marked CA:TRUE, its subject the last name (the
+/// recipe's `/CN=127.0.0.1`), written as `NAME.pem` and `NAME.key`.
+fn self_signed_ca(dir: &Path, name: &str, names: &[&str]) -> CertPair {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = CertificateParams::new(names.clone()).expect("valid subject names");
+    params.distinguished_name = common_name(names.last().expect("a name"));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().expect("a key");
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    CertPair {
+        cert: write(dir, &format!("{name}.pem"), &cert.pem()),
+        key: write(dir, &format!("{name}.key"), &key.serialize_pem()),
     }
 }
 

@@ -8,7 +8,8 @@
 //! The tests of the suite run on several threads at once. A test that saturates the machine
 //! (the open-model flood) takes its sandbox [`Sandbox::alone`], so no test measures beside it.
 //!
-//! [`TestCerts`] makes a CA and server certificates at test time, for the HTTPS tests.
+//! [`TestCerts`] makes a CA and server certificates at test time, for the HTTPS tests;
+//! [`Nginx`] serves one of them as users' nginx would.
 //! [`Network`] puts processes in network namespaces of their own, as if on separate machines.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -24,8 +25,10 @@ use tempfile::TempDir;
 
 mod certs;
 mod netns;
+mod nginx;
 pub use certs::{CertPair, TestCerts};
 pub use netns::{Network, SERVICE_IP};
+pub use nginx::Nginx;
 
 /// The workspace's binaries, built once per test process in the profile of the test run, where
 /// the tests look for them: `cargo test --release` runs release binaries, never stale ones.

@@ -36,7 +36,7 @@ struct Tool {
     needed_by: &'static str,
 }
 
-const TOOLS: [Tool; 6] = [
+const TOOLS: [Tool; 8] = [
     Tool {
         names: &["chromium", "chromium-browser", "google-chrome"],
         package: "chromium",
@@ -68,6 +68,18 @@ const TOOLS: [Tool; 6] = [
         names: &["nsenter"],
         package: "util-linux",
         needed_by: "tests/e2e/distributed.rs holds its network namespaces in a private mount namespace",
+    },
+    Tool {
+        // Debian puts it in /usr/sbin, which a user's PATH may lack; the tests look there too.
+        names: &["nginx", "/usr/sbin/nginx"],
+        package: "nginx-light",
+        needed_by: "tests/e2e/tls.rs runs the gate against nginx serving a self-signed certificate",
+    },
+    Tool {
+        // `vgdb` ships with it.
+        names: &["valgrind"],
+        package: "valgrind",
+        needed_by: "tests/e2e/cost.rs counts instructions per request under Callgrind ([cost])",
     },
 ];
 
@@ -140,7 +152,11 @@ fn is_root() -> anyhow::Result<bool> {
     Ok(String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
+/// `name` on PATH; a name that is an absolute path is looked for where it says.
 fn on_path(name: &str) -> bool {
+    if Path::new(name).is_absolute() {
+        return Path::new(name).is_file();
+    }
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }

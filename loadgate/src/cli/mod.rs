@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// run). Meant for rates below 5 000 req/s: above, the generator spins anyway.
     #[arg(long)]
     pub keep_cpus_awake: bool,
+    /// Skip the `[cost]` phase (instructions counted under Valgrind) for a quick local run; the
+    /// summary says it was skipped, and no `instructions` check runs.
+    #[arg(long)]
+    pub no_cost: bool,
     /// Run only shard I of N of a distributed run (1-based): write its file to
     /// OUT/shards/, judge nothing; `loadtest merge` judges the shards' files together.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
@@ -293,6 +297,7 @@ impl RunArgs {
         options.allow_remote = self.allow_remote;
         options.strict_host = self.strict_host;
         options.against = self.against.clone();
+        options.no_cost = self.no_cost;
         options.github = GitHub::from_env();
         options.shard = self.shard.map(|shard| ShardRun {
             shard,

@@ -503,6 +503,7 @@ mod tests {
             schedule: None,
             sweep: None,
             rounds: Vec::new(),
+            cost: None,
             series: Vec::new(),
         }
     }

@@ -12,7 +12,7 @@ use crate::judge::verdict::GateResult;
 use crate::metric::{Metric, Scope};
 
 /// The metrics a history follows, each drawn when some version has it.
-pub const METRICS: [Metric; 8] = [
+pub const METRICS: [Metric; 9] = [
     Metric::P50,
     Metric::P90,
     Metric::P99,
@@ -21,6 +21,7 @@ pub const METRICS: [Metric; 8] = [
     Metric::Capacity,
     Metric::ServiceCpuPerRequest,
     Metric::ServiceRssPeak,
+    Metric::Instructions,
 ];
 
 /// The baselines' history, spec by spec.

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod checks;
+pub mod cost;
 pub mod distribution;
 pub mod history;
 pub mod pairs;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+use crate::judge::cost::CostChange;
 use crate::judge::distribution::{Distribution, ShardTotals};
 use crate::judge::pairs::PairRatios;
 use crate::plan::Plan;
@@ -79,6 +80,10 @@ pub struct SpecResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pairs: Vec<PairRatios>,
     pub checks: Vec<Check>,
+    /// `[cost]`: each request name's instructions beside the baseline's (or the base
+    /// revision's), with the functions that changed where it moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cost: Vec<CostChange>,
     /// `loadtest merge`: each shard's own totals, for diagnosis; never judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_shard: Vec<ShardTotals>,
@@ -106,6 +111,7 @@ impl SpecResult {
             baseline_sweep: None,
             pairs: Vec::new(),
             checks: Vec::new(),
+            cost: Vec::new(),
             by_shard: Vec::new(),
         }
     }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::metric::format_count;
 use crate::run::Progress;
 use crate::support::units::format_micros;
 
@@ -62,6 +63,15 @@ pub enum Event {
     Overdue { spec: String },
     /// A signal asked the gate to stop: the first gracefully, a second (`again`) at once.
     Interrupted { signal: &'static str, again: bool },
+    /// `[cost]`: a request name was counted under Callgrind (`side`: the base revision's, in
+    /// A/B), at `instructions` per request, in `took`.
+    Counted {
+        spec: String,
+        side: Option<String>,
+        request: String,
+        instructions: f64,
+        took: Duration,
+    },
 }
 
 /// Receives the gate's events. Called from the gate's tasks: keep it quick.
@@ -160,6 +170,23 @@ impl Event {
                 describe_progress(progress)
             ),
             Event::LoadEnded { spec } => write!(f, "{spec}: load ended"),
+            Event::Counted {
+                spec,
+                side,
+                request,
+                instructions,
+                took,
+            } => {
+                write!(f, "{spec}: ")?;
+                if let Some(side) = side {
+                    write!(f, "{side}: ")?;
+                }
+                write!(
+                    f,
+                    "{request} costs {} instructions per request (counted in {took:.1?})",
+                    format_count(*instructions)
+                )
+            }
             Event::Overdue { spec } => {
                 write!(f, "{spec}: the run did not end by itself: stopping it")
             }

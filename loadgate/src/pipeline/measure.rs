@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use url::Url;
 
+use crate::cost::{self, CostFailure, CostRun, CostSummary};
 use crate::judge::checks::{CheckOutcome, compare, round_values};
 use crate::pipeline::events::{Event, Observer};
 use crate::pipeline::{Interrupt, interrupted_by};
@@ -120,6 +121,9 @@ pub struct Measured {
     pub runs: Vec<(Step, SpecSummary)>,
     /// The service's death (or failure to start), which ends the measurement.
     pub failure: Option<ServiceFailure>,
+    /// `[cost]`: the instructions counted after the load, of this revision and (A/B) the base.
+    pub cost: Option<CostSummary>,
+    pub base_cost: Option<CostSummary>,
 }
 
 /// The summaries a judge reads from the runs.
@@ -176,6 +180,12 @@ impl Measured {
                     combined.base = Some(merged(&base[..combined.pairs], plan));
                 }
             }
+        }
+        if let Some(summary) = combined.summary.as_mut() {
+            summary.cost = self.cost.clone();
+        }
+        if let Some(base) = combined.base.as_mut() {
+            base.cost = self.base_cost.clone();
         }
         combined
     }
@@ -335,6 +345,8 @@ pub async fn measure(
     let mut measured = Measured {
         runs: Vec::new(),
         failure: None,
+        cost: None,
+        base_cost: None,
     };
     while let Some(step) = repeat.next(measured.runs.len(), || measured.decided(plan)) {
         announce(plan, repeat, &step, services, ctx);
@@ -358,6 +370,80 @@ pub async fn measure(
     }
     services.stop().await;
     Ok(measured)
+}
+
+/// `[cost]`, after the load: each side's service launched again under Callgrind and its
+/// requests counted (the base revision's first, in A/B). A service that fails there is the
+/// spec's failure, as during the load; an interrupt leaves the costs uncounted.
+pub async fn count_cost(
+    plan: &Plan,
+    checkout: Option<&BaseCheckout>,
+    measured: &mut Measured,
+    ctx: &Context<'_>,
+) {
+    let Some(cost_plan) = &plan.cost else {
+        return;
+    };
+    let paths = ctx.paths;
+    let candidate = (paths.root.clone(), BinDir::OfWorkspace(paths.root.clone()));
+    let base = checkout.map(|c| (c.dir.clone(), c.bins(), c.rev.clone()));
+    let sides = base
+        .into_iter()
+        .map(|(root, bins, rev)| (root, bins, Some(rev)))
+        .chain([(candidate.0, candidate.1, None)]);
+    for (root, bins, rev) in sides {
+        if measured.failure.is_some() || interrupted_by(ctx.interrupt).is_some() {
+            return;
+        }
+        let stem = match rev {
+            Some(_) => format!("{}.base", plan.name),
+            None => plan.name.clone(),
+        };
+        let (work_dir, log) = (
+            paths.out_dir.join(format!("{stem}.cost")),
+            paths.out_dir.join(format!("{stem}.cost.service.log")),
+        );
+        let spec = plan.name.clone();
+        let observer = ctx.observer.clone();
+        let side = rev.clone();
+        let counted = move |request: &str, instructions: f64, took| {
+            observer.event(&Event::Counted {
+                spec: spec.clone(),
+                side: side.clone(),
+                request: request.to_owned(),
+                instructions,
+                took,
+            });
+        };
+        let run = CostRun {
+            root: &root,
+            bins: &bins,
+            work_dir: &work_dir,
+            log: &log,
+            counted: &counted,
+        };
+        let mut interrupt = ctx.interrupt.clone();
+        let interrupted = async move {
+            let _ = interrupt.wait_for(Option::is_some).await;
+        };
+        ctx.observer.event(&Event::Starting {
+            spec: plan.name.clone(),
+            command: "the service under Valgrind (Callgrind) for [cost]".to_owned(),
+            place: (root != paths.root).then(|| paths.shown(&root)),
+        });
+        match cost::count(plan, cost_plan, &run, interrupted).await {
+            Ok(summary) if rev.is_some() => measured.base_cost = Some(summary),
+            Ok(summary) => measured.cost = Some(summary),
+            Err(CostFailure::Service(failure)) => {
+                measured.failure = Some(if rev.is_some() {
+                    of_base(failure)
+                } else {
+                    failure
+                });
+            }
+            Err(CostFailure::Interrupted) => {}
+        }
+    }
 }
 
 fn announce(plan: &Plan, repeat: &Repeat, step: &Step, services: &Services, ctx: &Context<'_>) {

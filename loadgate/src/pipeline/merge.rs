@@ -424,6 +424,8 @@ fn measured(plan: &Plan, spec: usize, parts: &[&Part], shards: &[Shard]) -> Meas
     Measured {
         runs,
         failure: None,
+        cost: None,
+        base_cost: None,
     }
 }
 

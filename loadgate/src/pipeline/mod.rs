@@ -17,11 +17,16 @@ use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::watch;
 use url::Url;
 
+use std::borrow::Cow;
+
+use crate::cost::CostSummary;
 use crate::judge::baseline::{self, Baseline};
 use crate::judge::checks::compare;
+use crate::judge::cost::CostChange;
 use crate::judge::pairs::pair_ratios;
 use crate::judge::trust::{Facts, from_result, trust};
 use crate::judge::verdict::{GateResult, SpecResult};
+use crate::judge::{self};
 use crate::plan::guard;
 use crate::plan::secret::Secrets;
 use crate::plan::shard::ShardOf;
@@ -60,6 +65,8 @@ pub struct GateOptions {
     pub github: Option<GitHub>,
     /// `--shard I/N`: run one shard of a distributed run, write its file, judge nothing.
     pub shard: Option<ShardRun>,
+    /// `--no-cost`: skip the `[cost]` phase (instructions under Valgrind), for quick runs.
+    pub no_cost: bool,
 }
 
 /// One shard of a distributed run: which, from when, and under which run id.
@@ -90,6 +97,7 @@ impl GateOptions {
             against: None,
             github: None,
             shard: None,
+            no_cost: false,
         }
     }
 }
@@ -247,6 +255,18 @@ fn plan_all(options: &GateOptions) -> anyhow::Result<Vec<(Plan, Option<Baseline>
         }
         planned.push((plan, baseline));
     }
+    let counts_cost = !options.no_cost && options.shard.is_none();
+    if counts_cost && let Some((plan, _)) = planned.iter().find(|(p, _)| p.cost.is_some()) {
+        if options.target.is_some() {
+            bail!(
+                "{}: [cost] launches the service under Valgrind, and --target names one already \
+                 running: drop --target, or pass --no-cost",
+                plan.file.display()
+            );
+        }
+        crate::cost::valgrind::check_installed()
+            .map_err(|err| anyhow!("{}: {err}", plan.file.display()))?;
+    }
     if options.against.is_some() && options.target.is_some() {
         bail!(
             "--against launches the services of both revisions: it cannot be combined with --target"
@@ -317,7 +337,16 @@ async fn run_spec(
         Ok(services) => services,
         Err(failure) => return Ok(result.with_failure(failure, plan, ctx.paths).judged(None)),
     };
-    let measured = measure::measure(plan, &repeat, &mut services, ctx).await?;
+    let mut measured = measure::measure(plan, &repeat, &mut services, ctx).await?;
+    if options.no_cost {
+        if plan.cost.is_some() {
+            result.notes.push(
+                "the cost phase was skipped (--no-cost): no instructions were counted".to_owned(),
+            );
+        }
+    } else {
+        measure::count_cost(plan, checkout, &mut measured, ctx).await;
+    }
     let interrupted = interrupted_by(ctx.interrupt);
     let judged = Judged {
         plan,
@@ -402,6 +431,7 @@ impl Judged<'_> {
         if let Some(summary) = &result.summary {
             result.checks = compare(&self.plan.thresholds, summary, Some(base), true);
             result.pairs = pair_ratios(summary, base);
+            result.cost = self.cost_changes(summary, base.cost.as_ref(), &result.checks);
         }
         if pairs > rounds {
             result.notes.push(format!(
@@ -430,14 +460,33 @@ impl Judged<'_> {
                 || overrides.duration.is_some()
                 || overrides.warmup.is_some(),
         });
-        result.checks = compare(
-            &plan.thresholds,
-            summary,
-            self.baseline.map(|b| &b.summary),
-            false,
-        );
+        let mut baseline = self.baseline.map(|b| Cow::Borrowed(&b.summary));
+        if let Some(cost) = &summary.cost
+            && let Some(stored) = baseline.as_mut()
+            && let Some(why) = judge::cost::incomparable(cost, stored.cost.as_ref())
+        {
+            // Instructions counted otherwise are no baseline for these: "no baseline" checks.
+            stored.to_mut().cost = None;
+            result.notes.push(why);
+        }
+        result.checks = compare(&plan.thresholds, summary, baseline.as_deref(), false);
+        let stored_cost = baseline.as_ref().and_then(|b| b.cost.as_ref());
+        result.cost = self.cost_changes(summary, stored_cost, &result.checks);
         result.notes.extend(trust.notes.iter().cloned());
         result.judged(trust.reason())
+    }
+}
+
+impl Judged<'_> {
+    fn cost_changes(
+        &self,
+        summary: &SpecSummary,
+        baseline: Option<&CostSummary>,
+        checks: &[crate::judge::checks::Check],
+    ) -> Vec<CostChange> {
+        summary.cost.as_ref().map_or_else(Vec::new, |cost| {
+            judge::cost::changes(cost, baseline, &self.plan.thresholds, checks)
+        })
     }
 }
 

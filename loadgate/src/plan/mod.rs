@@ -7,6 +7,7 @@
 //! `request` plans one [`RequestPlan`]), `thresholds`, `sweep`, then the rounds here and the [`sane`] bounds.
 //! `bounds` holds the hard bounds no flag lifts.
 
+pub mod cost;
 pub mod data;
 pub mod defaults;
 pub mod expect;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+pub use crate::plan::cost::CostPlan;
 pub use crate::plan::flow::FlowPlan;
 pub use crate::plan::load::LoadPlan;
 pub use crate::plan::overrides::Overrides;
@@ -81,6 +83,8 @@ pub struct Plan {
     /// The spec has no `[gate]` table: `thresholds` are the defaults, and the report says so.
     pub default_gate: bool,
     pub sweep: Option<SweepPlan>,
+    /// `[cost]`: the requests counted in instructions after the load.
+    pub cost: Option<CostPlan>,
     /// `allow_remote = true`: the spec may be pointed at a non-loopback `--target`.
     pub allow_remote: bool,
     /// How many times the load runs; verdicts are taken over the rounds.
@@ -168,9 +172,21 @@ pub fn build(
     let transport = transport::plan_transport(&spec, root, &at)?;
     let load = load::plan_load(&spec.load, overrides, &at)?;
     let flow = flow::plan_user_flow(&spec, root, load.model, env, &mut secrets, &at)?;
-    let (thresholds, default_gate) =
-        thresholds::plan_gate(spec.gate.as_ref(), &flow.requests, &at)?;
     let sweep = sweep::plan_sweep(&spec, &load, &at)?;
+    let mix = flow.n_on_start
+        ..flow
+            .flows
+            .first()
+            .map_or(flow.requests.len(), |f| f.steps.start);
+    let cost = cost::plan_cost(
+        spec.cost.as_ref(),
+        &flow.requests,
+        mix,
+        service.is_some(),
+        &at,
+    )?;
+    let (thresholds, default_gate) =
+        thresholds::plan_gate(spec.gate.as_ref(), &flow.requests, cost.is_some(), &at)?;
     let rounds_span = spec.rounds.as_ref().map_or(spec.load.span(), |r| r.span());
     let rounds = plan_rounds(
         spec.rounds.as_ref(),
@@ -205,6 +221,7 @@ pub fn build(
         thresholds,
         default_gate,
         sweep,
+        cost,
         allow_remote: spec.allow_remote.unwrap_or(false),
         rounds,
         shard: ShardOf::WHOLE,

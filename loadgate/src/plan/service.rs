@@ -23,6 +23,10 @@ pub struct ServicePlan {
     pub stop_grace: Duration,
     /// The base URL once `{port}` is replaced: `http://127.0.0.1:{port}` unless `url` says.
     pub url: String,
+    /// Run on one CPU: the cost phase's, where Valgrind runs one thread at a time anyway, and a
+    /// runtime that sizes its pool by the CPUs it may use (Tokio, Rayon) then starts one worker
+    /// whose scheduling repeats from run to run.
+    pub one_cpu: bool,
 }
 
 /// Plans `[service]`, if the spec has one; the environment's values it uses join `secrets`.
@@ -78,6 +82,7 @@ pub(super) fn plan_service(
             .and_then(|r| r.timeout)
             .map_or(defaults::READY_TIMEOUT, |d| d.0),
         stop_grace: service.stop_grace.map_or(defaults::STOP_GRACE, |d| d.0),
+        one_cpu: false,
     }))
 }
 

@@ -24,13 +24,15 @@ pub struct Threshold {
 
 /// The thresholds of `[gate]`, then those of each `[gate.request.NAME]`; a spec without a
 /// `[gate]` table gets [`default_thresholds`] (and `true`: the report says they applied).
+/// `counts_cost`: the spec has `[cost]`, which `instructions` needs.
 pub(super) fn plan_gate(
     gate: Option<&GateSpec>,
     requests: &[RequestPlan],
+    counts_cost: bool,
     at: &Locator<'_>,
 ) -> Result<(Vec<Threshold>, bool), SpecError> {
     match gate {
-        Some(gate) => Ok((plan_written_gate(gate, requests, at)?, false)),
+        Some(gate) => Ok((plan_written_gate(gate, requests, counts_cost, at)?, false)),
         None => Ok((default_thresholds(), true)),
     }
 }
@@ -52,9 +54,10 @@ pub fn default_thresholds() -> Vec<Threshold> {
 fn plan_written_gate(
     gate: &GateSpec,
     requests: &[RequestPlan],
+    counts_cost: bool,
     at: &Locator<'_>,
 ) -> Result<Vec<Threshold>, SpecError> {
-    let mut thresholds = plan_scope(gate, Scope::Total, at)?;
+    let mut thresholds = plan_scope(gate, Scope::Total, counts_cost, at)?;
     for (name, request_gate) in &gate.request {
         if !requests.iter().any(|r| &r.name == name) {
             let known: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
@@ -75,6 +78,7 @@ fn plan_written_gate(
         thresholds.extend(plan_scope(
             request_gate.get_ref(),
             Scope::Request(name.clone()),
+            counts_cost,
             at,
         )?);
     }
@@ -84,6 +88,7 @@ fn plan_written_gate(
 fn plan_scope(
     gate: &GateSpec,
     scope: Scope,
+    counts_cost: bool,
     at: &Locator<'_>,
 ) -> Result<Vec<Threshold>, SpecError> {
     let by_metric = [
@@ -96,6 +101,7 @@ fn plan_scope(
         (Metric::ServiceRssGrowth, &gate.service_rss_growth),
         (Metric::ServiceCpuPerRequest, &gate.service_cpu_per_request),
         (Metric::Capacity, &gate.capacity),
+        (Metric::Instructions, &gate.instructions),
     ];
     let mut thresholds = Vec::new();
     for (metric, spec) in by_metric {
@@ -106,6 +112,12 @@ fn plan_scope(
                 format!(
                     "{metric} is measured on the spec as a whole: set it under [gate], not per request"
                 ),
+            );
+        }
+        if metric == Metric::Instructions && !counts_cost {
+            return at.fail(
+                spec.span(),
+                "instructions are counted by the cost phase: add a [cost] table to the spec",
             );
         }
         thresholds.push(plan_threshold(metric, spec, scope.clone(), at)?);

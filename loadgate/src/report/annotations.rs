@@ -65,18 +65,23 @@ mod tests {
     fn failed_checks_and_broken_services_are_errors() {
         let text = fixtures::render(write, &fixtures::result());
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(
             lines[0],
             "::error file=loadspec/badges.toml,title=loadgate badges%3A total p90 regression::\
              p90 2.00ms -> 2.40ms (+20.0%25) exceeds +15%25"
         );
         assert!(
-            lines[1].starts_with("::error file=loadspec/reads.toml,title=loadgate reads%3A service failed::the service exited"),
+            lines[1].contains("total instructions regression::instructions 17 000 -> "),
             "{}",
             lines[1]
         );
-        assert!(lines[1].contains("%0A"), "one line: {}", lines[1]);
+        assert!(
+            lines[2].starts_with("::error file=loadspec/reads.toml,title=loadgate reads%3A service failed::the service exited"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].contains("%0A"), "one line: {}", lines[2]);
     }
 
     #[test]

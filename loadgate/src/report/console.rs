@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::judge::checks::CheckOutcome;
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::report::resource_figures;
+use crate::report::{cost_rows, function_rows, resource_figures};
 use crate::summary::{Metrics, ScheduleSummary, SpecSummary, SweepSummary};
 use crate::support::units::format_micros;
 
@@ -40,6 +40,7 @@ impl SpecBlock<'_> {
                 self.schedule(schedule)?;
             }
             self.resources(summary)?;
+            self.cost()?;
             self.checks()?;
         } else {
             writeln!(self.out)?;
@@ -229,6 +230,51 @@ impl SpecBlock<'_> {
     }
 
     /// Each check with a mark for its outcome, names aligned.
+    /// `[cost]`: instructions per request by name beside the baseline, then where they went
+    /// for each name that moved.
+    fn cost(&mut self) -> io::Result<()> {
+        let Some(cost) = self.result.summary.as_ref().and_then(|s| s.cost.as_ref()) else {
+            return Ok(());
+        };
+        let rows = cost_rows(self.result);
+        writeln!(
+            self.out,
+            "  instructions per request (Callgrind, {} requests of each name):",
+            cost.requests
+        )?;
+        self.table(&["request", "baseline", "now", "change"], &rows)?;
+        for change in &self.result.cost {
+            let functions = function_rows(change);
+            if functions.is_empty() {
+                continue;
+            }
+            writeln!(
+                self.out,
+                "  where {}'s instructions went (self, per request):",
+                change.request
+            )?;
+            self.table(&["function", "baseline", "now", "change"], &functions)?;
+        }
+        Ok(())
+    }
+
+    /// Rows under a header, the first column left-aligned to its widest cell.
+    fn table(&mut self, header: &[&str; 4], rows: &[[String; 4]]) -> io::Result<()> {
+        let firsts: Vec<String> = rows.iter().map(|row| elide(&row[0])).collect();
+        let width = firsts
+            .iter()
+            .map(|first| first.chars().count())
+            .chain([header[0].len()])
+            .max()
+            .unwrap_or(0);
+        let [first, a, b, c] = header;
+        writeln!(self.out, "    {first:<width$} {a:>12} {b:>12} {c:>10}")?;
+        for (first, [_, a, b, c]) in firsts.iter().zip(rows) {
+            writeln!(self.out, "    {first:<width$} {a:>12} {b:>12} {c:>10}")?;
+        }
+        Ok(())
+    }
+
     fn checks(&mut self) -> io::Result<()> {
         let checks = &self.result.checks;
         if checks.is_empty() {
@@ -277,6 +323,20 @@ impl SpecBlock<'_> {
 }
 
 /// `"201 ×190, 409 ×3770"`: a count per key, in key order; empty when there are none.
+/// A name kept to a line's width: its start and its end (where a Rust path names the function),
+/// the middle elided.
+fn elide(name: &str) -> String {
+    const MOST: usize = 72;
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= MOST {
+        return name.to_owned();
+    }
+    let (head, tail) = (MOST / 3, MOST - MOST / 3 - 1);
+    let start: String = chars[..head].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{start}…{end}")
+}
+
 fn counts(counts: &BTreeMap<String, u64>) -> String {
     let parts: Vec<String> = counts
         .iter()

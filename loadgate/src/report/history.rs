@@ -64,6 +64,7 @@ fn shown(metric: Metric, value: f64) -> (f64, &'static str) {
         Metric::Capacity => (value, "steps (users or requests/s)"),
         Metric::ServiceCpuPerRequest => (value, "µs of CPU per request"),
         Metric::ServiceRssPeak | Metric::ServiceRssGrowth => (value / 1_048_576.0, "MiB"),
+        Metric::Instructions => (value, "instructions per request"),
     }
 }
 

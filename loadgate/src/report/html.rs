@@ -144,11 +144,27 @@ fn spec_data(spec: &SpecResult) -> Value {
         "sweep": summary.sweep.as_ref().map(sweep_data),
         "baseline_sweep": spec.baseline_sweep.as_ref().map(sweep_data),
         "pairs": spec.pairs,
+        "cost": cost_data(spec),
     });
     if let (Some(all), Value::Object(more)) = (data.as_object_mut(), measured) {
         all.extend(more);
     }
     data
+}
+
+/// `[cost]`: the instruction table and each moved name's function table, as the reports word
+/// them; `null` without `[cost]`.
+fn cost_data(spec: &SpecResult) -> Value {
+    let rows = crate::report::cost_rows(spec);
+    if rows.is_empty() {
+        return Value::Null;
+    }
+    let functions: Vec<Value> = (spec.cost.iter())
+        .map(|change| (change, crate::report::function_rows(change)))
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(change, rows)| json!({ "request": change.request, "rows": rows }))
+        .collect();
+    json!({ "requests": rows, "functions": functions })
 }
 
 /// Every page's head up to its title: styles, its error catcher (a failed script marks
@@ -166,6 +182,7 @@ const HEAD: &str = r##"<!DOCTYPE html>
   .chart { position: relative; height: 260px; }
   table { border-collapse: collapse; margin: .5rem 0; } td, th { padding: .15rem .6rem; text-align: left; border-bottom: 1px solid #eaeef2; }
   .muted { color: #59636e; } pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; }
+  table.cost td.num { text-align: right; font-variant-numeric: tabular-nums; } table.cost td:first-child { font-family: ui-monospace, monospace; word-break: break-all; }
 </style>
 <script>
   window.addEventListener("error", function (e) {
@@ -338,6 +355,26 @@ const PAGE: &str = r##"/*HEAD*/
         table.appendChild(row);
       });
       section.appendChild(table);
+    }
+    // Instructions per request (Callgrind), then where they went for each name that moved.
+    function rows(head, list) {
+      var table = el("table", { "class": "cost" });
+      [head].concat(list).forEach(function (cells, i) {
+        var row = el("tr");
+        cells.forEach(function (cell, j) {
+          row.appendChild(el(i ? "td" : "th", j ? { "class": "num" } : {}, cell));
+        });
+        table.appendChild(row);
+      });
+      return table;
+    }
+    if (spec.cost) {
+      section.appendChild(el("p", {}, "Instructions per request (Callgrind):"));
+      section.appendChild(rows(["request", "baseline", "now", "change"], spec.cost.requests));
+      spec.cost.functions.forEach(function (f) {
+        section.appendChild(el("p", {}, "Where " + f.request + "'s instructions went (self, per request):"));
+        section.appendChild(rows(["function", "baseline", "now", "change"], f.rows));
+      });
     }
     (spec.flows || []).forEach(function (f) {
       section.appendChild(el("p", {}, f.line));

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::pairs::PairRatios;
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
-use crate::report::resource_figures;
+use crate::report::{cost_rows, function_rows, resource_figures};
 use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepStep, SweepSummary};
 use crate::support::units::{format_micros, format_percent};
 
@@ -59,6 +59,7 @@ impl Markdown<'_> {
             self.run_and_resources(summary)?;
         }
         self.check_table(&spec.checks)?;
+        self.cost(spec)?;
         self.failures_and_errors(spec)?;
         if let Some(summary) = &spec.summary {
             self.latency_chart(&spec.name, summary, spec.baseline_total.as_ref())?;
@@ -134,6 +135,46 @@ impl Markdown<'_> {
                     CheckOutcome::Inconclusive => "⚠️ inconclusive",
                 }
             )?;
+        }
+        writeln!(self.out)
+    }
+
+    /// `[cost]`: instructions per request by name, then, for each name that moved, the
+    /// functions whose self instructions changed most.
+    fn cost(&mut self, spec: &SpecResult) -> io::Result<()> {
+        let rows = cost_rows(spec);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "Instructions per request (Callgrind):\n")?;
+        let rows: Vec<[String; 4]> = (rows.into_iter())
+            .map(|[request, a, b, c]| [text(&request), a, b, c])
+            .collect();
+        self.table(["request", "baseline", "now", "change"], &rows)?;
+        for change in &spec.cost {
+            let functions = function_rows(change);
+            if functions.is_empty() {
+                continue;
+            }
+            writeln!(
+                self.out,
+                "Where {}'s instructions went (self, per request):\n",
+                code(&change.request)
+            )?;
+            let functions: Vec<[String; 4]> = functions
+                .into_iter()
+                .map(|[function, a, b, c]| [code(&function), a, b, c])
+                .collect();
+            self.table(["function", "baseline", "now", "change"], &functions)?;
+        }
+        Ok(())
+    }
+
+    /// A table whose first column is text already escaped (or code), the others numbers.
+    fn table(&mut self, header: [&str; 4], rows: &[[String; 4]]) -> io::Result<()> {
+        writeln!(self.out, "| {} |\n|---|---:|---:|---:|", header.join(" | "))?;
+        for row in rows {
+            writeln!(self.out, "| {} |", row.join(" | "))?;
         }
         writeln!(self.out)
     }
@@ -449,11 +490,21 @@ mod tests {
         summary.requests.insert(name.into(), metrics);
         spec.checks[1].scope = name.into();
         spec.notes.push(format!("a note naming {name}"));
+        let cost = summary.cost.as_mut().unwrap();
+        let counted = cost.by_request.remove("emit-new").unwrap();
+        cost.by_request.insert(name.into(), counted);
+        spec.cost[1].request = name.into();
         let markdown = fixtures::render(write, &result);
         let (tables, blocks, html) = rendered(&markdown);
         assert_eq!(html, 0, "nothing is taken as HTML:\n{markdown}");
-        // The checks and the sweep.
-        assert_eq!(tables.len(), 2, "{markdown}");
+        // The checks, the instructions, the functions that moved and the sweep.
+        assert_eq!(tables.len(), 4, "{markdown}");
+        assert_eq!(tables[1][2][0], name, "{:?}", tables[1]);
+        assert_eq!(
+            tables[2][1][0], "demo_service::extra_work",
+            "{:?}",
+            tables[2]
+        );
         for rows in &tables {
             assert!(
                 rows.iter().all(|r| r.len() == rows[0].len()),
@@ -461,12 +512,13 @@ mod tests {
             );
         }
         let checks = &tables[0];
-        assert_eq!((checks.len(), checks[0].len()), (4, 6), "{checks:?}");
+        assert_eq!((checks.len(), checks[0].len()), (5, 6), "{checks:?}");
         assert_eq!(checks[2][0], format!("{name} p90 max"), "{checks:?}");
         for shown in [
             format!("error in {name}: "),
             format!("2 failed in {name} took"),
             format!("a note naming {name}"),
+            format!("Where {name}'s instructions went (self, per request):"),
         ] {
             assert!(
                 blocks.iter().any(|b| b.contains(&shown)),

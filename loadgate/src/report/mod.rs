@@ -15,7 +15,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::judge::verdict::GateResult;
+use crate::judge::cost::CostChange;
+use crate::judge::verdict::{GateResult, SpecResult};
+use crate::metric::{Metric, format_count};
 use crate::plan::secret::Secrets;
 use crate::run::resources::ResourceFigures;
 use crate::summary::{FlowSummary, Metrics, SpecSummary};
@@ -75,6 +77,62 @@ fn resource_figures(
     .filter_map(|(who, figures)| Some((who, figures.as_ref()?)))
 }
 
+/// `[cost]`: a row per request name counted, then the mix: name, baseline, now, change.
+fn cost_rows(result: &SpecResult) -> Vec<[String; 4]> {
+    let Some(cost) = result.summary.as_ref().and_then(|s| s.cost.as_ref()) else {
+        return Vec::new();
+    };
+    let total_check = result
+        .checks
+        .iter()
+        .find(|c| c.metric == Metric::Instructions && c.scope == "total");
+    let total = CostChange {
+        request: "total (the mix)".to_owned(),
+        baseline: total_check.and_then(|c| c.baseline),
+        current: cost.instructions,
+        functions: Vec::new(),
+    };
+    result
+        .cost
+        .iter()
+        .chain([&total])
+        .map(|row| {
+            let shown = |value: Option<f64>| value.map_or("—".to_owned(), format_count);
+            let change = match row.baseline {
+                Some(base) if base != 0.0 => {
+                    format!("{:+.2}%", (row.current - base) / base * 100.0)
+                }
+                _ => "—".to_owned(),
+            };
+            [
+                row.request.clone(),
+                shown(row.baseline),
+                shown(Some(row.current)),
+                change,
+            ]
+        })
+        .collect()
+}
+
+/// A request name's function table: function, baseline, now and change in self instructions
+/// per request.
+fn function_rows(change: &CostChange) -> Vec<[String; 4]> {
+    let shown = |value: Option<f64>| value.map_or("—".to_owned(), format_count);
+    change
+        .functions
+        .iter()
+        .map(|row| {
+            let sign = if row.change > 0.0 { "+" } else { "" };
+            [
+                row.function.clone(),
+                shown(row.baseline),
+                shown(row.current),
+                format!("{sign}{}", format_count(row.change)),
+            ]
+        })
+        .collect()
+}
+
 /// Each `[[flow]]` with its steps' figures, in step order (a step's own row in `requests`).
 fn flows(
     summary: &SpecSummary,
@@ -121,7 +179,9 @@ pub(crate) mod fixtures {
     use std::io::Write;
     use std::path::PathBuf;
 
+    use crate::cost::{CostSummary, FunctionCost, RequestCost};
     use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+    use crate::judge::cost::{CostChange, FunctionChange};
     use crate::judge::pairs::PairRatios;
     use crate::judge::verdict::{GateResult, SpecResult, Verdict};
     use crate::metric::Metric;
@@ -207,6 +267,73 @@ pub(crate) mod fixtures {
             outcome,
             message: message.into(),
         }
+    }
+
+    /// `[cost]` of the badges spec: `emit-new` got a function of 158 instructions more.
+    fn cost() -> CostSummary {
+        let request = |instructions: f64, functions: &[(&str, f64)]| RequestCost {
+            instructions,
+            failures: 0,
+            functions: (functions.iter())
+                .map(|&(function, self_instructions)| FunctionCost {
+                    function: function.to_owned(),
+                    self_instructions,
+                    inclusive: self_instructions * 2.0,
+                })
+                .collect(),
+        };
+        CostSummary {
+            requests: 1000,
+            warmup_requests: 20,
+            functions: 100,
+            instructions: 17_190.5,
+            by_request: BTreeMap::from([
+                (
+                    "emit-duplicate".into(),
+                    request(17_000.0, &[("sqlite3VdbeExec", 4_100.0)]),
+                ),
+                (
+                    "emit-new".into(),
+                    request(
+                        21_000.0,
+                        &[
+                            ("sqlite3VdbeExec", 5_200.0),
+                            ("demo_service::extra_work", 158.0),
+                        ],
+                    ),
+                ),
+            ]),
+        }
+    }
+
+    fn cost_changes() -> Vec<CostChange> {
+        vec![
+            CostChange {
+                request: "emit-duplicate".into(),
+                baseline: Some(17_010.0),
+                current: 17_000.0,
+                functions: Vec::new(),
+            },
+            CostChange {
+                request: "emit-new".into(),
+                baseline: Some(20_840.0),
+                current: 21_000.0,
+                functions: vec![
+                    FunctionChange {
+                        function: "demo_service::extra_work".into(),
+                        baseline: None,
+                        current: Some(158.0),
+                        change: 158.0,
+                    },
+                    FunctionChange {
+                        function: "<axum::Router<S> as Service<Request<B>>>::call".into(),
+                        baseline: Some(266.0),
+                        current: Some(268.5),
+                        change: 2.5,
+                    },
+                ],
+            },
+        ]
     }
 
     /// A sweep that saturates at 8 users and breaks its limits at 16; `faster` adds to its
@@ -304,9 +431,11 @@ pub(crate) mod fixtures {
             schedule: None,
             sweep: Some(sweep(0.0)),
             rounds: Vec::new(),
+            cost: Some(cost()),
             series: Vec::new(),
         };
         let failing = SpecResult {
+            cost: cost_changes(),
             by_shard: Vec::new(),
             name: "badges".into(),
             file: PathBuf::from("loadspec/badges.toml"),
@@ -353,9 +482,19 @@ pub(crate) mod fixtures {
                     CheckOutcome::Pass,
                     "error_rate 1.00% within max 1.00%",
                 ),
+                check(
+                    Metric::Instructions,
+                    CheckKind::Regression,
+                    0.01,
+                    Some(17_000.0),
+                    17_190.5,
+                    CheckOutcome::Fail,
+                    "instructions 17 000 -> 17 190.5 (+1.1%) exceeds +1%",
+                ),
             ],
         };
         let crashed = SpecResult {
+            cost: Vec::new(),
             by_shard: Vec::new(),
             name: "reads".into(),
             file: PathBuf::from("loadspec/reads.toml"),

@@ -22,6 +22,7 @@ pub mod outcome;
 pub mod pace;
 pub mod record;
 pub mod resources;
+pub mod serial;
 pub mod series;
 pub mod shared;
 pub mod stream;

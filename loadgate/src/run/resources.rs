@@ -141,21 +141,30 @@ fn process_cpu_seconds(pid: i32) -> Option<f64> {
 /// parent ids (a worker may start its own process group, so the group is not enough).
 /// `None` once the root is gone.
 pub fn read_tree(root: i32, source: CpuClock) -> Option<Reading> {
+    let mut total = read_process(root, source)?;
+    for pid in descendants(root) {
+        if let Some(reading) = read_process(pid, source) {
+            total.add(reading);
+        }
+    }
+    Some(total)
+}
+
+/// The processes below `root`, found through their parent ids, parents before their children.
+pub fn descendants(root: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for process in all_processes().ok()?.flatten() {
+    for process in all_processes().into_iter().flatten().flatten() {
         if let Ok(stat) = process.stat() {
             children.entry(stat.ppid).or_default().push(stat.pid);
         }
     }
-    let mut total = read_process(root, source)?;
+    let mut found = Vec::new();
     let mut pending = children.remove(&root).unwrap_or_default();
     while let Some(pid) = pending.pop() {
-        if let Some(reading) = read_process(pid, source) {
-            total.add(reading);
-        }
+        found.push(pid);
         pending.extend(children.remove(&pid).unwrap_or_default());
     }
-    Some(total)
+    found
 }
 
 /// Readings taken at one moment, `at` after the sampler started.

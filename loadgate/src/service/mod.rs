@@ -107,6 +107,9 @@ pub async fn launch(
         .stderr(log_err)
         .process_group(0);
     die_with_parent(&mut command);
+    if plan.one_cpu {
+        on_one_cpu(&mut command);
+    }
     let child = command
         .spawn()
         .map_err(|err| failure(format!("cannot start `{}`: {err}", args.join(" "))))?;
@@ -234,17 +237,27 @@ impl Service {
         }
     }
 
-    /// The service's failure report for an exit during the run.
-    pub fn died(&self, status: ExitStatus, after: Duration) -> ServiceFailure {
+    /// How the service exited, if it has (without waiting).
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The service's failure report for `message`, with its log tail.
+    pub fn failed(&self, message: String) -> ServiceFailure {
         ServiceFailure {
-            message: format!(
-                "the service {} {:.1}s into the run",
-                describe_exit(status),
-                after.as_secs_f64()
-            ),
+            message,
             log_file: self.log_file.clone(),
             log_tail: tail(&self.log_file, LOG_TAIL_LINES),
         }
+    }
+
+    /// The service's failure report for an exit during the run.
+    pub fn died(&self, status: ExitStatus, after: Duration) -> ServiceFailure {
+        self.failed(format!(
+            "the service {} {:.1}s into the run",
+            describe_exit(status),
+            after.as_secs_f64()
+        ))
     }
 
     /// SIGTERM to the group, up to the grace period to exit, then SIGKILL.
@@ -353,6 +366,33 @@ fn die_with_parent(command: &mut tokio::process::Command) {
     unsafe {
         command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Restricts the service to the first CPU the gate may use (see `ServicePlan::one_cpu`).
+#[allow(
+    unsafe_code,
+    reason = "pre_exec is unsafe by signature; the closure only calls sched_{get,set}affinity(2)"
+)]
+fn on_one_cpu(command: &mut tokio::process::Command) {
+    // SAFETY: both calls are plain system calls on a stack value; nothing is allocated.
+    unsafe {
+        command.pre_exec(|| {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_getaffinity(0, size, &mut set) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let first = (0..libc::CPU_SETSIZE as usize)
+                .find(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .unwrap_or(0);
+            libc::CPU_ZERO(&mut set);
+            libc::CPU_SET(first, &mut set);
+            if libc::sched_setaffinity(0, size, &set) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use url::Url;
 
 use crate::plan::Transport;
-use crate::service::tls::{self, Alpn, CertificateProblem};
+use crate::service::tls::{self, Alpn, CertificateProblem, Refusal};
 use crate::spec::HttpVersion;
 
 /// Why a probe did not find the service ready.
@@ -109,13 +109,22 @@ impl Prober {
         let stream = match tls::handshake(tcp, &check.config, &check.name).await {
             Ok(stream) => stream,
             Err(err) => {
-                return Err(match CertificateProblem::of(&err) {
-                    Some(problem) => NotReady::Refused(format!(
-                        "the TLS certificate of {} was refused: {problem}",
-                        check.addr
-                    )),
-                    None => NotReady::Yet(format!("TLS with {} failed: {err}", check.addr)),
-                });
+                // The refusal's own words (the reason, the certificate's facts, the fix) when
+                // the verifier gave them; the short reason otherwise.
+                let reason = match (Refusal::of(&err), CertificateProblem::of(&err)) {
+                    (Some(refusal), _) => refusal.to_string(),
+                    (None, Some(problem)) => problem.to_string(),
+                    (None, None) => {
+                        return Err(NotReady::Yet(format!(
+                            "TLS with {} failed: {err}",
+                            check.addr
+                        )));
+                    }
+                };
+                return Err(NotReady::Refused(format!(
+                    "the TLS certificate of {} was refused: {reason}",
+                    check.addr
+                )));
             }
         };
         let alpn = stream.get_ref().1.alpn_protocol();

@@ -1,6 +1,9 @@
 //! TLS for an `https://` service: one rustls configuration per trust setting and protocol,
 //! shared by the readiness probe and the generator (so the load resumes the sessions the probe
-//! began), and certificate problems put in words before any load is sent.
+//! began), and certificate problems put in words before any load is sent. Which certificates
+//! are trusted, and the words for those that are not, are [`trust`]'s.
+
+mod trust;
 
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,6 +17,8 @@ use rustls::{
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+
+pub use trust::Refusal;
 
 use crate::plan::TlsPlan;
 use crate::spec::HttpVersion;
@@ -81,7 +86,11 @@ fn new_config(tls: &TlsPlan) -> Result<ClientConfig, String> {
             })?;
         }
     }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    let verifier = trust::ListedOrChained::new(roots, tls.ca.clone(), provider)?;
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
 }
 
 /// The TLS handshake over `tcp` with `host`, ALPN as `config` offers.
@@ -103,13 +112,17 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 }
 
 /// Why the service's certificate was refused: a small `Copy` value, so a failed handshake
-/// costs no text per request.
+/// costs no text per request. [`Refusal`] has the words for the one a person reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateProblem {
     UnknownIssuer,
     Expired,
     NotValidYet,
     WrongName,
+    /// Marked CA:TRUE, served as the server's own certificate and not listed in `[tls] ca`.
+    CaAsServerCertificate,
+    /// An extendedKeyUsage without serverAuth.
+    NotForServers,
     Other,
 }
 
@@ -117,11 +130,19 @@ impl CertificateProblem {
     /// The certificate problem of a failed handshake; `None` when the failure was not the
     /// certificate's (a refused connection, a reset).
     pub fn of(err: &io::Error) -> Option<CertificateProblem> {
-        let tls = err.get_ref()?.downcast_ref::<rustls::Error>()?;
-        let rustls::Error::InvalidCertificate(problem) = tls else {
-            return None;
-        };
-        Some(match problem {
+        if let Some(refusal) = Refusal::of(err) {
+            return Some(refusal.problem);
+        }
+        match err.get_ref()?.downcast_ref::<rustls::Error>()? {
+            rustls::Error::InvalidCertificate(problem) => Some(CertificateProblem::from(problem)),
+            _ => None,
+        }
+    }
+}
+
+impl From<&CertificateError> for CertificateProblem {
+    fn from(problem: &CertificateError) -> CertificateProblem {
+        match problem {
             CertificateError::UnknownIssuer => CertificateProblem::UnknownIssuer,
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 CertificateProblem::Expired
@@ -132,11 +153,15 @@ impl CertificateProblem {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 CertificateProblem::WrongName
             }
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                CertificateProblem::NotForServers
+            }
             _ => CertificateProblem::Other,
-        })
+        }
     }
 }
 
+/// The short words a report quotes beside a count of failed requests; [`Refusal`] has the long.
 impl std::fmt::Display for CertificateProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -147,7 +172,14 @@ impl std::fmt::Display for CertificateProblem {
             CertificateProblem::Expired => "the certificate has expired",
             CertificateProblem::NotValidYet => "the certificate is not valid yet",
             CertificateProblem::WrongName => {
-                "wrong name: the certificate is not valid for the host name connected to"
+                "wrong host name: the certificate is not valid for the host name connected to"
+            }
+            CertificateProblem::CaAsServerCertificate => {
+                "the certificate is marked as a CA (CA:TRUE) and is used as the server's own \
+                 certificate: list that very certificate in `[tls] ca` to trust it"
+            }
+            CertificateProblem::NotForServers => {
+                "the certificate is not for TLS servers (its extendedKeyUsage lacks serverAuth)"
             }
             CertificateProblem::Other => "the certificate is invalid",
         })

@@ -57,6 +57,31 @@ pub struct SpecFile {
     pub gate: Option<GateSpec>,
     #[schemars(with = "Option<SweepSpec>")]
     pub sweep: Option<Spanned<SweepSpec>>,
+    /// Count each request's cost in instructions: after the load, the service is launched again
+    /// under Valgrind's Callgrind and each request name is sent one at a time.
+    #[schemars(with = "Option<CostSpec>")]
+    pub cost: Option<Spanned<CostSpec>>,
+}
+
+/// `[cost]`: how many requests of each name are counted under Callgrind, and what is kept.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostSpec {
+    /// Requests of each name counted, one at a time over one connection. Default 1000.
+    #[schemars(with = "Option<u32>")]
+    pub requests: Option<Spanned<u32>>,
+    /// Requests of each name sent first and not counted (caches, lazy statics). Default 20.
+    #[schemars(with = "Option<u32>")]
+    pub warmup_requests: Option<Spanned<u32>>,
+    /// How many functions per request name are kept, by self instructions. Default 100.
+    #[schemars(with = "Option<u32>")]
+    pub functions: Option<Spanned<u32>>,
+    /// Request names not counted (too slow under Valgrind, say).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub exclude: Vec<Spanned<String>>,
+    /// How long the service may take to become ready under Valgrind. Default 120s.
+    pub ready_timeout: Option<HumanDuration>,
 }
 
 /// A capacity sweep: the load of `[load]` at each of these user counts (closed) or rates (open).
@@ -132,8 +157,9 @@ pub struct ServiceSpec {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSpec {
-    /// A PEM file of CA certificates to trust besides the platform's (a dev CA), relative to
-    /// the repository root.
+    /// A PEM file of certificates to trust besides the platform's, relative to the repository
+    /// root: CA certificates (a dev CA), or the service's own certificate (a self-signed one,
+    /// `CA:TRUE` or not), trusted as itself with its dates and names still checked.
     #[schemars(with = "Option<String>")]
     pub ca: Option<Spanned<String>>,
     /// Trust any certificate (a local self-signed one): every report says so.
@@ -304,6 +330,9 @@ pub struct GateSpec {
     pub service_rss_growth: Option<Spanned<ThresholdSpec>>,
     #[schemars(with = "Option<ThresholdSpec>")]
     pub service_cpu_per_request: Option<Spanned<ThresholdSpec>>,
+    /// Instructions per request, counted under Callgrind (needs `[cost]`).
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub instructions: Option<Spanned<ThresholdSpec>>,
     /// A `[sweep]`'s capacity (users or requests/second).
     #[schemars(with = "Option<ThresholdSpec>")]
     pub capacity: Option<Spanned<ThresholdSpec>>,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::cost::CostSummary;
 use crate::metric::{Metric, Scope};
 use crate::plan::Plan;
 use crate::run::Recording;
@@ -53,6 +54,10 @@ pub struct SpecSummary {
     /// The rest of the summary merges the rounds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<BTreeMap<String, f64>>,
+    /// `[cost]`: instructions per request counted under Callgrind after the load. Absent
+    /// without `[cost]`, with `--no-cost`, and in files written before loadgate counted them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostSummary>,
 }
 
 impl SpecSummary {
@@ -80,6 +85,10 @@ impl SpecSummary {
             Metric::ServiceRssGrowth => service.map(|s| s.rss_growth_bytes as f64),
             Metric::ServiceCpuPerRequest => service.map(|s| s.cpu_per_request_us),
             Metric::Capacity => self.sweep.as_ref().and_then(|s| s.capacity),
+            Metric::Instructions => self.cost.as_ref().and_then(|cost| match scope {
+                Scope::Total => cost.instructions(None),
+                Scope::Request(name) => cost.instructions(Some(name)),
+            }),
         }
     }
 
@@ -388,6 +397,7 @@ pub fn summarize(plan: &Plan, recording: &Recording, samples: &[Sample]) -> Spec
         service_series: resources::series(samples),
         sweep: None,
         rounds: Vec::new(),
+        cost: None,
         series: series.clone(),
         schedule: schedule.map(|schedule| ScheduleSummary {
             // The rate asked for over the judged window: the mean of a ramping profile.
@@ -445,6 +455,7 @@ pub fn merge_rounds(rounds: &[SpecSummary]) -> SpecSummary {
         series: last.series.clone(),
         sweep: None,
         rounds: Vec::new(),
+        cost: None,
     };
     if let Some(service) = merged.service.as_mut() {
         let all: Vec<&ResourceFigures> = rounds.iter().filter_map(|r| r.service.as_ref()).collect();
