@@ -5,6 +5,7 @@
 mod adopter;
 mod against;
 mod bad_input;
+mod calibrate;
 mod cost;
 mod distributed;
 mod failing;

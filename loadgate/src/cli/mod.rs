@@ -3,6 +3,7 @@
 //! gate with its events on stderr and its report on stdout, and answers the exit code.
 
 pub mod app;
+mod calibrate;
 pub mod init;
 pub mod root;
 pub mod terminal;
@@ -53,6 +54,27 @@ pub enum LoadtestAction {
     /// Merge the shard files of a distributed run (`--shard I/N`) exactly and judge the whole
     /// run once, as a single run is judged.
     Merge(MergeArgs),
+    /// Run each spec K times unchanged on this machine and print, for each judged metric, the
+    /// median, the spread and `[gate]` thresholds none of the runs would have tripped (with a
+    /// margin). Nothing is written to baselines/: run it on the CI runner that will gate.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Spec names (looked up in loadspec/) or files; all of loadspec/*.toml when none.
+    pub specs: Vec<String>,
+    /// How many times each spec runs.
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+    pub runs: u32,
+    /// Where the runs' reports and service logs are written (under calibrate/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// Do not build the workspace's binaries before running.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +272,7 @@ impl LoadtestArgs {
             Some(LoadtestAction::History(args)) => args.run(root),
             Some(LoadtestAction::Merge(args)) => args.run(root),
             Some(LoadtestAction::Plan(args)) => args.run(root),
+            Some(LoadtestAction::Calibrate(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
