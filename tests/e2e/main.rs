@@ -6,6 +6,7 @@ mod adopter;
 mod against;
 mod bad_input;
 mod bisect;
+mod calibrate;
 mod cost;
 mod distributed;
 mod failing;
