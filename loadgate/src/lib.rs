@@ -77,14 +77,16 @@ pub use cli::init::InitArgs;
 pub use cli::root::{RootArgs, find_project};
 pub use cli::terminal::Terminal;
 pub use cli::{
-    AcceptArgs, HistoryArgs, LoadtestAction, LoadtestArgs, MergeArgs, OverrideArgs, PlanArgs,
-    RunArgs,
+    AcceptArgs, BisectArgs, HistoryArgs, LoadtestAction, LoadtestArgs, MergeArgs, OverrideArgs,
+    PlanArgs, RunArgs,
 };
+pub use judge::bisect::{BisectReport, BisectStep, Decision as BisectDecision, Found};
 pub use judge::checks::{Check, CheckKind, CheckOutcome};
 pub use judge::pairs::PairRatios;
 pub use judge::verdict::{GateResult, SpecResult, Verdict};
 pub use metric::Metric;
-pub use pipeline::blocking::run_blocking;
+pub use pipeline::bisect::{BisectOptions, Bisected};
+pub use pipeline::blocking::{bisect_blocking, run_blocking};
 pub use pipeline::events::{Event, Observer};
 pub use pipeline::merge::{MergeOptions, merge};
 pub use pipeline::{

@@ -150,6 +150,11 @@ fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
 
     xtask_loadtest(dir, &["--update-baselines"], &[]).expect_code(0);
     assert!(dir.join("baselines/books.json").is_file());
+    // The judged runs have the machine to themselves (the other tests wait): init's gate is
+    // meant for a runner doing one thing, and beside the suite's Valgrind runs the service's
+    // p90 was seen to jump from 1.9 ms to 8.6 ms. A baseline recorded on a busier machine
+    // only makes the unchanged run look better.
+    let _alone = Sandbox::alone();
     xtask_loadtest(dir, &[], &[]).expect_code(0);
 
     let slower = xtask_loadtest(dir, &[], &[("BOOKS_SLOWDOWN", "3")]);

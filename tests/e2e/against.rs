@@ -16,15 +16,7 @@ fn an_against_run_shows_every_pair_and_the_interval() {
         "[gate]\np90 = { regression = \"50%\", noise_floor = \"10s\" }\n",
     );
     let dir = sandbox.path();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"ab\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
-    std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
-    git(dir, &["init", "-q"]);
+    sandbox.git_package();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "base"]);
 

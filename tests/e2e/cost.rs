@@ -300,16 +300,8 @@ fn against_a_revision_counts_both_sides_and_names_the_function_that_changed() {
              [[request]]\nname = \"home\"\npath = \"/\"\n{COST}"
         ),
     );
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"ab\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
-    std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
+    sandbox.git_package();
     serve("");
-    git(dir, &["init", "-q"]);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "base"]);
     serve(&format!("--work {COSTLIER}"));
@@ -339,6 +331,30 @@ fn against_a_revision_counts_both_sides_and_names_the_function_that_changed() {
         run.stdout.contains("✗ home instructions regression"),
         "{}",
         run.stdout
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn a_service_that_forks_workers_is_counted_over_its_process_tree() {
+    let sandbox = Sandbox::new();
+    // The supervisor forks two workers that answer; it answers nothing itself.
+    let spec = sandbox.demo_spec(
+        "workers",
+        &["--workers", "2"],
+        "users = 1\nwarmup = \"0s\"\nduration = \"300ms\"",
+        COST,
+    );
+    sandbox.run(&[spec.to_str().unwrap()]).expect_code(0);
+    let cost = sandbox.spec_summary().cost.expect("instructions counted");
+    let home = &cost.by_request["home"];
+    // What a worker executes to answer `/`, not an idle supervisor's few hundred.
+    assert!(home.instructions > 5_000.0, "{cost:#?}");
+    assert!(
+        home.functions
+            .iter()
+            .any(|f| f.function.starts_with("demo_service::") || f.function.contains("axum")),
+        "{cost:#?}"
     );
     sandbox.assert_no_leftover_processes();
 }

@@ -410,11 +410,24 @@ body = "${seq}"
 
 #[test]
 fn no_seq_value_reaches_the_service_twice_from_three_shards() {
-    let sandbox = Sandbox::new();
+    // A shard behind its schedule on a busy, shared machine sends fewer values: the last check
+    // needs every shard on schedule, so such a run is repeated once with the machine alone.
+    if !seq_values_from_three_shards(&Sandbox::new()) {
+        eprintln!("a shard fell behind its schedule on a busy machine: once more, alone");
+        assert!(
+            seq_values_from_three_shards(&Sandbox::alone()),
+            "a shard fell behind its schedule with the machine to itself"
+        );
+    }
+}
+
+/// Three shards send `${seq}` to one service: no value twice, each shard exactly its own first
+/// ones, and (when every shard kept its schedule, which is answered) no value missing.
+fn seq_values_from_three_shards(sandbox: &Sandbox) -> bool {
     let service = sandbox.start_demo(&["--log-bodies"]);
-    let spec = seq_spec(&sandbox);
+    let spec = seq_spec(sandbox);
     let out = sandbox.path().join("seq");
-    let shards = run_all_shards(&[Host::Local; 3], &sandbox, &out, &service.url, &spec);
+    let shards = run_all_shards(&[Host::Local; 3], sandbox, &out, &service.url, &spec);
     // Which values are sent does not depend on timing: a shard that fell behind its schedule
     // on a busy machine (exit 4, `behind`) still sends only its own, so it fails nothing here
     // but the last check, which needs the shards on schedule.
@@ -443,7 +456,7 @@ fn no_seq_value_reaches_the_service_twice_from_three_shards() {
     assert_eq!(distinct.len(), seen.len(), "a value came twice: {seen:?}");
     // The service saw every request the shards sent, warmup included.
     let merged_out = sandbox.path().join("merged");
-    merge(&sandbox, &merged_out, &[&out.join("shards")], &[]);
+    merge(sandbox, &merged_out, &[&out.join("shards")], &[]);
     let merged = spec_summary_in(&merged_out);
     assert_eq!(
         seen.len() as u64,
@@ -469,6 +482,7 @@ fn no_seq_value_reaches_the_service_twice_from_three_shards() {
             "1..={max} misses {missing:?}"
         );
     }
+    on_schedule
 }
 
 #[test]

@@ -5,6 +5,8 @@
 mod adopter;
 mod against;
 mod bad_input;
+mod bisect;
+mod calibrate;
 mod cost;
 mod distributed;
 mod failing;

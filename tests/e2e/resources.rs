@@ -123,6 +123,14 @@ fn a_forking_service_is_measured_as_its_whole_tree_and_reported_everywhere() {
     );
     let generator = summary.generator.as_ref().expect("the generator's figures");
     assert!(generator.cpu_per_request_us > 0.0, "{generator:#?}");
+    // Both read from the processes' CPU clocks, to the nanosecond, not in ticks.
+    let json = sandbox.summary_json();
+    for who in ["service", "generator"] {
+        assert_eq!(
+            json["specs"][0]["summary"][who]["cpu_clock"], "process-clock",
+            "{who}"
+        );
+    }
 
     // The figures are on the console, in junit.xml and in summary.md.
     for (place, text) in [

@@ -283,6 +283,21 @@ path = "/status"
         );
     }
 
+    /// Makes the sandbox a git repository holding a Cargo package with nothing to build (so a
+    /// revision checks out and builds in a second, for `--against`), nothing committed yet.
+    pub fn git_package(&self) {
+        let dir = self.path();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"ab\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+        std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
+        git(dir, &["init", "-q"]);
+    }
+
     /// Writes `loadspec/NAME.toml` and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let file = self.path().join("loadspec").join(format!("{name}.toml"));
@@ -493,14 +508,38 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// few milliseconds behind at the very end drops the last request or two and still passes. An
 /// inconclusive run (4) fell further behind and can have sent far fewer.
 #[track_caller]
-pub fn assert_sent(code: Option<i32>, sent: u64, due: u64) {
-    assert!(0 < sent && sent <= due, "sent {sent} of {due}");
-    if code == Some(0) {
-        assert!(
-            sent * 50 >= due * 49,
-            "a passing run sent {sent} of {due}, below 98 %"
-        );
+pub fn assert_sent(sent: u64, due: u64) {
+    assert!(
+        sent <= due && sent * 50 >= due * 49,
+        "a run on schedule sent {sent} of {due}, below 98 %"
+    );
+}
+
+/// Runs a test whose gate run must keep an open-model schedule, and answers the sandbox of the
+/// run that kept it (exit 0). On a shared, busy machine the generator may fall behind (exit 4,
+/// the gate rightly refusing to pass): the test is then run once more with the machine to
+/// itself ([`Sandbox::alone`]), where it must keep its schedule. With `alone`, the first run
+/// already has the machine, and a 4 fails at once. `test` sets up its spec in the sandbox it
+/// is given and runs the gate.
+#[track_caller]
+pub fn on_schedule(alone: bool, test: impl Fn(&Sandbox) -> Run) -> (Sandbox, Run) {
+    let sandbox = if alone {
+        Sandbox::alone()
+    } else {
+        Sandbox::new()
+    };
+    let run = test(&sandbox);
+    if run.code == Some(4) && !alone {
+        eprintln!("behind its schedule on a busy machine (exit 4): once more, alone");
+        // The shared hold is let go before the exclusive one is asked for.
+        drop(sandbox);
+        let sandbox = Sandbox::alone();
+        let run = test(&sandbox);
+        run.expect_code(0);
+        return (sandbox, run);
     }
+    run.expect_code(0);
+    (sandbox, run)
 }
 
 /// The message of every `<failure>` in a junit.xml, in order (XML escapes kept, as `-&gt;`).

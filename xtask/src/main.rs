@@ -25,6 +25,9 @@ enum Command {
     Schemas,
     /// Run every test of the workspace, installing the system tools they need when missing.
     Test(test::TestArgs),
+    /// Check that loadgate builds with its dependencies at their declared minimum versions
+    /// (`cargo xtask test` does this first).
+    MinimalVersions,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
             0
         }),
         Command::Test(test) => test::run(&root, test),
+        Command::MinimalVersions => test::check_minimal_versions(&root).map(|()| 0),
         Command::Loadtest(_) => unreachable!("dispatched above"),
     });
     match outcome {

@@ -115,6 +115,7 @@ pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<i32> {
     if !missing.is_empty() {
         install(&missing)?;
     }
+    check_minimal_versions(root)?;
     let status = loadgate::testing::cargo_command(root)
         .args(["test", "--workspace"])
         .args(args.passed_on())
@@ -122,6 +123,94 @@ pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<i32> {
         .context("cannot run cargo test")?;
     // A test killed by a signal has no code: a failure all the same.
     Ok(status.code().unwrap_or(1))
+}
+
+/// loadgate's declared dependency versions are true minimums: an adopter whose lockfile pins
+/// an older tokio than loadgate needs gets a resolution error, not a compile error inside
+/// loadgate. The workspace's files are copied under `target/minimal-versions/tree`, every direct
+/// dependency resolved to the lowest version its requirement allows (nightly cargo's
+/// `-Z direct-minimal-versions`; the fuzz step installs nightly too), and the loadgate library
+/// checked there. The repository's own Cargo.lock is not touched.
+pub fn check_minimal_versions(root: &Path) -> anyhow::Result<()> {
+    let work = root.join("target").join("minimal-versions");
+    let tree = work.join("tree");
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree)
+            .with_context(|| format!("cannot clear {}", tree.display()))?;
+    }
+    let listed = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .output()
+        .context("cannot run git ls-files")?;
+    if !listed.status.success() {
+        bail!("git ls-files failed in {}", root.display());
+    }
+    for file in listed.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()) {
+        let file = Path::new(std::str::from_utf8(file).context("a file name is not UTF-8")?);
+        let (from, to) = (root.join(file), tree.join(file));
+        if !from.is_file() {
+            continue; // deleted in the work tree
+        }
+        std::fs::create_dir_all(to.parent().expect("a file has a parent"))?;
+        std::fs::copy(&from, &to).with_context(|| format!("cannot copy {}", from.display()))?;
+    }
+    if !Command::new("rustup")
+        .args(["run", "nightly", "cargo", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        run_step(
+            Command::new("rustup").args([
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+            ]),
+            "installing the nightly toolchain",
+        )?;
+    }
+    eprintln!(
+        "xtask test: checking loadgate with its dependencies at their declared minimum versions"
+    );
+    let nightly = || {
+        let mut command = Command::new("cargo");
+        // The workspace's own target directory: the dependencies whose versions the two
+        // resolutions share are checked once.
+        command
+            .arg("+nightly")
+            .current_dir(&tree)
+            .env("CARGO_TARGET_DIR", root.join("target"));
+        command
+    };
+    run_step(
+        nightly().args(["update", "--quiet", "-Z", "direct-minimal-versions"]),
+        "resolving loadgate's dependencies at their declared minimum versions (raise the minimum \
+         in Cargo.toml's [workspace.dependencies] that cargo names)",
+    )?;
+    run_step(
+        nightly().args(["check", "--quiet", "--package", "loadgate", "--lib"]),
+        "building loadgate with its dependencies at their declared minimum versions (a minimum \
+         in Cargo.toml's [workspace.dependencies] is lower than what loadgate uses: raise it)",
+    )
+}
+
+fn run_step(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 /// Installs `tools` with apt-get, as root or through sudo (as on a hosted CI runner).

@@ -16,7 +16,7 @@ const XTASK_MANIFEST: &str = include_str!("init/xtask-Cargo.toml.in");
 const XTASK_MAIN: &str = include_str!("init/xtask-main.rs.in");
 const SPEC: &str = include_str!("init/spec.toml.in");
 const WORKFLOW: &str = include_str!("init/loadtest.yml.in");
-const XTASK_ALIAS: &str = "xtask = \"run --release --quiet --package xtask --\"";
+const XTASK_ALIAS: &str = "xtask = \"run --release --package xtask --\"";
 
 /// `init`: scaffold loadgate into the Cargo workspace here.
 #[derive(Debug, Args)]
@@ -29,7 +29,8 @@ pub struct InitArgs {
     pub force: bool,
     /// The xtask's dependency on loadgate, as an inline Cargo dependency value, e.g.
     /// '{ git = "https://…", tag = "v0.1.0" }' or '{ path = "../../loadgate/loadgate" }' (a
-    /// path is relative to xtask/); by default this loadgate's version from crates.io.
+    /// path is relative to xtask/); by default the loadgate this command was installed from
+    /// (its crates.io version, git repository and revision, or source folder).
     #[arg(long, value_name = "SPEC")]
     pub loadgate_dep: Option<String>,
 }
@@ -57,10 +58,14 @@ impl InitArgs {
         let (root, binaries) = workspace(dir)?;
         let binary = pick_binary(&binaries, self.bin.as_deref())?;
         let facts = ServiceFacts::of(&source_text(&binary.package_dir));
-        let dep = self
-            .loadgate_dep
-            .clone()
-            .unwrap_or_else(|| format!("\"{}\"", env!("CARGO_PKG_VERSION")));
+        let dep = match &self.loadgate_dep {
+            Some(dep) => dep.clone(),
+            None => {
+                let (dep, why) = default_dependency();
+                println!("loadgate init: the xtask depends on loadgate = {dep}: {why}");
+                dep
+            }
+        };
         let mut files = new_files(&binary.name, &facts, &dep);
         if !self.force
             && let Some((existing, _)) = files.iter().find(|(file, _)| root.join(file).exists())
@@ -93,6 +98,53 @@ impl InitArgs {
         );
         Ok(())
     }
+}
+
+/// The xtask's dependency on this very loadgate, and why: the published version when this
+/// command was built from the registry's copy (`cargo install loadgate`), the repository and
+/// revision when from git (`cargo install --git`), else the source folder it was built from
+/// (`cargo install --path`), which only this machine has.
+fn default_dependency() -> (String, String) {
+    let source = env!("CARGO_MANIFEST_DIR");
+    if source.contains("/registry/src/") {
+        let version = env!("CARGO_PKG_VERSION");
+        return (
+            format!("\"{version}\""),
+            "the published version this command was installed from".to_owned(),
+        );
+    }
+    if source.contains("/git/checkouts/")
+        && let Some((url, rev)) = installed_from_git()
+    {
+        return (
+            format!("{{ git = \"{url}\", rev = \"{rev}\" }}"),
+            "the repository and revision this command was installed from".to_owned(),
+        );
+    }
+    (
+        format!("{{ path = \"{source}\" }}"),
+        "the source this command was built from; a path only works on this machine, so for CI \
+         pass --loadgate-dep with a version or a git repository"
+            .to_owned(),
+    )
+}
+
+/// Where `cargo install --git` took loadgate from, as cargo recorded it in
+/// `$CARGO_HOME/.crates2.json` (`git+URL?…#REV`).
+fn installed_from_git() -> Option<(String, String)> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
+    let text = std::fs::read_to_string(home.join(".crates2.json")).ok()?;
+    let installs: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let key = installs["installs"]
+        .as_object()?
+        .keys()
+        .find(|key| key.starts_with("loadgate ") && key.contains("(git+"))?;
+    let source = key.split("(git+").nth(1)?.trim_end_matches(')');
+    let (url, rev) = source.split_once('#')?;
+    let url = url.split('?').next()?;
+    Some((url.to_owned(), rev.to_owned()))
 }
 
 /// The workspace root and its binaries (an existing `xtask` package's left out).
@@ -341,6 +393,19 @@ mod tests {
                 package_dir: PathBuf::from(name),
             })
             .collect()
+    }
+
+    #[test]
+    fn built_from_a_source_folder_the_xtask_depends_on_that_folder_and_says_why() {
+        let (dep, why) = default_dependency();
+        assert_eq!(
+            dep,
+            format!("{{ path = \"{}\" }}", env!("CARGO_MANIFEST_DIR"))
+        );
+        assert!(why.contains("only works on this machine"), "{why}");
+        // The dependency value is valid TOML as a manifest holds it.
+        let manifest: toml::Table = toml::from_str(&format!("loadgate = {dep}")).unwrap();
+        assert!(manifest["loadgate"]["path"].is_str());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! gate with its events on stderr and its report on stdout, and answers the exit code.
 
 pub mod app;
+mod calibrate;
 pub mod init;
 pub mod root;
 pub mod terminal;
@@ -17,7 +18,8 @@ use clap::{Args, Subcommand};
 use url::Url;
 
 use crate::judge::history;
-use crate::pipeline::blocking::{run_blocking, run_shard_blocking};
+use crate::pipeline::bisect::BisectOptions;
+use crate::pipeline::blocking::{bisect_blocking, run_blocking, run_shard_blocking};
 use crate::pipeline::merge::{MergeOptions, merge};
 use crate::pipeline::shard::{DistributedPlan, plan_distributed};
 use crate::pipeline::{GateError, GateOptions, GitHub, ShardRun, accept};
@@ -53,6 +55,48 @@ pub enum LoadtestAction {
     /// Merge the shard files of a distributed run (`--shard I/N`) exactly and judge the whole
     /// run once, as a single run is judged.
     Merge(MergeArgs),
+    /// Find the first commit between GOOD and BAD (first-parent history) that made a spec's
+    /// service worse: each commit is built beside the work tree and measured, exactly by its
+    /// instructions with `[cost]`, else in paired rounds against GOOD.
+    Bisect(BisectArgs),
+    /// Run each spec K times unchanged on this machine and print, for each judged metric, the
+    /// median, the spread and `[gate]` thresholds none of the runs would have tripped (with a
+    /// margin). Nothing is written to baselines/: run it on the CI runner that will gate.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BisectArgs {
+    /// A revision whose service is good (an ancestor of BAD).
+    #[arg(value_name = "GOOD")]
+    pub good: String,
+    /// A revision whose service is worse than GOOD's.
+    #[arg(value_name = "BAD")]
+    pub bad: String,
+    /// The spec judged (a name in loadspec/ or a file); the only one in loadspec/ when none.
+    pub specs: Vec<String>,
+    /// Where bisect.json, bisect.md and the services' logs are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Spec names (looked up in loadspec/) or files; all of loadspec/*.toml when none.
+    pub specs: Vec<String>,
+    /// How many times each spec runs.
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+    pub runs: u32,
+    /// Where the runs' reports and service logs are written (under calibrate/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// Do not build the workspace's binaries before running.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +301,8 @@ impl LoadtestArgs {
             Some(LoadtestAction::History(args)) => args.run(root),
             Some(LoadtestAction::Merge(args)) => args.run(root),
             Some(LoadtestAction::Plan(args)) => args.run(root),
+            Some(LoadtestAction::Bisect(args)) => args.run(root),
+            Some(LoadtestAction::Calibrate(args)) => args.run(root),
             None => self.run.run(root),
         };
         match outcome {
@@ -327,6 +373,17 @@ impl AcceptArgs {
             println!("loadgate: baseline written: {}", file.display());
         }
         Ok(Exit::Passed)
+    }
+}
+
+impl BisectArgs {
+    fn run(self, root: &Path) -> Result<Exit, GateError> {
+        let mut options = BisectOptions::new(paths(root, &None, &self.out), self.good, self.bad);
+        options.specs = self.specs;
+        options.overrides = self.overrides.overrides();
+        options.github = GitHub::from_env();
+        let observer = Arc::new(Terminal::stderr());
+        Ok(bisect_blocking(&options, &mut std::io::stdout(), observer)?.exit)
     }
 }
 
@@ -494,14 +551,21 @@ fn paths(root: &Path, baselines: &Option<PathBuf>, out: &Option<PathBuf>) -> Pat
 
 /// The specs start the workspace's own release binaries (the service), so they are built
 /// first; cargo makes this a no-op when nothing changed.
+/// Builds the service (and the workspace's other binaries) with cargo's own progress on stderr:
+/// a first build takes minutes, which silence makes look like a hang.
 fn build_binaries(root: &Path) -> anyhow::Result<()> {
+    eprintln!(
+        "loadgate: building the workspace's binaries (cargo build --release --workspace --bins)"
+    );
+    let started = std::time::Instant::now();
     let status = crate::support::cargo::command(root)
-        .args(["build", "--release", "--workspace", "--bins", "--quiet"])
+        .args(["build", "--release", "--workspace", "--bins"])
         .status()
         .context("cannot run cargo to build the service")?;
     if !status.success() {
         bail!("building the workspace's binaries failed ({status})");
     }
+    eprintln!("loadgate: built in {:.1?}", started.elapsed());
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Summary + baseline + thresholds → checks. A pure function: one `Check` per limit per scope.
 //!
 //! A relative regression and an absolute bound are separate checks. A change smaller than the
-//! threshold's noise floor never fails, and an improvement is reported but never fails.
+//! threshold's noise floor (for a default latency floor, a share of the baseline value) never
+//! fails, and an improvement is reported but never fails.
 //!
 //! With three rounds or more on both sides, a regression is judged over the rounds (see
 //! [`crate::support::stats`]): it fails only when the median change exceeds the threshold *and* the 90 %
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metric::{Metric, Scope};
+use crate::metric::{Metric, NoiseFloor, Scope};
 use crate::plan::Threshold;
 use crate::summary::SpecSummary;
 use crate::support::stats;
@@ -270,7 +271,7 @@ fn judge_regression(
     value: f64,
     base: Option<f64>,
     allowed: f64,
-    noise_floor: f64,
+    noise_floor: NoiseFloor,
 ) -> (CheckOutcome, String) {
     let sign = if metric.higher_is_worse() { '+' } else { '-' };
     let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
@@ -308,6 +309,7 @@ fn judge_regression(
             format!("{transition} {change_text} improved"),
         );
     }
+    let noise_floor = noise_floor.at(base);
     let relative = match (base == 0.0, worse_by > 0.0) {
         (true, true) => f64::INFINITY,
         (true, false) => 0.0,
@@ -349,7 +351,7 @@ fn judge_rounds(
     current: &[f64],
     baseline: &[f64],
     allowed: f64,
-    noise_floor: f64,
+    noise_floor: NoiseFloor,
     paired: bool,
 ) -> Option<OverRounds> {
     // The ratio oriented so that above 1 is worse.
@@ -360,6 +362,7 @@ fn judge_rounds(
         stats::ratio(baseline, current, paired, seed)?
     };
     let (cur, base) = (stats::median(current), stats::median(baseline));
+    let noise_floor = noise_floor.at(base);
     let percent = |ratio: f64| format!("{:+.1}%", (ratio - 1.0) * 100.0);
     let sign = if metric.higher_is_worse() { '+' } else { '-' };
     let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
@@ -517,7 +520,7 @@ mod tests {
             regression,
             max,
             min,
-            noise_floor: metric.default_noise_floor(),
+            noise_floor: metric.default_noise_floor_rule(),
         }
     }
 
@@ -557,14 +560,41 @@ mod tests {
                 CheckOutcome::Pass,
                 "p90 12.40ms -> 10.00ms (-19.4%) improved",
             ),
-            // +100 %, but only 400 µs: inside the default 1 ms noise floor.
+            // +33 %, but only 40 µs: inside the default floor's 50 µs minimum.
             (
                 Metric::P90,
-                p90(400),
-                p90(800),
+                p90(120),
+                p90(160),
                 0.15,
                 CheckOutcome::Pass,
-                "p90 400µs -> 800µs (+100.0%) within the noise floor of 1.00ms",
+                "p90 120µs -> 160µs (+33.3%) within the noise floor of 50µs",
+            ),
+            // A fast service three times slower is no jitter.
+            (
+                Metric::P90,
+                p90(120),
+                p90(360),
+                0.5,
+                CheckOutcome::Fail,
+                "p90 120µs -> 360µs (+200.0%) exceeds +50%",
+            ),
+            // 150 µs more on 2 ms: under the default floor there, 10 % of the baseline.
+            (
+                Metric::P90,
+                p90(2_000),
+                p90(2_150),
+                0.05,
+                CheckOutcome::Pass,
+                "p90 2.00ms -> 2.15ms (+7.5%) within the noise floor of 200µs",
+            ),
+            // Past 10 ms the default floor stays at 1 ms, as it always was.
+            (
+                Metric::P90,
+                p90(400_000),
+                p90(401_500),
+                0.0,
+                CheckOutcome::Fail,
+                "p90 400.00ms -> 401.50ms (+0.4%) exceeds +0%",
             ),
             (
                 Metric::Rps,
@@ -636,6 +666,7 @@ mod tests {
                 rss_end_bytes: 60 << 20,
                 rss_growth_bytes: 0,
                 cpu_seconds: 1.0,
+                cpu_clock: None,
                 cpu_per_request_us: us,
                 cpu_utilisation: 0.1,
                 threads_peak: 4,
@@ -769,7 +800,7 @@ mod tests {
         );
         // A wild change below the noise floor still passes.
         let floor = [Threshold {
-            noise_floor: 5_000.0,
+            noise_floor: NoiseFloor::fixed(5_000.0),
             ..threshold(Metric::P90, Some(0.10), None, None)
         }];
         let jitter = only(compare(
@@ -797,7 +828,7 @@ mod tests {
             regression: Some(0.1),
             max: Some(100_000.0),
             min: None,
-            noise_floor: 0.0,
+            noise_floor: NoiseFloor::fixed(0.0),
         };
         // Every request failed, fast: the p90 under its ceiling and far below the baseline.
         let failing = summary(50, 1.0, 100.0);

@@ -56,7 +56,9 @@ pub fn changes(
             let floor = thresholds
                 .iter()
                 .find(|t| t.metric == Metric::Instructions && t.scope.label() == request)
-                .map_or(INSTRUCTIONS_NOISE_FLOOR, |t| t.noise_floor);
+                .map_or(INSTRUCTIONS_NOISE_FLOOR, |t| {
+                    t.noise_floor.at(before.map_or(0.0, |b| b.instructions))
+                });
             let failed = checks.iter().any(|c| {
                 c.metric == Metric::Instructions
                     && c.scope == *request

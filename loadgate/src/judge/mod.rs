@@ -2,6 +2,7 @@
 //! inconclusive or adds a note, and the baseline files the comparison reads and writes.
 
 pub mod baseline;
+pub mod bisect;
 pub mod checks;
 pub mod cost;
 pub mod distribution;

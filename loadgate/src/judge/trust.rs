@@ -342,7 +342,7 @@ mod tests {
             regression: Some(0.1),
             max: None,
             min: None,
-            noise_floor: 0.0,
+            noise_floor: crate::metric::NoiseFloor::fixed(0.0),
         };
         let thresholds = [threshold(Metric::ServiceRssPeak), threshold(Metric::P90)];
         for (idx, row) in rows.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! and its exit code. This is the data every report renders, and `summary.json` is its
 //! serialization (schema version [`SCHEMA_VERSION`], documented in docs/summary-json.md).
 
-use crate::profile::ProfileReport;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -12,8 +12,9 @@ use crate::judge::cost::CostChange;
 use crate::judge::distribution::{Distribution, ShardTotals};
 use crate::judge::pairs::PairRatios;
 use crate::plan::Plan;
+use crate::profile::ProfileReport;
 use crate::service::ServiceFailure;
-use crate::summary::{Metrics, SpecSummary, SweepSummary};
+use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepSummary};
 use crate::support::exit::Exit;
 use crate::support::meta::Provenance;
 use crate::support::paths::Paths;
@@ -73,6 +74,10 @@ pub struct SpecResult {
     /// without a baseline.
     #[serde(default)]
     pub baseline_total: Option<Metrics>,
+    /// The baseline's (or the base revision's) latency per request name, so each name shows
+    /// beside it even when only the total is gated; absent without a baseline.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub baseline_requests: BTreeMap<String, LatencyStats>,
     /// The baseline's sweep, for its capacity curve beside this run's; `None` without a
     /// baseline or a sweep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +117,7 @@ impl SpecResult {
                 .collect(),
             summary: None,
             baseline_total: None,
+            baseline_requests: BTreeMap::new(),
             baseline_sweep: None,
             pairs: Vec::new(),
             checks: Vec::new(),

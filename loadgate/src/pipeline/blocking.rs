@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::judge::verdict::GateResult;
+use crate::pipeline::bisect::{BisectOptions, Bisected, bisect};
 use crate::pipeline::events::{Event, Observer};
 use crate::pipeline::shard::run_shard;
 use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, loadtest};
@@ -22,6 +23,18 @@ pub fn run_blocking(
 ) -> Result<GateResult, GateError> {
     block_on_gate(observer.clone(), |interrupt| {
         loadtest(options, console, observer, interrupt)
+    })
+}
+
+/// `loadtest bisect`, under the same signal contract: the first signal stops the commit being
+/// built or measured, removes its worktree, writes what was found so far and exits 130.
+pub fn bisect_blocking(
+    options: &BisectOptions,
+    console: &mut dyn Write,
+    observer: Arc<dyn Observer>,
+) -> Result<Bisected, GateError> {
+    block_on_gate(observer.clone(), |interrupt| {
+        bisect(options, console, observer, interrupt)
     })
 }
 

@@ -72,6 +72,8 @@ pub enum Event {
         instructions: f64,
         took: Duration,
     },
+    /// `loadtest bisect`: a commit built, measured or decided.
+    Bisect { message: String },
 }
 
 /// Receives the gate's events. Called from the gate's tasks: keep it quick.
@@ -123,6 +125,7 @@ impl fmt::Display for Event {
                 "{spec}: ready after {after:.1?} (log: {})",
                 log.display()
             ),
+            Event::Bisect { message } => write!(f, "bisect: {message}"),
             _ => self.fmt_run(f),
         }
     }

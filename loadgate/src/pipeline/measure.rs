@@ -325,6 +325,39 @@ impl Services {
         Ok(services)
     }
 
+    /// `loadtest bisect`: two revisions' services side by side, each from its own worktree
+    /// and build, for paired rounds (`base` named by `base_name` in the events).
+    pub async fn launch_pair(
+        plan: &Plan,
+        base: (&Path, &BinDir, String),
+        candidate: (&Path, &BinDir),
+        ctx: &Context<'_>,
+    ) -> Result<Services, ServiceFailure> {
+        let paths = ctx.paths;
+        let service_plan = plan.service.as_ref().expect("checked while planning");
+        let (base_root, base_bins, base_name) = base;
+        let base_log = paths
+            .out_dir
+            .join(format!("{}.base.service.log", plan.name));
+        let base_service = start(plan, service_plan, (base_root, base_bins), &base_log, ctx)
+            .await
+            .map_err(of_base)?;
+        let mut services = Services {
+            target: None,
+            candidate: None,
+            base: Some((base_service, base_name)),
+        };
+        let log = paths.service_log(&plan.name);
+        match start(plan, service_plan, candidate, &log, ctx).await {
+            Ok(service) => services.candidate = Some(service),
+            Err(failure) => {
+                services.stop().await;
+                return Err(failure);
+            }
+        }
+        Ok(services)
+    }
+
     pub async fn stop(&mut self) {
         if let Some((base, _)) = self.base.as_mut() {
             base.stop().await;

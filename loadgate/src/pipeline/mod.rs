@@ -2,6 +2,7 @@
 //! baselines written on request. Everything that can be wrong with the input is found before the
 //! first service is launched; what happens meanwhile reaches the front end as [`Event`]s.
 
+pub mod bisect;
 pub mod blocking;
 pub mod events;
 pub mod measure;
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use url::Url;
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use crate::cost::CostSummary;
 use crate::judge::baseline::{self, Baseline};
@@ -34,7 +36,7 @@ use crate::plan::shard::ShardOf;
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::service::against::BaseCheckout;
-use crate::summary::SpecSummary;
+use crate::summary::{LatencyStats, SpecSummary};
 use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::files::write_atomic;
@@ -418,8 +420,18 @@ fn profiling(options: &GateOptions) -> Profiling {
 /// The baseline's figures beside a result, for its charts.
 fn with_baseline(mut result: SpecResult, baseline: Option<&Baseline>) -> SpecResult {
     result.baseline_total = baseline.map(|b| b.summary.total.clone());
+    result.baseline_requests = baseline
+        .map(|b| latency_by_request(&b.summary))
+        .unwrap_or_default();
     result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
     result
+}
+
+/// Each request name's latency in `summary`.
+fn latency_by_request(summary: &SpecSummary) -> BTreeMap<String, LatencyStats> {
+    (summary.requests.iter())
+        .map(|(name, metrics)| (name.clone(), metrics.latency_us.clone()))
+        .collect()
 }
 
 /// What the verdict on a spec's measurement depends on.
@@ -448,6 +460,7 @@ impl Judged<'_> {
         let paired = matches!(self.repeat, Repeat::Pairs { .. });
         if paired {
             result.baseline_total = base.as_ref().map(|b| b.total.clone());
+            result.baseline_requests = base.as_ref().map(latency_by_request).unwrap_or_default();
         }
         result.summary = summary;
         if let Some(failure) = measured.failure {

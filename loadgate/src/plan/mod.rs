@@ -350,7 +350,7 @@ mod tests {
 
     use super::fixtures::{SPEC, assert_plan_error, plan};
     use super::*;
-    use crate::metric::{Metric, Scope};
+    use crate::metric::{Metric, NoiseFloor, Scope};
 
     #[test]
     fn a_full_spec_resolves_to_concrete_values() {
@@ -378,7 +378,7 @@ mod tests {
                     regression: Some(0.15),
                     max: Some(20_000.0),
                     min: None,
-                    noise_floor: 1_000.0
+                    noise_floor: Metric::P90.default_noise_floor_rule(),
                 },
                 Threshold {
                     scope: Scope::Total,
@@ -386,7 +386,7 @@ mod tests {
                     regression: Some(0.10),
                     max: None,
                     min: Some(5.0),
-                    noise_floor: 0.0
+                    noise_floor: NoiseFloor::fixed(0.0),
                 },
                 Threshold {
                     scope: Scope::Total,
@@ -394,7 +394,7 @@ mod tests {
                     regression: Some(0.20),
                     max: Some(512.0 * 1024.0 * 1024.0),
                     min: None,
-                    noise_floor: 4.0 * 1024.0 * 1024.0,
+                    noise_floor: NoiseFloor::fixed(4.0 * 1024.0 * 1024.0),
                 },
                 Threshold {
                     scope: Scope::Request("create".into()),
@@ -402,7 +402,7 @@ mod tests {
                     regression: None,
                     max: Some(0.01),
                     min: None,
-                    noise_floor: 0.005,
+                    noise_floor: NoiseFloor::fixed(0.005),
                 },
             ]
         );

@@ -3,7 +3,7 @@
 
 use toml::Spanned;
 
-use crate::metric::{Metric, Scope};
+use crate::metric::{Metric, NoiseFloor, Scope};
 use crate::plan::defaults;
 use crate::plan::request::RequestPlan;
 use crate::spec::{GateSpec, Locator, SpecError, ThresholdSpec};
@@ -18,7 +18,8 @@ pub struct Threshold {
     pub regression: Option<f64>,
     pub max: Option<f64>,
     pub min: Option<f64>,
-    pub noise_floor: f64,
+    /// The spec's `noise_floor` (fixed), or the metric's default rule.
+    pub noise_floor: NoiseFloor,
 }
 
 /// The thresholds of `[gate]`, then those of each `[gate.request.NAME]`; a spec without a
@@ -46,7 +47,7 @@ pub fn default_thresholds() -> Vec<Threshold> {
         regression: None,
         max: Some(defaults::GATE_ERROR_RATE_MAX),
         min: None,
-        noise_floor: metric.default_noise_floor(),
+        noise_floor: metric.default_noise_floor_rule(),
     }]
 }
 
@@ -170,7 +171,8 @@ fn plan_threshold(
         regression: regression.map(|p| p.0),
         max: amount(max)?,
         min: amount(min)?,
-        noise_floor: amount(noise_floor)?.unwrap_or(metric.default_noise_floor()),
+        noise_floor: amount(noise_floor)?
+            .map_or(metric.default_noise_floor_rule(), NoiseFloor::fixed),
     })
 }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use crate::judge::checks::CheckOutcome;
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::report::{cost_rows, function_rows, profile_heading, profile_rows, resource_figures};
+use crate::report::{
+    cost_rows, function_rows, profile_heading, profile_rows, request_changes, resource_figures,
+};
 use crate::summary::{Metrics, ScheduleSummary, SpecSummary, SweepSummary};
 use crate::support::units::format_micros;
 
@@ -34,6 +36,7 @@ impl SpecBlock<'_> {
                 self.sweep(sweep)?;
             }
             self.request_table(summary)?;
+            self.request_changes()?;
             self.flows(summary)?;
             self.statuses_and_errors(summary)?;
             if let Some(schedule) = &summary.schedule {
@@ -231,6 +234,28 @@ impl SpecBlock<'_> {
     }
 
     /// Each check with a mark for its outcome, names aligned.
+    /// Each request name's p50 and p90 beside the baseline's, so the one that moved stands out
+    /// even when only the total is gated.
+    fn request_changes(&mut self) -> io::Result<()> {
+        let rows = request_changes(self.result);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let width = (rows.iter().map(|r| r[0].len()))
+            .chain(["request".len()])
+            .max()
+            .unwrap_or(0);
+        let p50_width = rows.iter().map(|r| r[1].len()).max().unwrap_or(0);
+        writeln!(self.out, "  against the baseline:")?;
+        for [name, p50, p90] in &rows {
+            writeln!(
+                self.out,
+                "    {name:<width$}  p50 {p50:<p50_width$}  p90 {p90}"
+            )?;
+        }
+        Ok(())
+    }
+
     /// `[cost]`: instructions per request by name beside the baseline, then where they went
     /// for each name that moved.
     fn cost(&mut self) -> io::Result<()> {

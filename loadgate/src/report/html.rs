@@ -145,6 +145,7 @@ fn spec_data(spec: &SpecResult) -> Value {
         "baseline_sweep": spec.baseline_sweep.as_ref().map(sweep_data),
         "pairs": spec.pairs,
         "cost": cost_data(spec),
+        "against_baseline": crate::report::request_changes(spec),
         "profile": profile_data(spec),
     });
     if let (Some(all), Value::Object(more)) = (data.as_object_mut(), measured) {
@@ -389,6 +390,10 @@ const PAGE: &str = r##"/*HEAD*/
         table.appendChild(row);
       });
       return table;
+    }
+    if (spec.against_baseline && spec.against_baseline.length) {
+      section.appendChild(el("p", {}, "Each request against the baseline:"));
+      section.appendChild(rows(["request", "p50", "p90"], spec.against_baseline));
     }
     if (spec.cost) {
       section.appendChild(el("p", {}, "Instructions per request (Callgrind):"));

@@ -7,7 +7,9 @@ use std::io::{self, Write};
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::pairs::PairRatios;
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
-use crate::report::{cost_rows, function_rows, profile_heading, profile_rows, resource_figures};
+use crate::report::{
+    cost_rows, function_rows, profile_heading, profile_rows, request_changes, resource_figures,
+};
 use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepStep, SweepSummary};
 use crate::support::units::{format_micros, format_percent};
 
@@ -59,6 +61,7 @@ impl Markdown<'_> {
             self.run_and_resources(summary)?;
         }
         self.check_table(&spec.checks)?;
+        self.request_changes(spec)?;
         self.cost(spec)?;
         self.profile(spec)?;
         self.failures_and_errors(spec)?;
@@ -136,6 +139,20 @@ impl Markdown<'_> {
                     CheckOutcome::Inconclusive => "⚠️ inconclusive",
                 }
             )?;
+        }
+        writeln!(self.out)
+    }
+
+    /// Each request name's p50 and p90 beside the baseline's.
+    fn request_changes(&mut self, spec: &SpecResult) -> io::Result<()> {
+        let rows = request_changes(spec);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "Each request against the baseline:\n")?;
+        writeln!(self.out, "| request | p50 | p90 |\n|---|---|---|")?;
+        for [name, p50, p90] in rows {
+            writeln!(self.out, "| {} | {p50} | {p90} |", text(&name))?;
         }
         writeln!(self.out)
     }
@@ -514,23 +531,26 @@ mod tests {
         let cost = summary.cost.as_mut().unwrap();
         let counted = cost.by_request.remove("emit-new").unwrap();
         cost.by_request.insert(name.into(), counted);
+        let before = spec.baseline_requests.remove("emit-new").unwrap();
+        spec.baseline_requests.insert(name.into(), before);
         spec.cost[1].request = name.into();
         let markdown = fixtures::render(write, &result);
         let (tables, blocks, html) = rendered(&markdown);
         assert_eq!(html, 0, "nothing is taken as HTML:\n{markdown}");
-        // The checks, the instructions, the functions that moved, the profile's functions and
-        // the sweep.
-        assert_eq!(tables.len(), 5, "{markdown}");
-        assert_eq!(tables[1][2][0], name, "{:?}", tables[1]);
+        // The checks, each request against the baseline, the instructions, the functions that
+        // moved, the profile's functions and the sweep.
+        assert_eq!(tables.len(), 6, "{markdown}");
+        assert_eq!(tables[1][1][0], name, "{:?}", tables[1]);
+        assert_eq!(tables[2][2][0], name, "{:?}", tables[2]);
         assert_eq!(
-            tables[2][1][0], "demo_service::extra_work",
-            "{:?}",
-            tables[2]
-        );
-        assert_eq!(
-            tables[3][2][0], "<hyper::proto::h1::role::Server as Http1Transaction>::parse",
+            tables[3][1][0], "demo_service::extra_work",
             "{:?}",
             tables[3]
+        );
+        assert_eq!(
+            tables[4][2][0], "<hyper::proto::h1::role::Server as Http1Transaction>::parse",
+            "{:?}",
+            tables[4]
         );
         for rows in &tables {
             assert!(

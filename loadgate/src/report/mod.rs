@@ -3,6 +3,7 @@
 //! annotations.
 
 pub mod annotations;
+pub mod bisect;
 pub mod console;
 pub mod history;
 pub mod html;
@@ -111,6 +112,40 @@ fn cost_rows(result: &SpecResult) -> Vec<[String; 4]> {
                 shown(Some(row.current)),
                 change,
             ]
+        })
+        .collect()
+}
+
+/// Each request name's p50 and p90 beside the baseline's: name, "p50 1.00ms -> 1.20ms (+20.0%)"
+/// and the same for p90; empty without a baseline.
+fn request_changes(result: &SpecResult) -> Vec<[String; 3]> {
+    let Some(summary) = &result.summary else {
+        return Vec::new();
+    };
+    let moved = |before: u64, now: u64| {
+        let change = if before == 0 {
+            String::new()
+        } else {
+            format!(
+                " ({:+.1}%)",
+                (now as f64 - before as f64) / before as f64 * 100.0
+            )
+        };
+        format!(
+            "{} -> {}{change}",
+            format_micros(before as f64),
+            format_micros(now as f64)
+        )
+    };
+    (summary.requests.iter())
+        .filter_map(|(name, metrics)| {
+            let before = result.baseline_requests.get(name)?;
+            let now = &metrics.latency_us;
+            Some([
+                name.clone(),
+                moved(before.p50, now.p50),
+                moved(before.p90, now.p90),
+            ])
         })
         .collect()
 }
@@ -432,6 +467,7 @@ pub(crate) mod fixtures {
                 rss_end_bytes: 44 << 20,
                 rss_growth_bytes: 8 << 20,
                 cpu_seconds: 1.6,
+                cpu_clock: None,
                 cpu_per_request_us: 400.0,
                 cpu_utilisation: 0.16,
                 threads_peak: 6,
@@ -445,6 +481,7 @@ pub(crate) mod fixtures {
                 rss_end_bytes: 12 << 20,
                 rss_growth_bytes: 0,
                 cpu_seconds: 0.4,
+                cpu_clock: None,
                 cpu_per_request_us: 100.0,
                 cpu_utilisation: 0.04,
                 threads_peak: 3,
@@ -499,6 +536,10 @@ pub(crate) mod fixtures {
             notes: vec![],
             summary: Some(summary),
             baseline_total: Some(metrics(4000, 0, 1_000)),
+            baseline_requests: BTreeMap::from([
+                ("emit-duplicate".into(), metrics(3800, 0, 1_000).latency_us),
+                ("emit-new".into(), metrics(200, 0, 1_500).latency_us),
+            ]),
             baseline_sweep: Some(sweep(10.0)),
             pairs: vec![PairRatios {
                 metric: "total p90".into(),
@@ -565,6 +606,7 @@ pub(crate) mod fixtures {
             ],
             summary: None,
             baseline_total: None,
+            baseline_requests: BTreeMap::new(),
             baseline_sweep: None,
             pairs: Vec::new(),
             checks: vec![],

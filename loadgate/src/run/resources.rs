@@ -4,6 +4,13 @@
 //!
 //! Resident memory is summed over the tree. CPU time is user + system, plus that of children the
 //! service has already reaped, so a worker that exits mid-run does not take its CPU with it.
+//!
+//! CPU time comes from each process's CPU clock (`clock_getcpuclockid` + `clock_gettime`), in
+//! nanoseconds, threads that have exited included. `/proc/PID/stat` counts it in clock ticks of
+//! 10 ms: at a gate's usual load a run uses a tenth of a second of service CPU, so one tick is
+//! a tenth of the figure, and unchanged runs read two tick levels apart. The ticks remain the
+//! only source for reaped children (whose CPU changes only when one exits) and the fallback for
+//! a process whose clock cannot be read; [`CpuClock`] records which source a figure came from.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -19,11 +26,26 @@ use crate::support::units::{Seconds, format_bytes, round_to};
 /// `/proc` costs the machine next to nothing.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Where a process's own CPU time was read from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuClock {
+    /// The process's CPU clock, in nanoseconds.
+    #[default]
+    ProcessClock,
+    /// `/proc/PID/stat`'s user + system time, in clock ticks (10 ms on most systems).
+    Ticks,
+}
+
 /// One reading of a process, or the sum over a process tree.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Reading {
     pub rss_bytes: u64,
     pub cpu_seconds: f64,
+    /// [`CpuClock::Ticks`] when any process summed here was read in ticks.
+    pub cpu_clock: CpuClock,
     pub threads: u64,
     pub fds: u64,
     pub processes: u64,
@@ -33,35 +55,95 @@ impl Reading {
     fn add(&mut self, other: Reading) {
         self.rss_bytes += other.rss_bytes;
         self.cpu_seconds += other.cpu_seconds;
+        self.cpu_clock = self.cpu_clock.or_coarser(other.cpu_clock);
         self.threads += other.threads;
         self.fds += other.fds;
         self.processes += other.processes;
     }
 }
 
-/// Reads one process; `None` once it is gone.
-pub fn read_process(pid: i32) -> Option<Reading> {
+impl CpuClock {
+    /// The source of a sum of figures: as coarse as its coarsest part.
+    fn or_coarser(self, other: CpuClock) -> CpuClock {
+        match (self, other) {
+            (CpuClock::ProcessClock, CpuClock::ProcessClock) => CpuClock::ProcessClock,
+            _ => CpuClock::Ticks,
+        }
+    }
+}
+
+/// Reads one process, its CPU time from `source` where it can be; `None` once it is gone.
+pub fn read_process(pid: i32, source: CpuClock) -> Option<Reading> {
     let process = Process::new(pid).ok()?;
     let stat = process.stat().ok()?;
-    let ticks = procfs::ticks_per_second() as f64;
-    let own = (stat.utime + stat.stime) as f64;
-    let reaped_children = (stat.cutime + stat.cstime).max(0) as f64;
+    // Read after the stat, so a process that is gone by now is read in ticks, not as zero.
+    let clock = match source {
+        CpuClock::ProcessClock => process_cpu_seconds(pid),
+        CpuClock::Ticks => None,
+    };
+    let (cpu_seconds, cpu_clock) = cpu_seconds(
+        stat.utime + stat.stime,
+        stat.cutime + stat.cstime,
+        procfs::ticks_per_second(),
+        clock,
+    );
     Some(Reading {
         rss_bytes: stat.rss * procfs::page_size(),
-        cpu_seconds: (own + reaped_children) / ticks,
+        cpu_seconds,
+        cpu_clock,
         threads: u64::try_from(stat.num_threads).unwrap_or(0),
         fds: process.fd_count().map_or(0, |n| n as u64),
         processes: 1,
     })
 }
 
+/// A process's CPU time: its own, from its clock when that could be read (`clock`, seconds)
+/// and else from its ticks, plus that of the children it has reaped, which only ticks record.
+fn cpu_seconds(
+    own_ticks: u64,
+    reaped_children_ticks: i64,
+    ticks_per_second: u64,
+    clock: Option<f64>,
+) -> (f64, CpuClock) {
+    let ticks = ticks_per_second.max(1) as f64;
+    let reaped_children = reaped_children_ticks.max(0) as f64 / ticks;
+    match clock {
+        Some(own) => (own + reaped_children, CpuClock::ProcessClock),
+        None => (own_ticks as f64 / ticks + reaped_children, CpuClock::Ticks),
+    }
+}
+
+/// The CPU time `pid` has used, every thread it ever had included, in seconds with nanosecond
+/// resolution; `None` where the clock cannot be read (the process is gone, or the system
+/// refuses).
+#[allow(
+    unsafe_code,
+    reason = "clock_getcpuclockid(3) and clock_gettime(2) have no safe wrapper in std"
+)]
+fn process_cpu_seconds(pid: i32) -> Option<f64> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: the call writes one clockid_t through a pointer to a live local of that type.
+    if unsafe { libc::clock_getcpuclockid(pid, &mut clock) } != 0 {
+        return None;
+    }
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the call writes one timespec through a pointer to a live local of that type.
+    if unsafe { libc::clock_gettime(clock, &mut time) } != 0 {
+        return None;
+    }
+    Some(time.tv_sec as f64 + time.tv_nsec as f64 * 1e-9)
+}
+
 /// Reads the tree rooted at `root`: the process and all its descendants, found through their
 /// parent ids (a worker may start its own process group, so the group is not enough).
 /// `None` once the root is gone.
-pub fn read_tree(root: i32) -> Option<Reading> {
-    let mut total = read_process(root)?;
+pub fn read_tree(root: i32, source: CpuClock) -> Option<Reading> {
+    let mut total = read_process(root, source)?;
     for pid in descendants(root) {
-        if let Some(reading) = read_process(pid) {
+        if let Some(reading) = read_process(pid, source) {
             total.add(reading);
         }
     }
@@ -106,14 +188,15 @@ impl Sampler {
     pub fn start(service_pid: Option<i32>) -> Sampler {
         let (stop, stopped) = mpsc::channel();
         let generator_pid = i32::try_from(std::process::id()).expect("a pid fits in i32");
+        let source = test_cpu_source();
         let thread = std::thread::Builder::new()
             .name("loadgate-sampler".into())
             .spawn(move || {
                 let started = Instant::now();
                 let sample = || Sample {
                     at: started.elapsed(),
-                    service: service_pid.and_then(read_tree),
-                    generator: read_process(generator_pid),
+                    service: service_pid.and_then(|pid| read_tree(pid, source)),
+                    generator: read_process(generator_pid, source),
                 };
                 let mut samples = vec![sample()];
                 // Until told to stop, then one last reading at that moment.
@@ -135,6 +218,18 @@ impl Sampler {
     }
 }
 
+/// Where the sampler reads CPU time from: the clock, unless a benchmark comparing it with the
+/// ticks sets `LOADGATE_TEST_CPU_TICKS=1`, honoured only under `LOADGATE_TEST_SEAMS=1` so no
+/// production environment can coarsen its figures by accident.
+fn test_cpu_source() -> CpuClock {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| v == "1");
+    if set("LOADGATE_TEST_SEAMS") && set("LOADGATE_TEST_CPU_TICKS") {
+        CpuClock::Ticks
+    } else {
+        CpuClock::ProcessClock
+    }
+}
+
 /// What a process (tree) used during the judged window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -149,6 +244,11 @@ pub struct ResourceFigures {
     pub rss_growth_bytes: i64,
     /// User + system CPU time during the judged window.
     pub cpu_seconds: f64,
+    /// Where the CPU time was read from: `process-clock` (nanoseconds) or `ticks` (10 ms, the
+    /// fallback where a process's clock could not be read). Absent in summaries written before
+    /// the clock was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_clock: Option<CpuClock>,
     /// `cpu_seconds` per judged request, in µs.
     pub cpu_per_request_us: f64,
     /// Average number of cores busy during the judged window (1.0 = one core all the time).
@@ -222,6 +322,9 @@ pub fn figures(
     let rss_start = at(start, rss) as u64;
     let rss_end = at(end, rss) as u64;
     let cpu_seconds = (at(end, cpu) - at(start, cpu)).max(0.0);
+    let cpu_clock = points.iter().fold(CpuClock::ProcessClock, |clock, (_, r)| {
+        clock.or_coarser(r.cpu_clock)
+    });
     let rss_mean = if in_window.is_empty() {
         (rss_start + rss_end) / 2
     } else {
@@ -234,6 +337,7 @@ pub fn figures(
         rss_end_bytes: rss_end,
         rss_growth_bytes: rss_end as i64 - rss_start as i64,
         cpu_seconds: round_to(cpu_seconds, 4),
+        cpu_clock: Some(cpu_clock),
         cpu_per_request_us: if requests == 0 {
             0.0
         } else {
@@ -286,8 +390,13 @@ impl ResourceFigures {
             1 => String::new(),
             n => format!(", {n} processes"),
         };
+        // Only the fallback is named: a figure that may be a tick off needs saying.
+        let ticks = match self.cpu_clock {
+            Some(CpuClock::Ticks) => " (CPU in clock ticks)",
+            Some(CpuClock::ProcessClock) | None => "",
+        };
         format!(
-            "RSS peak {} (window {} -> {}, {}{}), CPU {:.2}s = {}/req, {:.2} cores, {} threads, {} fds{processes}",
+            "RSS peak {} (window {} -> {}, {}{}), CPU {:.2}s = {}/req{ticks}, {:.2} cores, {} threads, {} fds{processes}",
             format_bytes(self.rss_peak_bytes as f64),
             format_bytes(self.rss_start_bytes as f64),
             format_bytes(self.rss_end_bytes as f64),
@@ -310,6 +419,7 @@ mod tests {
         let reading = Reading {
             rss_bytes: rss_mib << 20,
             cpu_seconds: cpu,
+            cpu_clock: CpuClock::ProcessClock,
             threads: 4,
             fds: 10,
             processes: 1,
@@ -355,6 +465,115 @@ mod tests {
     }
 
     #[test]
+    fn one_process_read_in_ticks_makes_the_figure_ticks() {
+        let mut samples: Vec<Sample> = (0..=10).map(|i| sample(i * 100, 10, 0.0)).collect();
+        let at = |samples: &[Sample]| {
+            figures(
+                samples,
+                Who::Service,
+                Duration::ZERO,
+                Duration::from_secs(1),
+                1,
+            )
+            .unwrap()
+            .cpu_clock
+        };
+        assert_eq!(at(&samples), Some(CpuClock::ProcessClock));
+        let mut tree = samples[5].service.unwrap();
+        tree.add(Reading {
+            cpu_clock: CpuClock::Ticks,
+            ..Reading::default()
+        });
+        samples[5].service = Some(tree);
+        assert_eq!(at(&samples), Some(CpuClock::Ticks));
+    }
+
+    #[test]
+    fn cpu_time_is_the_clock_plus_the_reaped_childrens_ticks() {
+        // (own ticks, reaped children's ticks, the clock) -> (seconds, source), at 100 ticks/s.
+        let cases = [
+            (
+                (7, 0, Some(0.071_234_567)),
+                (0.071_234_567, CpuClock::ProcessClock),
+            ),
+            (
+                (7, 30, Some(0.071_234_567)),
+                (0.371_234_567, CpuClock::ProcessClock),
+            ),
+            ((7, 30, None), (0.37, CpuClock::Ticks)),
+            // A negative count from a confused kernel adds nothing.
+            ((7, -3, None), (0.07, CpuClock::Ticks)),
+        ];
+        for ((own, children, clock), (seconds, source)) in cases {
+            let (got, got_source) = cpu_seconds(own, children, 100, clock);
+            assert!(
+                (got - seconds).abs() < 1e-12,
+                "{own} {children} {clock:?}: {got}"
+            );
+            assert_eq!(got_source, source, "{own} {children} {clock:?}");
+        }
+    }
+
+    #[test]
+    fn the_cpu_clock_counts_a_finished_thread_to_below_a_tick() {
+        let pid = i32::try_from(std::process::id()).unwrap();
+        let before = read_process(pid, CpuClock::ProcessClock).unwrap();
+        // Burn about 150 ms of CPU in a thread that is gone before the second reading.
+        std::thread::spawn(|| {
+            let started = Instant::now();
+            let mut x = 0u64;
+            while started.elapsed() < Duration::from_millis(150) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        })
+        .join()
+        .unwrap();
+        let after = read_process(pid, CpuClock::ProcessClock).unwrap();
+        assert_eq!(
+            (before.cpu_clock, after.cpu_clock),
+            (CpuClock::ProcessClock, CpuClock::ProcessClock)
+        );
+        let burned = after.cpu_seconds - before.cpu_seconds;
+        // Wide bounds: a busy machine may give the thread a fraction of its 150 ms; other
+        // test threads of this process add their own.
+        assert!(burned > 0.01 && burned < 30.0, "burned {burned} s");
+        // The ticks count the same time, truncated to whole ticks, read just before the clock.
+        let process = Process::new(pid).unwrap();
+        let stat = process.stat().unwrap();
+        let clock = process_cpu_seconds(pid).unwrap();
+        let ticks = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
+        assert!(
+            clock >= ticks - 0.02 && clock - ticks < 1.0,
+            "clock {clock} s, ticks {ticks} s"
+        );
+        // A reaped child's pid names no process (pids are reused only after wrapping around).
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let gone = i32::try_from(gone.id()).unwrap();
+        assert!(process_cpu_seconds(gone).is_none(), "no such process");
+        let in_ticks = read_process(pid, CpuClock::Ticks).unwrap();
+        assert_eq!(in_ticks.cpu_clock, CpuClock::Ticks);
+    }
+
+    #[test]
+    fn figures_written_before_the_clock_was_read_still_read() {
+        let old = r#"{"rss_peak_bytes": 1, "rss_mean_bytes": 1, "rss_start_bytes": 1,
+            "rss_end_bytes": 1, "rss_growth_bytes": 0, "cpu_seconds": 0.1,
+            "cpu_per_request_us": 42.24, "cpu_utilisation": 0.02, "threads_peak": 3,
+            "fds_peak": 9, "processes_peak": 1}"#;
+        let figures: ResourceFigures = serde_json::from_str(old).unwrap();
+        assert_eq!(figures.cpu_clock, None);
+        let text = serde_json::to_string(&figures).unwrap();
+        assert!(!text.contains("cpu_clock"), "{text}");
+        let now = ResourceFigures {
+            cpu_clock: Some(CpuClock::ProcessClock),
+            ..figures
+        };
+        let text = serde_json::to_string(&now).unwrap();
+        assert!(text.contains(r#""cpu_clock":"process-clock""#), "{text}");
+    }
+
+    #[test]
     fn a_window_past_the_last_reading_ends_there() {
         let samples = vec![sample(0, 10, 0.0), sample(100, 10, 0.5)];
         let f = figures(
@@ -392,10 +611,10 @@ mod tests {
         // compare once the tree holds still, within a deadline.
         let deadline = Instant::now() + Duration::from_secs(10);
         let (tree, sum) = loop {
-            let tree = read_tree(pid).unwrap();
+            let tree = read_tree(pid, CpuClock::ProcessClock).unwrap();
             let sum: u64 = members()
                 .iter()
-                .filter_map(|p| read_process(*p))
+                .filter_map(|p| read_process(*p, CpuClock::ProcessClock))
                 .map(|r| r.rss_bytes)
                 .sum();
             if (tree.processes == 3 && tree.rss_bytes == sum) || Instant::now() > deadline {
@@ -416,6 +635,9 @@ mod tests {
             "the tree's RSS is the sum of its members'"
         );
         assert!(sum > 0, "three resident processes");
-        assert!(read_tree(pid).is_none(), "a reaped process has no tree");
+        assert!(
+            read_tree(pid, CpuClock::ProcessClock).is_none(),
+            "a reaped process has no tree"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod against;
 pub mod binary;
 pub mod probe;
+pub mod revision;
 pub mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
