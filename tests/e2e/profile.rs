@@ -82,16 +82,8 @@ fn against_a_revision_both_sides_are_profiled_and_the_costly_function_is_named()
     };
     let command = toml_array(&["sh".into(), "serve.sh".into(), "{port}".into()]);
     let spec = sandbox.spec("ab-profile", &spec_text("ab-profile", &command));
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"ab\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
-    std::fs::write(dir.join(".gitignore"), "target/\nout/\n*.sqlite*\n").unwrap();
+    sandbox.git_package();
     serve("");
-    git(dir, &["init", "-q"]);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "base"]);
     serve(&format!("--work {COSTLIER}"));
