@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use loadgate::{BisectDecision, BisectReport, Found};
-use loadgate_tests::{Sandbox, bins, git, toml_array, wait_for_stderr};
+use loadgate_tests::{Sandbox, bins, git, wait_for_stderr};
 
 /// Far beyond the noise of a count (~0.3 %): about +10 % of `/` in the debug service the tests run.
 const COSTLIER: &str = "/=400";
@@ -38,7 +38,7 @@ fn repository(sandbox: &Sandbox, broken: bool) {
 
 fn repository_judged(sandbox: &Sandbox, broken: bool, judged: Judged) {
     let dir = sandbox.path();
-    let command = toml_array(&["sh".into(), "serve.sh".into(), "{port}".into()]);
+    let command = sandbox.serve_script("");
     let (gate, base, worse) = match judged {
         Judged::Cost => (
             "[cost]\nrequests = 100\nwarmup_requests = 10\n\n\
@@ -71,16 +71,7 @@ fn repository_judged(sandbox: &Sandbox, broken: bool, judged: Judged) {
         "target/\nout/\nbaselines/\n*.sqlite*\n",
     )
     .unwrap();
-    let serve = |work: &str| {
-        std::fs::write(
-            dir.join("serve.sh"),
-            format!(
-                "exec {} --port \"$1\" {work}\n",
-                bins().demo_service.display()
-            ),
-        )
-        .unwrap();
-    };
+    let serve = |args: &str| sandbox.serve_script(args);
     serve(&base);
     std::fs::write(dir.join("notes.txt"), "GOOD\n").unwrap();
     git(dir, &["init", "-q", "-b", "main"]);

@@ -281,17 +281,8 @@ fn against_a_revision_counts_both_sides_and_names_the_function_that_changed() {
     let dir = sandbox.path();
     // The service is started by the revision's own script: the base runs the plain service,
     // this revision a costlier `/`.
-    let serve = |work: &str| {
-        std::fs::write(
-            dir.join("serve.sh"),
-            format!(
-                "exec {} --port \"$1\" {work}\n",
-                bins().demo_service.display()
-            ),
-        )
-        .unwrap();
-    };
-    let command = toml_array(&["sh".into(), "serve.sh".into(), "{port}".into()]);
+    let serve = |args: &str| sandbox.serve_script(args);
+    let command = sandbox.serve_script("");
     let spec = sandbox.spec(
         "ab-cost",
         &format!(

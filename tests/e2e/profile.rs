@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use loadgate::schema::SUMMARY_SCHEMA_FILE;
-use loadgate_tests::{Sandbox, assert_valid, bins, git, toml_array};
+use loadgate_tests::{Sandbox, assert_valid, git};
 
 /// Rounds of `extra_work` per request to `/`: milliseconds of CPU, far beyond the rest of a
 /// request, so the function's share of the samples is most of them.
@@ -70,17 +70,8 @@ fn against_a_revision_both_sides_are_profiled_and_the_costly_function_is_named()
     let dir = sandbox.path();
     // Each revision starts the service with its own script: the base the plain service, the
     // candidate a costlier `/`.
-    let serve = |work: &str| {
-        std::fs::write(
-            dir.join("serve.sh"),
-            format!(
-                "exec {} --port \"$1\" {work}\n",
-                bins().demo_service.display()
-            ),
-        )
-        .unwrap();
-    };
-    let command = toml_array(&["sh".into(), "serve.sh".into(), "{port}".into()]);
+    let serve = |args: &str| sandbox.serve_script(args);
+    let command = sandbox.serve_script("");
     let spec = sandbox.spec("ab-profile", &spec_text("ab-profile", &command));
     sandbox.git_package();
     serve("");

@@ -298,6 +298,21 @@ path = "/status"
         git(dir, &["init", "-q"]);
     }
 
+    /// Writes `serve.sh`, which starts the demo service on the port it is given, with `args`:
+    /// each revision of a sandbox repository then starts its own service. Answers the spec's
+    /// command for it.
+    pub fn serve_script(&self, args: &str) -> String {
+        std::fs::write(
+            self.path().join("serve.sh"),
+            format!(
+                "exec {} --port \"$1\" {args}\n",
+                bins().demo_service.display()
+            ),
+        )
+        .unwrap();
+        toml_array(&["sh".into(), "serve.sh".into(), "{port}".into()])
+    }
+
     /// Writes `loadspec/NAME.toml` and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let file = self.path().join("loadspec").join(format!("{name}.toml"));
