@@ -41,25 +41,8 @@ impl BaseCheckout {
             .join("target")
             .join("against-worktrees")
             .join(&commit[..12]);
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        if dir.exists() {
-            remove_worktree(root, &dir);
-        }
-        git(
-            root,
-            &[
-                "worktree",
-                "add",
-                "--detach",
-                "--force",
-                path_str(&dir)?,
-                &commit,
-            ],
-        )
-        .with_context(|| format!("--against {rev}: cannot check {commit} out"))?;
+        check_out(root, &dir, &commit)
+            .with_context(|| format!("--against {rev}: cannot check {commit} out"))?;
         let checkout = BaseCheckout {
             rev: rev.to_owned(),
             commit,
@@ -112,7 +95,32 @@ impl Drop for BaseCheckout {
     }
 }
 
-fn remove_worktree(root: &Path, dir: &Path) {
+/// Checks `commit` out, detached, into a worktree of `root`'s repository at `dir`, replacing one
+/// a killed run left there.
+pub fn check_out(root: &Path, dir: &Path, commit: &str) -> anyhow::Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if dir.exists() {
+        remove_worktree(root, dir);
+    }
+    git(
+        root,
+        &[
+            "worktree",
+            "add",
+            "--detach",
+            "--force",
+            path_str(dir)?,
+            commit,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes the worktree at `dir`, by git or, failing that, from the disk.
+pub fn remove_worktree(root: &Path, dir: &Path) {
     let removed = path_str(dir)
         .ok()
         .and_then(|dir| git(root, &["worktree", "remove", "--force", dir]).ok());
@@ -127,7 +135,8 @@ fn path_str(path: &Path) -> anyhow::Result<&str> {
         .with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
-fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
+/// Runs git in `repo` and answers its trimmed output.
+pub fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("git")
         .arg("-C")
         .arg(repo)

@@ -8,8 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
+pub use crate::service::against::git;
+use crate::service::against::{check_out, remove_worktree};
 use crate::service::binary::BinDir;
 
 /// A commit checked out and built.
@@ -47,25 +49,7 @@ impl Revision {
     pub async fn prepare(root: &Path, commit: &str, log: &Path) -> Result<Revision, PrepareError> {
         let short = &commit[..12.min(commit.len())];
         let dir = bisect_dir(root).join("worktrees").join(short);
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        if dir.exists() {
-            remove_worktree(root, &dir);
-        }
-        git(
-            root,
-            &[
-                "worktree",
-                "add",
-                "--detach",
-                "--force",
-                path_str(&dir)?,
-                commit,
-            ],
-        )
-        .with_context(|| format!("cannot check {short} out"))?;
+        check_out(root, &dir, commit).with_context(|| format!("cannot check {short} out"))?;
         let revision = Revision {
             commit: commit.to_owned(),
             dir,
@@ -139,37 +123,4 @@ impl Drop for Revision {
         // Copies of the shared build's binaries: the build itself stays for the next commit.
         let _ = std::fs::remove_dir_all(&self.bins);
     }
-}
-
-fn remove_worktree(root: &Path, dir: &Path) {
-    let removed = path_str(dir)
-        .ok()
-        .and_then(|dir| git(root, &["worktree", "remove", "--force", dir]).ok());
-    if removed.is_none() {
-        let _ = std::fs::remove_dir_all(dir);
-        let _ = git(root, &["worktree", "prune"]);
-    }
-}
-
-fn path_str(path: &Path) -> anyhow::Result<&str> {
-    path.to_str()
-        .with_context(|| format!("{} is not UTF-8", path.display()))
-}
-
-/// Runs git in `repo` and answers its trimmed output.
-pub fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .context("cannot run git")?;
-    if !output.status.success() {
-        bail!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
