@@ -188,7 +188,8 @@ fn a_rate_the_generator_cannot_keep_is_inconclusive_and_never_a_baseline() {
 fn idle_cpus_kept_awake_for_a_run_are_recorded_in_its_summary_and_released_after_it() {
     // The hold is the whole machine's: no other test runs meanwhile.
     let sandbox = Sandbox::alone();
-    let load = "model = \"open\"\nrate = 200.0\nwarmup = \"0s\"\nduration = \"1s\"";
+    // A warmup: the senders starting up are not judged.
+    let load = "model = \"open\"\nrate = 200.0\nwarmup = \"500ms\"\nduration = \"1s\"";
     let spec = sandbox.demo_spec("awake", &[], load, "");
     let run = sandbox.run(&[spec.to_str().unwrap(), "--keep-cpus-awake"]);
     let limit = || {
@@ -201,10 +202,11 @@ fn idle_cpus_kept_awake_for_a_run_are_recorded_in_its_summary_and_released_after
         .open("/dev/cpu_dma_latency")
         .is_ok();
     if permitted {
-        assert!(matches!(run.code, Some(0 | 4)), "{run:?}");
+        // With the machine to itself, 200 requests/s keep their schedule: exit 0, nothing less.
+        run.expect_code(0);
         assert!(sandbox.summary().provenance.host.cpus_kept_awake, "{run:?}");
         assert_ne!(limit(), Some(0), "the hold ended with the run");
-        sandbox.run(&[spec.to_str().unwrap()]);
+        sandbox.run(&[spec.to_str().unwrap()]).expect_code(0);
         assert!(!sandbox.summary().provenance.host.cpus_kept_awake);
     } else {
         run.expect_code(2);
