@@ -293,40 +293,22 @@ impl Services {
                 base: None,
             });
         };
-        // Each service knows its side (for its logs, or a benchmark's injected slowdown).
-        let side = |name: &str| {
-            let mut side_plan = service_plan.clone();
-            side_plan
-                .env
-                .push(("LOADGATE_AB_SIDE".to_owned(), name.to_owned()));
-            side_plan
-        };
-        let base_log = paths
-            .out_dir
-            .join(format!("{}.base.service.log", plan.name));
-        let base_place = (checkout.dir.as_path(), &checkout.bins());
-        let base = start(plan, &side("base"), base_place, &base_log, ctx)
-            .await
-            .map_err(of_base)?;
-        let log = paths.service_log(&plan.name);
-        let mut services = Services {
-            target: None,
-            candidate: None,
-            base: Some((base, checkout.rev.clone())),
-        };
         let bins = BinDir::OfWorkspace(paths.root.clone());
-        match start(plan, &side("candidate"), (&paths.root, &bins), &log, ctx).await {
-            Ok(candidate) => services.candidate = Some(candidate),
-            Err(failure) => {
-                services.stop().await;
-                return Err(failure);
-            }
-        }
-        Ok(services)
+        Services::launch_pair(
+            plan,
+            (
+                checkout.dir.as_path(),
+                &checkout.bins(),
+                checkout.rev.clone(),
+            ),
+            (&paths.root, &bins),
+            ctx,
+        )
+        .await
     }
 
-    /// `loadtest bisect`: two revisions' services side by side, each from its own worktree
-    /// and build, for paired rounds (`base` named by `base_name` in the events).
+    /// Two revisions' services side by side, each from its own worktree and build, for paired
+    /// rounds (`--against`, `loadtest bisect`); `base` is named by `base_name` in the events.
     pub async fn launch_pair(
         plan: &Plan,
         base: (&Path, &BinDir, String),
@@ -335,11 +317,19 @@ impl Services {
     ) -> Result<Services, ServiceFailure> {
         let paths = ctx.paths;
         let service_plan = plan.service.as_ref().expect("checked while planning");
+        // Each service knows its side (for its logs, or a benchmark's injected slowdown).
+        let side = |name: &str| {
+            let mut side_plan = service_plan.clone();
+            side_plan
+                .env
+                .push(("LOADGATE_AB_SIDE".to_owned(), name.to_owned()));
+            side_plan
+        };
         let (base_root, base_bins, base_name) = base;
         let base_log = paths
             .out_dir
             .join(format!("{}.base.service.log", plan.name));
-        let base_service = start(plan, service_plan, (base_root, base_bins), &base_log, ctx)
+        let base_service = start(plan, &side("base"), (base_root, base_bins), &base_log, ctx)
             .await
             .map_err(of_base)?;
         let mut services = Services {
@@ -348,7 +338,7 @@ impl Services {
             base: Some((base_service, base_name)),
         };
         let log = paths.service_log(&plan.name);
-        match start(plan, service_plan, candidate, &log, ctx).await {
+        match start(plan, &side("candidate"), candidate, &log, ctx).await {
             Ok(service) => services.candidate = Some(service),
             Err(failure) => {
                 services.stop().await;

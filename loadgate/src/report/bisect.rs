@@ -24,15 +24,7 @@ pub fn write_files(
     let mut markdown = Vec::new();
     write_markdown(&mut markdown, report)?;
     write_atomic(&out_dir.join("bisect.md"), &markdown)?;
-    if let Some(path) = step_summary {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(&markdown))
-            .with_context(|| format!("cannot append the summary to {}", path.display()))?;
-    }
-    Ok(())
+    crate::report::append_step_summary(step_summary, &markdown)
 }
 
 fn short(sha: &str) -> &str {

@@ -49,12 +49,17 @@ pub fn write_files(
     let mut page = Vec::new();
     html::write(&mut page, result)?;
     write_atomic(&out_dir.join("report.html"), &secrets.redact_bytes(&page))?;
+    append_step_summary(step_summary, &markdown)
+}
+
+/// Appends `markdown` to GitHub's job summary file (`$GITHUB_STEP_SUMMARY`), when given.
+pub fn append_step_summary(step_summary: Option<&Path>, markdown: &[u8]) -> anyhow::Result<()> {
     if let Some(path) = step_summary {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut file| file.write_all(&markdown))
+            .and_then(|mut file| file.write_all(markdown))
             .with_context(|| format!("cannot append the summary to {}", path.display()))?;
     }
     Ok(())
