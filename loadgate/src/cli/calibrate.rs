@@ -123,7 +123,8 @@ pub struct Row {
     /// The widest change between two runs, as a fraction, in the direction that is worse:
     /// the worst any run would have looked against any other as its baseline.
     pub widest: f64,
-    /// [`MARGIN`] × `widest`, rounded up to whole 5 %.
+    /// [`MARGIN`] × `widest`, rounded up to whole 5 % (whole 0.25 % for instructions, which
+    /// are counted, not timed, and repeat to a few tenths of a percent).
     pub regression: f64,
     /// [`MARGIN`] × the absolute spread, for the metrics whose floor is an amount of their own
     /// unit (latency, CPU time); `None` for the others.
@@ -147,7 +148,13 @@ impl Row {
         } else {
             0.0
         };
-        let regression = ((widest * MARGIN * 20.0).ceil() / 20.0).max(0.05);
+        let step = if metric == Metric::Instructions {
+            0.0025
+        } else {
+            0.05
+        };
+        // The epsilon keeps an exact multiple of the step from rounding up a whole step.
+        let regression = ((widest * MARGIN / step - 1e-9).ceil() * step).max(step);
         let noise_floor = matches!(
             metric,
             Metric::P50 | Metric::P90 | Metric::P99 | Metric::ServiceCpuPerRequest
@@ -168,7 +175,9 @@ impl Row {
     /// The `[gate]` line: `p50 = { regression = "35%", noise_floor = "40us" }`.
     pub fn gate_line(&self) -> String {
         let regression = if self.regression.is_finite() {
-            format!("regression = \"{:.0}%\"", self.regression * 100.0)
+            // Display drops trailing zeros: "30%", "0.75%".
+            let percent = (self.regression * 10_000.0).round() / 100.0;
+            format!("regression = \"{percent}%\"")
         } else {
             // From zero: no percentage holds; only an absolute floor can.
             "regression = \"1000%\"".to_owned()
@@ -250,6 +259,14 @@ mod tests {
                 0.05,
                 Some(2.0),
             ),
+            // Counted instructions: +0.3 % ×1.5 is 0.45 %, rounded up to 0.5 %.
+            (
+                Metric::Instructions,
+                vec![10_000.0, 10_030.0],
+                0.003,
+                0.005,
+                None,
+            ),
             // Throughput gets worse as it shrinks: 400 -> 300 req/s is the same ratio.
             (Metric::Rps, vec![400.0, 300.0], 1.0 / 3.0, 0.5, None),
         ];
@@ -272,6 +289,12 @@ mod tests {
             Row::of(Scope::Total, Metric::ServiceCpuPerRequest, &[40.0, 41.0]).unwrap(),
             Row::of(Scope::Total, Metric::ErrorRate, &[0.0, 0.001]).unwrap(),
             Row::of(Scope::Request("home".into()), Metric::P90, &[200.0, 210.0]).unwrap(),
+            Row::of(
+                Scope::Request("home".into()),
+                Metric::Instructions,
+                &[1e4, 1.005e4],
+            )
+            .unwrap(),
         ];
         let mut text = String::new();
         write_spec(&mut text, "fast", 2, &rows);
@@ -281,6 +304,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  [gate.request.home]\n  p90 = "), "{text}");
+        assert!(
+            text.contains("  instructions = { regression = \"0.75%\" }"),
+            "{text}"
+        );
         // The lines after "[gate]" are a [gate] table the spec parser takes.
         let gate: String = text
             .lines()
@@ -288,7 +315,7 @@ mod tests {
             .map(|l| format!("{}\n", l.trim()))
             .collect();
         let spec = format!(
-            "name = \"fast\"\n[load]\nusers = 1\nduration = \"1s\"\n[[request]]\nname = \"home\"\npath = \"/\"\n{gate}"
+            "name = \"fast\"\n[service]\ncommand = [\"fast\"]\n[load]\nusers = 1\nduration = \"1s\"\n[[request]]\nname = \"home\"\npath = \"/\"\n[cost]\n{gate}"
         );
         let plan = crate::plan::build(
             Path::new("fast.toml"),
@@ -298,6 +325,6 @@ mod tests {
             &|_| None,
         )
         .unwrap_or_else(|e| panic!("{e}\n{spec}"));
-        assert_eq!(plan.thresholds.len(), 4, "{spec}");
+        assert_eq!(plan.thresholds.len(), 5, "{spec}");
     }
 }
