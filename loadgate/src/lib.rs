@@ -116,4 +116,8 @@ pub mod testing {
     pub mod baseline {
         pub use crate::judge::baseline::{Baseline, parse, read, write};
     }
+
+    pub mod sse {
+        pub use crate::run::sse::{Event, MAX_EVENT, Malformed, Parser};
+    }
 }

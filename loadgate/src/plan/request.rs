@@ -31,6 +31,22 @@ pub struct RequestPlan {
     pub timeout: Duration,
     /// A flow step's own pause after its answer; `None`: `[load] think_time`.
     pub think: Option<DurationRange>,
+    /// The answer is a stream of messages, timed one by one.
+    pub stream: Option<StreamPlan>,
+}
+
+/// How a request's answer streams, and how much of it to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPlan {
+    pub protocol: StreamProtocol,
+    /// Read until this many messages arrived; `None`: until the stream ends.
+    pub messages: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamProtocol {
+    /// Server-Sent Events: a `text/event-stream` body.
+    Sse,
 }
 
 impl RequestPlan {
@@ -75,6 +91,7 @@ pub(super) fn plan_request(
     };
     let captures = plan_captures(&request.capture, names.captures, at)?;
     let timeout = plan_timeout(request, default_timeout, at)?;
+    let stream = plan_stream(request, &expect, at)?;
     let mut planned = RequestPlan {
         name,
         weight,
@@ -87,7 +104,14 @@ pub(super) fn plan_request(
         uses_row: false,
         timeout,
         think: request.think.as_ref().map(|t| *t.get_ref()),
+        stream,
     };
+    if planned.stream.is_some() && planned.reads_body() {
+        return at.fail(
+            request.name.span(),
+            "a stream's body is read event by event, not kept: capture from its headers only",
+        );
+    }
     let uses_row = planned.templates().any(Template::uses_row);
     planned.uses_row = uses_row;
     Ok(planned)
@@ -259,6 +283,48 @@ fn plan_captures(
         .collect()
 }
 
+/// `stream` and `messages`. A stream's body is its events, read and timed, never kept: `expect`
+/// on the body does not apply to it.
+fn plan_stream(
+    request: &RequestSpec,
+    expect: &Expect,
+    at: &Locator<'_>,
+) -> Result<Option<StreamPlan>, SpecError> {
+    let Some(stream) = &request.stream else {
+        return match &request.messages {
+            Some(messages) => at.fail(
+                messages.span(),
+                "`messages` counts a stream's messages: add `stream = \"sse\"` to the request",
+            ),
+            None => Ok(None),
+        };
+    };
+    let protocol = match stream.get_ref().as_str() {
+        "sse" => StreamProtocol::Sse,
+        other => {
+            return at.fail(
+                stream.span(),
+                format!("`stream = \"{other}\"` is not a stream loadgate reads: use \"sse\""),
+            );
+        }
+    };
+    if expect.body_contains.is_some() || !expect.json.is_empty() {
+        return at.fail(
+            request.name.span(),
+            "a stream's body is read event by event, not kept: `expect.body_contains` and \
+             `expect.json` do not apply (count its events with `messages`)",
+        );
+    }
+    let messages = match &request.messages {
+        Some(messages) if *messages.get_ref() == 0 => {
+            return at.fail(messages.span(), "messages must be at least 1");
+        }
+        Some(messages) => Some(*messages.get_ref()),
+        None => None,
+    };
+    Ok(Some(StreamPlan { protocol, messages }))
+}
+
 fn plan_timeout(
     request: &RequestSpec,
     default_timeout: Duration,
@@ -283,6 +349,55 @@ mod tests {
 
     use crate::plan::fixtures::{SPEC, plan};
     use crate::plan::{Overrides, build};
+
+    #[test]
+    fn a_stream_is_planned_or_its_mistake_located() {
+        let stream = plan(&SPEC.replace(
+            "path = \"/\"",
+            "path = \"/\"\nstream = \"sse\"\nmessages = 3",
+        ))
+        .unwrap();
+        let planned = stream.requests.iter().find_map(|r| r.stream.as_ref());
+        assert_eq!(
+            planned,
+            Some(&crate::plan::StreamPlan {
+                protocol: crate::plan::StreamProtocol::Sse,
+                messages: Some(3)
+            })
+        );
+        let cases = [
+            ("messages = 3", "`messages` counts a stream's messages"),
+            (
+                "stream = \"ws\"",
+                "`stream = \"ws\"` is not a stream loadgate reads",
+            ),
+            (
+                "stream = \"sse\"\nmessages = 0",
+                "messages must be at least 1",
+            ),
+            (
+                "stream = \"sse\"\nexpect = { body_contains = \"x\" }",
+                "`expect.body_contains` and `expect.json` do not apply",
+            ),
+        ];
+        for (keys, message) in cases {
+            let text = SPEC.replace("path = \"/\"", &format!("path = \"/\"\n{keys}"));
+            let err = plan(&text).unwrap_err();
+            assert!(err.message.contains(message), "{keys}: {err}");
+        }
+        let http2 = SPEC
+            .replace("users = 4", "users = 4\nhttp = \"2\"")
+            .replace("path = \"/\"", "path = \"/\"\nstream = \"sse\"");
+        let err = plan(&http2).unwrap_err();
+        assert!(err.message.contains("read over HTTP/1.1"), "{err}");
+        let gated = SPEC.replace("[gate]", "[gate]\nfirst_message_p50 = { max = \"1s\" }");
+        let err = plan(&gated).unwrap_err();
+        assert!(
+            err.message
+                .contains("first_message_p50 times a stream's messages, but no request"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_missing_env_variable_fails_planning() {

@@ -57,7 +57,7 @@ fn plan_written_gate(
     counts_cost: bool,
     at: &Locator<'_>,
 ) -> Result<Vec<Threshold>, SpecError> {
-    let mut thresholds = plan_scope(gate, Scope::Total, counts_cost, at)?;
+    let mut thresholds = plan_scope(gate, Scope::Total, requests, counts_cost, at)?;
     for (name, request_gate) in &gate.request {
         if !requests.iter().any(|r| &r.name == name) {
             let known: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
@@ -78,6 +78,7 @@ fn plan_written_gate(
         thresholds.extend(plan_scope(
             request_gate.get_ref(),
             Scope::Request(name.clone()),
+            requests,
             counts_cost,
             at,
         )?);
@@ -88,6 +89,7 @@ fn plan_written_gate(
 fn plan_scope(
     gate: &GateSpec,
     scope: Scope,
+    requests: &[RequestPlan],
     counts_cost: bool,
     at: &Locator<'_>,
 ) -> Result<Vec<Threshold>, SpecError> {
@@ -102,6 +104,12 @@ fn plan_scope(
         (Metric::ServiceCpuPerRequest, &gate.service_cpu_per_request),
         (Metric::Capacity, &gate.capacity),
         (Metric::Instructions, &gate.instructions),
+        (Metric::FirstMessageP50, &gate.first_message_p50),
+        (Metric::FirstMessageP90, &gate.first_message_p90),
+        (Metric::FirstMessageP99, &gate.first_message_p99),
+        (Metric::MessageGapP50, &gate.message_gap_p50),
+        (Metric::MessageGapP90, &gate.message_gap_p90),
+        (Metric::MessageGapP99, &gate.message_gap_p99),
     ];
     let mut thresholds = Vec::new();
     for (metric, spec) in by_metric {
@@ -120,9 +128,30 @@ fn plan_scope(
                 "instructions are counted by the cost phase: add a [cost] table to the spec",
             );
         }
+        if metric.is_message() && !streams(requests, &scope) {
+            let whose = match &scope {
+                Scope::Total => "no request of the spec".to_owned(),
+                Scope::Request(name) => format!("request `{name}` does not"),
+            };
+            return at.fail(
+                spec.span(),
+                format!("{metric} times a stream's messages, but {whose} stream (add `stream = \"sse\"`)"),
+            );
+        }
         thresholds.push(plan_threshold(metric, spec, scope.clone(), at)?);
     }
     Ok(thresholds)
+}
+
+/// Whether a request of `scope` streams its answer.
+fn streams(requests: &[RequestPlan], scope: &Scope) -> bool {
+    requests.iter().any(|r| {
+        r.stream.is_some()
+            && match scope {
+                Scope::Total => true,
+                Scope::Request(name) => &r.name == name,
+            }
+    })
 }
 
 fn plan_threshold(

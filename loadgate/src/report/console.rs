@@ -10,7 +10,7 @@ use crate::judge::verdict::{GateResult, SpecResult};
 use crate::report::{
     cost_rows, function_rows, profile_heading, profile_rows, request_changes, resource_figures,
 };
-use crate::summary::{Metrics, ScheduleSummary, SpecSummary, SweepSummary};
+use crate::summary::{Metrics, ScheduleSummary, SpecSummary, StreamStats, SweepSummary};
 use crate::support::units::format_micros;
 
 /// One spec's block: the run, the request table, statuses and errors, the schedule, resources,
@@ -36,6 +36,7 @@ impl SpecBlock<'_> {
                 self.sweep(sweep)?;
             }
             self.request_table(summary)?;
+            self.streams(summary)?;
             self.request_changes()?;
             self.flows(summary)?;
             self.statuses_and_errors(summary)?;
@@ -178,6 +179,14 @@ impl SpecBlock<'_> {
     }
 
     /// Status codes always; error kinds and an example of each only when there were errors.
+    /// Stream requests' messages: time to the first and the gaps between them.
+    fn streams(&mut self, summary: &SpecSummary) -> io::Result<()> {
+        for (name, stream) in StreamStats::of_summary(summary) {
+            writeln!(self.out, "  stream {name}: {}", stream.describe())?;
+        }
+        Ok(())
+    }
+
     fn statuses_and_errors(&mut self, summary: &SpecSummary) -> io::Result<()> {
         let total = &summary.total;
         let statuses = counts(&total.status_codes);

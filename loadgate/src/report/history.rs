@@ -65,6 +65,12 @@ fn shown(metric: Metric, value: f64) -> (f64, &'static str) {
         Metric::ServiceCpuPerRequest => (value, "µs of CPU per request"),
         Metric::ServiceRssPeak | Metric::ServiceRssGrowth => (value / 1_048_576.0, "MiB"),
         Metric::Instructions => (value, "instructions per request"),
+        Metric::FirstMessageP50
+        | Metric::FirstMessageP90
+        | Metric::FirstMessageP99
+        | Metric::MessageGapP50
+        | Metric::MessageGapP90
+        | Metric::MessageGapP99 => (value / 1000.0, "ms"),
     }
 }
 

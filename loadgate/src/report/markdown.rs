@@ -10,7 +10,7 @@ use crate::judge::verdict::{GateResult, SpecResult, Verdict};
 use crate::report::{
     cost_rows, function_rows, profile_heading, profile_rows, request_changes, resource_figures,
 };
-use crate::summary::{LatencyStats, Metrics, SpecSummary, SweepStep, SweepSummary};
+use crate::summary::{LatencyStats, Metrics, SpecSummary, StreamStats, SweepStep, SweepSummary};
 use crate::support::units::{format_micros, format_percent};
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> io::Result<()> {
@@ -90,6 +90,9 @@ impl Markdown<'_> {
         )?;
         for (who, figures) in resource_figures(summary) {
             writeln!(self.out, "- {who}: {}", figures.describe())?;
+        }
+        for (name, stream) in StreamStats::of_summary(summary) {
+            writeln!(self.out, "- stream {}: {}", code(name), stream.describe())?;
         }
         writeln!(self.out)?;
         self.flow_tables(summary)

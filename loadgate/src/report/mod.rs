@@ -262,8 +262,8 @@ pub(crate) mod fixtures {
     use crate::run::resources::{ResourceFigures, ResourcePoint};
     use crate::service::ServiceFailure;
     use crate::summary::{
-        FailedLatency, LatencyStats, LoadFacts, Metrics, SpecSummary, SweepStep, SweepSummary,
-        WarmupFacts,
+        FailedLatency, LatencyStats, LoadFacts, Metrics, SpecSummary, StreamStats, SweepStep,
+        SweepSummary, WarmupFacts,
     };
     use crate::support::meta::{Host, Provenance};
     use crate::support::units::Seconds;
@@ -317,6 +317,29 @@ pub(crate) mod fixtures {
                 },
                 histogram: "FAILED HISTOGRAM".into(),
             }),
+            stream: None,
+        }
+    }
+
+    /// 198 answered streams of ten messages: the first after ~50 ms, then ~20 ms apart.
+    fn stream_stats() -> StreamStats {
+        let stats = |p50: u64| LatencyStats {
+            min: p50 * 9 / 10,
+            mean: p50 as f64 * 1.05,
+            p50,
+            p90: p50 * 11 / 10,
+            p99: p50 * 13 / 10,
+            max: p50 * 2,
+        };
+        StreamStats {
+            streams: 198,
+            messages: 1_980,
+            messages_per_stream: 10.0,
+            messages_per_second: 198.0,
+            first_message_us: stats(50_200),
+            message_gap_us: stats(20_050),
+            first_message_histogram: "FIRST MESSAGE HISTOGRAM".into(),
+            message_gap_histogram: "MESSAGE GAP HISTOGRAM".into(),
         }
     }
 
@@ -456,6 +479,7 @@ pub(crate) mod fixtures {
                             message: "got 500, expected one of [201, 409]".into(),
                             body: Some("database is locked\n".into()),
                         }],
+                        stream: Some(stream_stats()),
                         ..metrics(200, 2, 2_400)
                     },
                 ),

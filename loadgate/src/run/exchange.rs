@@ -13,9 +13,12 @@ use crate::plan::RequestPlan;
 use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
 use crate::run::cookies::Jar;
-use crate::run::http1::{self, Answer, Connection};
-use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome};
+use crate::run::http1::{self, Answer, BodySink, Connection};
+use crate::run::messages::{self, SseSink};
+use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome, StreamFault};
+use crate::run::record::Timing;
 use crate::run::shared::{Shared, Stripe, lock};
+use crate::run::sse::Malformed;
 use crate::spec::Pick;
 
 /// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
@@ -31,6 +34,8 @@ pub struct Buffers {
     pub request: Vec<u8>,
     /// What is kept of the answer's body (see `send`).
     pub body: Vec<u8>,
+    /// When each message of a streamed answer arrived.
+    pub arrivals: Vec<Instant>,
 }
 
 /// Who sends a request: the user's id, random stream, captured values, buffers, connection
@@ -56,7 +61,12 @@ pub async fn exchange(
 ) -> bool {
     let built = build_request(shared, request_idx, user);
     let sent_at = Instant::now();
-    let Buffers { request, body, .. } = &mut *user.buffers;
+    let Buffers {
+        request,
+        body,
+        arrivals,
+        ..
+    } = &mut *user.buffers;
     let request = built.map(|()| request.as_slice());
     let outcome = send_and_classify(
         shared,
@@ -67,13 +77,21 @@ pub async fn exchange(
         Answered {
             vars: user.vars,
             jar: user.jar.as_deref_mut(),
+            arrivals,
         },
     )
     .await;
-    let latency = sent_at.elapsed();
+    let plan = &shared.requests[request_idx];
+    let timing = Timing {
+        latency: sent_at.elapsed(),
+        sending: None,
+        messages: plan
+            .stream
+            .is_some()
+            .then_some((sent_at, arrivals.as_slice())),
+    };
     let judged = sent_at >= shared.warmup_end();
-    lock(stripe).record(judged, request_idx, latency, None, &outcome, |cause| {
-        let plan = &shared.requests[request_idx];
+    lock(stripe).record(judged, request_idx, timing, &outcome, |cause| {
         ErrorExample::new(cause, &outcome, plan, body, &shared.secrets)
     });
     outcome.cause.is_none()
@@ -148,10 +166,12 @@ pub fn build_request(
     Ok(())
 }
 
-/// Where what an answer gives goes: captured values, and cookies when the user has a jar.
+/// Where what an answer gives goes: captured values, cookies when the user has a jar, and a
+/// stream's message arrivals.
 pub struct Answered<'a> {
     pub vars: &'a mut [String],
     pub jar: Option<&'a mut Jar>,
+    pub arrivals: &'a mut Vec<Instant>,
 }
 
 /// Sends a built request and judges its answer; a request that could not be built (see
@@ -170,14 +190,33 @@ pub async fn send_and_classify(
         return Outcome::failed(Cause::Unsendable);
     };
     let set_cookies = to.jar.is_some();
-    match send(shared, via, request, plan, body, set_cookies).await {
-        Ok(answer) => {
+    let kept = Kept {
+        body,
+        arrivals: to.arrivals,
+    };
+    match send(shared, via, request, plan, kept, set_cookies).await {
+        Ok((answer, malformed)) => {
             if let Some(jar) = to.jar {
                 jar.after_answer(&shared.base_url, &answer.headers);
             }
-            classify(plan, &answer, body, to.vars)
+            let mut outcome = classify(plan, &answer, body, to.vars);
+            if let (None, Some(stream)) = (outcome.cause, &plan.stream) {
+                outcome.cause =
+                    messages::judge(stream, to.arrivals.len(), malformed).map(Cause::Stream);
+            }
+            outcome
         }
-        Err(failed) => failed,
+        Err(mut failed) => {
+            // A stream that broke after an expected head broke early.
+            if let (Some(Cause::Broken(broken)), Some(status), Some(_)) =
+                (failed.cause, failed.status, &plan.stream)
+                && plan.expect.accepts(status)
+            {
+                let got = u32::try_from(to.arrivals.len()).unwrap_or(u32::MAX);
+                failed.cause = Some(Cause::Stream(StreamFault::ClosedEarly { broken, got }));
+            }
+            failed
+        }
     }
 }
 
@@ -189,9 +228,9 @@ async fn send(
     (connection, slot): (&mut Connection, Option<usize>),
     request: &[u8],
     plan: &RequestPlan,
-    body: &mut Vec<u8>,
+    Kept { body, arrivals }: Kept<'_>,
     set_cookies: bool,
-) -> Result<Answer, Outcome> {
+) -> Result<(Answer, Option<Malformed>), Outcome> {
     let reads_body = plan.reads_body();
     let keep = |status| match (plan.expect.accepts(status), reads_body) {
         (false, _) => EXAMPLE_BODY,
@@ -207,18 +246,21 @@ async fn send(
     };
     body.clear();
     let target = &shared.target;
+    let mut sink = plan.stream.as_ref().map(|_| SseSink::new(plan, arrivals));
     let answered = match &shared.http2 {
+        // Planning keeps streams off HTTP/2.
         Some(pool) => {
             let exchanged = pool.exchange(target, slot, &exchange, body);
             tokio::time::timeout(plan.timeout, exchanged).await
         }
         None => {
-            let exchanged = connection.exchange(target, &exchange, body);
+            let sink = sink.as_mut().map(|s| s as &mut dyn BodySink);
+            let exchanged = connection.exchange(target, &exchange, body, sink);
             tokio::time::timeout(plan.timeout, exchanged).await
         }
     };
     match answered {
-        Ok(Ok(answer)) => Ok(answer),
+        Ok(Ok(answer)) => Ok((answer, sink.and_then(|s| s.malformed))),
         Ok(Err(failure)) => Err(Outcome {
             status: failure.status,
             bytes_received: failure.bytes_received,
@@ -226,6 +268,12 @@ async fn send(
         }),
         Err(_) => Err(Outcome::failed(Cause::Timeout(plan.timeout))),
     }
+}
+
+/// Where an answer's body and a stream's message arrivals go.
+struct Kept<'a> {
+    body: &'a mut Vec<u8>,
+    arrivals: &'a mut Vec<Instant>,
 }
 
 /// What an answer comes to: its status accepted, then (when `expect` or `capture` reads them)

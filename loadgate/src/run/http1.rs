@@ -238,6 +238,16 @@ pub struct Exchange<'a> {
     pub keep: &'a (dyn Fn(u16) -> usize + Sync),
 }
 
+/// Where a streamed answer's body goes as it arrives (an event stream's reader), piece by piece
+/// as the socket gives it, so each message is timed when it is read.
+pub trait BodySink: Send {
+    /// Whether the body of an answer with this status is for the sink (else it is read as usual).
+    fn wants(&mut self, status: u16) -> bool;
+    /// Takes the next piece of the body; true stops reading: the caller has what it needs, and
+    /// the connection, left mid-answer, is closed.
+    fn take(&mut self, piece: &[u8]) -> bool;
+}
+
 /// The most a head (status line and headers) or a chunk-size line may take.
 const MAX_HEAD: usize = 64 * 1024;
 /// The most headers an answer (or, for HTTP/2, a rendered request) may have.
@@ -267,11 +277,13 @@ impl Connection {
     /// Sends the request and reads the whole answer, keeping up to `keep(status)` bytes of its
     /// body in `body`. Cancel-safe in the way a timeout needs: dropped mid-answer, the
     /// connection is closed, never reused half-read.
+    /// A streamed answer's body goes to `sink`, as it arrives, when it wants it.
     pub async fn exchange(
         &mut self,
         target: &Target,
         exchange: &Exchange<'_>,
         body: &mut Vec<u8>,
+        sink: Option<&mut dyn BodySink>,
     ) -> Result<Answer, Failure> {
         let written = std::mem::take(&mut self.written);
         let mut stream = match self.stream.take() {
@@ -287,6 +299,8 @@ impl Connection {
             start: 0,
             end: 0,
             received: 0,
+            sink,
+            stopped: false,
         };
         let result = reader.exchange(request, exchange, body).await;
         let (received, leftover) = (reader.received, reader.start < reader.end);
@@ -384,16 +398,20 @@ type ReadError = (Option<u16>, Broken);
 
 /// Reads an answer from the stream through the connection's buffer: `start..end` holds what
 /// was read and not yet consumed.
-struct Reader<'a> {
+struct Reader<'a, 's> {
     stream: &'a mut Stream,
     buffer: &'a mut Vec<u8>,
     start: usize,
     end: usize,
     /// Body bytes so far.
     received: u64,
+    /// Takes the body as it arrives, once the head said it wants it.
+    sink: Option<&'s mut dyn BodySink>,
+    /// The sink had what it needed: reading ended mid-answer.
+    stopped: bool,
 }
 
-impl Reader<'_> {
+impl Reader<'_, '_> {
     /// Writes the request and reads the answer: its status, headers (if asked for) and whether
     /// the connection can be kept.
     /// `request` is what is left to write of `exchange.request`.
@@ -423,10 +441,18 @@ impl Reader<'_> {
             _ => head.length.map_or(Framing::UntilClose, Framing::Length),
         };
         let keep = (exchange.keep)(head.status);
+        if let Some(sink) = self.sink.take()
+            && sink.wants(head.status)
+        {
+            self.sink = Some(sink);
+        }
         self.body(framing, keep, body)
             .await
             .map_err(|e| (Some(head.status), e))?;
-        let keep_alive = head.keep_alive && framing != Framing::UntilClose && head.status != 101;
+        let keep_alive = head.keep_alive
+            && framing != Framing::UntilClose
+            && head.status != 101
+            && !self.stopped;
         Ok((head.status, head.headers, keep_alive))
     }
 
@@ -493,7 +519,7 @@ impl Reader<'_> {
             Framing::Empty => Ok(()),
             Framing::Length(length) => self.drain(length, keep, body).await,
             Framing::UntilClose => {
-                while self.start < self.end || self.fill().await? {
+                while !self.stopped && (self.start < self.end || self.fill().await?) {
                     self.take(self.end - self.start, keep, body);
                 }
                 Ok(())
@@ -506,6 +532,9 @@ impl Reader<'_> {
                     return Ok(());
                 }
                 self.drain(size, keep, body).await?;
+                if self.stopped {
+                    return Ok(());
+                }
                 if !self.line(|line| line.is_empty()).await? {
                     return Err(Broken::ChunkLongerThanSize);
                 }
@@ -520,7 +549,7 @@ impl Reader<'_> {
         keep: usize,
         body: &mut Vec<u8>,
     ) -> Result<(), Broken> {
-        while length > 0 {
+        while length > 0 && !self.stopped {
             if self.start == self.end && !self.fill().await? {
                 return Err(Broken::ClosedInBody);
             }
@@ -535,6 +564,9 @@ impl Reader<'_> {
     fn take(&mut self, n: usize, keep: usize, body: &mut Vec<u8>) {
         let kept = keep.saturating_sub(body.len()).min(n);
         body.extend_from_slice(&self.buffer[self.start..self.start + kept]);
+        if let Some(sink) = self.sink.as_deref_mut() {
+            self.stopped = sink.take(&self.buffer[self.start..self.start + n]);
+        }
         self.start += n;
         self.received += n as u64;
     }
@@ -718,7 +750,9 @@ mod tests {
             keep: &keep,
         };
         let mut body = Vec::new();
-        let result = connection.exchange(target, &exchange, &mut body).await;
+        let result = connection
+            .exchange(target, &exchange, &mut body, None)
+            .await;
         (result, body)
     }
 

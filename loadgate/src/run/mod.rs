@@ -17,6 +17,7 @@ pub mod cookies;
 pub mod exchange;
 pub mod http1;
 pub mod http2;
+pub mod messages;
 pub mod open;
 pub mod outcome;
 pub mod pace;
@@ -25,6 +26,7 @@ pub mod resources;
 pub mod serial;
 pub mod series;
 pub mod shared;
+pub mod sse;
 pub mod stream;
 
 use std::sync::Arc;

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use crate::run::exchange::{Answered, Buffers, User, build_request, send_and_classify};
 use crate::run::http1::{self, Connection};
 use crate::run::outcome::ErrorExample;
-use crate::run::record::Sending;
+use crate::run::record::{Sending, Timing};
 use crate::run::shared::{Picked, Shared, lock};
 
 /// The rate (of this shard's own requests) from which one thread keeps the schedule: requests
@@ -174,7 +174,7 @@ fn request_rng(seed: u64, i: u64) -> fastrand::Rng {
 async fn send_due(
     shared: &Shared,
     connection: &mut Connection,
-    body: &mut Vec<u8>,
+    (body, arrivals): (&mut Vec<u8>, &mut Vec<Instant>),
     due: Due,
     sent_at: Instant,
 ) {
@@ -196,26 +196,28 @@ async fn send_due(
         Answered {
             vars: &mut [],
             jar: None,
+            arrivals,
         },
     )
     .await;
     let answered_at = Instant::now();
-    let sending = Sending {
-        late: sent_at.saturating_duration_since(intended),
-        uncorrected: answered_at - sent_at,
+    let plan = &shared.requests[request_idx];
+    // The intended send time starts a stream's clock too.
+    let timing = Timing {
+        latency: answered_at - intended,
+        sending: Some(Sending {
+            late: sent_at.saturating_duration_since(intended),
+            uncorrected: answered_at - sent_at,
+        }),
+        messages: plan
+            .stream
+            .is_some()
+            .then_some((intended, arrivals.as_slice())),
     };
     let stripe = &shared.stripes[(i % shared.stripes.len() as u64) as usize];
-    lock(stripe).record(
-        judged,
-        request_idx,
-        answered_at - intended,
-        Some(sending),
-        &outcome,
-        |cause| {
-            let plan = &shared.requests[request_idx];
-            ErrorExample::new(cause, &outcome, plan, body, &shared.secrets)
-        },
-    );
+    lock(stripe).record(judged, request_idx, timing, &outcome, |cause| {
+        ErrorExample::new(cause, &outcome, plan, body, &shared.secrets)
+    });
     shared.active.fetch_sub(1, Ordering::Relaxed);
 }
 

@@ -12,6 +12,7 @@ use crate::plan::RequestPlan;
 use crate::plan::expect::Mismatch;
 use crate::plan::secret::Secrets;
 use crate::run::http1::Broken;
+use crate::run::sse::Malformed;
 
 /// Why a request did not count as a success, as counted and reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,15 +28,24 @@ pub enum ErrorKind {
     /// An answer with an expected status failed `expect` (body text, JSON field) or lacked a
     /// value to `capture`.
     Expect,
+    /// A stream broke after its head, before it ended (or had its `messages`).
+    ClosedEarly,
+    /// A stream that is not what its protocol says (an event stream's line names no field).
+    Malformed,
+    /// A stream ended with fewer messages than its `messages`.
+    TooFewMessages,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Io,
         ErrorKind::Status,
         ErrorKind::Expect,
+        ErrorKind::ClosedEarly,
+        ErrorKind::Malformed,
+        ErrorKind::TooFewMessages,
     ];
 
     /// The kind [`ErrorKind::as_str`] names, as files written by another process name it.
@@ -52,6 +62,9 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::Status => "status",
             ErrorKind::Expect => "expect",
+            ErrorKind::ClosedEarly => "closed_early",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::TooFewMessages => "too_few_messages",
         }
     }
 }
@@ -69,6 +82,46 @@ pub enum Cause {
     Status(u16),
     /// An answer with an expected status that failed `expect` or lacked a value to capture.
     Expect(Mismatch),
+    /// A stream answered with an expected status, then fell short.
+    Stream(StreamFault),
+}
+
+/// How a stream that began well fell short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// It broke before it ended or had its `messages`, after `got` of them.
+    ClosedEarly {
+        broken: Broken,
+        got: u32,
+    },
+    Malformed(Malformed),
+    /// It ended after `got` messages of the `want` the spec asks for.
+    TooFew {
+        got: u32,
+        want: u32,
+    },
+}
+
+impl StreamFault {
+    fn kind(self) -> ErrorKind {
+        match self {
+            StreamFault::ClosedEarly { .. } => ErrorKind::ClosedEarly,
+            StreamFault::Malformed(_) => ErrorKind::Malformed,
+            StreamFault::TooFew { .. } => ErrorKind::TooFewMessages,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            StreamFault::ClosedEarly { broken, got } => {
+                format!("the stream broke after {got} messages: {broken}")
+            }
+            StreamFault::Malformed(malformed) => malformed.to_string(),
+            StreamFault::TooFew { got, want } => {
+                format!("the stream ended after {got} messages, expected {want}")
+            }
+        }
+    }
 }
 
 impl Cause {
@@ -79,6 +132,7 @@ impl Cause {
             Cause::Timeout(_) => ErrorKind::Timeout,
             Cause::Status(_) => ErrorKind::Status,
             Cause::Expect(_) => ErrorKind::Expect,
+            Cause::Stream(fault) => fault.kind(),
         }
     }
 
@@ -99,6 +153,7 @@ impl Cause {
                 None => format!("got {status}, expected a 2xx"),
             },
             Cause::Expect(mismatch) => mismatch.describe(&request.expect, &request.captures, body),
+            Cause::Stream(fault) => fault.describe(),
         }
     }
 }

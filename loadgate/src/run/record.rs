@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 // Where the summary and the report have always found them.
 pub use crate::run::outcome::{ErrorExample, ErrorKind, Outcome};
@@ -35,6 +36,61 @@ pub struct RequestRecord {
     pub n_clamped: u64,
     /// The first [`MAX_EXAMPLES`] errors.
     pub examples: Vec<ErrorExample>,
+    /// A stream request's messages: made on its first answered stream.
+    pub stream: Option<StreamRecord>,
+}
+
+/// The messages of a request's answered streams: when the first came (from the send, or the
+/// open model's intended send time) and the gaps between the next ones, in µs like latency.
+#[derive(Debug, Clone)]
+pub struct StreamRecord {
+    pub first_message_us: Histogram<u64>,
+    pub message_gap_us: Histogram<u64>,
+    pub n_streams: u64,
+    pub n_messages: u64,
+}
+
+impl StreamRecord {
+    pub fn new() -> StreamRecord {
+        StreamRecord {
+            first_message_us: new_histogram(),
+            message_gap_us: new_histogram(),
+            n_streams: 0,
+            n_messages: 0,
+        }
+    }
+
+    /// One stream whose clock started at `start` and whose messages arrived at `arrivals`.
+    pub fn record(&mut self, start: Instant, arrivals: &[Instant]) {
+        self.n_streams += 1;
+        self.n_messages += arrivals.len() as u64;
+        if let Some(first) = arrivals.first() {
+            self.first_message_us
+                .saturating_record(micros(first.saturating_duration_since(start)));
+        }
+        for pair in arrivals.windows(2) {
+            // Messages read at once are 0 µs apart, recorded as the histogram's 1 µs.
+            self.message_gap_us
+                .saturating_record(micros(pair[1].saturating_duration_since(pair[0])));
+        }
+    }
+
+    pub fn merge(&mut self, other: &StreamRecord) {
+        for (mine, theirs) in [
+            (&mut self.first_message_us, &other.first_message_us),
+            (&mut self.message_gap_us, &other.message_gap_us),
+        ] {
+            mine.add(theirs).expect("histograms share their bounds");
+        }
+        self.n_streams += other.n_streams;
+        self.n_messages += other.n_messages;
+    }
+}
+
+impl Default for StreamRecord {
+    fn default() -> Self {
+        StreamRecord::new()
+    }
 }
 
 impl RequestRecord {
@@ -48,7 +104,15 @@ impl RequestRecord {
             bytes_received: 0,
             n_clamped: 0,
             examples: Vec::new(),
+            stream: None,
         }
+    }
+
+    /// An answered stream's messages (see [`StreamRecord::record`]).
+    pub fn record_messages(&mut self, start: Instant, arrivals: &[Instant]) {
+        self.stream
+            .get_or_insert_with(StreamRecord::new)
+            .record(start, arrivals);
     }
 
     pub fn record(&mut self, latency: Duration, outcome: &Outcome) {
@@ -102,6 +166,11 @@ impl RequestRecord {
         }
         self.bytes_received += other.bytes_received;
         self.n_clamped += other.n_clamped;
+        if let Some(theirs) = &other.stream {
+            self.stream
+                .get_or_insert_with(StreamRecord::new)
+                .merge(theirs);
+        }
         let room = MAX_EXAMPLES.saturating_sub(self.examples.len());
         self.examples
             .extend(other.examples.iter().take(room).cloned());
@@ -175,6 +244,15 @@ pub struct Sending {
     pub late: Duration,
     /// From the write to the answer, as a closed-model tool would time it.
     pub uncorrected: Duration,
+}
+
+/// How long a request took: its latency, the open model's `sending`, and a stream's messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing<'a> {
+    pub latency: Duration,
+    pub sending: Option<Sending>,
+    /// A stream's clock start and its messages' arrivals (recorded when it was answered).
+    pub messages: Option<(Instant, &'a [Instant])>,
 }
 
 /// What all requests recorded since the last point of the time series: counts and a histogram,

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -15,7 +14,7 @@ use crate::plan::shard::ShardOf;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
 use crate::run::http2::Http2Pool;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
-use crate::run::record::{Interval, Recorder, Sending};
+use crate::run::record::{Interval, Recorder, Timing};
 use crate::run::stream::Target;
 use crate::spec::{HttpVersion, Model};
 
@@ -63,15 +62,15 @@ impl Stripe {
     }
 
     /// One finished request: judged or warmup, and in the current second of the series.
-    /// `sending` is the open model's send error and latency from the actual send. A failure is spelled out
+    /// `timing` has the open model's send error and latency from the actual send, and a
+    /// stream's messages. A failure is spelled out
     /// by `example` only while its recorder still keeps examples, so only the first few failures
     /// of each request name pay for text.
     pub fn record(
         &mut self,
         judged: bool,
         request_idx: usize,
-        latency: Duration,
-        sending: Option<Sending>,
+        timing: Timing<'_>,
         outcome: &Outcome,
         example: impl FnOnce(Cause) -> ErrorExample,
     ) {
@@ -80,11 +79,16 @@ impl Stripe {
         } else {
             &mut self.warmup
         };
-        match sending {
+        let latency = timing.latency;
+        match timing.sending {
             Some(sending) => recorder.record_scheduled(request_idx, latency, sending, outcome),
             None => recorder.record(request_idx, latency, outcome),
         }
         let record = &mut recorder.by_request[request_idx];
+        // Like latency, message times are of answered streams only.
+        if let (Some((start, arrivals)), None) = (timing.messages, outcome.cause) {
+            record.record_messages(start, arrivals);
+        }
         if let Some(cause) = outcome.cause
             && record.wants_example()
         {

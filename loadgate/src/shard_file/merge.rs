@@ -115,7 +115,7 @@ mod tests {
     use crate::run::Recording;
     use crate::run::http1::Broken;
     use crate::run::outcome::{Cause, ErrorExample, Outcome};
-    use crate::run::record::{Interval, Sending};
+    use crate::run::record::{Interval, Sending, Timing};
     use crate::run::shared::Stripe;
     use crate::shard_file::{PartFile, RecorderFile, ScheduleFile};
     use crate::summary::{SpecSummary, summarize};
@@ -163,11 +163,24 @@ mod tests {
             uncorrected: latency(rng),
         });
         let n = rng.u32(..);
+        // Half the requests stream a few messages, some read at once (0 µs apart).
+        let start = tokio::time::Instant::now();
+        let mut at = start;
+        let arrivals: Vec<tokio::time::Instant> = (0..rng.usize(0..12))
+            .map(|_| {
+                at += latency(rng) / 4;
+                at
+            })
+            .collect();
+        let streams = rng.bool();
         stripe.record(
             rng.u8(..5) > 0,
             rng.usize(..n_requests),
-            latency(rng),
-            sending,
+            Timing {
+                latency: latency(rng),
+                sending,
+                messages: streams.then_some((start, arrivals.as_slice())),
+            },
             &outcome,
             |cause| ErrorExample {
                 kind: cause.kind().as_str().to_owned(),
@@ -216,7 +229,7 @@ mod tests {
     #[test]
     fn shards_written_read_and_merged_in_any_order_are_one_recorder_fed_everything() {
         let mut rng = fastrand::Rng::with_seed(16);
-        let mut seen = (0, 0);
+        let mut seen = (0, 0, 0);
         for trial in 0..20 {
             let names: Vec<String> = (0..rng.usize(1..=4))
                 .map(|k| format!("r{k}-{}", rng.alphanumeric()))
@@ -275,7 +288,12 @@ mod tests {
             assert_same_recorder(&merged_warmup, &single.warmup, &context);
             assert_eq!(merge_schedules(&schedules), Some(schedule), "{context}");
             let total = single.measured.total();
-            seen = (seen.0 + total.n_clamped, seen.1 + total.n_failures());
+            let gaps = total.stream.as_ref().map_or(0, |s| s.message_gap_us.len());
+            seen = (
+                seen.0 + total.n_clamped,
+                seen.1 + total.n_failures(),
+                seen.2 + gaps,
+            );
             assert_eq!(
                 summary(&plan, merged_warmup, merged, schedule),
                 summary(&plan, single.warmup, single.measured, schedule),
@@ -283,13 +301,24 @@ mod tests {
             );
         }
         assert!(
-            seen.0 > 0 && seen.1 > 0,
-            "clamped and failed samples: {seen:?}"
+            seen.0 > 0 && seen.1 > 0 && seen.2 > 0,
+            "clamped and failed samples, and message gaps: {seen:?}"
         );
     }
 
     fn assert_same_recorder(merged: &Recorder, single: &Recorder, context: &str) {
         for (m, s) in merged.by_request.iter().zip(&single.by_request) {
+            let streams = |r: &crate::run::record::RequestRecord| {
+                r.stream.as_ref().map(|s| {
+                    (
+                        s.first_message_us.clone(),
+                        s.message_gap_us.clone(),
+                        s.n_streams,
+                        s.n_messages,
+                    )
+                })
+            };
+            assert!(streams(m) == streams(s), "{context}: streams");
             assert!(m.latency_us == s.latency_us, "{context}");
             assert!(m.failed_latency_us == s.failed_latency_us, "{context}");
             for q in [0.5, 0.9, 0.99] {

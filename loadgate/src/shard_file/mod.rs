@@ -17,7 +17,7 @@ use crate::plan::timeline::Part;
 use crate::plan::{Overrides, Plan};
 use crate::run::Recording;
 use crate::run::record::{
-    ErrorExample, ErrorKind, FlowRecord, Interval, Recorder, RequestRecord, Schedule,
+    ErrorExample, ErrorKind, FlowRecord, Interval, Recorder, RequestRecord, Schedule, StreamRecord,
 };
 use crate::run::resources::ResourceFigures;
 use crate::support::clock::ClockStatus;
@@ -344,6 +344,44 @@ pub struct RequestFile {
     pub failed_histogram: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<ErrorExample>,
+    /// A stream request's messages; absent for other requests and in files written before
+    /// loadgate read streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamFile>,
+}
+
+/// A [`StreamRecord`] as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamFile {
+    pub streams: u64,
+    pub messages: u64,
+    pub first_message_histogram: String,
+    pub message_gap_histogram: String,
+}
+
+impl StreamFile {
+    fn encode(record: &StreamRecord) -> StreamFile {
+        StreamFile {
+            streams: record.n_streams,
+            messages: record.n_messages,
+            first_message_histogram: encode_histogram(&record.first_message_us),
+            message_gap_histogram: encode_histogram(&record.message_gap_us),
+        }
+    }
+
+    fn decode(&self, request: &str) -> Result<StreamRecord, ShardFileError> {
+        let field = |key| format!("requests[{request}].stream.{key}");
+        Ok(StreamRecord {
+            first_message_us: histogram(
+                field("first_message_histogram"),
+                &self.first_message_histogram,
+            )?,
+            message_gap_us: histogram(field("message_gap_histogram"), &self.message_gap_histogram)?,
+            n_streams: self.streams,
+            n_messages: self.messages,
+        })
+    }
 }
 
 /// How a flow's iterations ended.
@@ -480,6 +518,7 @@ impl RequestFile {
             histogram: encode_histogram(&record.latency_us),
             failed_histogram: encode_histogram(&record.failed_latency_us),
             examples: record.examples.clone(),
+            stream: record.stream.as_ref().map(StreamFile::encode),
         }
     }
 
@@ -502,6 +541,11 @@ impl RequestFile {
             bytes_received: self.bytes_received,
             n_clamped: self.clamped,
             examples: self.examples.clone(),
+            stream: self
+                .stream
+                .as_ref()
+                .map(|s| s.decode(&self.name))
+                .transpose()?,
         })
     }
 }

@@ -291,6 +291,14 @@ pub struct RequestSpec {
     /// A `[[flow.step]]`'s pause after its answer, instead of `[load] think_time`.
     #[schemars(with = "Option<DurationRange>")]
     pub think: Option<Spanned<DurationRange>>,
+    /// `"sse"`: the answer is a `text/event-stream`, read event by event, each timed
+    /// (`first_message`, `message_gap`); the whole stream is the request's latency.
+    #[schemars(with = "Option<String>")]
+    pub stream: Option<Spanned<String>>,
+    /// A stream's messages to read before it counts as answered (fewer, when the stream ends,
+    /// is an error); unset: every message until the stream ends.
+    #[schemars(with = "Option<u32>")]
+    pub messages: Option<Spanned<u32>>,
 }
 
 /// What a correct answer looks like; anything else is counted as an error.
@@ -336,6 +344,20 @@ pub struct GateSpec {
     /// A `[sweep]`'s capacity (users or requests/second).
     #[schemars(with = "Option<ThresholdSpec>")]
     pub capacity: Option<Spanned<ThresholdSpec>>,
+    /// A stream's time to its first message (`stream = "sse"` requests).
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub first_message_p50: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub first_message_p90: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub first_message_p99: Option<Spanned<ThresholdSpec>>,
+    /// The gaps between a stream's messages.
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub message_gap_p50: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub message_gap_p90: Option<Spanned<ThresholdSpec>>,
+    #[schemars(with = "Option<ThresholdSpec>")]
+    pub message_gap_p99: Option<Spanned<ThresholdSpec>>,
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, GateSpec>")]
     pub request: BTreeMap<String, Spanned<GateSpec>>,

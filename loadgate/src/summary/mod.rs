@@ -11,11 +11,13 @@ use crate::cost::CostSummary;
 use crate::metric::{Metric, Scope};
 use crate::plan::Plan;
 use crate::run::Recording;
-use crate::run::record::{ErrorExample, ErrorKind, FlowRecord, RequestRecord, SeriesPoint};
+use crate::run::record::{
+    ErrorExample, ErrorKind, FlowRecord, RequestRecord, SeriesPoint, StreamRecord,
+};
 use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::spec::Model;
 use crate::support::histogram::{decode_histogram, encode_histogram};
-use crate::support::units::{Seconds, round_to};
+use crate::support::units::{Seconds, format_micros, round_to};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +77,7 @@ impl SpecSummary {
     pub fn value(&self, metric: Metric, scope: &Scope) -> Option<f64> {
         let metrics = self.metrics(scope);
         let service = self.service.as_ref();
+        let stream = metrics.and_then(|m| m.stream.as_ref());
         match metric {
             Metric::P50 => metrics.map(|m| m.latency_us.p50 as f64),
             Metric::P90 => metrics.map(|m| m.latency_us.p90 as f64),
@@ -89,6 +92,12 @@ impl SpecSummary {
                 Scope::Total => cost.instructions(None),
                 Scope::Request(name) => cost.instructions(Some(name)),
             }),
+            Metric::FirstMessageP50 => stream.map(|s| s.first_message_us.p50 as f64),
+            Metric::FirstMessageP90 => stream.map(|s| s.first_message_us.p90 as f64),
+            Metric::FirstMessageP99 => stream.map(|s| s.first_message_us.p99 as f64),
+            Metric::MessageGapP50 => stream.map(|s| s.message_gap_us.p50 as f64),
+            Metric::MessageGapP90 => stream.map(|s| s.message_gap_us.p90 as f64),
+            Metric::MessageGapP99 => stream.map(|s| s.message_gap_us.p99 as f64),
         }
     }
 
@@ -309,6 +318,102 @@ pub struct Metrics {
     /// failed, and in summaries written before loadgate timed failures apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<FailedLatency>,
+    /// Stream requests (`stream = "sse"`): their answered streams' messages. Absent for other
+    /// requests, and in summaries written before loadgate read streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamStats>,
+}
+
+/// The messages of answered streams: the time to the first (from the send, or in the open model
+/// from the intended send time) and the gaps between the next ones, in µs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamStats {
+    /// Answered streams.
+    pub streams: u64,
+    /// Messages of the answered streams.
+    pub messages: u64,
+    pub messages_per_stream: f64,
+    /// Messages per second of the judged window.
+    pub messages_per_second: f64,
+    pub first_message_us: LatencyStats,
+    pub message_gap_us: LatencyStats,
+    /// HdrHistogram V2 + DEFLATE, base64, like `histogram`.
+    pub first_message_histogram: String,
+    pub message_gap_histogram: String,
+}
+
+impl StreamStats {
+    fn of(record: &StreamRecord, window: Duration) -> StreamStats {
+        StreamStats {
+            streams: record.n_streams,
+            messages: record.n_messages,
+            messages_per_stream: round_to(
+                record.n_messages as f64 / record.n_streams.max(1) as f64,
+                3,
+            ),
+            messages_per_second: rate(record.n_messages, window),
+            first_message_us: latency_stats(&record.first_message_us),
+            message_gap_us: latency_stats(&record.message_gap_us),
+            first_message_histogram: encode_histogram(&record.first_message_us),
+            message_gap_histogram: encode_histogram(&record.message_gap_us),
+        }
+    }
+
+    /// "28 streams · 10 messages/stream · 140/s · first message p50 50.2ms p90 … · gap p50 …".
+    pub fn describe(&self) -> String {
+        let percentiles = |stats: &LatencyStats| {
+            format!(
+                "p50 {} p90 {} p99 {}",
+                format_micros(stats.p50 as f64),
+                format_micros(stats.p90 as f64),
+                format_micros(stats.p99 as f64)
+            )
+        };
+        format!(
+            "{} streams · {} messages/stream · {} messages/s · first message {} · gap {}",
+            self.streams,
+            self.messages_per_stream,
+            self.messages_per_second,
+            percentiles(&self.first_message_us),
+            percentiles(&self.message_gap_us)
+        )
+    }
+
+    /// Each request name's streams, then the total's when more than one request streams.
+    pub fn of_summary(summary: &SpecSummary) -> Vec<(&str, &StreamStats)> {
+        let mut all: Vec<(&str, &StreamStats)> = (summary.requests.iter())
+            .filter_map(|(name, m)| Some((name.as_str(), m.stream.as_ref()?)))
+            .collect();
+        if all.len() > 1
+            && let Some(total) = &summary.total.stream
+        {
+            all.push(("total", total));
+        }
+        all
+    }
+
+    /// The streams of every part (rounds), over `seconds` in all; `None` when no part has any.
+    fn merge(parts: &[&Metrics], seconds: f64) -> Option<StreamStats> {
+        let streams: Vec<&StreamStats> = parts.iter().filter_map(|m| m.stream.as_ref()).collect();
+        if streams.is_empty() {
+            return None;
+        }
+        let histogram = |pick: fn(&StreamStats) -> &str| {
+            merge_histograms(streams.iter().map(|s| pick(s)))
+                .unwrap_or_else(|| StreamRecord::new().first_message_us)
+        };
+        let record = StreamRecord {
+            first_message_us: histogram(|s| &s.first_message_histogram),
+            message_gap_us: histogram(|s| &s.message_gap_histogram),
+            n_streams: streams.iter().map(|s| s.streams).sum(),
+            n_messages: streams.iter().map(|s| s.messages).sum(),
+        };
+        Some(StreamStats::of(
+            &record,
+            Duration::from_secs_f64(seconds.max(0.0)),
+        ))
+    }
 }
 
 /// How long the failed requests took (µs): in the open model from their intended send time.
@@ -533,6 +638,7 @@ fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
         clamped: parts.iter().map(|m| m.clamped).sum(),
         histogram: encode_histogram(&histogram),
         failed: failed.as_ref().and_then(FailedLatency::of),
+        stream: StreamStats::merge(parts, seconds),
     }
 }
 
@@ -605,6 +711,7 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
         clamped: record.n_clamped,
         histogram: encode_histogram(&record.latency_us),
         failed: FailedLatency::of(&record.failed_latency_us),
+        stream: record.stream.as_ref().map(|s| StreamStats::of(s, window)),
     }
 }
 

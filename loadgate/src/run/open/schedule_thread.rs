@@ -226,13 +226,14 @@ impl Senders {
 /// A sender: its first request, then each the scheduler hands it, then idle again.
 async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, first: Handed) {
     let _running = Running(&senders.pool);
-    let mut body = Vec::new();
+    let (mut body, mut arrivals) = (Vec::new(), Vec::new());
     let mut handed = first;
     let mut started = false;
     loop {
         let mut connection = handed.connection;
         let sent_at = handed.written.unwrap_or_else(Instant::now);
-        send_due(&shared, &mut connection, &mut body, handed.due, sent_at).await;
+        let kept = (&mut body, &mut arrivals);
+        send_due(&shared, &mut connection, kept, handed.due, sent_at).await;
         if !std::mem::replace(&mut started, true) {
             senders.starting.fetch_sub(1, Ordering::AcqRel);
         }

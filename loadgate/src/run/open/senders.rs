@@ -72,7 +72,7 @@ impl Senders {
 /// as a shortfall, not as a longer run.
 async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, mut stop: watch::Receiver<bool>) {
     let _running = Running(&senders.pool);
-    let (mut body, mut buffers) = (Vec::new(), Buffers::default());
+    let (mut body, mut arrivals, mut buffers) = (Vec::new(), Vec::new(), Buffers::default());
     let mut connection = Connection::default();
     let mut timer = pace::Timer::default();
     // Counted among the waiting (by `start`, at first).
@@ -99,7 +99,8 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, mut stop: watch:
         if senders.waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
             senders.start(&shared, &stop);
         }
-        send_due(&shared, &mut connection, &mut body, due, Instant::now()).await;
+        let kept = (&mut body, &mut arrivals);
+        send_due(&shared, &mut connection, kept, due, Instant::now()).await;
     }
     if waiting {
         senders.waiting.fetch_sub(1, Ordering::AcqRel);

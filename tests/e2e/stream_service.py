@@ -1,0 +1,91 @@
+"""A stream service in another language than loadgate's, for tests/e2e/streams.rs: Server-Sent
+Events on /sse and a WebSocket on /ws, each sending --messages messages, the first --first-ms
+after the request (or the client's first message) and the next ones --gap-ms apart, on a fixed
+schedule so that one late wake-up does not delay the rest.
+
+?mode= on either path makes it misbehave: `malformed` (an HTML line in the event stream, or a
+WebSocket close 1007 "invalid payload"), `early` (the connection dropped after 3 messages),
+`short` (the stream ends cleanly after 3 messages), `never` (headers, then nothing), `error`
+(WebSocket: closed with 1011 after 3 messages).
+"""
+
+import argparse
+import asyncio
+
+from aiohttp import WSMsgType, web
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--first-ms", type=float, default=50.0)
+parser.add_argument("--gap-ms", type=float, default=20.0)
+parser.add_argument("--messages", type=int, default=10)
+args = parser.parse_args()
+
+
+async def until(start, i):
+    """Sleeps until message i is due."""
+    loop = asyncio.get_running_loop()
+    due = start + (args.first_ms + i * args.gap_ms) / 1000.0
+    await asyncio.sleep(max(0.0, due - loop.time()))
+
+
+async def health(_request):
+    return web.Response(text="ok")
+
+
+async def sse(request):
+    mode = request.query.get("mode", "ok")
+    start = asyncio.get_running_loop().time()
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    if mode == "never":
+        await asyncio.sleep(3600)
+    for i in range(args.messages):
+        await until(start, i)
+        if i == 3 and mode == "early":
+            request.transport.close()
+            return response
+        if i == 3 and mode == "short":
+            break
+        if i == 2 and mode == "malformed":
+            await response.write(b"<html>oops</html>\n\n")
+            continue
+        # A comment, an id, a named event and data over two lines: the whole format.
+        await response.write(f": tick\nid: {i}\nevent: token\ndata: {i}\ndata: more\n\n".encode())
+    await response.write_eof()
+    return response
+
+
+async def ws(request):
+    mode = request.query.get("mode", "ok")
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    message = await socket.receive()
+    if message.type != WSMsgType.TEXT:
+        return socket
+    start = asyncio.get_running_loop().time()
+    if mode == "never":
+        await asyncio.sleep(3600)
+    for i in range(args.messages):
+        await until(start, i)
+        if i == 3 and mode == "early":
+            request.transport.close()
+            return socket
+        if i == 3 and mode == "short":
+            break
+        if i == 3 and mode == "error":
+            await socket.close(code=1011, message=b"internal error")
+            return socket
+        if i == 2 and mode == "malformed":
+            await socket.close(code=1007, message=b"invalid payload")
+            return socket
+        await socket.send_str(f"{message.data} {i}")
+    await socket.close()
+    return socket
+
+
+app = web.Application()
+app.add_routes([web.get("/health", health), web.get("/sse", sse), web.get("/ws", ws)])
+web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)

@@ -1,0 +1,271 @@
+//! Streams end to end, against a service in another language (Python's aiohttp,
+//! `stream_service.py`; aiohttp installed by `cargo xtask test` under `target/ci-tools/`): Server-Sent
+//! Events timed per message, the first after 50 ms and nine more 20 ms apart; the gate catches
+//! slower gaps on `message_gap` and a later first message on `first_message`; streams that
+//! misbehave are each classified and counted, and none holds the run past its timeout.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use loadgate::SpecSummary;
+use loadgate_tests::{Run, Sandbox, junit_failures, toml_array, workspace_root};
+
+const SERVICE: &str = include_str!("stream_service.py");
+
+/// Where `cargo xtask test` installs aiohttp (target/ci-tools/python, like manifests.rs's
+/// packages).
+fn aiohttp_path() -> PathBuf {
+    let python = workspace_root().join("target/ci-tools/python");
+    assert!(
+        python.join("aiohttp").exists(),
+        "{} has no aiohttp: `cargo xtask test` installs it before the tests run",
+        python.display()
+    );
+    python
+}
+
+/// The `[service]` command (and its environment) running the stream service with these
+/// timings (ms).
+fn service_command(sandbox: &Sandbox, first_ms: u32, gap_ms: u32) -> String {
+    let script = sandbox.path().join("stream_service.py");
+    std::fs::write(&script, SERVICE).unwrap();
+    let command = toml_array(&[
+        "python3".into(),
+        script.display().to_string(),
+        "--port".into(),
+        "{port}".into(),
+        "--first-ms".into(),
+        first_ms.to_string(),
+        "--gap-ms".into(),
+        gap_ms.to_string(),
+    ]);
+    // aiohttp where xtask put it.
+    format!(
+        "command = {command}\nenv = {{ PYTHONPATH = {:?} }}",
+        aiohttp_path().display().to_string()
+    )
+}
+
+/// Ten messages a stream, regressions beyond 30 % and a few milliseconds fail.
+const STREAM_GATE: &str = r#"[gate]
+first_message_p50 = { regression = "30%", noise_floor = "10ms" }
+message_gap_p50 = { regression = "30%", noise_floor = "5ms" }
+message_gap_p99 = { max = "1s" }
+error_rate = { max = "0%" }
+"#;
+
+fn stream_spec(sandbox: &Sandbox, (first_ms, gap_ms): (u32, u32), load: &str) -> PathBuf {
+    let command = service_command(sandbox, first_ms, gap_ms);
+    sandbox.spec(
+        "tokens",
+        &format!(
+            r#"name = "tokens"
+
+[service]
+{command}
+ready = {{ http = "/health", timeout = "30s" }}
+
+[load]
+{load}
+
+[[request]]
+name = "sse"
+path = "/sse"
+stream = "sse"
+messages = 10
+timeout = "5s"
+
+{STREAM_GATE}"#
+        ),
+    )
+}
+
+const CLOSED: &str = "model = \"closed\"\nusers = 4\nwarmup = \"300ms\"\nduration = \"2s\"";
+
+fn run_gate(sandbox: &Sandbox, spec: &Path, more: &[&str]) -> Run {
+    let mut args = vec![spec.to_str().unwrap()];
+    args.extend(more);
+    sandbox.run(&args)
+}
+
+fn summary_of(sandbox: &Sandbox) -> SpecSummary {
+    sandbox.spec_summary()
+}
+
+/// Whether a run's message times are the service's to within the issue's bounds: first message
+/// p50 within 5 ms of 50 ms, gap p50 within 2 ms of 20 ms.
+fn on_time(summary: &SpecSummary) -> Result<(), String> {
+    let stream = summary.requests["sse"]
+        .stream
+        .as_ref()
+        .ok_or("no stream figures")?;
+    let first = stream.first_message_us.p50 as i64;
+    let gap = stream.message_gap_us.p50 as i64;
+    if (first - 50_000).abs() <= 5_000 && (gap - 20_000).abs() <= 2_000 {
+        Ok(())
+    } else {
+        Err(format!("first message p50 {first} µs, gap p50 {gap} µs"))
+    }
+}
+
+/// Records a baseline with the service as written; on a busy shared machine the timing bounds
+/// may miss (or the open model fall behind), and the recording is then made once more with the
+/// machine to itself, where they must hold.
+fn recorded(load: &str) -> Sandbox {
+    let attempt = |sandbox: &Sandbox| {
+        let spec = stream_spec(sandbox, (50, 20), load);
+        let run = run_gate(sandbox, &spec, &["--update-baselines"]);
+        // The open model behind its schedule: inconclusive, as on_schedule() knows it.
+        if run.code == Some(4) {
+            return Err("behind its schedule (exit 4)".to_owned());
+        }
+        run.expect_code(0);
+        on_time(&summary_of(sandbox))
+    };
+    let sandbox = Sandbox::new();
+    match attempt(&sandbox) {
+        Ok(()) => sandbox,
+        Err(why) => {
+            eprintln!("stream timing off on a busy machine ({why}): once more, alone");
+            drop(sandbox);
+            let sandbox = Sandbox::alone();
+            attempt(&sandbox).unwrap();
+            sandbox
+        }
+    }
+}
+
+#[test]
+fn sse_is_timed_per_message_and_the_gate_catches_slower_gaps_and_a_later_first_message() {
+    let sandbox = recorded(CLOSED);
+    let summary = summary_of(&sandbox);
+    let sse = &summary.requests["sse"];
+    let stream = sse.stream.as_ref().unwrap();
+    assert_eq!(sse.failures, 0, "{sse:#?}");
+    assert_eq!(stream.streams, sse.requests, "every stream answered");
+    assert_eq!(stream.messages, 10 * stream.streams, "ten messages each");
+    assert_eq!(stream.messages_per_stream, 10.0);
+    // The whole stream is the request's latency: at least the ten messages' 230 ms.
+    assert!(sse.latency_us.p50 >= 230_000, "{:?}", sse.latency_us);
+    assert_eq!(
+        summary.total.stream.as_ref().unwrap().messages,
+        stream.messages
+    );
+    let baseline = sandbox.baseline("tokens");
+    assert!(baseline.summary.requests["sse"].stream.is_some());
+
+    // Unchanged: passes against the baseline.
+    let spec = stream_spec(&sandbox, (50, 20), CLOSED);
+    run_gate(&sandbox, &spec, &[]).expect_code(0);
+
+    // Gaps of 40 ms: message_gap fails, first_message does not.
+    let spec = stream_spec(&sandbox, (50, 40), CLOSED);
+    let run = run_gate(&sandbox, &spec, &[]);
+    run.expect_code(1);
+    let junit = sandbox.read_out("junit.xml");
+    let failures = junit_failures(&junit);
+    assert!(
+        failures.len() == 1 && failures[0].contains("message_gap_p50"),
+        "{failures:?}"
+    );
+    assert!(run.stdout.contains("message_gap_p50"), "{}", run.stdout);
+
+    // The first message at 100 ms: first_message fails, message_gap does not.
+    let spec = stream_spec(&sandbox, (100, 20), CLOSED);
+    run_gate(&sandbox, &spec, &[]).expect_code(1);
+    let junit = sandbox.read_out("junit.xml");
+    let failures = junit_failures(&junit);
+    assert!(
+        failures.len() == 1 && failures[0].contains("first_message_p50"),
+        "{failures:?}"
+    );
+    let markdown = sandbox.read_out("summary.md");
+    assert!(markdown.contains(r"first\_message\_p50"), "{markdown}");
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn in_the_open_model_the_intended_send_time_starts_a_stream_s_clock() {
+    let load =
+        "model = \"open\"\nrate = 10\nmax_in_flight = 20\nwarmup = \"300ms\"\nduration = \"2s\"";
+    let sandbox = recorded(load);
+    let summary = summary_of(&sandbox);
+    let stream = summary.requests["sse"].stream.as_ref().unwrap();
+    assert!(stream.streams >= 15, "{stream:?}");
+    assert!(summary.schedule.is_some());
+}
+
+/// Each way a stream can go wrong, one request each, 500 ms timeout.
+const MISBEHAVING: [(&str, &str); 4] = [
+    ("malformed", "malformed"),
+    ("early", "closed_early"),
+    ("short", "too_few_messages"),
+    ("never", "timeout"),
+];
+
+#[test]
+fn misbehaving_streams_are_each_classified_and_none_outlasts_its_timeout() {
+    let sandbox = Sandbox::new();
+    let command = service_command(&sandbox, 20, 10);
+    // One stream that behaves: a run in which every request failed never passes.
+    let mut requests =
+        "[[request]]\nname = \"ok\"\npath = \"/sse\"\nstream = \"sse\"\n\n".to_owned();
+    for (mode, _) in MISBEHAVING {
+        requests += &format!(
+            "[[request]]\nname = \"{mode}\"\npath = \"/sse?mode={mode}\"\nstream = \"sse\"\nmessages = 10\ntimeout = \"500ms\"\n\n"
+        );
+    }
+    let spec = sandbox.spec(
+        "misbehaving",
+        &format!(
+            "name = \"misbehaving\"\n\n[service]\n{command}\nready = {{ http = \"/health\", timeout = \"30s\" }}\n\n\
+             [load]\nmodel = \"closed\"\nusers = 4\nduration = \"2s\"\n\n{requests}\
+             [gate]\nerror_rate = {{ max = \"100%\" }}\n"
+        ),
+    );
+    let started = Instant::now();
+    run_gate(&sandbox, &spec, &[]).expect_code(0);
+    let took = started.elapsed();
+    // The run's 2 s, a stream's 500 ms timeout, the service's start and stop: never the
+    // hour the `never` stream would wait.
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+    let summary = summary_of(&sandbox);
+    for (mode, kind) in MISBEHAVING {
+        let metrics = &summary.requests[mode];
+        assert!(metrics.requests > 0, "{mode}: no requests");
+        assert_eq!(
+            metrics.errors.get(kind).copied(),
+            Some(metrics.failures),
+            "{mode}: every failure is {kind}: {:?}",
+            metrics.errors
+        );
+        assert_eq!(metrics.failures, metrics.requests, "{mode}: {metrics:#?}");
+        assert!(metrics.stream.is_none(), "no answered stream in {mode}");
+        let failed = metrics.failed.as_ref().unwrap();
+        // Cut at the timeout: within it, give or take a busy machine's timer.
+        assert!(
+            failed.latency_us.max < 1_500_000,
+            "{mode}: {:?}",
+            failed.latency_us
+        );
+        assert!(!metrics.examples.is_empty(), "{mode}");
+    }
+    let never = &summary.requests["never"]
+        .failed
+        .as_ref()
+        .unwrap()
+        .latency_us;
+    assert!(never.min >= 490_000, "timed out at 500 ms: {never:?}");
+    let ok = &summary.requests["ok"];
+    assert_eq!(ok.failures, 0, "{ok:#?}");
+    // Without `messages`, every message until the stream ends.
+    assert_eq!(ok.stream.as_ref().unwrap().messages_per_stream, 10.0);
+    let examples = &summary.requests["short"].examples;
+    assert!(
+        examples[0]
+            .message
+            .contains("ended after 3 messages, expected 10"),
+        "{examples:?}"
+    );
+    sandbox.assert_no_leftover_processes();
+}
