@@ -88,4 +88,13 @@ async def ws(request):
 
 app = web.Application()
 app.add_routes([web.get("/health", health), web.get("/sse", sse), web.get("/ws", ws)])
-web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+# Streams a client left (a timeout) are cancelled, and stopping does not wait for them.
+web.run_app(
+    app,
+    host="127.0.0.1",
+    port=args.port,
+    print=None,
+    access_log=None,
+    handler_cancellation=True,
+    shutdown_timeout=1.0,
+)

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use crate::judge::verdict::{GateResult, SpecResult};
+use crate::run::record::{SeriesPoint, StreamPoint};
 use crate::summary::{SweepStep, SweepSummary};
 use crate::support::histogram::decode_histogram;
 
@@ -129,6 +130,9 @@ fn spec_data(spec: &SpecResult) -> Value {
             "p50": series.iter().map(|p| ms(p.p50_us)).collect::<Vec<_>>(),
             "p90": series.iter().map(|p| ms(p.p90_us)).collect::<Vec<_>>(),
             "p99": series.iter().map(|p| ms(p.p99_us)).collect::<Vec<_>>(),
+            // Streams' message times per second; null in a second without an answered stream.
+            "first_message": stream_series(series, |s| [s.first_message_p50_us, s.first_message_p90_us, s.first_message_p99_us]),
+            "message_gap": stream_series(series, |s| [s.message_gap_p50_us, s.message_gap_p90_us, s.message_gap_p99_us]),
             "warmup": summary.load.warmup_seconds.0,
         },
         "distribution": {
@@ -152,6 +156,20 @@ fn spec_data(spec: &SpecResult) -> Value {
         all.extend(more);
     }
     data
+}
+
+/// Streams' p50, p90 and p99 (ms) of `pick` per second, as three lines; `null` without any
+/// answered stream in the run.
+fn stream_series(series: &[SeriesPoint], pick: fn(&StreamPoint) -> [u64; 3]) -> Value {
+    if series.iter().all(|p| p.stream.is_none()) {
+        return Value::Null;
+    }
+    let line = |i: usize| {
+        (series.iter())
+            .map(|p| p.stream.as_ref().map(|s| pick(s)[i] as f64 / 1000.0))
+            .collect::<Vec<_>>()
+    };
+    json!({ "p50": line(0), "p90": line(1), "p99": line(2) })
 }
 
 /// `[cost]`: the instruction table and each moved name's function table, as the reports word
@@ -445,6 +463,16 @@ const PAGE: &str = r##"/*HEAD*/
           line("p50", s.t, s.p50, colors.p50), line("p90", s.t, s.p90, colors.p90), line("p99", s.t, s.p99, colors.p99)] },
         options: { scales: { x: seconds(), y: { beginAtZero: true, title: { display: true, text: "ms" } } } } },
         warmup(s));
+      // Streams: time to the first message and the gaps between messages, second by second.
+      [["first_message", "time to first message over time (ms)"], ["message_gap", "gaps between messages over time (ms)"]].forEach(function (kind) {
+        var m = s[kind[0]];
+        if (!m) return;
+        chart(grid, kind[1], { type: "line", data: { datasets: [
+            line("p50", s.t, m.p50, colors.p50, { spanGaps: true }), line("p90", s.t, m.p90, colors.p90, { spanGaps: true }),
+            line("p99", s.t, m.p99, colors.p99, { spanGaps: true })] },
+          options: { scales: { x: seconds(), y: { beginAtZero: true, title: { display: true, text: "ms" } } } } },
+          warmup(s));
+      });
     }
     if (spec.sweep) capacity(grid, spec.sweep, spec.baseline_sweep);
     if (spec.pairs && spec.pairs.length) pairs(grid, spec.pairs);
@@ -527,6 +555,43 @@ mod tests {
         // The crashed spec has no summary: a section with its reason, no charts.
         assert_eq!(data["specs"][1]["verdict"], "SERVICE FAILED");
         assert!(data["specs"][1].get("series").is_none());
+    }
+
+    #[test]
+    fn streams_message_times_are_charted_second_by_second() {
+        let mut result = fixtures::result();
+        let summary = result.specs[0].summary.as_mut().unwrap();
+        let point = |stream| SeriesPoint {
+            t: crate::support::units::Seconds(1.0),
+            requests: 10,
+            errors: 0,
+            p50_us: 230_000,
+            p90_us: 240_000,
+            p99_us: 250_000,
+            active: 4,
+            stream,
+        };
+        let stream = StreamPoint {
+            first_message_p50_us: 50_200,
+            first_message_p90_us: 51_000,
+            first_message_p99_us: 53_000,
+            message_gap_p50_us: 20_100,
+            message_gap_p90_us: 20_500,
+            message_gap_p99_us: 22_000,
+        };
+        summary.series = vec![point(Some(stream)), point(None)];
+        let data = page_data(&fixtures::render(write, &result));
+        let series = &data["specs"][0]["series"];
+        assert_eq!(series["first_message"]["p50"], json!([50.2, null]));
+        assert_eq!(series["message_gap"]["p99"], json!([22.0, null]));
+        summary_without_streams(&mut result);
+        let data = page_data(&fixtures::render(write, &result));
+        assert_eq!(data["specs"][0]["series"]["first_message"], Value::Null);
+    }
+
+    fn summary_without_streams(result: &mut GateResult) {
+        let summary = result.specs[0].summary.as_mut().unwrap();
+        summary.series.iter_mut().for_each(|p| p.stream = None);
     }
 
     #[test]

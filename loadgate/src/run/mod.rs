@@ -41,7 +41,7 @@ use url::Url;
 use crate::plan::{Plan, RequestPlan};
 use crate::run::closed::run_user;
 use crate::run::open::run_schedule;
-use crate::run::record::{Recorder, Schedule, SeriesPoint};
+use crate::run::record::{EncodedInterval, Recorder, Schedule, SeriesPoint};
 pub use crate::run::series::Progress;
 use crate::run::series::run_series;
 pub use crate::run::shared::Counters;
@@ -61,7 +61,7 @@ pub struct Recording {
     pub series: Vec<SeriesPoint>,
     /// Each point's latency histogram, as text (a few hundred bytes each): a shard hands them
     /// over so the merged series' percentiles are exact too.
-    pub series_histograms: Vec<String>,
+    pub series_histograms: Vec<EncodedInterval>,
 }
 
 /// A run in progress.
@@ -69,7 +69,7 @@ pub struct Load {
     shared: Arc<Shared>,
     users: JoinSet<()>,
     progress: watch::Receiver<Progress>,
-    series: tokio::task::JoinHandle<Vec<(SeriesPoint, String)>>,
+    series: tokio::task::JoinHandle<Vec<(SeriesPoint, EncodedInterval)>>,
     stop: watch::Sender<bool>,
     stopped_at: Option<Instant>,
 }

@@ -75,6 +75,13 @@ impl StreamRecord {
         }
     }
 
+    /// Empty again, its histograms kept.
+    pub fn reset(&mut self) {
+        self.first_message_us.reset();
+        self.message_gap_us.reset();
+        (self.n_streams, self.n_messages) = (0, 0);
+    }
+
     pub fn merge(&mut self, other: &StreamRecord) {
         for (mine, theirs) in [
             (&mut self.first_message_us, &other.first_message_us),
@@ -262,6 +269,17 @@ pub struct Interval {
     pub requests: u64,
     pub errors: u64,
     pub latency_us: Histogram<u64>,
+    /// Answered streams' messages, once a stream was answered.
+    pub stream: Option<StreamRecord>,
+}
+
+/// An interval's histograms as text, for a shard file: the latency's, and the streams' when
+/// the run has any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EncodedInterval {
+    pub latency: String,
+    pub first_message: Option<String>,
+    pub message_gap: Option<String>,
 }
 
 impl Interval {
@@ -270,7 +288,15 @@ impl Interval {
             requests: 0,
             errors: 0,
             latency_us: new_histogram(),
+            stream: None,
         }
+    }
+
+    /// An answered stream's messages (see [`StreamRecord::record`]).
+    pub fn record_messages(&mut self, start: Instant, arrivals: &[Instant]) {
+        self.stream
+            .get_or_insert_with(StreamRecord::new)
+            .record(start, arrivals);
     }
 
     /// The series' percentiles, like the judged ones, are of answered requests.
@@ -291,11 +317,23 @@ impl Interval {
             .add(&other.latency_us)
             .expect("histograms with the same bounds merge");
         other.latency_us.reset();
+        if let Some(theirs) = other.stream.as_mut() {
+            self.stream
+                .get_or_insert_with(StreamRecord::new)
+                .merge(theirs);
+            // Kept, emptied: the next second's streams reuse its histograms.
+            theirs.reset();
+        }
     }
 
-    /// The interval's latency histogram as text, for a shard file.
-    pub fn encoded(&self) -> String {
-        crate::support::histogram::encode_histogram(&self.latency_us)
+    /// The interval's histograms as text, for a shard file.
+    pub fn encoded(&self) -> EncodedInterval {
+        let encode = crate::support::histogram::encode_histogram;
+        EncodedInterval {
+            latency: encode(&self.latency_us),
+            first_message: self.stream.as_ref().map(|s| encode(&s.first_message_us)),
+            message_gap: self.stream.as_ref().map(|s| encode(&s.message_gap_us)),
+        }
     }
 
     /// The point of the time series this interval makes, at `t` seconds since the load started,
@@ -316,7 +354,43 @@ impl Interval {
             p90_us: quantile(0.90),
             p99_us: quantile(0.99),
             active,
+            stream: self.stream.as_ref().and_then(StreamPoint::of),
         }
+    }
+}
+
+/// One second's stream message times (µs), for charts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamPoint {
+    pub first_message_p50_us: u64,
+    pub first_message_p90_us: u64,
+    pub first_message_p99_us: u64,
+    /// Zeros in a second whose streams had one message each.
+    pub message_gap_p50_us: u64,
+    pub message_gap_p90_us: u64,
+    pub message_gap_p99_us: u64,
+}
+
+impl StreamPoint {
+    /// `None` for a second in which no stream was answered.
+    fn of(stream: &StreamRecord) -> Option<StreamPoint> {
+        let quantile = |h: &Histogram<u64>, q| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(q)
+            }
+        };
+        let (first, gap) = (&stream.first_message_us, &stream.message_gap_us);
+        (!first.is_empty()).then(|| StreamPoint {
+            first_message_p50_us: quantile(first, 0.50),
+            first_message_p90_us: quantile(first, 0.90),
+            first_message_p99_us: quantile(first, 0.99),
+            message_gap_p50_us: quantile(gap, 0.50),
+            message_gap_p90_us: quantile(gap, 0.90),
+            message_gap_p99_us: quantile(gap, 0.99),
+        })
     }
 }
 
@@ -340,6 +414,10 @@ pub struct SeriesPoint {
     pub p99_us: u64,
     /// Active users (closed model) or requests in flight (open model) at the end of the interval.
     pub active: u32,
+    /// Streams answered in the interval: their message times. Absent in a second without any,
+    /// and in files written before loadgate read streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPoint>,
 }
 
 /// How the iterations of one `[[flow]]` ended: every step answered as expected, or a step

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::run::record::{Interval, SeriesPoint};
+use crate::run::record::{EncodedInterval, Interval, SeriesPoint};
 use crate::run::shared::{Shared, sleep_unless_stopped};
 
 /// How far a run has come, sent every second for a live display.
@@ -32,7 +32,7 @@ pub async fn run_series(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     progress: watch::Sender<Progress>,
-) -> Vec<(SeriesPoint, String)> {
+) -> Vec<(SeriesPoint, EncodedInterval)> {
     const TICK: Duration = Duration::from_secs(1);
     let mut points = Vec::new();
     let mut so_far = Interval::new();

@@ -88,6 +88,7 @@ impl Stripe {
         // Like latency, message times are of answered streams only.
         if let (Some((start, arrivals)), None) = (timing.messages, outcome.cause) {
             record.record_messages(start, arrivals);
+            self.interval.record_messages(start, arrivals);
         }
         if let Some(cause) = outcome.cause
             && record.wants_example()

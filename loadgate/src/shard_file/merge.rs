@@ -2,7 +2,7 @@
 //! bucket by bucket (exact only between histograms configured alike, which is checked first),
 //! counters summed. Percentiles and rates are computed afterwards from the sums, never merged.
 
-use crate::run::record::{Interval, Recorder, Schedule, SeriesPoint};
+use crate::run::record::{EncodedInterval, Interval, Recorder, Schedule, SeriesPoint};
 use crate::shard_file::{HistogramConfig, SeriesFile};
 
 /// Why recorders cannot be added exactly. `part` is the recorder's position in what was given.
@@ -57,7 +57,7 @@ pub fn check_recorder(recorder: &Recorder, expected: HistogramConfig) -> Result<
 /// Shards' per-second series joined by tick index (tick k is the same instant on every
 /// shard's timeline): counts and actives summed, histograms added, so each second's
 /// percentiles are those of all its requests. The series were checked when read.
-pub fn merge_series(shards: &[&[SeriesFile]]) -> (Vec<SeriesPoint>, Vec<String>) {
+pub fn merge_series(shards: &[&[SeriesFile]]) -> (Vec<SeriesPoint>, Vec<EncodedInterval>) {
     let ticks = shards.iter().map(|s| s.len()).max().unwrap_or(0);
     (0..ticks)
         .map(|tick| {
@@ -91,7 +91,12 @@ fn check_alike(
         });
     }
     let histograms = (recorder.by_request.iter())
-        .flat_map(|r| [&r.latency_us, &r.failed_latency_us])
+        .flat_map(|r| {
+            let streams = r.stream.iter();
+            [&r.latency_us, &r.failed_latency_us]
+                .into_iter()
+                .chain(streams.flat_map(|s| [&s.first_message_us, &s.message_gap_us]))
+        })
         .chain([&recorder.uncorrected_us, &recorder.send_error_us]);
     match histograms
         .map(HistogramConfig::of)

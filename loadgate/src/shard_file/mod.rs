@@ -230,6 +230,12 @@ pub struct SeriesFile {
     pub errors: u64,
     pub active: u32,
     pub histogram: String,
+    /// The streams answered in the second: their first messages' and gaps' histograms.
+    /// Absent without streams, and in files written before loadgate read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message_histogram: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_gap_histogram: Option<String>,
 }
 
 impl PartFile {
@@ -242,12 +248,14 @@ impl PartFile {
     ) -> PartFile {
         let (requests, flows) = names(plan);
         let series = (recording.series.iter().zip(&recording.series_histograms))
-            .map(|(point, histogram)| SeriesFile {
+            .map(|(point, encoded)| SeriesFile {
                 t: point.t.0,
                 requests: point.requests,
                 errors: point.errors,
                 active: point.active,
-                histogram: histogram.clone(),
+                histogram: encoded.latency.clone(),
+                first_message_histogram: encoded.first_message.clone(),
+                message_gap_histogram: encoded.message_gap.clone(),
             })
             .collect();
         PartFile {
@@ -278,8 +286,12 @@ impl PartFile {
     pub fn check_series(&self, expected: HistogramConfig) -> Result<(), ShardFileError> {
         for (tick, point) in self.series.iter().enumerate() {
             let (_, _, interval) = point.decode(tick)?;
-            let found = HistogramConfig::of(&interval.latency_us);
-            if found != expected {
+            let streams = interval.stream.iter();
+            let found = std::iter::once(&interval.latency_us)
+                .chain(streams.flat_map(|s| [&s.first_message_us, &s.message_gap_us]))
+                .map(HistogramConfig::of)
+                .find(|found| *found != expected);
+            if let Some(found) = found {
                 return Err(ShardFileError::SeriesConfig {
                     tick,
                     expected,
@@ -294,11 +306,20 @@ impl PartFile {
 impl SeriesFile {
     /// Second `tick` of a part: its end, the active users or requests, and its interval.
     pub fn decode(&self, tick: usize) -> Result<(f64, u32, Interval), ShardFileError> {
-        let field = format!("series[{tick}].histogram");
+        let field = |key| format!("series[{tick}].{key}");
+        let stream = match (&self.first_message_histogram, &self.message_gap_histogram) {
+            (Some(first), Some(gap)) => Some(StreamRecord {
+                first_message_us: histogram(field("first_message_histogram"), first)?,
+                message_gap_us: histogram(field("message_gap_histogram"), gap)?,
+                ..StreamRecord::new()
+            }),
+            _ => None,
+        };
         let interval = Interval {
             requests: self.requests,
             errors: self.errors,
-            latency_us: histogram(field, &self.histogram)?,
+            latency_us: histogram(field("histogram"), &self.histogram)?,
+            stream,
         };
         Ok((self.t, self.active, interval))
     }
