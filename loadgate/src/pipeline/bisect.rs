@@ -22,8 +22,9 @@ use crate::judge::bisect::{
 use crate::judge::checks::{Check, CheckKind, compare};
 use crate::metric::Metric;
 use crate::pipeline::events::{Event, Observer};
+use crate::pipeline::events::{Interrupt, interrupted_by};
 use crate::pipeline::measure::{self, Context, Profiling, Repeat, Services};
-use crate::pipeline::{GateError, GitHub, Interrupt, interrupted_by, lock_out_dir};
+use crate::pipeline::{GateError, GitHub, lock_out_dir};
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::service::revision::{PrepareError, Revision, git};

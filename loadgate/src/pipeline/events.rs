@@ -6,6 +6,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::metric::format_count;
 use crate::run::Progress;
 use crate::support::units::format_micros;
@@ -219,4 +221,12 @@ pub fn describe_progress(now: &Progress) -> String {
         format_micros(now.p90_us as f64),
         now.requests,
     )
+}
+
+/// Tells a running gate to stop: the name of the signal that asked for it.
+pub type Interrupt = watch::Receiver<Option<&'static str>>;
+
+/// The signal that interrupted the gate, if one did.
+pub(crate) fn interrupted_by(interrupt: &Interrupt) -> Option<&'static str> {
+    *interrupt.borrow()
 }

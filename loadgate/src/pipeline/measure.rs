@@ -10,8 +10,7 @@ use url::Url;
 
 use crate::cost::{self, CostFailure, CostRun, CostSummary};
 use crate::judge::checks::{CheckOutcome, compare, round_values};
-use crate::pipeline::events::{Event, Observer};
-use crate::pipeline::{Interrupt, interrupted_by};
+use crate::pipeline::events::{Event, Interrupt, Observer, interrupted_by};
 use crate::plan::{Plan, ServicePlan, defaults};
 use crate::profile::Stacks;
 use crate::profile::perf::Recording;

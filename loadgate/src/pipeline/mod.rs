@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context as _, anyhow, bail};
-use tokio::sync::watch;
 use url::Url;
 
 use std::borrow::Cow;
@@ -42,7 +41,8 @@ use crate::support::exit::Exit;
 use crate::support::files::write_atomic;
 use crate::support::meta::{Host, Provenance};
 use crate::support::paths::Paths;
-use events::{Event, Observer};
+pub use events::Interrupt;
+use events::{Event, Observer, interrupted_by};
 use measure::{Combined, Context, Measured, Profiling, Repeat, Services};
 use profiled::Comparison;
 
@@ -118,14 +118,6 @@ pub struct GitHub {
     pub step_summary: Option<PathBuf>,
     /// Print each failed check as an annotation on its spec file.
     pub annotations: bool,
-}
-
-/// Tells a running gate to stop: the name of the signal that asked for it.
-pub type Interrupt = watch::Receiver<Option<&'static str>>;
-
-/// The signal that interrupted the gate, if one did.
-fn interrupted_by(interrupt: &Interrupt) -> Option<&'static str> {
-    *interrupt.borrow()
 }
 
 /// Why a gate gave no verdict of its own; each kind has its exit code.

@@ -16,8 +16,9 @@ use url::Url;
 
 use crate::judge::trust::MAX_LATE_FRACTION;
 use crate::pipeline::events::Observer;
+use crate::pipeline::events::{Interrupt, interrupted_by};
 use crate::pipeline::measure::{Context, Profiling, record_load};
-use crate::pipeline::{GateError, GateOptions, Interrupt, ShardRun, interrupted_by, plan_all};
+use crate::pipeline::{GateError, GateOptions, ShardRun, plan_all};
 use crate::plan::Plan;
 use crate::plan::secret::Secrets;
 use crate::plan::shard::ShardOf;

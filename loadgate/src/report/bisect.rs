@@ -107,7 +107,7 @@ pub fn write_console(out: &mut dyn Write, report: &BisectReport) -> io::Result<(
             "  where {}'s instructions went (self, per request):",
             change.request
         )?;
-        let rows = super::function_rows(change);
+        let rows = super::rows::function_rows(change);
         let width = (rows.iter().map(|[f, ..]| f.chars().count()))
             .chain(["function".len()])
             .max()
@@ -198,7 +198,7 @@ pub fn write_markdown(out: &mut dyn Write, report: &BisectReport) -> io::Result<
         )?;
         writeln!(out, "| function | before | after | change |")?;
         writeln!(out, "|---|---:|---:|---:|")?;
-        for [f, a, b, c] in super::function_rows(change) {
+        for [f, a, b, c] in super::rows::function_rows(change) {
             writeln!(out, "| `{f}` | {a} | {b} | {c} |")?;
         }
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::judge::checks::CheckOutcome;
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::report::{
+use crate::report::rows::{
     cost_rows, function_rows, profile_heading, profile_rows, request_changes, resource_figures,
 };
 use crate::summary::{Metrics, ScheduleSummary, SpecSummary, StreamStats, SweepSummary};
@@ -154,8 +154,8 @@ impl SpecBlock<'_> {
 
     /// A line per flow: its iterations and its steps (their rows are in the request table).
     fn flows(&mut self, summary: &SpecSummary) -> io::Result<()> {
-        for (name, flow, _) in crate::report::flows(summary) {
-            let line = crate::report::flow_line(name, flow);
+        for (name, flow, _) in crate::report::rows::flows(summary) {
+            let line = crate::report::rows::flow_line(name, flow);
             writeln!(self.out, "  {line} (steps: {})", flow.steps.join(" → "))?;
         }
         Ok(())

@@ -119,9 +119,9 @@ fn spec_data(spec: &SpecResult) -> Value {
     };
     let measured = json!({
         "load": summary.load.describe(),
-        "flows": crate::report::flows(summary).map(|(name, flow, steps)| json!({
-            "line": crate::report::flow_line(name, flow),
-            "steps": steps.iter().map(|(step, m)| crate::report::step_line(step, m)).collect::<Vec<_>>(),
+        "flows": crate::report::rows::flows(summary).map(|(name, flow, steps)| json!({
+            "line": crate::report::rows::flow_line(name, flow),
+            "steps": steps.iter().map(|(step, m)| crate::report::rows::step_line(step, m)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "series": {
             "t": series.iter().map(|p| p.t.0).collect::<Vec<_>>(),
@@ -149,7 +149,7 @@ fn spec_data(spec: &SpecResult) -> Value {
         "baseline_sweep": spec.baseline_sweep.as_ref().map(sweep_data),
         "pairs": spec.pairs,
         "cost": cost_data(spec),
-        "against_baseline": crate::report::request_changes(spec),
+        "against_baseline": crate::report::rows::request_changes(spec),
         "profile": profile_data(spec),
     });
     if let (Some(all), Value::Object(more)) = (data.as_object_mut(), measured) {
@@ -175,12 +175,12 @@ fn stream_series(series: &[SeriesPoint], pick: fn(&StreamPoint) -> [u64; 3]) -> 
 /// `[cost]`: the instruction table and each moved name's function table, as the reports word
 /// them; `null` without `[cost]`.
 fn cost_data(spec: &SpecResult) -> Value {
-    let rows = crate::report::cost_rows(spec);
+    let rows = crate::report::rows::cost_rows(spec);
     if rows.is_empty() {
         return Value::Null;
     }
     let functions: Vec<Value> = (spec.cost.iter())
-        .map(|change| (change, crate::report::function_rows(change)))
+        .map(|change| (change, crate::report::rows::function_rows(change)))
         .filter(|(_, rows)| !rows.is_empty())
         .map(|(change, rows)| json!({ "request": change.request, "rows": rows }))
         .collect();
@@ -199,8 +199,8 @@ fn profile_data(spec: &SpecResult) -> Value {
             .map(|svg| svg.find("<svg").map_or(svg, |at| &svg[at..]).to_owned())
     };
     json!({
-        "heading": crate::report::profile_heading(profile),
-        "rows": crate::report::profile_rows(profile),
+        "heading": crate::report::rows::profile_heading(profile),
+        "rows": crate::report::rows::profile_rows(profile),
         "flame": document(&profile.flame_svg),
         "diff": document(&profile.diff_svg),
         "compared_with": profile.compared_with,

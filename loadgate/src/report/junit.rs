@@ -8,7 +8,7 @@ use junit_report::{Duration, OffsetDateTime, Report, TestCase, TestSuite};
 
 use crate::judge::checks::{Check, CheckOutcome};
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
-use crate::report::resource_figures;
+use crate::report::rows::resource_figures;
 
 pub fn write(out: &mut dyn Write, result: &GateResult) -> anyhow::Result<()> {
     let timestamp = timestamp(result);
@@ -106,11 +106,11 @@ fn system_out(spec: &SpecResult) -> Vec<String> {
             .map(|(name, example)| format!("error in {name}: {}", example.describe()))
     });
     let flows = spec.summary.iter().flat_map(|summary| {
-        crate::report::flows(summary).flat_map(|(name, flow, steps)| {
+        crate::report::rows::flows(summary).flat_map(|(name, flow, steps)| {
             let steps = steps
                 .into_iter()
-                .map(|(step, metrics)| crate::report::step_line(step, metrics));
-            std::iter::once(crate::report::flow_line(name, flow)).chain(steps)
+                .map(|(step, metrics)| crate::report::rows::step_line(step, metrics));
+            std::iter::once(crate::report::rows::flow_line(name, flow)).chain(steps)
         })
     });
     resources

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::pairs::PairRatios;
 use crate::judge::verdict::{GateResult, SpecResult, Verdict};
-use crate::report::{
+use crate::report::rows::{
     cost_rows, function_rows, profile_heading, profile_rows, request_changes, resource_figures,
 };
 use crate::summary::{LatencyStats, Metrics, SpecSummary, StreamStats, SweepStep, SweepSummary};
@@ -100,12 +100,12 @@ impl Markdown<'_> {
 
     /// Per flow, its iterations and a row per step.
     fn flow_tables(&mut self, summary: &SpecSummary) -> io::Result<()> {
-        for (name, flow, steps) in crate::report::flows(summary) {
-            writeln!(self.out, "{}\n", crate::report::flow_line(name, flow))?;
+        for (name, flow, steps) in crate::report::rows::flows(summary) {
+            writeln!(self.out, "{}\n", crate::report::rows::flow_line(name, flow))?;
             writeln!(self.out, "| step | requests | failures | p50 | p90 | p99 |")?;
             writeln!(self.out, "|---|---|---|---|---|---|")?;
             for (step, metrics) in steps {
-                let figures = crate::report::step_figures(metrics).join(" | ");
+                let figures = crate::report::rows::step_figures(metrics).join(" | ");
                 writeln!(self.out, "| {step} | {figures} |")?;
             }
             writeln!(self.out)?;

@@ -3,6 +3,7 @@
 //! began), and certificate problems put in words before any load is sent. Which certificates
 //! are trusted, and the words for those that are not, are [`trust`]'s.
 
+mod problem;
 mod trust;
 
 use std::io;
@@ -11,13 +12,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+pub use problem::CertificateProblem;
 pub use trust::Refusal;
 
 use crate::plan::TlsPlan;
@@ -111,21 +111,6 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
         .map_err(|err| format!("`{host}` is not a TLS server name: {err}"))
 }
 
-/// Why the service's certificate was refused: a small `Copy` value, so a failed handshake
-/// costs no text per request. [`Refusal`] has the words for the one a person reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertificateProblem {
-    UnknownIssuer,
-    Expired,
-    NotValidYet,
-    WrongName,
-    /// Marked CA:TRUE, served as the server's own certificate and not listed in `[tls] ca`.
-    CaAsServerCertificate,
-    /// An extendedKeyUsage without serverAuth.
-    NotForServers,
-    Other,
-}
-
 impl CertificateProblem {
     /// The certificate problem of a failed handshake; `None` when the failure was not the
     /// certificate's (a refused connection, a reset).
@@ -137,52 +122,6 @@ impl CertificateProblem {
             rustls::Error::InvalidCertificate(problem) => Some(CertificateProblem::from(problem)),
             _ => None,
         }
-    }
-}
-
-impl From<&CertificateError> for CertificateProblem {
-    fn from(problem: &CertificateError) -> CertificateProblem {
-        match problem {
-            CertificateError::UnknownIssuer => CertificateProblem::UnknownIssuer,
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                CertificateProblem::Expired
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                CertificateProblem::NotValidYet
-            }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                CertificateProblem::WrongName
-            }
-            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                CertificateProblem::NotForServers
-            }
-            _ => CertificateProblem::Other,
-        }
-    }
-}
-
-/// The short words a report quotes beside a count of failed requests; [`Refusal`] has the long.
-impl std::fmt::Display for CertificateProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CertificateProblem::UnknownIssuer => {
-                "unknown issuer (not signed by a trusted CA): add the CA with `[tls] ca = \"FILE\"`, \
-                 or set `[tls] insecure = true` for a local self-signed certificate"
-            }
-            CertificateProblem::Expired => "the certificate has expired",
-            CertificateProblem::NotValidYet => "the certificate is not valid yet",
-            CertificateProblem::WrongName => {
-                "wrong host name: the certificate is not valid for the host name connected to"
-            }
-            CertificateProblem::CaAsServerCertificate => {
-                "the certificate is marked as a CA (CA:TRUE) and is used as the server's own \
-                 certificate: list that very certificate in `[tls] ca` to trust it"
-            }
-            CertificateProblem::NotForServers => {
-                "the certificate is not for TLS servers (its extendedKeyUsage lacks serverAuth)"
-            }
-            CertificateProblem::Other => "the certificate is invalid",
-        })
     }
 }
 

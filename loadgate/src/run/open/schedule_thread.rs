@@ -12,7 +12,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use super::{Due, Pool, Running, intended_of, render, send_due};
+use super::due::{Due, intended_of, render, send_due};
+use super::pool::{Pool, Running};
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
 use crate::run::pace;

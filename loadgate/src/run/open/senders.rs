@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{Pool, Running, intended_of, render, send_due};
+use super::due::{intended_of, render, send_due};
+use super::pool::{Pool, Running};
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
 use crate::run::pace;

@@ -24,7 +24,7 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer as _;
 use x509_parser::time::ASN1Time;
 
-use super::CertificateProblem;
+use super::problem::CertificateProblem;
 
 /// webpki's verdict first; an end entity listed in `[tls] ca` gets a second hearing.
 #[derive(Debug)]
