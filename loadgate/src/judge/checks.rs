@@ -311,8 +311,7 @@ fn judge_regression(
     allowed: f64,
     noise_floor: NoiseFloor,
 ) -> (CheckOutcome, String) {
-    let sign = if metric.higher_is_worse() { '+' } else { '-' };
-    let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
+    let limit = Limit { metric, allowed };
     let Some(base) = base else {
         return (
             CheckOutcome::NoBaseline,
@@ -353,22 +352,55 @@ fn judge_regression(
         (true, false) => 0.0,
         (false, _) => worse_by / base,
     };
+    let evidence = format!("{transition} {change_text}");
     if relative <= allowed {
         (
             CheckOutcome::Pass,
-            format!("{transition} {change_text} within {allowed_text}"),
+            limit.describe(&evidence, Against::Within),
         )
     } else if worse_by <= noise_floor {
-        let floor = metric.format(noise_floor);
-        (
-            CheckOutcome::Pass,
-            format!("{transition} {change_text} within the noise floor of {floor}"),
-        )
+        let said = limit.describe(&evidence, Against::WithinFloor(noise_floor));
+        (CheckOutcome::Pass, said)
     } else {
         (
             CheckOutcome::Fail,
-            format!("{transition} {change_text} exceeds {allowed_text}"),
+            limit.describe(&evidence, Against::Exceeds),
         )
+    }
+}
+
+/// A relative limit of a regression check, worded the same way by both judges (a point and
+/// rounds): "exceeds +15%", "within +15%", "within the noise floor of 50µs".
+struct Limit {
+    metric: Metric,
+    /// The change allowed, as a fraction.
+    allowed: f64,
+}
+
+/// Where a change stands against its [`Limit`].
+enum Against {
+    Exceeds,
+    Within,
+    /// Beyond the limit, but not by more than this noise floor.
+    WithinFloor(f64),
+}
+
+impl Limit {
+    fn describe(&self, evidence: &str, against: Against) -> String {
+        let sign = if self.metric.higher_is_worse() {
+            '+'
+        } else {
+            '-'
+        };
+        let allowed = format!("{sign}{}%", format_number(self.allowed * 100.0));
+        match against {
+            Against::Exceeds => format!("{evidence} exceeds {allowed}"),
+            Against::Within => format!("{evidence} within {allowed}"),
+            Against::WithinFloor(floor) => format!(
+                "{evidence} within the noise floor of {}",
+                self.metric.format(floor)
+            ),
+        }
     }
 }
 
@@ -402,8 +434,7 @@ fn judge_rounds(
     let (cur, base) = (stats::median(current), stats::median(baseline));
     let noise_floor = noise_floor.at(base);
     let percent = |ratio: f64| format!("{:+.1}%", (ratio - 1.0) * 100.0);
-    let sign = if metric.higher_is_worse() { '+' } else { '-' };
-    let allowed_text = format!("{sign}{}%", format_number(allowed * 100.0));
+    let limit = Limit { metric, allowed };
     // Paired, the change is the median of the per-pair ratios, which need not match the ratio
     // of the two medians shown.
     let evidence = format!(
@@ -426,7 +457,7 @@ fn judge_rounds(
     {
         (
             CheckOutcome::Fail,
-            format!("{evidence} exceeds {allowed_text}"),
+            limit.describe(&evidence, Against::Exceeds),
         )
     } else if worse.high > 1.0 + allowed && beyond_floor(worse.high) {
         (
@@ -437,15 +468,12 @@ fn judge_rounds(
             ),
         )
     } else if (cur - base).abs() <= noise_floor && worse.point > 1.0 + allowed {
-        let floor = metric.format(noise_floor);
-        (
-            CheckOutcome::Pass,
-            format!("{evidence} within the noise floor of {floor}"),
-        )
+        let said = limit.describe(&evidence, Against::WithinFloor(noise_floor));
+        (CheckOutcome::Pass, said)
     } else {
         (
             CheckOutcome::Pass,
-            format!("{evidence} within {allowed_text}"),
+            limit.describe(&evidence, Against::Within),
         )
     };
     Some(OverRounds {

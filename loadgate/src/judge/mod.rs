@@ -8,5 +8,6 @@ pub mod cost;
 pub mod distribution;
 pub mod history;
 pub mod pairs;
+pub mod spec;
 pub mod trust;
 pub mod verdict;

@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::cost::{self, CostFailure, CostRun, CostSummary};
 use crate::judge::checks::{CheckOutcome, compare, round_values};
+use crate::judge::spec::Combined;
 use crate::pipeline::events::{Event, Interrupt, Observer, interrupted_by};
 use crate::plan::{Plan, ServicePlan, defaults};
 use crate::profile::Stacks;
@@ -152,16 +153,6 @@ pub enum Profiling {
     On,
     /// `--profile` was asked, but `perf` cannot run here: the note saying why.
     Unavailable(String),
-}
-
-/// The summaries a judge reads from the runs.
-#[derive(Debug)]
-pub struct Combined {
-    pub summary: Option<SpecSummary>,
-    /// A/B: the base revision's summary over the complete pairs.
-    pub base: Option<SpecSummary>,
-    /// A/B: how many complete pairs there are.
-    pub pairs: usize,
 }
 
 impl Measured {

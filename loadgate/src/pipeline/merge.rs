@@ -15,10 +15,11 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 
 use crate::judge::baseline::{self, Baseline};
-use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals};
+use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals, distrust};
+use crate::judge::spec::{Against, SpecFacts, judge_spec, with_baseline};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::pipeline::measure::{Measured, Repeat, Side, Step};
-use crate::pipeline::{GateError, GateOptions, Judged, conclude, record_baselines, with_baseline};
+use crate::pipeline::{GateError, GateOptions, conclude, record_baselines};
 use crate::plan::secret::Secrets;
 use crate::plan::timeline::{Part, timeline};
 use crate::plan::{self, Overrides, Plan};
@@ -27,17 +28,13 @@ use crate::run::Recording;
 use crate::run::record::{Recorder, Schedule};
 use crate::run::resources::ResourceFigures;
 use crate::shard_file::merge::{check_recorder, merge_recorders, merge_schedules, merge_series};
-use crate::shard_file::{
-    HistogramConfig, KIND, PartFile, SCHEMA_VERSION, SeriesFile, ShardFile, ShardStatus,
-};
+use crate::shard_file::{HistogramConfig, KIND, PartFile, SCHEMA_VERSION, SeriesFile, ShardFile};
 use crate::summary::summarize;
 use crate::support::meta::Provenance;
 
 /// What `${env.NAME}` reads while merging: secrets shaped the requests the shards sent, not
 /// the figures they recorded, and the shards redacted them.
 const ENV_PLACEHOLDER: &str = "(merge)";
-/// Clocks further apart than this are worth a note, even within the tolerance.
-const CLOCK_NOTE_AFTER: Duration = Duration::from_millis(100);
 
 /// What a merge does: the gate's options (baselines, output, flags) and the files to merge.
 #[derive(Debug, Clone)]
@@ -82,7 +79,8 @@ pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResu
         .map_err(bad)?;
     let paths = &gate.paths;
     let _lock = crate::support::files::lock_dir(&paths.out_dir, || {}).map_err(bad)?;
-    let (distrusted, notes) = distrust(&shards, options.clock_tolerance);
+    let distribution = distribution(&shards);
+    let (distrusted, notes) = distrust(&distribution, options.clock_tolerance);
     let mut provenance = Provenance::collect(&paths.root);
     // The figures were made on the shards' host, not on the one merging them.
     provenance.host = shards[0].file.host.clone();
@@ -90,19 +88,21 @@ pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResu
     let mut results = Vec::new();
     for (spec, (plan, baseline)) in planned.iter().enumerate() {
         let spec_parts: Vec<&Part> = parts.iter().filter(|p| p.spec == spec).collect();
-        let judged = Judged {
+        let facts = SpecFacts {
             plan,
-            repeat: &Repeat::of(plan, false),
-            baseline: baseline.as_ref(),
+            against: Against::Baseline(baseline.as_ref()),
             host: &provenance.host,
-            options: &gate,
+            paths,
+            overrides: &gate.overrides,
+            strict_host: gate.strict_host,
             interrupted: None,
             distrusted: distrusted.clone(),
         };
         let mut result = with_baseline(SpecResult::unjudged(plan, paths), baseline.as_ref());
         result.notes.extend(notes.iter().cloned());
         let measured = measured(plan, spec, &spec_parts, &shards);
-        result = judged.judge(result, measured);
+        let combined = measured.combine(plan, &Repeat::of(plan, false));
+        result = judge_spec(&facts, result, combined, measured.failure);
         result.by_shard = by_shard(plan, spec, &shards);
         let mut text = Vec::new();
         report::console::write_spec(&mut text, &result)
@@ -116,7 +116,7 @@ pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResu
     let record = gate.update_baselines && distrusted.is_none();
     let (written, baseline_error) = record_baselines(record, paths, &results, &provenance);
     let mut result = GateResult::new(provenance, results, written, None);
-    result.distribution = Some(distribution(&shards));
+    result.distribution = Some(distribution);
     conclude(result, baseline_error, &gate, console, &Secrets::default())
 }
 
@@ -308,98 +308,6 @@ fn decode_part(part: &PartFile, plan: &Plan) -> anyhow::Result<Decoded> {
         window: Duration::from_micros(part.window_us),
         generator: part.generator.clone(),
     })
-}
-
-/// Why the merged run is not the spec's load (`None` when it is), and the notes to add.
-fn distrust(shards: &[Shard], tolerance: Duration) -> (Option<String>, Vec<String>) {
-    let mut reasons = Vec::new();
-    let mut notes = Vec::new();
-    let run = &shards[0].file.run;
-    let present: Vec<u32> = shards.iter().map(|s| s.file.run.index).collect();
-    let missing: Vec<String> = (1..=run.shards)
-        .filter(|i| !present.contains(i))
-        .map(|i| i.to_string())
-        .collect();
-    if !missing.is_empty() {
-        reasons.push(format!(
-            "shard {} of {} is missing: the merged load is not the spec's",
-            missing.join(", "),
-            run.shards
-        ));
-    }
-    for shard in shards {
-        let file = &shard.file;
-        if file.status != ShardStatus::Complete {
-            reasons.push(format!("shard {} {}", named(file), file.status.describe()));
-        }
-    }
-    match clock_spread(shards) {
-        Err(reason) => reasons.push(reason),
-        Ok(Some((spread, a, b))) if spread > tolerance => reasons.push(format!(
-            "the clocks of shards {a} and {b} may be {} ms apart, more than --clock-tolerance {} ms",
-            spread.as_millis(),
-            tolerance.as_millis()
-        )),
-        Ok(Some((spread, a, b))) if spread > CLOCK_NOTE_AFTER => notes.push(format!(
-            "the clocks of shards {a} and {b} may be {} ms apart (within --clock-tolerance)",
-            spread.as_millis()
-        )),
-        Ok(_) => {}
-    }
-    notes.push(format!(
-        "merged from {} of {} shards of distributed run {}",
-        shards.len(),
-        run.shards,
-        run.run_id
-    ));
-    let reason = (!reasons.is_empty()).then(|| {
-        format!(
-            "{}: the merged data is reported but not judged",
-            reasons.join("; ")
-        )
-    });
-    (reason, notes)
-}
-
-/// "2" or "2 (eu-west)".
-fn named(file: &ShardFile) -> String {
-    match &file.label {
-        Some(label) => format!("{} ({label})", file.run.index),
-        None => file.run.index.to_string(),
-    }
-}
-
-/// The widest gap the shards' clocks may have, and between which shards. Shards of one boot
-/// read one clock: only their simulated skews part them. Others add each clock's kernel error
-/// bound; a clock the kernel does not call synchronized has none, which is a reason itself.
-fn clock_spread(shards: &[Shard]) -> Result<Option<(Duration, u32, u32)>, String> {
-    let mut widest = None;
-    for (i, a) in shards.iter().enumerate() {
-        for b in &shards[i + 1..] {
-            let (a, b) = (&a.file, &b.file);
-            let skew = |f: &ShardFile| f.clock.simulated_skew_ms.unwrap_or(0);
-            let mut gap = Duration::from_millis(skew(a).abs_diff(skew(b)));
-            let same_clock = a.boot_id.is_some() && a.boot_id == b.boot_id;
-            if !same_clock {
-                for f in [a, b] {
-                    match (f.clock.kernel_synced, f.clock.max_error_us) {
-                        (Some(true), Some(error)) => gap += Duration::from_micros(error),
-                        _ => {
-                            return Err(format!(
-                                "shard {}'s clock is not synchronized (kernel NTP state), so its start cannot be compared with shard {}'s on another machine",
-                                named(f),
-                                if f == a { named(b) } else { named(a) }
-                            ));
-                        }
-                    }
-                }
-            }
-            if widest.is_none_or(|(w, _, _)| gap > w) {
-                widest = Some((gap, a.run.index, b.run.index));
-            }
-        }
-    }
-    Ok(widest)
 }
 
 /// The spec's parts, each added up over the shards that ran it, summarized as a single run's

@@ -18,24 +18,18 @@ use std::time::SystemTime;
 use anyhow::{Context as _, anyhow, bail};
 use url::Url;
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
-use crate::cost::CostSummary;
 use crate::judge::baseline::{self, Baseline};
-use crate::judge::checks::compare;
-use crate::judge::cost::CostChange;
-use crate::judge::pairs::pair_ratios;
-use crate::judge::trust::{Facts, from_result, trust};
+use crate::judge::spec::{
+    Against, SpecFacts, compared_with, cost_skipped, judge_spec, with_baseline,
+};
+use crate::judge::trust::from_result;
 use crate::judge::verdict::{GateResult, SpecResult};
-use crate::judge::{self};
 use crate::plan::guard;
 use crate::plan::secret::Secrets;
 use crate::plan::shard::ShardOf;
 use crate::plan::{self, Overrides, Plan};
 use crate::report;
 use crate::service::against::BaseCheckout;
-use crate::summary::{LatencyStats, SpecSummary};
 use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::files::write_atomic;
@@ -43,7 +37,7 @@ use crate::support::meta::{Host, Provenance};
 use crate::support::paths::Paths;
 pub use events::Interrupt;
 use events::{Event, Observer, interrupted_by};
-use measure::{Combined, Context, Measured, Profiling, Repeat, Services};
+use measure::{Context, Profiling, Repeat, Services};
 use profiled::Comparison;
 
 /// What a gate run does. [`GateOptions::new`] gives the defaults of `cargo xtask loadtest`
@@ -327,11 +321,7 @@ async fn run_spec(
     let repeat = Repeat::of(plan, checkout.is_some());
     let mut result = SpecResult::unjudged(plan, ctx.paths);
     if let (Some(checkout), Repeat::Pairs { rounds, .. }) = (checkout, &repeat) {
-        result.notes.push(format!(
-            "compared with {} ({}) on this machine, not with a stored baseline: paired rounds in ABBA order, at least {rounds}",
-            checkout.rev,
-            &checkout.commit[..12]
-        ));
+        (result.notes).push(compared_with(&checkout.rev, &checkout.commit, *rounds));
     } else {
         result = with_baseline(result, baseline);
     }
@@ -341,26 +331,24 @@ async fn run_spec(
     };
     let mut measured = measure::measure(plan, &repeat, &mut services, ctx).await?;
     if options.no_cost {
-        if plan.cost.is_some() {
-            result.notes.push(
-                "the cost phase was skipped (--no-cost): no instructions were counted".to_owned(),
-            );
-        }
+        result.notes.extend(cost_skipped(plan));
     } else {
         measure::count_cost(plan, checkout, &mut measured, ctx).await;
     }
     let profile_runs = std::mem::take(&mut measured.profile);
     let interrupted = interrupted_by(ctx.interrupt);
-    let judged = Judged {
+    let facts = SpecFacts {
         plan,
-        repeat: &repeat,
-        baseline,
+        against: against(&repeat, baseline),
         host,
-        options,
+        paths: &options.paths,
+        overrides: &options.overrides,
+        strict_host: options.strict_host,
         interrupted,
         distrusted: None,
     };
-    let mut result = judged.judge(result, measured);
+    let combined = measured.combine(plan, &repeat);
+    let mut result = judge_spec(&facts, result, combined, measured.failure);
     match &ctx.profiling {
         Profiling::Off => {}
         Profiling::Unavailable(why) => result.notes.push(why.clone()),
@@ -392,6 +380,16 @@ async fn run_spec(
     Ok(result)
 }
 
+/// What a spec repeated so is judged against.
+fn against<'a>(repeat: &Repeat, baseline: Option<&'a Baseline>) -> Against<'a> {
+    match repeat {
+        Repeat::Pairs { rounds, .. } => Against::Pairs {
+            rounds: *rounds as usize,
+        },
+        _ => Against::Baseline(baseline),
+    }
+}
+
 /// Whether `--profile` samples the services, and if it cannot, why.
 fn profiling(options: &GateOptions) -> Profiling {
     if !options.profile || options.shard.is_some() {
@@ -406,147 +404,6 @@ fn profiling(options: &GateOptions) -> Profiling {
     match crate::profile::perf::unavailable() {
         Some(why) => Profiling::Unavailable(why),
         None => Profiling::On,
-    }
-}
-
-/// The baseline's figures beside a result, for its charts.
-fn with_baseline(mut result: SpecResult, baseline: Option<&Baseline>) -> SpecResult {
-    result.baseline_total = baseline.map(|b| b.summary.total.clone());
-    result.baseline_requests = baseline
-        .map(|b| latency_by_request(&b.summary))
-        .unwrap_or_default();
-    result.baseline_sweep = baseline.and_then(|b| b.summary.sweep.clone());
-    result
-}
-
-/// Each request name's latency in `summary`.
-fn latency_by_request(summary: &SpecSummary) -> BTreeMap<String, LatencyStats> {
-    (summary.requests.iter())
-        .map(|(name, metrics)| (name.clone(), metrics.latency_us.clone()))
-        .collect()
-}
-
-/// What the verdict on a spec's measurement depends on.
-struct Judged<'a> {
-    plan: &'a Plan,
-    repeat: &'a Repeat,
-    baseline: Option<&'a Baseline>,
-    host: &'a Host,
-    options: &'a GateOptions,
-    interrupted: Option<&'static str>,
-    /// A merged run whose shards did not all run as planned: why it is reported unjudged.
-    distrusted: Option<String>,
-}
-
-impl Judged<'_> {
-    /// The verdict on what was measured: unjudged when the service failed or the gate was
-    /// interrupted; against the base revision's pairs in A/B; else against the stored
-    /// baseline, with every rule of trust applied.
-    fn judge(&self, mut result: SpecResult, measured: Measured) -> SpecResult {
-        let plan = self.plan;
-        let Combined {
-            summary,
-            base,
-            pairs,
-        } = measured.combine(plan, self.repeat);
-        let paired = matches!(self.repeat, Repeat::Pairs { .. });
-        if paired {
-            result.baseline_total = base.as_ref().map(|b| b.total.clone());
-            result.baseline_requests = base.as_ref().map(latency_by_request).unwrap_or_default();
-        }
-        result.summary = summary;
-        if let Some(failure) = measured.failure {
-            // What was measured up to the failure is kept, but not judged.
-            return result
-                .with_failure(failure, plan, &self.options.paths)
-                .judged(None);
-        }
-        if let Some(signal) = self.interrupted {
-            let reason = if paired && pairs == 0 {
-                format!("interrupted by {signal} before a pair of rounds completed")
-            } else {
-                format!("interrupted by {signal}: the partial results are kept but not judged")
-            };
-            return result.judged(Some(reason));
-        }
-        if let Some(reason) = &self.distrusted {
-            return result.judged(Some(reason.clone()));
-        }
-        match (&self.repeat, base) {
-            (Repeat::Pairs { rounds, .. }, Some(base)) => {
-                self.against_pairs(result, &base, pairs, *rounds as usize)
-            }
-            (Repeat::Pairs { .. }, None) => result.judged(None),
-            _ => self.against_baseline(result),
-        }
-    }
-
-    fn against_pairs(
-        &self,
-        mut result: SpecResult,
-        base: &SpecSummary,
-        pairs: usize,
-        rounds: usize,
-    ) -> SpecResult {
-        if let Some(summary) = &result.summary {
-            result.checks = compare(&self.plan.thresholds, summary, Some(base), true);
-            result.pairs = pair_ratios(summary, base);
-            result.cost = self.cost_changes(summary, base.cost.as_ref(), &result.checks);
-        }
-        if pairs > rounds {
-            result.notes.push(format!(
-                "{pairs} pairs were run: {} more while a check could not tell",
-                pairs - rounds
-            ));
-        }
-        result.judged(None)
-    }
-
-    fn against_baseline(&self, mut result: SpecResult) -> SpecResult {
-        let (plan, paths) = (self.plan, &self.options.paths);
-        let Some(summary) = result.summary.as_ref() else {
-            return result.judged(None);
-        };
-        let overrides = &self.options.overrides;
-        let trust = trust(&Facts {
-            thresholds: &plan.thresholds,
-            spec_hash: &plan.spec_hash,
-            summary,
-            baseline: self.baseline,
-            baseline_file: &paths.shown(&paths.baseline_file(&plan.name)),
-            host: self.host,
-            strict_host: self.options.strict_host,
-            load_overridden: overrides.users.is_some()
-                || overrides.duration.is_some()
-                || overrides.warmup.is_some(),
-        });
-        let mut baseline = self.baseline.map(|b| Cow::Borrowed(&b.summary));
-        if let Some(cost) = &summary.cost
-            && let Some(stored) = baseline.as_mut()
-            && let Some(why) = judge::cost::incomparable(cost, stored.cost.as_ref())
-        {
-            // Instructions counted otherwise are no baseline for these: "no baseline" checks.
-            stored.to_mut().cost = None;
-            result.notes.push(why);
-        }
-        result.checks = compare(&plan.thresholds, summary, baseline.as_deref(), false);
-        let stored_cost = baseline.as_ref().and_then(|b| b.cost.as_ref());
-        result.cost = self.cost_changes(summary, stored_cost, &result.checks);
-        result.notes.extend(trust.notes.iter().cloned());
-        result.judged(trust.reason())
-    }
-}
-
-impl Judged<'_> {
-    fn cost_changes(
-        &self,
-        summary: &SpecSummary,
-        baseline: Option<&CostSummary>,
-        checks: &[crate::judge::checks::Check],
-    ) -> Vec<CostChange> {
-        summary.cost.as_ref().map_or_else(Vec::new, |cost| {
-            judge::cost::changes(cost, baseline, &self.plan.thresholds, checks)
-        })
     }
 }
 

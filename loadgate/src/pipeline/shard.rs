@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::judge::trust::MAX_LATE_FRACTION;
+use crate::judge::distribution::{fell_behind, shard_exit};
 use crate::pipeline::events::Observer;
 use crate::pipeline::events::{Interrupt, interrupted_by};
 use crate::pipeline::measure::{Context, Profiling, record_load};
@@ -301,7 +301,7 @@ async fn run_parts(
             recording.measured.total().n_requests,
         );
         let part_file = PartFile::encode(plan, part, recording, generator);
-        if late > crate::run::record::LATE_AFTER * 10 || fell_behind(&part_file) {
+        if fell_behind(late, part_file.schedule.as_ref()) {
             file.status = ShardStatus::Behind;
         }
         file.specs[part.spec].parts.push(part_file);
@@ -311,14 +311,6 @@ async fn run_parts(
         }
     }
     Ok(())
-}
-
-/// More of the part's sends were late than a single run may have (1 %), or it waited for a
-/// free sender.
-fn fell_behind(part: &PartFile) -> bool {
-    part.schedule.is_some_and(|s| {
-        s.in_flight_limit_hits > 0 || s.late as f64 > MAX_LATE_FRACTION * s.sent.max(1) as f64
-    })
 }
 
 /// Writes the file (every secret redacted), prints the unjudged table, answers the exit code.
@@ -341,11 +333,7 @@ fn finish(
     console
         .write_all(&secrets.redact_bytes(&table))
         .map_err(console_error)?;
-    Ok(match file.status {
-        ShardStatus::Complete => Exit::Passed,
-        ShardStatus::MissedStart | ShardStatus::Behind => Exit::Inconclusive,
-        ShardStatus::Interrupted => Exit::Interrupted,
-    })
+    Ok(shard_exit(file.status))
 }
 
 /// `OUT/shards/shard-I-of-N.json`.
