@@ -105,3 +105,27 @@ fn every_shipped_spec_validates_against_the_spec_schema_and_names_it() {
         &serde_json::to_value(typo).unwrap()
     ));
 }
+
+#[test]
+fn the_readme_names_every_shipped_spec_and_counts_them() {
+    let root = workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let files = Paths::under(&root).spec_files(&[]).unwrap();
+    let start = readme.find(" ship with the repository").expect("the README lists the specs");
+    let count = readme[..start].rsplit(['\n', ' ']).next().unwrap();
+    let words = ["One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"];
+    assert_eq!(
+        words.iter().position(|w| *w == count).map(|n| n + 1),
+        Some(files.len()),
+        "README.md says `{count}` specs ship; loadspec/ has {}",
+        files.len()
+    );
+    let list = &readme[start..start + readme[start..].find("```").unwrap()];
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            list.contains(&format!("- `{name}`:")),
+            "README.md's list of shipped specs misses {name}"
+        );
+    }
+}

@@ -360,11 +360,42 @@ fn on_path(name: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
+/// The tables of what `cargo xtask test` installs, as the README shows them.
+#[cfg(test)]
+fn readme_tables() -> String {
+    let mut text = String::from("| program | Debian package | needed by |\n|---|---|---|\n");
+    for tool in &TOOLS {
+        let name = tool.names[0].rsplit('/').next().unwrap_or_default();
+        text += &format!("| `{name}` | `{}` | {} |\n", tool.package, tool.needed_by);
+    }
+    text += "\n| package | installed with | needed by |\n|---|---|---|\n";
+    for package in &PACKAGES {
+        let spec = package.command.last().expect("a package to install");
+        let with = package.command[0];
+        text += &format!("| `{spec}` | {with} | {} |\n", package.needed_by);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
 
     use crate::{Command, Xtask};
+
+    #[test]
+    fn the_readme_lists_what_cargo_xtask_test_installs() {
+        let readme = include_str!("../../README.md");
+        let (begin, end) = ("<!-- xtask test installs: begin -->\n", "<!-- xtask test installs: end -->");
+        let start = readme.find(begin).expect("the README marks the tables") + begin.len();
+        let listed = &readme[start..start + readme[start..].find(end).expect("an end marker")];
+        let expected = super::readme_tables();
+        assert_eq!(
+            listed.trim(),
+            expected.trim(),
+            "README.md's tables differ from xtask/src/test.rs TOOLS and PACKAGES; they should read:\n{expected}"
+        );
+    }
 
     #[test]
     fn every_argument_after_test_goes_to_cargo_test() {
