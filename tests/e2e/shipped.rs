@@ -111,9 +111,13 @@ fn the_readme_names_every_shipped_spec_and_counts_them() {
     let root = workspace_root();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let files = Paths::under(&root).spec_files(&[]).unwrap();
-    let start = readme.find(" ship with the repository").expect("the README lists the specs");
+    let start = readme
+        .find(" ship with the repository")
+        .expect("the README lists the specs");
     let count = readme[..start].rsplit(['\n', ' ']).next().unwrap();
-    let words = ["One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"];
+    let words = [
+        "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
+    ];
     assert_eq!(
         words.iter().position(|w| *w == count).map(|n| n + 1),
         Some(files.len()),

@@ -386,7 +386,10 @@ mod tests {
     #[test]
     fn the_readme_lists_what_cargo_xtask_test_installs() {
         let readme = include_str!("../../README.md");
-        let (begin, end) = ("<!-- xtask test installs: begin -->\n", "<!-- xtask test installs: end -->");
+        let (begin, end) = (
+            "<!-- xtask test installs: begin -->\n",
+            "<!-- xtask test installs: end -->",
+        );
         let start = readme.find(begin).expect("the README marks the tables") + begin.len();
         let listed = &readme[start..start + readme[start..].find(end).expect("an end marker")];
         let expected = super::readme_tables();

@@ -23,6 +23,19 @@ pub(super) struct Due {
     pub(super) request: Result<Vec<u8>, http1::Invalid>,
 }
 
+/// How late every sender writes its request on purpose: zero, unless a test proving that the
+/// open-model tests catch an always-late generator sets `LOADGATE_TEST_LATE_SENDS_MS`, honoured
+/// only under `LOADGATE_TEST_SEAMS=1` so no production environment can delay a send by accident.
+pub(super) fn planted_lateness() -> std::time::Duration {
+    static LATE: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *LATE.get_or_init(|| {
+        let seams = std::env::var_os("LOADGATE_TEST_SEAMS").is_some_and(|v| v == "1");
+        let millis = std::env::var("LOADGATE_TEST_LATE_SENDS_MS").ok();
+        let millis = millis.and_then(|ms| ms.parse().ok()).filter(|_| seams);
+        std::time::Duration::from_millis(millis.unwrap_or(0))
+    })
+}
+
 /// When request `i` is due; `None` when that is at or after the end.
 pub(super) fn intended_of(shared: &Shared, i: u64) -> Option<Instant> {
     let intended = shared.started + shared.load.profile.time_of(i as f64)?;

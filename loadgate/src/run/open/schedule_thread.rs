@@ -12,7 +12,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use super::due::{Due, intended_of, render, send_due};
+use super::due::{Due, intended_of, planted_lateness, render, send_due};
 use super::pool::{Pool, Running};
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
@@ -74,7 +74,7 @@ fn keep_schedule(
             continue;
         }
         let due = render(shared, (i, intended), &mut buffers, &mut spare);
-        if !pace::block_until(&margin, intended, stopped)
+        if !pace::block_until(&margin, intended + planted_lateness(), stopped)
             || !hand_over(shared, senders, runtime, due, &stopped)
         {
             break;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::due::{intended_of, render, send_due};
+use super::due::{intended_of, planted_lateness, render, send_due};
 use super::pool::{Pool, Running};
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
@@ -93,7 +93,8 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, mut stop: watch:
         }
         let due = render(&shared, (i, intended), &mut buffers, &mut connection);
         let spin = spin_cap(&shared, i, intended);
-        if !pace::wait_until(&mut timer, &senders.margin, (intended, spin), &mut stop).await {
+        let send_at = intended + planted_lateness();
+        if !pace::wait_until(&mut timer, &senders.margin, (send_at, spin), &mut stop).await {
             break;
         }
         waiting = false;
