@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 
 use crate::judge::baseline::{self, Baseline};
-use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals, distrust};
+use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals};
+use crate::judge::shards::distrust;
 use crate::judge::spec::{Against, SpecFacts, judge_spec, with_baseline};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::pipeline::measure::{Measured, Repeat, Side, Step};

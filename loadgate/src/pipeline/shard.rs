@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::judge::distribution::{fell_behind, shard_exit};
+use crate::judge::shards::{fell_behind, shard_exit};
 use crate::pipeline::events::Observer;
 use crate::pipeline::events::{Interrupt, interrupted_by};
 use crate::pipeline::measure::{Context, Profiling, record_load};
