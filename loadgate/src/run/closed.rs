@@ -3,10 +3,13 @@
 //! Each user keeps its captured values and its cookie jar across its iterations. User `i` runs while the profile's level
 //! (users, ramped by `ramp_up` or `stages`) is above `i`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -83,6 +86,83 @@ pub async fn run_user(shared: Arc<Shared>, user_idx: u32, mut stop: watch::Recei
         };
         if !going_on {
             break;
+        }
+    }
+}
+
+/// HTTP/2: the users sharing connection `slot`, polled by one task, which also drives the
+/// connection. An answer read wakes no other task, and the requests that the answers of one read
+/// let users send leave in one write: per request, a fraction of a wake-up and of a system call.
+pub async fn run_users(
+    shared: Arc<Shared>,
+    slot: usize,
+    users: Vec<u32>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut running: FuturesUnordered<_> = users
+        .into_iter()
+        .map(|user_idx| run_user(shared.clone(), user_idx, stop.clone()))
+        .collect();
+    let Some(pool) = &shared.http2 else {
+        while running.next().await.is_some() {}
+        return;
+    };
+    let batch = Arc::new(Batch::default());
+    let waker = Waker::from(batch.clone());
+    std::future::poll_fn(|cx| {
+        let mut task = lock(&batch.task);
+        if !task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
+            *task = Some(cx.waker().clone());
+        }
+        drop(task);
+        let mut inner = Context::from_waker(&waker);
+        batch.woken.store(false, Ordering::SeqCst);
+        // The users queue requests, the connection writes them and reads what came; users whose
+        // answers came go on, and so on while anything is woken, a bounded number of times.
+        for _ in 0..BATCH_ROUNDS {
+            batch.polling.store(true, Ordering::SeqCst);
+            while let Poll::Ready(user) = running.poll_next_unpin(&mut inner) {
+                if user.is_none() {
+                    return Poll::Ready(());
+                }
+            }
+            pool.drive(slot, &mut inner);
+            batch.polling.store(false, Ordering::SeqCst);
+            if !batch.woken.swap(false, Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
+}
+
+/// How many rounds of its users and its connection a task polls at most before it yields.
+const BATCH_ROUNDS: usize = 8;
+
+/// The waker of a task that polls its users and its connection itself: a wake-up while it polls
+/// them (a user queued a request, the connection woke a user) is only noted, and the task polls
+/// again before it returns, instead of being scheduled again (and another worker woken to take
+/// it). A wake-up at any other time wakes the task.
+#[derive(Default)]
+struct Batch {
+    polling: AtomicBool,
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for Batch {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst)
+            && let Some(task) = lock(&self.task).as_ref()
+        {
+            task.wake_by_ref();
         }
     }
 }
@@ -180,6 +260,34 @@ fn think_time(range: DurationRange, rng: &mut fastrand::Rng) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the wake-ups of the task it stands for.
+    #[derive(Default)]
+    struct Count(AtomicU32);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_wake_up_while_the_task_polls_is_noted_and_any_other_wakes_the_task() {
+        let (count, batch) = (Arc::new(Count::default()), Arc::new(Batch::default()));
+        *lock(&batch.task) = Some(Waker::from(count.clone()));
+        let waker = Waker::from(batch.clone());
+        batch.polling.store(true, Ordering::SeqCst);
+        waker.wake_by_ref();
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            0,
+            "the task polls again itself"
+        );
+        assert!(batch.woken.swap(false, Ordering::SeqCst));
+        batch.polling.store(false, Ordering::SeqCst);
+        waker.wake();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn think_time_is_drawn_between_its_bounds() {

@@ -5,11 +5,17 @@
 //! body are slices.
 //!
 //! A connection is opened on first use (h2c with prior knowledge over plain TCP, ALPN `h2` over
-//! TLS), driven by its own task, and opened again after it failed or the service sent GOAWAY.
-//! A lock is held only to take a connection's handle or to (re)connect, never for an exchange.
+//! TLS) and opened again after it failed or the service sent GOAWAY. It is driven by its own
+//! task, or, in the closed model, by the task of the users it carries ([`Http2Pool::drive`]): a
+//! read of the connection then wakes no other task, and the requests its answers' users send
+//! next leave in one write, as h2load's do. A lock is held only to take a connection's handle or
+//! to (re)connect, never for an exchange.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Context;
 
 use bytes::Bytes;
 use h2::Reason;
@@ -19,6 +25,7 @@ use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Method, Request, Uri};
 
 use crate::run::http1::{self, Answer, Broken, Failure, IoError, MAX_HEADERS};
+use crate::run::shared::lock;
 use crate::run::stream::{Stream, Target};
 
 /// Flow-control windows as browsers open them: large enough that the window never paces a
@@ -36,16 +43,25 @@ pub struct Http2Pool {
     streams_per_connection: usize,
     /// Open model: slots `0..opened` are in use; the next is taken when all of them are full.
     opened: AtomicUsize,
+    /// The users' tasks poll the connections' drivers ([`Http2Pool::drive`]); else each driver
+    /// is a task of its own.
+    driven_by_users: bool,
 }
 
+/// A connection's driver: h2's connection future, which marks the connection dead when it ends.
+type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// One connection's place in the pool.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Slot {
     /// The connection, once opened. The async lock makes the users of a slot wait for one
     /// connect instead of each opening their own.
     connection: tokio::sync::Mutex<Option<Connection>>,
     /// Exchanges using this slot now, for the open model's choice.
     in_flight: AtomicUsize,
+    /// With `driven_by_users`: the drivers of this slot's connections not ended yet (a replaced
+    /// connection may still be answering its streams).
+    drivers: Mutex<Vec<Driver>>,
 }
 
 /// An open connection's handle, cheap to clone.
@@ -60,12 +76,30 @@ struct Connection {
 impl Http2Pool {
     /// A pool of at most `n_connections` (at least 1), each meant to carry
     /// `streams_per_connection` exchanges at once (at least 1).
+    /// Each connection is driven by a task of its own.
     pub fn new(n_connections: usize, streams_per_connection: usize) -> Http2Pool {
         Http2Pool {
             slots: (0..n_connections.max(1)).map(|_| Slot::default()).collect(),
             streams_per_connection: streams_per_connection.max(1),
             opened: AtomicUsize::new(0),
+            driven_by_users: false,
         }
+    }
+
+    /// A pool whose connection `k` is driven by whoever calls [`Http2Pool::drive`] for it: the
+    /// closed model's task of the users on slot `k`, which must keep calling it while they run.
+    pub fn driven_by_users(n_connections: usize, streams_per_connection: usize) -> Http2Pool {
+        Http2Pool {
+            driven_by_users: true,
+            ..Http2Pool::new(n_connections, streams_per_connection)
+        }
+    }
+
+    /// Polls the drivers of slot `k`'s connections with the caller's task context: what the
+    /// users queued is written, what the service sent is read and wakes them. Never blocks.
+    pub fn drive(&self, k: usize, cx: &mut Context<'_>) {
+        let slot = &self.slots[k % self.slots.len()];
+        lock(&slot.drivers).retain_mut(|driver| driver.as_mut().poll(cx).is_pending());
     }
 
     /// Sends the HTTP/1.1-rendered request over HTTP/2 and reads the whole answer, keeping up to
@@ -81,7 +115,8 @@ impl Http2Pool {
     ) -> Result<Answer, Failure> {
         let slot = &self.slots[slot.map_or_else(|| self.least_busy(), |k| k % self.slots.len())];
         let _in_flight = InFlight::enter(&slot.in_flight);
-        match slot.attempt(target, exchange, body).await {
+        let drive = self.driven_by_users;
+        match slot.attempt(target, exchange, body, drive).await {
             // A graceful GOAWAY refused the stream before the service saw it (RFC 9113 §6.8),
             // as a service renewing its connections does (nginx after 1000 requests): sent
             // again once, on a new connection, as browsers do. (A stream the service may have
@@ -90,7 +125,7 @@ impl Http2Pool {
                 if failure.status.is_none()
                     && failure.broken == Broken::Http2GoAway(Reason::NO_ERROR) =>
             {
-                slot.attempt(target, exchange, body).await
+                slot.attempt(target, exchange, body, drive).await
             }
             result => result,
         }
@@ -127,16 +162,17 @@ impl Http2Pool {
 
 impl Slot {
     /// One try of the exchange on this slot's connection, which an error other than a stream
-    /// reset marks dead.
+    /// reset marks dead. `drive`: a new connection's driver is left to [`Http2Pool::drive`].
     async fn attempt(
         &self,
         target: &Target,
         exchange: &http1::Exchange<'_>,
         body: &mut Vec<u8>,
+        drive: bool,
     ) -> Result<Answer, Failure> {
         let (request, data) =
             convert(target, exchange.request).ok_or(failure(Broken::Http2BadRequest, None, 0))?;
-        let connection = self.connection(target).await?;
+        let connection = self.connection(target, drive).await?;
         match send(connection.send, request, data, exchange, body).await {
             Ok(answer) => Ok(answer),
             Err((err, status, received)) => {
@@ -150,7 +186,7 @@ impl Slot {
     }
 
     /// This slot's connection, opened now if it has none or its last one is gone.
-    async fn connection(&self, target: &Target) -> Result<Connection, Failure> {
+    async fn connection(&self, target: &Target, drive: bool) -> Result<Connection, Failure> {
         let mut connection = self.connection.lock().await;
         if let Some(open) = connection.as_ref()
             && open.alive.load(Ordering::Acquire)
@@ -158,9 +194,25 @@ impl Slot {
             return Ok(open.clone());
         }
         *connection = None;
-        let open = open(target).await?;
+        let (open, driver) = open(target).await?;
+        if drive {
+            lock(&self.drivers).push(driver);
+        } else {
+            // The driver ends when the service or the network closes the connection, or when
+            // the pool (holding the last handle) is dropped and no stream is left.
+            tokio::spawn(driver);
+        }
         *connection = Some(open.clone());
         Ok(open)
+    }
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("in_flight", &self.in_flight)
+            .field("drivers", &lock(&self.drivers).len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -180,8 +232,8 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Opens a connection and spawns its driver, which marks it dead when it ends.
-async fn open(target: &Target) -> Result<Connection, Failure> {
+/// Opens a connection: its handle, and its driver, which marks it dead when it ends.
+async fn open(target: &Target) -> Result<(Connection, Driver), Failure> {
     let stream = http1::connect(target).await?;
     if let Stream::Tls(tls) = &stream
         && tls.get_ref().1.alpn_protocol() != Some(b"h2")
@@ -198,13 +250,11 @@ async fn open(target: &Target) -> Result<Connection, Failure> {
         .map_err(|err| failure(broken(&err), None, 0))?;
     let alive = Arc::new(AtomicBool::new(true));
     let driven = alive.clone();
-    // The driver ends when the service or the network closes the connection, or when the pool
-    // (holding the last handle) is dropped and no stream is left.
-    tokio::spawn(async move {
+    let driver = Box::pin(async move {
         let _ = driver.await;
         driven.store(false, Ordering::Release);
     });
-    Ok(Connection { send, alive })
+    Ok((Connection { send, alive }, driver))
 }
 
 /// The request's HTTP/2 head and body, from its HTTP/1.1 rendering. `host` becomes

@@ -39,7 +39,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::plan::{Plan, RequestPlan};
-use crate::run::closed::run_user;
+use crate::run::closed::{run_user, run_users};
 use crate::run::open::run_schedule;
 use crate::run::record::{EncodedInterval, Recorder, Schedule, SeriesPoint};
 pub use crate::run::series::Progress;
@@ -100,8 +100,21 @@ pub fn start(plan: &Plan, base_url: &Url, counters: Arc<Counters>) -> anyhow::Re
     match plan.load.model {
         Model::Closed => {
             // Users keep their global index (their id, seed and place in the ramp) on any shard.
-            for user_idx in (0..plan.load.users).filter(|&u| plan.shard.owns_user(u)) {
-                tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
+            let owned: Vec<u32> = (0..plan.load.users)
+                .filter(|&u| plan.shard.owns_user(u))
+                .collect();
+            // HTTP/2: the users of one connection share a task, which drives it.
+            if shared.http2.is_some() {
+                let per_slot = shared.streams_per_connection as u32;
+                for users in owned.chunk_by(|a, b| a / per_slot == b / per_slot) {
+                    let slot = (users[0] / per_slot) as usize;
+                    let users = users.to_vec();
+                    tasks.spawn(run_users(shared.clone(), slot, users, stop_rx.clone()));
+                }
+            } else {
+                for user_idx in owned {
+                    tasks.spawn(run_user(shared.clone(), user_idx, stop_rx.clone()));
+                }
             }
         }
         Model::Open => {

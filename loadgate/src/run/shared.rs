@@ -256,7 +256,12 @@ fn http2_pool(plan: &Plan) -> Option<Http2Pool> {
         Model::Open => plan.load.max_in_flight,
     } as usize;
     let streams = transport.streams_per_connection.max(1) as usize;
-    Some(Http2Pool::new(concurrency.div_ceil(streams), streams))
+    let n = concurrency.div_ceil(streams);
+    Some(match plan.load.model {
+        // Each connection's users share a task, which drives it (`closed::run_users`).
+        Model::Closed => Http2Pool::driven_by_users(n, streams),
+        Model::Open => Http2Pool::new(n, streams),
+    })
 }
 
 #[cfg(test)]
