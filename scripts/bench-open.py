@@ -30,6 +30,11 @@ Then the highest rate each holds, upwards by a quarter at a time from START (at 
 runs each): held means completed within 1 % of the rate and, for loadgate, at most 1 % of the
 sends late (10 ms or more) and no wait for a free connection.
 
+Last, a table of what issue 33's done-means ask, each with its verdict: the highest rate held at or
+above oha's (same run), and at DONE_RATE req/s CPU per request at or below oha's, judged minus
+uncorrected p50 at most 20 µs and send error p99 at most 50 µs; with the load average during the
+runs, since figures taken beside other work are noisy.
+
 Installs what is missing (nginx-light from Debian, oha with cargo install) and builds the workspace.
 Bounded: every run lasts SECONDS, nginx and every tool are stopped at the end, traffic stays on
 127.0.0.1.
@@ -58,6 +63,8 @@ bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 MAX_STEPS = 8
+# The rate at which issue 33 compares the CPU per request and holds the precision figures.
+DONE_RATE = 2000.0
 
 
 def run_loadgate(url, args, work, rate, flags=()):
@@ -122,14 +129,43 @@ TOOLS = {"loadgate": lambda url, args, work, rate: run_loadgate(url, args, work,
 KEYS = ("p50", "p99", "u50", "u99", "e50", "e99", "emax", "cores")
 
 
+def medians(runs):
+    """The median of each figure over the runs, CPU per request and judged − uncorrected p50 too."""
+    m = {key: statistics.median(r[key] for r in runs) for key in KEYS}
+    m["cpu_us"] = statistics.median(r["cpu"] / max(r["requests"], 1) * 1e6 for r in runs)
+    m["gap"] = statistics.median(r["p50"] - r["u50"] for r in runs)
+    return m
+
+
+def done_means(results, highest, loads):
+    """Issue 33's open-model done-means, each figure with its verdict."""
+    print(f"\ndone means (load average during the runs {min(loads):.2f} to {max(loads):.2f})")
+    verdict = lambda ok: "met" if ok else "NOT met"
+    lg, oha_ = highest.get("loadgate"), highest.get("oha")
+    if lg is not None or oha_ is not None:
+        ok = lg is not None and (oha_ is None or lg >= oha_)
+        print(f"highest rate held: loadgate {lg or 0:.0f}, oha {oha_ or 0:.0f} req/s: ≥ oha's {verdict(ok)}")
+    by_tool = results.get(DONE_RATE)
+    if not by_tool or "loadgate" not in by_tool:
+        print(f"(no runs at {DONE_RATE:.0f} req/s: pass it in --rates for the rest)")
+        return
+    m = medians(by_tool["loadgate"])
+    if "oha" in by_tool:
+        o = medians(by_tool["oha"])
+        ratio = m["cpu_us"] / o["cpu_us"]
+        print(f"CPU per request at {DONE_RATE:.0f} req/s: loadgate {m['cpu_us']:.1f} µs, oha {o['cpu_us']:.1f} µs, "
+              f"×{ratio:.2f}: ≤ 1.0× {verdict(ratio <= 1)}")
+    print(f"judged − uncorrected p50 at {DONE_RATE:.0f} req/s: {m['gap']:.0f} µs: ≤ 20 µs {verdict(m['gap'] <= 20)}")
+    print(f"send error p99 at {DONE_RATE:.0f} req/s: {m['e99']:.0f} µs: ≤ 50 µs {verdict(m['e99'] <= 50)}")
+
+
 def print_rows(results):
     print(f"{'rate':>7} {'tool':14} {'judged p50':>10} {'p99':>7} {'uncorr p50':>10} {'p99':>7} "
           f"{'judged-uncorr':>13} {'send err p50':>12} {'p99':>6} {'max':>6} {'cores':>6} {'CPU/req':>8}")
     for rate, by_tool in results.items():
         for tool, runs in by_tool.items():
-            m = {key: statistics.median(r[key] for r in runs) for key in KEYS}
-            cpu_us = statistics.median(r["cpu"] / max(r["requests"], 1) * 1e6 for r in runs)
-            gap = statistics.median(r["p50"] - r["u50"] for r in runs)
+            m = medians(runs)
+            cpu_us, gap = m["cpu_us"], m["gap"]
             print(f"{rate:7.0f} {tool:14} {m['p50']:8.0f}µs {m['p99']:5.0f}µs {m['u50']:8.0f}µs {m['u99']:5.0f}µs "
                   f"{gap:11.0f}µs {m['e50']:10.0f}µs {m['e99']:4.0f}µs {m['emax']:4.0f}µs {m['cores']:6.3f} "
                   f"{cpu_us:6.1f}µs")
@@ -202,23 +238,28 @@ def main():
         rates = [float(r) for r in args.rates.split(",")]
         tools = {tool: TOOLS[tool] for tool in args.tools.split(",")}
         results = {rate: {tool: [] for tool in tools} for rate in rates}
+        loads = []
         for round_ in range(1, args.rounds + 1):
             for rate in rates:
                 for tool, run in tools.items():
                     r = run(url, args, work, rate)
+                    loads.append(os.getloadavg()[0])
                     results[rate][tool].append(r)
                     print(f"round {round_} {rate:7.0f} {tool:14} judged p50 {r['p50']:6.0f}µs uncorrected p50 "
                           f"{r['u50']:6.0f}µs send error p99 {r['e99']:5.0f}µs {r['rps']:9.1f} req/s "
-                          f"failures {r['failures']}", file=sys.stderr, flush=True)
+                          f"failures {r['failures']} load {loads[-1]:.2f}", file=sys.stderr, flush=True)
         print(f"\nopen model against nginx (1 worker) on 127.0.0.1, {args.seconds} s per run, median of "
               f"{args.rounds} interleaved rounds")
         print_rows(results)
+        highest = {}
         if not args.no_ceiling:
             print("\nhighest rate held within 1 % (completed, and loadgate: ≤ 1 % late, no in-flight wait)")
             for tool in (tool for tool in ("loadgate", "oha") if tool in tools):
-                highest = highest_held(tool, url, args, work)
-                print(f"{tool:14} " + (f"{highest:.0f} req/s" if highest else f"below {args.start:.0f} req/s"),
-                      flush=True)
+                highest[tool] = highest_held(tool, url, args, work)
+                loads.append(os.getloadavg()[0])
+                print(f"{tool:14} " + (f"{highest[tool]:.0f} req/s" if highest[tool] else
+                                       f"below {args.start:.0f} req/s"), flush=True)
+        done_means(results, highest, loads)
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
