@@ -1,6 +1,6 @@
 """A stream service in another language than loadgate's, for tests/e2e/streams.rs: Server-Sent
-Events on /sse and a WebSocket on /ws, each sending --messages messages, the first --first-ms
-after the request (or the client's first message) and the next ones --gap-ms apart, on a fixed
+Events on /sse and a WebSocket on /ws (which waits for the client's message first), each
+sending --messages messages, the first --first-ms after the request and the next ones --gap-ms apart, on a fixed
 schedule so that one late wake-up does not delay the rest.
 
 ?mode= on either path makes it misbehave: `malformed` (an HTML line in the event stream, or a
@@ -60,12 +60,13 @@ async def sse(request):
 
 async def ws(request):
     mode = request.query.get("mode", "ok")
+    # From the upgrade request, as the client's clock runs from its request.
+    start = asyncio.get_running_loop().time()
     socket = web.WebSocketResponse()
     await socket.prepare(request)
     message = await socket.receive()
     if message.type != WSMsgType.TEXT:
         return socket
-    start = asyncio.get_running_loop().time()
     if mode == "never":
         await asyncio.sleep(3600)
     for i in range(args.messages):

@@ -38,9 +38,7 @@ pub use crate::plan::cost::CostPlan;
 pub use crate::plan::flow::FlowPlan;
 pub use crate::plan::load::LoadPlan;
 pub use crate::plan::overrides::Overrides;
-#[cfg(test)]
-pub use crate::plan::request::StreamProtocol;
-pub use crate::plan::request::{RequestPlan, StreamPlan};
+pub use crate::plan::request::{RequestPlan, StreamPlan, StreamProtocol};
 pub use crate::plan::service::ServicePlan;
 pub use crate::plan::sweep::SweepPlan;
 pub use crate::plan::thresholds::Threshold;
@@ -180,7 +178,7 @@ pub fn build(
     {
         return at.fail(
             http.span(),
-            "streams (`stream = \"sse\"`) are read over HTTP/1.1: remove `http = \"2\"` from [load]",
+            "streams (`stream = \"sse\"`, `websocket`) are read over HTTP/1.1: remove `http = \"2\"` from [load]",
         );
     }
     let sweep = sweep::plan_sweep(&spec, &load, &at)?;

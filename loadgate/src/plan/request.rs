@@ -12,7 +12,7 @@ use crate::plan::bounds::MAX_TIMEOUT;
 use crate::plan::defaults;
 use crate::plan::expect::{Capture, Expect, JsonPath, Source};
 use crate::plan::template::{Escape, Names, Template};
-use crate::spec::{ExpectSpec, Locator, RequestSpec, SpecError};
+use crate::spec::{ExpectSpec, Locator, RequestSpec, SpecError, WebSocketSpec};
 use crate::support::units::DurationRange;
 
 #[derive(Debug, Clone)]
@@ -43,10 +43,12 @@ pub struct StreamPlan {
     pub messages: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamProtocol {
     /// Server-Sent Events: a `text/event-stream` body.
     Sse,
+    /// A WebSocket. The message to send is rendered as the request's body.
+    WebSocket,
 }
 
 impl RequestPlan {
@@ -84,7 +86,14 @@ pub(super) fn plan_request(
     let method = plan_method(request.method.as_ref(), at)?;
     let path = plan_path(&request.path, names, at)?;
     let mut headers = plan_headers(default_headers, &request.headers, names, at)?;
-    let body = plan_body(request, &mut headers, names, at)?;
+    let mut body = plan_body(request, &mut headers, names, at)?;
+    if let Some(send) = request
+        .websocket
+        .as_ref()
+        .and_then(|w| w.get_ref().send.as_ref())
+    {
+        body = Some(parse_template(send, Escape::None, names, at)?);
+    }
     let expect = match &request.expect {
         Some(expect) => plan_expect(expect, at)?,
         None => Expect::default(),
@@ -290,6 +299,9 @@ fn plan_stream(
     expect: &Expect,
     at: &Locator<'_>,
 ) -> Result<Option<StreamPlan>, SpecError> {
+    if let Some(websocket) = &request.websocket {
+        return plan_websocket(request, websocket, at).map(Some);
+    }
     let Some(stream) = &request.stream else {
         return match &request.messages {
             Some(messages) => at.fail(
@@ -315,14 +327,55 @@ fn plan_stream(
              `expect.json` do not apply (count its events with `messages`)",
         );
     }
-    let messages = match &request.messages {
-        Some(messages) if *messages.get_ref() == 0 => {
-            return at.fail(messages.span(), "messages must be at least 1");
-        }
-        Some(messages) => Some(*messages.get_ref()),
-        None => None,
-    };
+    let messages = plan_messages(request.messages.as_ref(), at)?;
     Ok(Some(StreamPlan { protocol, messages }))
+}
+
+fn plan_messages(
+    messages: Option<&Spanned<u32>>,
+    at: &Locator<'_>,
+) -> Result<Option<u32>, SpecError> {
+    match messages {
+        Some(messages) if *messages.get_ref() == 0 => {
+            at.fail(messages.span(), "messages must be at least 1")
+        }
+        Some(messages) => Ok(Some(*messages.get_ref())),
+        None => Ok(None),
+    }
+}
+
+/// `websocket = { send, messages }`: a GET that upgrades, with no body of its own (`send` is
+/// planned as the body, which is where the exchange finds it).
+fn plan_websocket(
+    request: &RequestSpec,
+    websocket: &Spanned<WebSocketSpec>,
+    at: &Locator<'_>,
+) -> Result<StreamPlan, SpecError> {
+    let clash = if request.stream.is_some() {
+        Some("`stream`")
+    } else if request.body.is_some() || request.json.is_some() {
+        Some("`body` or `json` (the message to send is `websocket.send`)")
+    } else if request
+        .method
+        .as_ref()
+        .is_some_and(|m| !m.get_ref().eq_ignore_ascii_case("GET"))
+    {
+        Some("a `method` other than GET")
+    } else if request.messages.is_some() {
+        Some("`messages` outside it (write `websocket = { messages = N }`)")
+    } else {
+        None
+    };
+    if let Some(clash) = clash {
+        return at.fail(
+            websocket.span(),
+            format!("a `websocket` request cannot also have {clash}"),
+        );
+    }
+    Ok(StreamPlan {
+        protocol: StreamProtocol::WebSocket,
+        messages: plan_messages(websocket.get_ref().messages.as_ref(), at)?,
+    })
 }
 
 fn plan_timeout(
@@ -384,6 +437,36 @@ mod tests {
             let text = SPEC.replace("path = \"/\"", &format!("path = \"/\"\n{keys}"));
             let err = plan(&text).unwrap_err();
             assert!(err.message.contains(message), "{keys}: {err}");
+        }
+        let websocket = "websocket = { send = \"hi ${seq}\", messages = 2 }";
+        let planned =
+            plan(&SPEC.replace("path = \"/\"", &format!("path = \"/\"\n{websocket}"))).unwrap();
+        let home = planned.requests.iter().find(|r| r.name == "home").unwrap();
+        assert_eq!(
+            home.stream.as_ref().unwrap().protocol,
+            crate::plan::StreamProtocol::WebSocket
+        );
+        assert_eq!(home.stream.as_ref().unwrap().messages, Some(2));
+        assert!(
+            home.body.is_some(),
+            "the message to send is rendered as the body"
+        );
+        for clash in [
+            "method = \"post\"",
+            "stream = \"sse\"",
+            "body = \"x\"",
+            "messages = 3",
+        ] {
+            let text = SPEC.replace(
+                "path = \"/\"",
+                &format!("path = \"/\"\n{websocket}\n{clash}"),
+            );
+            let err = plan(&text).unwrap_err();
+            assert!(
+                err.message
+                    .contains("a `websocket` request cannot also have"),
+                "{clash}: {err}"
+            );
         }
         let http2 = SPEC
             .replace("users = 4", "users = 4\nhttp = \"2\"")

@@ -9,9 +9,9 @@ use reqwest::header::{COOKIE, HOST};
 use tokio::time::Instant;
 use url::{Position, Url};
 
-use crate::plan::RequestPlan;
 use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
+use crate::plan::{RequestPlan, StreamProtocol};
 use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, BodySink, Connection};
 use crate::run::messages::{self, SseSink};
@@ -19,6 +19,7 @@ use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome, StreamFaul
 use crate::run::record::Timing;
 use crate::run::shared::{Shared, Stripe, lock};
 use crate::run::sse::Malformed;
+use crate::run::websocket;
 use crate::spec::Pick;
 
 /// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
@@ -246,6 +247,16 @@ async fn send(
     };
     body.clear();
     let target = &shared.target;
+    if let Some(stream) = plan.stream.as_ref()
+        && stream.protocol == StreamProtocol::WebSocket
+    {
+        let opened = websocket::exchange(target, request, stream.messages, arrivals);
+        return match tokio::time::timeout(plan.timeout, opened).await {
+            Ok(Ok(answer)) => Ok((answer, None)),
+            Ok(Err(failed)) => Err(failed),
+            Err(_) => Err(Outcome::failed(Cause::Timeout(plan.timeout))),
+        };
+    }
     let mut sink = plan.stream.as_ref().map(|_| SseSink::new(plan, arrivals));
     let answered = match &shared.http2 {
         // Planning keeps streams off HTTP/2.
@@ -280,7 +291,7 @@ struct Kept<'a> {
 /// its body and headers checked, and captured values taken into `user_vars`.
 fn classify(plan: &RequestPlan, answer: &Answer, body: &[u8], user_vars: &mut [String]) -> Outcome {
     let status = answer.status;
-    let cause = if !plan.expect.accepts(status) {
+    let cause = if !accepts(plan, status) {
         Some(Cause::Status(status))
     } else if plan.reads_body() || captures_headers(plan) {
         expect::check(
@@ -299,6 +310,15 @@ fn classify(plan: &RequestPlan, answer: &Answer, body: &[u8], user_vars: &mut [S
         status: Some(status),
         bytes_received: answer.bytes_received,
         cause,
+    }
+}
+
+/// Whether `status` is what the request expects: a WebSocket's upgrade (101), else what
+/// `expect.status` says.
+fn accepts(plan: &RequestPlan, status: u16) -> bool {
+    match &plan.stream {
+        Some(stream) if stream.protocol == StreamProtocol::WebSocket => status == 101,
+        _ => plan.expect.accepts(status),
     }
 }
 

@@ -28,6 +28,7 @@ pub mod series;
 pub mod shared;
 pub mod sse;
 pub mod stream;
+pub mod websocket;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -34,10 +34,12 @@ pub enum ErrorKind {
     Malformed,
     /// A stream ended with fewer messages than its `messages`.
     TooFewMessages,
+    /// A WebSocket the service closed with an error code (not 1000 or 1001).
+    CloseError,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Io,
@@ -46,6 +48,7 @@ impl ErrorKind {
         ErrorKind::ClosedEarly,
         ErrorKind::Malformed,
         ErrorKind::TooFewMessages,
+        ErrorKind::CloseError,
     ];
 
     /// The kind [`ErrorKind::as_str`] names, as files written by another process name it.
@@ -65,6 +68,7 @@ impl ErrorKind {
             ErrorKind::ClosedEarly => "closed_early",
             ErrorKind::Malformed => "malformed",
             ErrorKind::TooFewMessages => "too_few_messages",
+            ErrorKind::CloseError => "close_error",
         }
     }
 }
@@ -95,10 +99,17 @@ pub enum StreamFault {
         got: u32,
     },
     Malformed(Malformed),
+    /// The WebSocket handshake or a frame broke the protocol.
+    NotWebSocket,
     /// It ended after `got` messages of the `want` the spec asks for.
     TooFew {
         got: u32,
         want: u32,
+    },
+    /// The service closed the WebSocket with this error code after `got` messages.
+    CloseCode {
+        code: u16,
+        got: u32,
     },
 }
 
@@ -106,8 +117,9 @@ impl StreamFault {
     fn kind(self) -> ErrorKind {
         match self {
             StreamFault::ClosedEarly { .. } => ErrorKind::ClosedEarly,
-            StreamFault::Malformed(_) => ErrorKind::Malformed,
+            StreamFault::Malformed(_) | StreamFault::NotWebSocket => ErrorKind::Malformed,
             StreamFault::TooFew { .. } => ErrorKind::TooFewMessages,
+            StreamFault::CloseCode { .. } => ErrorKind::CloseError,
         }
     }
 
@@ -117,6 +129,10 @@ impl StreamFault {
                 format!("the stream broke after {got} messages: {broken}")
             }
             StreamFault::Malformed(malformed) => malformed.to_string(),
+            StreamFault::NotWebSocket => "the service broke the WebSocket protocol".to_owned(),
+            StreamFault::CloseCode { code, got } => {
+                format!("the service closed the WebSocket with code {code} after {got} messages")
+            }
             StreamFault::TooFew { got, want } => {
                 format!("the stream ended after {got} messages, expected {want}")
             }

@@ -299,6 +299,21 @@ pub struct RequestSpec {
     /// is an error); unset: every message until the stream ends.
     #[schemars(with = "Option<u32>")]
     pub messages: Option<Spanned<u32>>,
+    /// A WebSocket on the request's path (`ws://`, or `wss://` for an `https://` service):
+    /// `send` once opened, then read `messages`, each timed like a stream's.
+    #[schemars(with = "Option<WebSocketSpec>")]
+    pub websocket: Option<Spanned<WebSocketSpec>>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketSpec {
+    /// A text message sent once the socket is open (templated like a body).
+    #[schemars(with = "Option<String>")]
+    pub send: Option<Spanned<String>>,
+    /// Messages to read before the socket counts as answered; unset: until the service closes.
+    #[schemars(with = "Option<u32>")]
+    pub messages: Option<Spanned<u32>>,
 }
 
 /// What a correct answer looks like; anything else is counted as an error.

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::due::{Due, intended_of, planted_lateness, render, send_due};
 use super::pool::{Pool, Running};
+use crate::plan::StreamProtocol;
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
 use crate::run::pace;
@@ -162,9 +163,15 @@ impl Senders {
         }) = idle
         {
             let at = Instant::now();
+            // A WebSocket opens a connection of its own: nothing is written ahead on this one.
+            let streams_own = shared.requests[due.request_idx].stream.as_ref();
             let written = match &due.request {
-                Ok(request) => connection.write_now(request).then_some(at),
-                Err(_) => None,
+                Ok(request)
+                    if streams_own.is_none_or(|s| s.protocol != StreamProtocol::WebSocket) =>
+                {
+                    connection.write_now(request).then_some(at)
+                }
+                _ => None,
             };
             // Fails only if the sender's task was aborted, when the run is torn down.
             let _ = next.send(Handed {
