@@ -228,58 +228,55 @@ const MISBEHAVING: [(&str, &str); 4] = [
     ("never", "timeout"),
 ];
 
-#[test]
-fn misbehaving_streams_are_each_classified_and_none_outlasts_its_timeout() {
-    let sandbox = Sandbox::new();
-    let command = service_command(&sandbox, 20, 10);
-    // One stream that behaves: a run in which every request failed never passes.
-    let mut requests =
-        "[[request]]\nname = \"ok\"\npath = \"/sse\"\nstream = \"sse\"\n\n".to_owned();
-    for (mode, _) in MISBEHAVING {
-        requests += &format!(
-            "[[request]]\nname = \"{mode}\"\npath = \"/sse?mode={mode}\"\nstream = \"sse\"\nmessages = 10\ntimeout = \"500ms\"\n\n"
-        );
+/// Runs a spec with one behaving request (`good`, named `ok`) and one request per mode of
+/// `faults` (`request` makes each from its mode), 4 users for 2 s; asserts the run passes
+/// within 30 s (never the hour a `never` stream would wait) and that every request of a mode
+/// failed as its kind, within its 500 ms timeout, give or take a busy machine's timer.
+fn run_faults(
+    sandbox: &Sandbox,
+    good: &str,
+    faults: &[(&str, &str)],
+    request: impl Fn(&str) -> String,
+) -> SpecSummary {
+    let command = service_command(sandbox, 20, 10);
+    // The behaving one: a run in which every request failed never passes.
+    let mut requests = format!("{good}\n\n");
+    for (mode, _) in faults {
+        requests += &format!("{}\ntimeout = \"500ms\"\n\n", request(mode));
     }
     let spec = sandbox.spec(
-        "misbehaving",
+        "faults",
         &format!(
-            "name = \"misbehaving\"\n\n[service]\n{command}\nready = {{ http = \"/health\", timeout = \"30s\" }}\n\n\
+            "name = \"faults\"\n\n[service]\n{command}\nready = {{ http = \"/health\", timeout = \"30s\" }}\n\n\
              [load]\nmodel = \"closed\"\nusers = 4\nduration = \"2s\"\n\n{requests}\
              [gate]\nerror_rate = {{ max = \"100%\" }}\n"
         ),
     );
     let started = Instant::now();
-    let run = run_gate(&sandbox, &spec, &[]);
+    let run = run_gate(sandbox, &spec, &[]);
     let took = started.elapsed();
     run.expect_code(0);
-    // The run's 2 s, a stream's 500 ms timeout, the service's start and stop: never the
-    // hour the `never` stream would wait.
     assert!(
         took < Duration::from_secs(30),
         "the run took {took:?}:\n{}\n{}",
         run.stderr,
-        sandbox.read_out("misbehaving.service.log")
+        sandbox.read_out("faults.service.log")
     );
-    let summary = summary_of(&sandbox);
-    for (mode, kind) in MISBEHAVING {
-        let metrics = &summary.requests[mode];
+    let summary = summary_of(sandbox);
+    let ok = &summary.requests["ok"];
+    assert_eq!(ok.failures, 0, "{ok:#?}");
+    for (mode, kind) in faults {
+        let metrics = &summary.requests[*mode];
         assert!(metrics.requests > 0, "{mode}: no requests");
         assert_eq!(
-            metrics.errors.get(kind).copied(),
-            Some(metrics.failures),
-            "{mode}: every failure is {kind}: {:?}",
-            metrics.errors
+            (metrics.errors.get(*kind).copied(), metrics.failures),
+            (Some(metrics.requests), metrics.requests),
+            "{mode}: every one is {kind}: {metrics:#?}"
         );
-        assert_eq!(metrics.failures, metrics.requests, "{mode}: {metrics:#?}");
         assert!(metrics.stream.is_none(), "no answered stream in {mode}");
-        let failed = metrics.failed.as_ref().unwrap();
-        // Cut at the timeout: within it, give or take a busy machine's timer.
-        assert!(
-            failed.latency_us.max < 1_500_000,
-            "{mode}: {:?}",
-            failed.latency_us
-        );
         assert!(!metrics.examples.is_empty(), "{mode}");
+        let failed = &metrics.failed.as_ref().unwrap().latency_us;
+        assert!(failed.max < 1_500_000, "{mode}: {failed:?}");
     }
     let never = &summary.requests["never"]
         .failed
@@ -287,9 +284,20 @@ fn misbehaving_streams_are_each_classified_and_none_outlasts_its_timeout() {
         .unwrap()
         .latency_us;
     assert!(never.min >= 490_000, "timed out at 500 ms: {never:?}");
-    let ok = &summary.requests["ok"];
-    assert_eq!(ok.failures, 0, "{ok:#?}");
+    summary
+}
+
+#[test]
+fn misbehaving_streams_are_each_classified_and_none_outlasts_its_timeout() {
+    let sandbox = Sandbox::new();
+    let good = "[[request]]\nname = \"ok\"\npath = \"/sse\"\nstream = \"sse\"";
+    let summary = run_faults(&sandbox, good, &MISBEHAVING, |mode| {
+        format!(
+            "[[request]]\nname = \"{mode}\"\npath = \"/sse?mode={mode}\"\nstream = \"sse\"\nmessages = 10"
+        )
+    });
     // Without `messages`, every message until the stream ends.
+    let ok = &summary.requests["ok"];
     assert_eq!(ok.stream.as_ref().unwrap().messages_per_stream, 10.0);
     let examples = &summary.requests["short"].examples;
     assert!(
@@ -297,44 +305,6 @@ fn misbehaving_streams_are_each_classified_and_none_outlasts_its_timeout() {
             .message
             .contains("ended after 3 messages, expected 10"),
         "{examples:?}"
-    );
-    sandbox.assert_no_leftover_processes();
-}
-
-#[test]
-fn a_websocket_is_timed_per_message_and_the_gate_catches_slower_gaps_and_a_later_first_message() {
-    let sandbox = recorded(CLOSED, WS);
-    let summary = summary_of(&sandbox);
-    let ws = &summary.requests["ws"];
-    let stream = ws.stream.as_ref().unwrap();
-    assert_eq!(ws.failures, 0, "{ws:#?}");
-    assert_eq!(stream.messages, 10 * stream.streams, "ten messages each");
-    assert_eq!(ws.status_codes.get("101"), Some(&ws.requests), "{ws:#?}");
-    let gate = |timing| {
-        let spec = protocol_spec(&sandbox, timing, CLOSED, WS);
-        let run = run_gate(&sandbox, &spec, &[]);
-        (
-            run,
-            junit_failures(&sandbox.read_out("junit.xml"))
-                .iter()
-                .map(|f| f.to_string())
-                .collect::<Vec<_>>(),
-        )
-    };
-    let (run, failures) = gate((50, 20));
-    run.expect_code(0);
-    assert!(failures.is_empty(), "{failures:?}");
-    let (run, failures) = gate((50, 40));
-    run.expect_code(1);
-    assert!(
-        failures.len() == 1 && failures[0].contains("message_gap_p50"),
-        "{failures:?}"
-    );
-    let (run, failures) = gate((100, 20));
-    run.expect_code(1);
-    assert!(
-        failures.len() == 1 && failures[0].contains("first_message_p50"),
-        "{failures:?}"
     );
     sandbox.assert_no_leftover_processes();
 }
@@ -351,47 +321,12 @@ const WS_MISBEHAVING: [(&str, &str); 5] = [
 #[test]
 fn misbehaving_websockets_are_each_classified_and_none_outlasts_its_timeout() {
     let sandbox = Sandbox::new();
-    let command = service_command(&sandbox, 20, 10);
-    let mut requests = format!("{WS}\n\n");
-    for (mode, _) in WS_MISBEHAVING {
-        requests += &format!(
-            "[[request]]\nname = \"{mode}\"\npath = \"/ws?mode={mode}\"\nwebsocket = {{ send = \"hi\", messages = 10 }}\ntimeout = \"500ms\"\n\n"
-        );
-    }
-    let spec = sandbox.spec(
-        "wsfaults",
-        &format!(
-            "name = \"wsfaults\"\n\n[service]\n{command}\nready = {{ http = \"/health\", timeout = \"30s\" }}\n\n\
-             [load]\nmodel = \"closed\"\nusers = 4\nduration = \"2s\"\n\n{requests}\
-             [gate]\nerror_rate = {{ max = \"100%\" }}\n"
-        ),
-    );
-    let started = Instant::now();
-    let run = run_gate(&sandbox, &spec, &[]);
-    let took = started.elapsed();
-    run.expect_code(0);
-    assert!(
-        took < Duration::from_secs(30),
-        "the run took {took:?}:\n{}",
-        run.stderr
-    );
-    let summary = summary_of(&sandbox);
-    assert_eq!(
-        summary.requests["ws"].failures, 0,
-        "{:#?}",
-        summary.requests["ws"]
-    );
-    for (mode, kind) in WS_MISBEHAVING {
-        let metrics = &summary.requests[mode];
-        assert!(metrics.requests > 0, "{mode}: no requests");
-        assert_eq!(
-            (metrics.errors.get(kind).copied(), metrics.failures),
-            (Some(metrics.requests), metrics.requests),
-            "{mode}: every one is {kind}: {metrics:#?}"
-        );
-        let failed = &metrics.failed.as_ref().unwrap().latency_us;
-        assert!(failed.max < 1_500_000, "{mode}: {failed:?}");
-    }
+    let good = WS.replace("name = \"ws\"", "name = \"ok\"");
+    let summary = run_faults(&sandbox, &good, &WS_MISBEHAVING, |mode| {
+        format!(
+            "[[request]]\nname = \"{mode}\"\npath = \"/ws?mode={mode}\"\nwebsocket = {{ send = \"hi\", messages = 10 }}"
+        )
+    });
     let examples = &summary.requests["error"].examples;
     assert!(
         examples[0]
