@@ -16,7 +16,8 @@ use tokio::time::Instant;
 use crate::run::cookies::Jar;
 use crate::run::exchange::{Buffers, User, exchange};
 use crate::run::http1::Connection;
-use crate::run::shared::{Picked, Shared, Stripe, lock, sleep_unless_stopped};
+use crate::run::shared::{Picked, Shared, Stripe, sleep_unless_stopped};
+use crate::support::sync::lock;
 use crate::support::units::DurationRange;
 
 /// How often a user the profile has not started (or has stopped) looks again.

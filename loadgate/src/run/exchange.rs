@@ -17,10 +17,11 @@ use crate::run::http1::{self, Answer, BodySink, Connection};
 use crate::run::messages::{self, SseSink};
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome, StreamFault};
 use crate::run::record::Timing;
-use crate::run::shared::{Shared, Stripe, lock};
+use crate::run::shared::{Shared, Stripe};
 use crate::run::sse::Malformed;
 use crate::run::websocket;
 use crate::spec::Pick;
+use crate::support::sync::lock;
 
 /// The most of an answer's body kept for `expect` and `capture`; the rest is drained uncounted
 /// against memory. A longer JSON answer fails to parse, which is reported as such.

@@ -25,8 +25,8 @@ use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Method, Request, Uri};
 
 use crate::run::http1::{self, Answer, Broken, Failure, IoError, MAX_HEADERS};
-use crate::run::shared::lock;
 use crate::run::stream::{Stream, Target};
+use crate::support::sync::lock;
 
 /// Flow-control windows as browsers open them: large enough that the window never paces a
 /// benchmark, since every byte is released as soon as it is read.

@@ -46,8 +46,9 @@ use crate::run::record::{EncodedInterval, Recorder, Schedule, SeriesPoint};
 pub use crate::run::series::Progress;
 use crate::run::series::run_series;
 pub use crate::run::shared::Counters;
-use crate::run::shared::{Shared, lock};
+use crate::run::shared::Shared;
 use crate::spec::Model;
+use crate::support::sync::lock;
 
 /// What a finished (or stopped) run recorded.
 #[derive(Debug)]

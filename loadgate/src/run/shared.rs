@@ -17,6 +17,7 @@ use crate::run::outcome::{Cause, ErrorExample, Outcome};
 use crate::run::record::{Interval, Recorder, Timing};
 use crate::run::stream::Target;
 use crate::spec::{HttpVersion, Model};
+use crate::support::sync::lock;
 
 /// Counters that go on across the runs against one service (rounds, sweep steps): `${seq}`
 /// and a sequential data pick, so a later round does not repeat an earlier round's ids. Both
@@ -236,12 +237,6 @@ pub async fn sleep_unless_stopped(deadline: Instant, stop: &mut watch::Receiver<
         _ = stop.wait_for(|stopped| *stopped) => true,
     };
     !stopped && !*stop.borrow()
-}
-
-/// Locks, ignoring poisoning: every holder here takes one small step (a push, a pop, a histogram
-/// increment) that a panic cannot leave half-done.
-pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// With `http = "2"`, the pool: enough connections for every user (or request in flight) at

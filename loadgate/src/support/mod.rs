@@ -1,6 +1,6 @@
 //! Leaves every stage may use: the project's paths, the clock and host facts, the CPUs' wake-up
 //! latency, a distributed run's wall clock, atomic files, exit codes, human units, statistics,
-//! histograms as text and the cargo command.
+//! histograms as text, a poison-tolerant lock and the cargo command.
 
 pub mod cargo;
 pub mod clock;
@@ -11,4 +11,5 @@ pub mod histogram;
 pub mod meta;
 pub mod paths;
 pub mod stats;
+pub mod sync;
 pub mod units;

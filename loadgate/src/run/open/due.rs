@@ -10,7 +10,8 @@ use crate::run::exchange::{Answered, Buffers, User, build_request, send_and_clas
 use crate::run::http1::{self, Connection};
 use crate::run::outcome::ErrorExample;
 use crate::run::record::{Sending, Timing};
-use crate::run::shared::{Picked, Shared, lock};
+use crate::run::shared::{Picked, Shared};
+use crate::support::sync::lock;
 
 /// A request the schedule gave a send time, rendered.
 pub(super) struct Due {

@@ -18,7 +18,8 @@ use crate::plan::StreamProtocol;
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
 use crate::run::pace;
-use crate::run::shared::{Shared, lock};
+use crate::run::shared::Shared;
+use crate::support::sync::lock;
 
 pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let senders = Arc::new(Senders {
