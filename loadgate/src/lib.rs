@@ -28,7 +28,11 @@
 //! ```
 //!
 //! Or, with options of its own: [`GateOptions::new`], then [`run_blocking`] (which owns the
-//! runtime and the two-signal contract) or the async [`loadtest`], and [`GateResult::exit`].
+//! runtime and the two-signal contract) or the async [`loadtest`], and
+//! [`GateResult::exit`](result::GateResult::exit).
+
+// Every type reachable from the public API can be named by its users (the `result` module).
+#![cfg_attr(not(feature = "testing"), warn(unnameable_types))]
 
 // Leaves: paths, clock and host, files, exit codes, units, statistics.
 mod support;
@@ -72,42 +76,93 @@ mod pipeline;
 // The `loadtest` command line over the pipeline, for any front end.
 mod cli;
 
-pub use cli::app::{Cli, CliCommand};
-pub use cli::init::InitArgs;
-pub use cli::root::{RootArgs, find_project};
-pub use cli::terminal::Terminal;
-pub use cli::{
-    AcceptArgs, BisectArgs, HistoryArgs, LoadtestAction, LoadtestArgs, MergeArgs, OverrideArgs,
-    PlanArgs, RunArgs,
-};
-pub use judge::bisect::{BisectReport, BisectStep, Decision as BisectDecision, Found};
-pub use judge::checks::{Check, CheckKind, CheckOutcome};
-pub use judge::pairs::PairRatios;
-pub use judge::verdict::{GateResult, SpecResult, Verdict};
-pub use metric::Metric;
-pub use pipeline::bisect::{BisectOptions, Bisected};
-pub use pipeline::blocking::{bisect_blocking, run_blocking};
-pub use pipeline::events::{Event, Observer};
-pub use pipeline::merge::{MergeOptions, merge};
-pub use pipeline::{
-    Accepted, GateError, GateOptions, GitHub, Interrupt, ShardRun, accept, loadtest,
-};
+// The public API: 15 names, each for a caller named beside it.
+
+// An adopter's `cargo xtask loadtest` (the doc example above, `loadgate init`'s template).
+pub use cli::LoadtestArgs;
+pub use cli::root::RootArgs;
+
+// The installable `loadgate` binary: its whole `main`.
+pub use cli::app::main;
+
+// A custom front end: options in, a result or an error out, an exit code either way.
+pub use pipeline::blocking::run_blocking;
+pub use pipeline::{GateError, GateOptions, loadtest};
 pub use plan::Overrides;
-pub use plan::shard::ShardOf;
-pub use profile::{ProfileReport, ShareChange};
-pub use report::schema;
-pub use run::Progress;
-pub use summary::{LatencyStats, Metrics, SpecSummary};
-pub use support::clock::WallClock;
 pub use support::exit::Exit;
 pub use support::paths::Paths;
 
-/// What this repository's tests and fuzz targets reach inside the engine; not an API.
+/// The types of [`GateOptions`]' fields beside [`Paths`] and [`Overrides`].
+pub mod options {
+    pub use crate::pipeline::{GitHub, ShardRun};
+    pub use crate::plan::shard::{ParseShardError, ShardOf};
+    pub use crate::support::clock::WallClock;
+}
+
+/// What a running gate tells its front end ([`Event`](events::Event) to an
+/// [`Observer`](events::Observer)), how it is told to stop, and the CLI's own renderer.
+pub mod events {
+    pub use crate::cli::terminal::Terminal;
+    pub use crate::pipeline::events::{Event, Interrupt, Observer};
+    pub use crate::run::Progress;
+}
+
+/// Every type a [`GateResult`](result::GateResult) holds (`summary.json` is it, serialized),
+/// each nameable in an adopter's signatures; and the report of `loadtest bisect`. The crate
+/// warns on a reachable type that cannot be named (`unnameable_types`), and this compiles:
+///
+/// ```
+/// use loadgate::result::{GateResult, ScheduleSummary};
+///
+/// /// The open-model schedules of a run, for a front end's own report.
+/// fn schedules(result: &GateResult) -> Vec<&ScheduleSummary> {
+///     (result.specs.iter())
+///         .filter_map(|spec| spec.summary.as_ref()?.schedule.as_ref())
+///         .collect()
+/// }
+/// ```
+pub mod result {
+    pub use crate::cost::{CostSummary, FunctionCost, RequestCost};
+    pub use crate::judge::bisect::{BisectReport, BisectStep, Decision as BisectDecision, Found};
+    pub use crate::judge::checks::{Check, CheckKind, CheckOutcome};
+    pub use crate::judge::cost::{CostChange, FunctionChange};
+    pub use crate::judge::distribution::{Distribution, ShardFacts, ShardTotals};
+    pub use crate::judge::pairs::PairRatios;
+    pub use crate::judge::verdict::{GateResult, SpecResult, Verdict};
+    pub use crate::metric::Metric;
+    pub use crate::profile::{ProfileReport, ShareChange, Stacks};
+    pub use crate::run::outcome::ErrorExample;
+    pub use crate::run::record::SeriesPoint;
+    pub use crate::run::resources::{CpuClock, ResourceFigures, ResourcePoint};
+    pub use crate::service::ServiceFailure;
+    pub use crate::shard_file::ShardStatus;
+    pub use crate::summary::{
+        FailedLatency, FlowSummary, LatencyStats, LoadFacts, Metrics, ScheduleSummary, SpecSummary,
+        SweepStep, SweepSummary, WarmupFacts,
+    };
+    pub use crate::support::clock::ClockStatus;
+    pub use crate::support::meta::{Host, Provenance};
+    pub use crate::support::units::Seconds;
+}
+
+/// The JSON Schemas of the spec format, `summary.json` and a shard file.
+pub mod schema {
+    pub use crate::report::schema::{shard, spec, summary};
+}
+
+/// What this repository's tests, fuzz targets and xtask reach inside the engine: not an API,
+/// and compiled only with the `testing` feature, which only this workspace enables.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing {
     pub use crate::plan::shard;
-    pub use crate::plan::template;
     pub use crate::support::cargo::command as cargo_command;
+
+    pub mod template {
+        pub use crate::plan::template::*;
+        /// The seeded random generator templates draw from.
+        pub use fastrand::Rng;
+    }
 
     pub mod plan {
         pub use crate::plan::{build, load};

@@ -21,6 +21,7 @@ use crate::support::units::{
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Metric {
     P50,
     P90,
@@ -119,7 +120,7 @@ impl Metric {
     /// [`LATENCY_NOISE_FLOOR_MAX`] (the fixed floor of earlier versions, so no service is judged
     /// more loosely than before). A fixed 1 ms floor kept the gate quiet on a 10 ms service and
     /// made it blind on a 120 µs one, which could get 5 times slower and still pass.
-    pub fn default_noise_floor_rule(self) -> NoiseFloor {
+    pub(crate) fn default_noise_floor_rule(self) -> NoiseFloor {
         if self.is_timed() {
             NoiseFloor {
                 min: self.default_noise_floor(),
@@ -132,7 +133,7 @@ impl Metric {
     }
 
     /// Reads a threshold amount written for this metric into the internal unit.
-    pub fn parse_amount(self, amount: &Quantity) -> Result<f64, String> {
+    pub(crate) fn parse_amount(self, amount: &Quantity) -> Result<f64, String> {
         match (self, amount) {
             (Metric::P50 | Metric::P90 | Metric::P99, Quantity::Text(text)) => {
                 parse_duration(text).map(|d| d.as_secs_f64() * 1e6)

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use loadgate::{BisectDecision, BisectReport, Found};
+use loadgate::result::{BisectDecision, BisectReport, Found};
 use loadgate_tests::{Sandbox, bins, git, wait_for_stderr};
 
 /// Far beyond the noise of a count (~0.3 %): about +10 % of `/` in the debug service the tests run.

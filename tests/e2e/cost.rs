@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use loadgate::Verdict;
+use loadgate::result::Verdict;
 use loadgate_tests::{Sandbox, bins, git, junit_failures, toml_array, wait_for_stderr};
 
 /// 1 % of `/` is about 160 instructions; this is far more, and far beyond any noise.
@@ -133,7 +133,7 @@ fn no_cost_skips_the_phase_and_says_so() {
         !result
             .checks
             .iter()
-            .any(|c| c.metric == loadgate::Metric::Instructions),
+            .any(|c| c.metric == loadgate::result::Metric::Instructions),
         "{:?}",
         result.checks
     );

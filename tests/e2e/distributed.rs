@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use loadgate::{GateResult, SpecSummary};
+use loadgate::result::{GateResult, SpecSummary};
 use loadgate_tests::{Network, Run, SERVICE_IP, Sandbox, bins};
 
 /// An open-model spec with stages and three request names, no `[service]` (shards need

@@ -3,8 +3,8 @@
 
 use std::net::TcpListener;
 
-use loadgate::schema::SUMMARY_SCHEMA_FILE;
-use loadgate::{CheckKind, CheckOutcome, Verdict};
+use loadgate::result::{CheckKind, CheckOutcome, Verdict};
+use loadgate_tests::SUMMARY_SCHEMA_FILE;
 use loadgate_tests::{Sandbox, assert_valid, junit_failures};
 
 /// p50 may not regress by more than 10 % beyond a 100 µs noise floor.

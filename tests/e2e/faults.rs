@@ -7,7 +7,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadgate::Verdict;
+use loadgate::result::Verdict;
 use loadgate_tests::{Fault, Sandbox, bins, wait_for_stderr};
 
 const GATE: &str = "[gate]\nerror_rate = { max = \"1%\" }\n";

@@ -4,8 +4,8 @@
 //! Timing never decides these verdicts on its own: an injected delay of 250 ms is judged against
 //! a 100 ms noise floor, so a slow shared machine cannot pass or fail a check by accident.
 
-use loadgate::Verdict;
-use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate::result::Verdict;
+use loadgate_tests::SUMMARY_SCHEMA_FILE;
 use loadgate_tests::{Sandbox, assert_valid, bins, junit_failures};
 
 /// p50/p90 regressions count only beyond 100 ms; the injected slowdown is 250 ms.

@@ -2,7 +2,7 @@
 //! writes the check table and the latency chart to the job summary and annotates each failed
 //! check; a passing run annotates nothing.
 
-use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::SUMMARY_SCHEMA_FILE;
 use loadgate_tests::{Sandbox, assert_valid};
 
 #[test]

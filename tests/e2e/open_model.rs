@@ -2,7 +2,7 @@
 //! Against a service that stalls, it shows the stall that a closed model hides (coordinated
 //! omission); a rate the generator cannot keep is inconclusive, never a pass.
 
-use loadgate::Verdict;
+use loadgate::result::Verdict;
 use loadgate_tests::{Sandbox, assert_sent, on_schedule};
 
 /// A spec against the demo service stalling 300 ms every second.

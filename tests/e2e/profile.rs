@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::SUMMARY_SCHEMA_FILE;
 use loadgate_tests::{Sandbox, assert_valid, git};
 
 /// Rounds of `extra_work` per request to `/`: milliseconds of CPU, far beyond the rest of a
@@ -44,7 +44,7 @@ fn profile_table(markdown: &str) -> Vec<&str> {
 const TOP: usize = 3;
 
 #[track_caller]
-fn among_the_top(profile: &loadgate::ProfileReport) -> &loadgate::ShareChange {
+fn among_the_top(profile: &loadgate::result::ProfileReport) -> &loadgate::result::ShareChange {
     profile
         .functions
         .iter()

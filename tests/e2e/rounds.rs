@@ -3,7 +3,7 @@
 //! noisy to tell a change of the threshold's size make the run inconclusive (exit 4, a JUnit
 //! error, a Markdown warning) with the cause named.
 
-use loadgate::Verdict;
+use loadgate::result::Verdict;
 use loadgate::testing::baseline;
 use loadgate_tests::Sandbox;
 

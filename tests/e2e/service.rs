@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadgate::Verdict;
+use loadgate::result::Verdict;
 use loadgate_tests::{Fault, Sandbox, wait_for_stderr};
 
 #[test]

@@ -2,8 +2,8 @@
 //! with every later request (or not, with `cookies = false`), ordered flows whose steps pass a
 //! captured token along and show in every report, and the mistakes a flow can hold.
 
-use loadgate::schema::SUMMARY_SCHEMA_FILE;
-use loadgate::{CheckOutcome, Verdict};
+use loadgate::result::{CheckOutcome, Verdict};
+use loadgate_tests::SUMMARY_SCHEMA_FILE;
 use loadgate_tests::{Sandbox, assert_valid, junit_failures};
 
 use crate::bad_input::assert_bad_input;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use loadgate::SpecSummary;
+use loadgate::result::SpecSummary;
 use loadgate_tests::{Run, Sandbox, junit_failures, toml_array, workspace_root};
 
 const SERVICE: &str = include_str!("stream_service.py");

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use loadgate::schema::SUMMARY_SCHEMA_FILE;
+use loadgate_tests::SUMMARY_SCHEMA_FILE;
 use loadgate_tests::{Sandbox, assert_valid, toml_array};
 
 const TOKEN_VAR: &str = "LOADGATE_E2E_TOKEN";

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
-use loadgate::GateResult;
-use loadgate::SpecSummary;
+use loadgate::result::GateResult;
+use loadgate::result::SpecSummary;
 use loadgate::testing::baseline::{self, Baseline};
 use tempfile::TempDir;
 
@@ -29,6 +29,9 @@ mod nginx;
 pub use certs::{CertPair, TestCerts};
 pub use netns::{Network, SERVICE_IP};
 pub use nginx::Nginx;
+
+/// Where this repository keeps the schema of `summary.json` (`cargo xtask schemas` writes it).
+pub const SUMMARY_SCHEMA_FILE: &str = "docs/summary.schema.json";
 
 /// The workspace's binaries, built once per test process in the profile of the test run, where
 /// the tests look for them: `cargo test --release` runs release binaries, never stale ones.

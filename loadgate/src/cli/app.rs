@@ -13,15 +13,15 @@ use crate::cli::root::RootArgs;
 /// `loadgate`: a performance gate for HTTP services.
 #[derive(Debug, Parser)]
 #[command(name = "loadgate", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub root: RootArgs,
+    root: RootArgs,
     #[command(subcommand)]
-    pub command: CliCommand,
+    command: CliCommand,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CliCommand {
+pub(crate) enum CliCommand {
     /// Run load specs against the service and gate on its baselines.
     Loadtest(Box<LoadtestArgs>),
     /// Scaffold the gate into the Cargo workspace here: an xtask, a first spec, baselines/, a
@@ -29,9 +29,15 @@ pub enum CliCommand {
     Init(InitArgs),
 }
 
+/// The `loadgate` binary: parses its command line, runs it, and answers the exit code; errors
+/// are printed with their causes.
+pub fn main() -> ExitCode {
+    Cli::parse().run()
+}
+
 impl Cli {
     /// Runs the command and answers its exit code; errors are printed with their causes.
-    pub fn run(self) -> ExitCode {
+    fn run(self) -> ExitCode {
         match self.command {
             CliCommand::Loadtest(args) => args.run_in(&self.root),
             // The workspace is found by cargo from here: it has no loadspec/ yet.

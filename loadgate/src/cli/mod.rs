@@ -38,9 +38,9 @@ use terminal::Terminal;
 #[command(args_conflicts_with_subcommands = true)]
 pub struct LoadtestArgs {
     #[command(subcommand)]
-    pub action: Option<LoadtestAction>,
+    action: Option<LoadtestAction>,
     #[command(flatten)]
-    pub run: RunArgs,
+    run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]

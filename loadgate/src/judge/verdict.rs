@@ -25,6 +25,7 @@ pub const SCHEMA_VERSION: u32 = 1;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     Pass,
     /// The run cannot be trusted; never reported as a pass.
@@ -100,7 +101,7 @@ pub struct SpecResult {
 
 impl SpecResult {
     /// A spec's result before anything is measured or judged: its identity only.
-    pub fn unjudged(plan: &Plan, paths: &Paths) -> SpecResult {
+    pub(crate) fn unjudged(plan: &Plan, paths: &Paths) -> SpecResult {
         SpecResult {
             name: plan.name.clone(),
             file: paths.shown(&plan.file),
@@ -129,7 +130,12 @@ impl SpecResult {
 
     /// Adds what happened to the service. Its log is named relative to the project, like every
     /// other path, and its tail has the plan's secrets redacted: it may echo what it was sent.
-    pub fn with_failure(mut self, failure: ServiceFailure, plan: &Plan, paths: &Paths) -> Self {
+    pub(crate) fn with_failure(
+        mut self,
+        failure: ServiceFailure,
+        plan: &Plan,
+        paths: &Paths,
+    ) -> Self {
         self.service_failure = Some(ServiceFailure {
             log_file: paths.shown(&failure.log_file),
             log_tail: plan.secrets.redact(&failure.log_tail).into_owned(),
@@ -140,7 +146,7 @@ impl SpecResult {
 
     /// Sets the verdict from the checks and the facts that make a run broken (a service
     /// failure) or untrustworthy (`inconclusive`, with its reason).
-    pub fn judged(mut self, inconclusive: Option<String>) -> SpecResult {
+    pub(crate) fn judged(mut self, inconclusive: Option<String>) -> SpecResult {
         // Checks that could not tell make the spec inconclusive too, each naming its cause.
         let reasons: Vec<String> = inconclusive
             .into_iter()
@@ -198,7 +204,7 @@ pub struct GateResult {
 }
 
 impl GateResult {
-    pub fn new(
+    pub(crate) fn new(
         provenance: Provenance,
         specs: Vec<SpecResult>,
         baselines_updated: Vec<PathBuf>,

@@ -57,10 +57,9 @@ impl BisectOptions {
     }
 }
 
-/// A bisection's report and its exit code.
+/// A bisection's exit code (its report is in `bisect.json` and `bisect.md`).
 #[derive(Debug)]
 pub struct Bisected {
-    pub report: BisectReport,
     pub exit: Exit,
 }
 
@@ -376,10 +375,7 @@ fn finish(
     console
         .write_all(&text)
         .map_err(|err| GateError::Output(anyhow!(err)))?;
-    Ok(Bisected {
-        report: report.clone(),
-        exit,
-    })
+    Ok(Bisected { exit })
 }
 
 /// 0 with a first bad commit; with a range left, 3 when a commit in it could not be measured,

@@ -23,7 +23,7 @@ use crate::pipeline::measure::{Measured, Repeat, Side, Step};
 use crate::pipeline::{GateError, GateOptions, conclude, record_baselines};
 use crate::plan::secret::Secrets;
 use crate::plan::timeline::{Part, timeline};
-use crate::plan::{self, Overrides, Plan};
+use crate::plan::{self, Plan};
 use crate::report;
 use crate::run::Recording;
 use crate::run::record::{Recorder, Schedule};
@@ -71,7 +71,7 @@ pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResu
     check_together(&files).map_err(bad)?;
     let first = &files[0].1;
     let mut gate = options.gate.clone();
-    gate.overrides = Overrides::from(&first.overrides);
+    gate.overrides = first.overrides.overrides();
     let planned = plan_specs(&gate, first).map_err(bad)?;
     let plans: Vec<Plan> = planned.iter().map(|(plan, _)| plan.clone()).collect();
     let shards: Vec<Shard> = (files.into_iter())

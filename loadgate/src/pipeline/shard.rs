@@ -229,7 +229,7 @@ fn new_file(
         status: ShardStatus::Complete,
         started_late_us: None,
         histogram: HistogramConfig::of(&Recorder::new(0).uncorrected_us),
-        overrides: OverridesFile::from(&options.overrides),
+        overrides: OverridesFile::of(&options.overrides),
         specs: plans
             .iter()
             .map(|plan| SpecParts {

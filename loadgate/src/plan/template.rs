@@ -13,9 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::plan::shard::ShardOf;
 
-/// The seeded random generator templates draw from.
-pub use fastrand::Rng;
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     parts: Vec<Part>,

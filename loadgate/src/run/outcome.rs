@@ -222,7 +222,7 @@ impl ErrorExample {
     /// Secrets are redacted here, not only when the report files are written: in `summary.json`
     /// a secret holding a character that JSON escapes (`"`, `\`) appears escaped, and the
     /// output-time redaction, which looks for the secret as written, would miss it.
-    pub fn new(
+    pub(crate) fn new(
         cause: Cause,
         outcome: &Outcome,
         request: &RequestPlan,

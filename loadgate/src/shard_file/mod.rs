@@ -62,6 +62,7 @@ pub struct ShardFile {
 /// How a shard's run went; anything but `complete` makes the merged run inconclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ShardStatus {
     /// Every part ran as planned.
     Complete,
@@ -101,8 +102,9 @@ pub struct OverridesFile {
     pub allow_large_load: bool,
 }
 
-impl From<&Overrides> for OverridesFile {
-    fn from(o: &Overrides) -> OverridesFile {
+impl OverridesFile {
+    /// The command line's changes to every spec, as a shard file holds them.
+    pub(crate) fn of(o: &Overrides) -> OverridesFile {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         OverridesFile {
             users: o.users,
@@ -112,10 +114,10 @@ impl From<&Overrides> for OverridesFile {
             allow_large_load: o.allow_large_load,
         }
     }
-}
 
-impl From<&OverridesFile> for Overrides {
-    fn from(o: &OverridesFile) -> Overrides {
+    /// The command line's changes as the merge plans with them.
+    pub(crate) fn overrides(&self) -> Overrides {
+        let o = self;
         Overrides {
             users: o.users,
             duration: o.duration_ms.map(Duration::from_millis),

@@ -64,7 +64,7 @@ pub struct SpecSummary {
 
 impl SpecSummary {
     /// The figures of `scope`: the total, or one request name's (`None` for a name not run).
-    pub fn metrics(&self, scope: &Scope) -> Option<&Metrics> {
+    pub(crate) fn metrics(&self, scope: &Scope) -> Option<&Metrics> {
         match scope {
             Scope::Total => Some(&self.total),
             Scope::Request(name) => self.requests.get(name),
@@ -74,7 +74,7 @@ impl SpecSummary {
     /// `metric`'s value in `scope`, in its internal unit: µs for latency and CPU
     /// per request, a fraction for the error rate, requests/second for throughput, bytes for
     /// memory. `None` when it was not measured (no such request, no service with `--target`).
-    pub fn value(&self, metric: Metric, scope: &Scope) -> Option<f64> {
+    pub(crate) fn value(&self, metric: Metric, scope: &Scope) -> Option<f64> {
         let metrics = self.metrics(scope);
         let service = self.service.as_ref();
         let stream = metrics.and_then(|m| m.stream.as_ref());

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 /// How a gate ended, as the process reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Exit {
     /// Every check passed (or had no baseline to compare with).
     Passed,
