@@ -257,26 +257,7 @@ impl fmt::Display for Refusal {
                  CA:TRUE (openssl: `-addext basicConstraints=critical,CA:FALSE`)"
             ),
             CertificateProblem::UnknownIssuer => {
-                // The chain as sent ends at its last certificate; its issuer is the one that
-                // would have to be trusted.
-                let top = self
-                    .chain
-                    .last()
-                    .and_then(|der| X509Certificate::from_der(der).ok())
-                    .map(|(_, top)| top.issuer().to_string())
-                    .unwrap_or_else(|| cert.issuer().to_string());
-                let trusted = match &self.ca_file {
-                    Some(path) => format!("in `[tls] ca` ({}) or", path.display()),
-                    None => "in `[tls] ca` (not set) or".to_owned(),
-                };
-                write!(
-                    f,
-                    "unknown issuer: the certificate (subject {subject}) was issued by {top}, \
-                     which is not a trusted CA ({trusted} among the system's roots): put the \
-                     certificate of {top} (or the server's certificate itself) in {ca_file}, or \
-                     set `[tls] insecure = true` for a local service whose certificate need not \
-                     be checked"
-                )
+                f.write_str(&self.unknown_issuer(&cert, &subject.to_string(), &ca_file))
             }
             CertificateProblem::Expired => write!(
                 f,
@@ -289,21 +270,7 @@ impl fmt::Display for Refusal {
                  the clock of this machine or of the one that made the certificate, or make the \
                  certificate again with a start date in the past"
             ),
-            CertificateProblem::WrongName => {
-                let kind = if matches!(self.server_name, ServerName::IpAddress(_)) {
-                    "IP"
-                } else {
-                    "DNS"
-                };
-                write!(
-                    f,
-                    "wrong host name: the service was reached as `{host}`, but the certificate \
-                     is for {}: reach the service by one of those names (the spec's `url` or \
-                     `--target`), or serve a certificate whose subjectAltName includes `{host}` \
-                     (openssl: `-addext subjectAltName={kind}:{host}`)",
-                    names(&cert)
-                )
-            }
+            CertificateProblem::WrongName => f.write_str(&self.wrong_name(&cert, &host)),
             CertificateProblem::NotForServers => write!(
                 f,
                 "the certificate is not for TLS servers: its extendedKeyUsage (subject \
@@ -323,6 +290,46 @@ impl fmt::Display for Refusal {
                 self.cause
             ),
         }
+    }
+}
+
+impl Refusal {
+    /// Why an unknown issuer was refused, and where its certificate would have to go.
+    fn unknown_issuer(&self, cert: &X509Certificate<'_>, subject: &str, ca_file: &str) -> String {
+        // The chain as sent ends at its last certificate; its issuer is the one that would have
+        // to be trusted.
+        let top = self
+            .chain
+            .last()
+            .and_then(|der| X509Certificate::from_der(der).ok())
+            .map(|(_, top)| top.issuer().to_string())
+            .unwrap_or_else(|| cert.issuer().to_string());
+        let trusted = match &self.ca_file {
+            Some(path) => format!("in `[tls] ca` ({}) or", path.display()),
+            None => "in `[tls] ca` (not set) or".to_owned(),
+        };
+        format!(
+            "unknown issuer: the certificate (subject {subject}) was issued by {top}, which is not \
+             a trusted CA ({trusted} among the system's roots): put the certificate of {top} (or \
+             the server's certificate itself) in {ca_file}, or set `[tls] insecure = true` for a \
+             local service whose certificate need not be checked"
+        )
+    }
+
+    /// Why a certificate for other names was refused, and the names it is for.
+    fn wrong_name(&self, cert: &X509Certificate<'_>, host: &str) -> String {
+        let kind = if matches!(self.server_name, ServerName::IpAddress(_)) {
+            "IP"
+        } else {
+            "DNS"
+        };
+        format!(
+            "wrong host name: the service was reached as `{host}`, but the certificate is for \
+             {}: reach the service by one of those names (the spec's `url` or `--target`), or \
+             serve a certificate whose subjectAltName includes `{host}` (openssl: \
+             `-addext subjectAltName={kind}:{host}`)",
+            names(cert)
+        )
     }
 }
 
