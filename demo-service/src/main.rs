@@ -9,6 +9,9 @@
 //! It speaks plain HTTP/1.1 unless told otherwise: `--tls-cert PATH --tls-key PATH` (PEM) serve
 //! HTTPS (rustls), and `--http2` adds HTTP/2 (h2 by ALPN over TLS, h2c by prior knowledge without),
 //! HTTP/1.1 still answered. `GET /debug/protocols` counts the requests served by each version.
+//! `GET /events` (Server-Sent Events) and `GET /ws` (a WebSocket) stream paced messages.
+
+mod streams;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -223,6 +226,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     match transport {
         None => {
             println!("demo-service listening on http://{addr}");
+            // Nagle's algorithm would hold a WebSocket's next small message until the last is
+            // acknowledged: gaps of 40 ms where the service sent after 10.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
@@ -276,6 +284,8 @@ fn app(args: &Args) -> anyhow::Result<Router> {
         .route("/cart/open", post(cart_open))
         .route("/cart/add", post(cart_add))
         .route("/cart/checkout", post(cart_checkout))
+        .route("/events", get(streams::events))
+        .route("/ws", get(streams::websocket))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
         // Readiness and the debug views stay outside the fault layer: they are not user traffic.
         .route("/health", get(|| async { "ok\n" }))
