@@ -67,7 +67,12 @@ fn acceptor(cert: &Path, key: &Path, http2: bool) -> anyhow::Result<TlsAcceptor>
     anyhow::ensure!(!chain.is_empty(), "no certificate in {}", cert.display());
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("cannot read a private key from {}", key.display()))?;
-    // The provider named, not the process default: ring is the only one this workspace builds.
+    // The provider named, not the process default: ring is the only one this workspace builds
+    // (deprecated in rustls 0.23.48 for lacking post-quantum key exchange, not needed here).
+    #[allow(
+        deprecated,
+        reason = "ring without post-quantum key exchange is chosen on purpose"
+    )]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

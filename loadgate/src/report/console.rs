@@ -242,7 +242,6 @@ impl SpecBlock<'_> {
         Ok(())
     }
 
-    /// Each check with a mark for its outcome, names aligned.
     /// Each request name's p50 and p90 beside the baseline's, so the one that moved stands out
     /// even when only the total is gated.
     fn request_changes(&mut self) -> io::Result<()> {

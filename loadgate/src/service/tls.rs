@@ -61,8 +61,20 @@ pub fn client_config(tls: &TlsPlan, alpn: Alpn) -> Result<Arc<ClientConfig>, Str
     Ok(config)
 }
 
+/// rustls' ring provider, named rather than the process default: ring is the only one loadgate
+/// builds (no aws-lc-rs toolchain needed). rustls 0.23.48 deprecates it for lacking
+/// post-quantum key exchange, which a load generator on a test network does not need; a
+/// `cargo install` (which resolves the newest rustls) would otherwise print that warning.
+#[allow(
+    deprecated,
+    reason = "ring without post-quantum key exchange is chosen on purpose"
+)]
+pub(crate) fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 fn new_config(tls: &TlsPlan) -> Result<ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(ring_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|err| format!("cannot set up TLS: {err}"))?;

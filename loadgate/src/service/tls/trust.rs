@@ -476,7 +476,7 @@ mod tests {
             roots.add(cert.clone()).unwrap();
         }
         let ca = (!listed.is_empty()).then(|| (PathBuf::from("certs/ca.pem"), listed));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(crate::service::tls::ring_provider());
         ListedOrChained::new(roots, ca, provider).unwrap()
     }
 
