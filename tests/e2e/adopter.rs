@@ -34,7 +34,8 @@ fn a_spec_without_gate_fails_a_service_that_fails_every_request_and_names_the_de
     sandbox.assert_no_leftover_processes();
 }
 
-/// A temporary workspace holding the example's service only, as a team has it before init.
+/// A temporary workspace holding the example's service only, as a team has it before init (its
+/// Cargo.toml and Cargo.lock are the example's: init never touches them).
 fn service_only() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("loadgate-adopter-")
@@ -42,14 +43,9 @@ fn service_only() -> tempfile::TempDir {
         .unwrap();
     let example = workspace_root().join("examples/adopter");
     copy_tree(&example.join("books"), &dir.path().join("books"));
-    std::fs::copy(example.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
-    let manifest = std::fs::read_to_string(example.join("Cargo.toml")).unwrap();
-    let without_xtask = manifest.replace("\"xtask\", ", "");
-    assert_ne!(
-        manifest, without_xtask,
-        "init added xtask to the example's members"
-    );
-    std::fs::write(dir.path().join("Cargo.toml"), without_xtask).unwrap();
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).unwrap();
+    }
     dir
 }
 
@@ -128,7 +124,17 @@ fn xtask_loadtest(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
     let dir = service_only();
     let dir = dir.path();
+    let team_files =
+        || ["Cargo.toml", "Cargo.lock"].map(|file| std::fs::read(dir.join(file)).unwrap());
+    let before = team_files();
     init(dir, &[]).expect_code(0);
+    // The xtask's lockfile as the team commits it after its first run (the example's): the
+    // build stays offline, with the versions this repository already built.
+    std::fs::copy(
+        workspace_root().join("examples/adopter/xtask/Cargo.lock"),
+        dir.join("xtask/Cargo.lock"),
+    )
+    .unwrap();
     let spec = std::fs::read_to_string(dir.join("loadspec/books.toml")).unwrap();
     let spec: serde_json::Value = toml::from_str(&spec).unwrap();
     assert_valid("loadspec/spec.schema.json", &spec);
@@ -139,6 +145,7 @@ fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
         "loadspec/books.toml",
         ".github/workflows/loadtest.yml",
         "xtask/src/main.rs",
+        "xtask/.gitignore",
         ".cargo/config.toml",
     ] {
         assert_eq!(
@@ -169,6 +176,10 @@ fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
         failed.iter().any(|name| name.contains("regression")),
         "junit.xml names the failed latency check: {failed:?}\n{junit}"
     );
+    assert!(
+        before == team_files(),
+        "the team's Cargo.toml and Cargo.lock are untouched by init and by every gate run"
+    );
 }
 
 #[test]
@@ -194,6 +205,7 @@ fn init_asks_which_of_two_binaries_and_never_overwrites() {
     for file in [
         "xtask/Cargo.toml",
         "xtask/src/main.rs",
+        "xtask/.gitignore",
         "loadspec/books.toml",
         "baselines/.gitkeep",
         ".github/workflows/loadtest.yml",

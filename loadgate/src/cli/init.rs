@@ -1,8 +1,9 @@
-//! `loadgate init`: the gate scaffolded into an existing Cargo workspace. Takes the workspace
-//! (its binaries from `cargo metadata`, their sources for how they take a port and whether they
-//! answer `/health`); gives an `xtask/` member and its `cargo xtask` alias, a first
-//! `loadspec/NAME.toml`, an empty `baselines/` and a GitHub Actions workflow. It never
-//! overwrites a file: everything is checked before anything is written.
+//! `loadgate init`: the gate scaffolded into an existing Cargo project. Takes the workspace (its
+//! binaries from `cargo metadata`, their sources for how they take a port and whether they
+//! answer `/health`); gives an `xtask/` that is a workspace of its own (its own Cargo.lock and
+//! target directory, so the project's Cargo.toml, Cargo.lock and release profile are untouched)
+//! and its `cargo xtask` alias, a first `loadspec/NAME.toml`, an empty `baselines/` and a GitHub
+//! Actions workflow. It never overwrites a file: everything is checked before anything is written.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,7 +17,9 @@ const XTASK_MANIFEST: &str = include_str!("init/xtask-Cargo.toml.in");
 const XTASK_MAIN: &str = include_str!("init/xtask-main.rs.in");
 const SPEC: &str = include_str!("init/spec.toml.in");
 const WORKFLOW: &str = include_str!("init/loadtest.yml.in");
-const XTASK_ALIAS: &str = "xtask = \"run --release --package xtask --\"";
+/// The xtask is its own workspace: `--manifest-path` (relative to the project's root, where
+/// `cargo xtask` is run) builds it with its own lockfile and profile.
+const XTASK_ALIAS: &str = "xtask = \"run --release --manifest-path xtask/Cargo.toml --\"";
 
 /// `init`: scaffold loadgate into the Cargo workspace here.
 #[derive(Debug, Args)]
@@ -80,7 +83,7 @@ impl InitArgs {
                 }
             );
         }
-        files.extend(edited_files(&root)?);
+        files.extend(edited_files(&root));
         for (file, text) in &files {
             let path = root.join(file);
             if let Some(parent) = path.parent() {
@@ -230,7 +233,9 @@ struct ServiceFacts {
 
 impl ServiceFacts {
     fn of(source: &str) -> ServiceFacts {
+        // `"--port"` by hand, clap's derive (`port: u16`) or its builder (`.long("port")`).
         let port_flag = source.contains("\"--port\"")
+            || source.contains(".long(\"port\")")
             || (source.contains("clap") && source.contains("port: u16"));
         let port_env = source.contains("\"PORT\"");
         let health = ["\"/health\"", "\"/healthz\""]
@@ -288,6 +293,8 @@ fn new_files(bin: &str, facts: &ServiceFacts, dep: &str) -> Vec<(PathBuf, String
             XTASK_MANIFEST.replace("@LOADGATE_DEP@", dep),
         ),
         ("xtask/src/main.rs", XTASK_MAIN.to_owned()),
+        // The xtask's own build, beside it: not the project's `/target` ignore's business.
+        ("xtask/.gitignore", "/target/\n".to_owned()),
         (
             &format!("loadspec/{bin}.toml") as &str,
             render_spec(bin, facts),
@@ -300,49 +307,14 @@ fn new_files(bin: &str, facts: &ServiceFacts, dep: &str) -> Vec<(PathBuf, String
     .collect()
 }
 
-/// The files `init` adds a line to: the workspace's members and the `xtask` alias (none when
-/// already there).
-fn edited_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
-    let manifest_file = root.join("Cargo.toml");
-    let manifest = std::fs::read_to_string(&manifest_file)
-        .with_context(|| format!("cannot read {}", manifest_file.display()))?;
+/// The file `init` adds a line to: the `xtask` alias in `.cargo/config.toml` (none when there
+/// already is one). The project's Cargo.toml is left alone: the xtask is no member of it.
+fn edited_files(root: &Path) -> Vec<(PathBuf, String)> {
     let config = std::fs::read_to_string(root.join(".cargo/config.toml")).ok();
-    let mut edited = Vec::new();
-    if let Some(text) = with_xtask_member(&manifest) {
-        edited.push((PathBuf::from("Cargo.toml"), text));
-    }
-    if let Some(text) = with_xtask_alias(config.as_deref()) {
-        edited.push((PathBuf::from(".cargo/config.toml"), text));
-    }
-    Ok(edited)
-}
-
-/// The root manifest with `xtask` among the workspace's members; `None` when it is already.
-fn with_xtask_member(manifest: &str) -> Option<String> {
-    let table: toml::Table = toml::from_str(manifest).unwrap_or_default();
-    let members = table.get("workspace").and_then(|w| w.get("members"));
-    if members
-        .and_then(|m| m.as_array())
-        .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("xtask")))
-    {
-        return None;
-    }
-    let lines: Vec<&str> = manifest.lines().collect();
-    let Some(at) = lines.iter().position(|line| line.trim() == "[workspace]") else {
-        return Some(format!(
-            "{}\n\n[workspace]\nmembers = [\"xtask\"]\n",
-            manifest.trim_end()
-        ));
-    };
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let members_line = (at + 1..lines.len())
-        .take_while(|&i| !lines[i].trim_start().starts_with('['))
-        .find(|&i| lines[i].trim_start().starts_with("members"));
-    match members_line {
-        Some(i) => out[i] = lines[i].replacen('[', "[\"xtask\", ", 1),
-        None => out.insert(at + 1, "members = [\"xtask\"]".to_owned()),
-    }
-    Some(out.join("\n") + "\n")
+    with_xtask_alias(config.as_deref())
+        .map(|text| (PathBuf::from(".cargo/config.toml"), text))
+        .into_iter()
+        .collect()
 }
 
 /// `.cargo/config.toml` with the `xtask` alias; `None` when it has one.
@@ -454,6 +426,12 @@ mod tests {
                 false,
                 Some("/healthz"),
             ),
+            (
+                "Arg::new(\"port\").long(\"port\").value_parser(value_parser!(u16))",
+                true,
+                false,
+                None,
+            ),
             ("TcpListener::bind(addr)", true, true, None),
         ];
         for (source, port_flag, port_env, health) in cases {
@@ -502,34 +480,6 @@ mod tests {
     }
 
     #[test]
-    fn xtask_joins_the_workspace_members_once() {
-        let cases = [
-            (
-                "[workspace]\nmembers = [\"service\"]\n",
-                Some("[workspace]\nmembers = [\"xtask\", \"service\"]\n"),
-            ),
-            (
-                "[workspace]\nresolver = \"3\"\n\n[workspace.dependencies]\nx = \"1\"\n",
-                Some(
-                    "[workspace]\nmembers = [\"xtask\"]\nresolver = \"3\"\n\n[workspace.dependencies]\nx = \"1\"\n",
-                ),
-            ),
-            (
-                "[package]\nname = \"api\"\n",
-                Some("[package]\nname = \"api\"\n\n[workspace]\nmembers = [\"xtask\"]\n"),
-            ),
-            ("[workspace]\nmembers = [\"xtask\", \"api\"]\n", None),
-        ];
-        for (manifest, expected) in cases {
-            let edited = with_xtask_member(manifest);
-            assert_eq!(edited.as_deref(), expected, "{manifest}");
-            if let Some(edited) = edited {
-                assert_eq!(with_xtask_member(&edited), None, "idempotent:\n{edited}");
-            }
-        }
-    }
-
-    #[test]
     fn the_xtask_alias_is_added_once() {
         let cases = [
             (None, true),
@@ -557,6 +507,12 @@ mod tests {
             manifest["dependencies"]["loadgate"]["path"].as_str(),
             Some("../loadgate")
         );
+        // A workspace of its own: the project's manifest, lockfile and profile stay its own.
+        assert!(
+            manifest["workspace"]
+                .as_table()
+                .is_some_and(|w| w.is_empty())
+        );
         let names: Vec<_> = files
             .iter()
             .map(|(file, _)| file.display().to_string())
@@ -566,6 +522,7 @@ mod tests {
             [
                 "xtask/Cargo.toml",
                 "xtask/src/main.rs",
+                "xtask/.gitignore",
                 "loadspec/api.toml",
                 "baselines/.gitkeep",
                 ".github/workflows/loadtest.yml"
