@@ -158,6 +158,7 @@ pub mod schema {
 #[doc(hidden)]
 pub mod testing {
     pub use crate::plan::shard;
+    pub use crate::service::against::worktree_dir;
     pub use crate::support::cargo::command as cargo_command;
 
     pub mod template {

@@ -318,7 +318,10 @@ fn sigint_mid_bisection_leaves_the_user_state_and_no_worktree_or_process() {
     let stderr = stderr.join().unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert_eq!(UserState::of(sandbox.path()), user, "{stderr}");
-    let left: Vec<_> = std::fs::read_dir(sandbox.path().join("target/bisect/worktrees"))
+    // Where the commits' worktrees are (outside the project), per commit.
+    let worktrees = loadgate::testing::worktree_dir(sandbox.path(), "bisect", "0");
+    let worktrees = worktrees.parent().unwrap();
+    let left: Vec<_> = std::fs::read_dir(worktrees)
         .map(|dir| dir.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "worktrees left: {left:?}");

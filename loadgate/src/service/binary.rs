@@ -68,7 +68,7 @@ fn replace_bins(arg: &str, release_dir: &Path) -> Result<String, String> {
 }
 
 /// The workspace's target directory as cargo resolves it (environment and config included).
-fn target_directory(root: &Path) -> Result<PathBuf, String> {
+pub fn target_directory(root: &Path) -> Result<PathBuf, String> {
     let metadata =
         crate::support::cargo::metadata(root).map_err(|err| format!("`{{bin:…}}`: {err:#}"))?;
     metadata["target_directory"]

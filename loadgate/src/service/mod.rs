@@ -107,7 +107,7 @@ pub async fn launch(
         .stdout(log)
         .stderr(log_err)
         .process_group(0);
-    die_with_parent(&mut command);
+    die_with_parent(command.as_std_mut());
     if plan.one_cpu {
         on_one_cpu(&mut command);
     }
@@ -356,13 +356,14 @@ fn signal_group(pgid: i32, signal: i32) {
     }
 }
 
-/// Asks Linux to SIGKILL the service if the gate itself dies without running its cleanup
-/// (SIGKILL, OOM): no service may outlive the run.
+/// Asks Linux to SIGKILL the child (a service, a base revision's build) if the gate itself dies
+/// without running its cleanup (SIGKILL, OOM): no child may outlive the run.
 #[allow(
     unsafe_code,
     reason = "pre_exec is unsafe by signature; the closure only calls prctl(2)"
 )]
-fn die_with_parent(command: &mut tokio::process::Command) {
+pub(crate) fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt as _;
     // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
     unsafe {
         command.pre_exec(|| {

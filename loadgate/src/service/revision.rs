@@ -1,6 +1,7 @@
 //! `loadtest bisect`: any commit's service, checked out and built without touching the user's
-//! work tree, index, HEAD or stash. Each commit gets a detached git worktree under
-//! `target/bisect/worktrees/`; every commit builds into one shared target directory
+//! work tree, index, HEAD or stash. Each commit gets a detached git worktree outside the
+//! project's directory (as `--against` does: a commit from before the project adopted loadgate
+//! builds as it was); every commit builds into one shared target directory
 //! (`target/bisect/target/`), so only what changed between two commits recompiles, and its
 //! release binaries are then copied aside (`target/bisect/bins/<commit>/release/`), where its
 //! service runs from while the next commit builds. The worktree is removed however the
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 pub use crate::service::against::git;
-use crate::service::against::{check_out, remove_worktree};
+use crate::service::against::{check_out, remove_worktree, worktree_dir};
 use crate::service::binary::BinDir;
 
 /// A commit checked out and built.
@@ -38,7 +39,7 @@ impl From<anyhow::Error> for PrepareError {
     }
 }
 
-/// Where a bisection keeps its worktrees and builds.
+/// Where a bisection keeps its builds.
 fn bisect_dir(root: &Path) -> PathBuf {
     root.join("target").join("bisect")
 }
@@ -48,7 +49,7 @@ impl Revision {
     /// `log`); a killed build is stopped with its future (`kill_on_drop`).
     pub async fn prepare(root: &Path, commit: &str, log: &Path) -> Result<Revision, PrepareError> {
         let short = &commit[..12.min(commit.len())];
-        let dir = bisect_dir(root).join("worktrees").join(short);
+        let dir = worktree_dir(root, "bisect", commit);
         check_out(root, &dir, commit).with_context(|| format!("cannot check {short} out"))?;
         let revision = Revision {
             commit: commit.to_owned(),
