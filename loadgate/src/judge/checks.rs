@@ -248,8 +248,7 @@ impl Measured<'_> {
             Some(judged) => Check {
                 current: judged.current,
                 baseline: Some(judged.baseline),
-                change: (judged.baseline != 0.0)
-                    .then(|| (judged.current - judged.baseline) / judged.baseline),
+                change: (judged.baseline != 0.0).then_some(judged.change),
                 ..self.check(
                     CheckKind::Regression,
                     allowed,
@@ -413,6 +412,10 @@ pub const BOOTSTRAP_SEED: u64 = 0x5eed;
 struct OverRounds {
     current: f64,
     baseline: f64,
+    /// The judged ratio, current over baseline, minus one: paired, the median of the per-pair
+    /// ratios (what the message, summary.md's pairs and the A/B chart show), else the ratio of
+    /// the two medians.
+    change: f64,
     outcome: CheckOutcome,
     message: String,
 }
@@ -478,9 +481,15 @@ fn judge_rounds(
             limit.describe(&evidence, Against::Within),
         )
     };
+    let change = if metric.higher_is_worse() {
+        worse.point - 1.0
+    } else {
+        1.0 / worse.point - 1.0
+    };
     Some(OverRounds {
         current: cur,
         baseline: base,
+        change,
         outcome,
         message,
     })

@@ -354,7 +354,7 @@ const PAGE: &str = r##"/*HEAD*/
   function pairs(grid, list) {
     list.forEach(function (p) {
       var order = p.ratios.map(function (_, i) { return i + 1; });
-      chart(grid, "A/B pairs: " + p.metric + ", candidate / base (median " + p.median.toFixed(3) + ")", {
+      chart(grid, "A/B pairs: " + p.metric + ", candidate / base (median " + p.median.toFixed(3) + ", a change of " + ((p.median - 1) * 100 >= 0 ? "+" : "") + ((p.median - 1) * 100).toFixed(1) + "%)", {
         type: "line", data: { datasets: [line("one pair", order, p.ratios, colors.p50, { showLine: false, pointRadius: 5 })] },
         options: { scales: { x: { type: "linear", min: 0, max: order.length + 1, ticks: { stepSize: 1 },
             title: { display: true, text: "pair, in the order they ran" } },

@@ -354,15 +354,17 @@ impl Markdown<'_> {
     }
 
     /// `--against`: one line per judged metric, each pair's ratio (candidate / base) and the
-    /// interval of their median.
+    /// interval of their median; the median's change is the check's, on the console and in the
+    /// chart too.
     fn pairs(&mut self, pairs: &[PairRatios]) -> io::Result<()> {
         for pair in pairs {
             let each: Vec<String> = pair.ratios.iter().map(|r| format!("{r:.3}")).collect();
             writeln!(
                 self.out,
-                "- A/B pairs, {} candidate / base: median {:.3} (90% interval {:.3}..{:.3}) · each pair: {}",
+                "- A/B pairs, {} candidate / base: median {:.3}, a change of {:+.1}% (90% interval {:.3}..{:.3}) · each pair: {}",
                 text(&pair.metric),
                 pair.median,
+                (pair.median - 1.0) * 100.0,
                 pair.low,
                 pair.high,
                 each.join(" ")
