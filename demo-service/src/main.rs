@@ -96,6 +96,11 @@ struct Args {
     /// (comma-separated in the environment).
     #[arg(long, env = "DEMO_SERVICE_SLOW", value_delimiter = ',', value_parser = parse_slow_path)]
     slow: Vec<(String, Duration)>,
+    /// Extra CPU time burnt for one path only, `PATH=DURATION` (e.g. `/status=300us`), to the
+    /// microsecond where `--slow`'s sleep has milliseconds; repeatable (comma-separated in the
+    /// environment). One endpoint of a mix made slower by a known amount.
+    #[arg(long, env = "DEMO_SERVICE_CPU_FOR", value_delimiter = ',', value_parser = parse_slow_path)]
+    cpu_for: Vec<(String, Duration)>,
     /// Extra computation for one path only, `PATH=ROUNDS` (e.g. `/=40`: about 160 more
     /// instructions per request, 1 % of `/`), in a function of its own (`extra_work`);
     /// repeatable (comma-separated in the environment). What the cost gate must catch.
@@ -178,6 +183,8 @@ struct AppState {
     carts: Mutex<Carts>,
     /// `--slow`.
     slow: Vec<(String, Duration)>,
+    /// `--cpu-for`.
+    cpu_for: Vec<(String, Duration)>,
     /// `--work`.
     work: Vec<(String, u32)>,
 }
@@ -269,6 +276,7 @@ fn app(args: &Args) -> anyhow::Result<Router> {
         sessions: Mutex::new(HashMap::new()),
         carts: Mutex::new(Carts::default()),
         slow: args.slow.clone(),
+        cpu_for: args.cpu_for.clone(),
         work: args.work.clone(),
     });
 
@@ -373,9 +381,11 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
     if let Some(n) = args.max_concurrency {
         worker_args.extend(["--max-concurrency".into(), n.to_string()]);
     }
-    for (path, delay) in &args.slow {
-        let delay = humantime::format_duration(*delay);
-        worker_args.extend(["--slow".into(), format!("{path}={delay}")]);
+    for (flag, paths) in [("--slow", &args.slow), ("--cpu-for", &args.cpu_for)] {
+        for (path, duration) in paths {
+            let duration = humantime::format_duration(*duration);
+            worker_args.extend([flag.into(), format!("{path}={duration}")]);
+        }
     }
     if let Some(db) = &args.db {
         worker_args.extend(["--db".into(), db.display().to_string()]);
@@ -501,6 +511,13 @@ async fn inject_faults(
     }
     if let Some((_, rounds)) = state.work.iter().find(|(p, _)| p == request.uri().path()) {
         std::hint::black_box(extra_work(*rounds));
+    }
+    if let Some((_, cpu)) = state
+        .cpu_for
+        .iter()
+        .find(|(p, _)| p == request.uri().path())
+    {
+        burn_cpu(*cpu);
     }
     if let Some((_, delay)) = state.slow.iter().find(|(p, _)| p == request.uri().path()) {
         tokio::time::sleep(*delay).await;
