@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 
-use crate::cost::{self, CostFailure, CostRun, CostSummary};
+use crate::cost::{CostFailure, CostSummary};
 use crate::judge::bisect::{
     BisectReport, BisectStep, CostLine, Decision, Found, Search, decide_checks, judged_checks,
 };
@@ -524,35 +524,8 @@ impl Bisection<'_> {
         let cost_plan = plan.cost.as_ref().expect("a [cost] spec");
         let paths = ctx.paths;
         let bins = rev.bin_dir();
-        let (work_dir, log) = (
-            paths.out_dir.join(format!("{}.cost", plan.name)),
-            paths
-                .out_dir
-                .join(format!("{}.cost.service.log", plan.name)),
-        );
-        let observer = ctx.observer.clone();
-        let (spec, side) = (plan.name.clone(), short(&rev.commit).to_owned());
-        let counted = move |request: &str, instructions: f64, took| {
-            observer.event(&Event::Counted {
-                spec: spec.clone(),
-                side: Some(side.clone()),
-                request: request.to_owned(),
-                instructions,
-                took,
-            });
-        };
-        let run = CostRun {
-            root: &rev.dir,
-            bins: &bins,
-            work_dir: &work_dir,
-            log: &log,
-            counted: &counted,
-        };
-        let mut interrupt = ctx.interrupt.clone();
-        let interrupted = async move {
-            let _ = interrupt.wait_for(Option::is_some).await;
-        };
-        match cost::count(plan, cost_plan, &run, interrupted).await {
+        let side = Some(short(&rev.commit).to_owned());
+        match measure::count_side(plan, cost_plan, (&rev.dir, &bins), &plan.name, side, ctx).await {
             Ok(summary) => Ok(Some(summary)),
             Err(CostFailure::Interrupted) => Ok(None),
             Err(CostFailure::Service(failure)) => Err(format!(

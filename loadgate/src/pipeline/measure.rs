@@ -12,6 +12,7 @@ use crate::cost::{self, CostFailure, CostRun, CostSummary};
 use crate::judge::checks::{CheckOutcome, compare, round_values};
 use crate::judge::spec::Combined;
 use crate::pipeline::events::{Event, Interrupt, Observer, interrupted_by};
+use crate::plan::cost::CostPlan;
 use crate::plan::{Plan, ServicePlan, defaults};
 use crate::profile::Stacks;
 use crate::profile::perf::Recording;
@@ -452,39 +453,12 @@ pub async fn count_cost(
             Some(_) => format!("{}.base", plan.name),
             None => plan.name.clone(),
         };
-        let (work_dir, log) = (
-            paths.out_dir.join(format!("{stem}.cost")),
-            paths.out_dir.join(format!("{stem}.cost.service.log")),
-        );
-        let spec = plan.name.clone();
-        let observer = ctx.observer.clone();
-        let side = rev.clone();
-        let counted = move |request: &str, instructions: f64, took| {
-            observer.event(&Event::Counted {
-                spec: spec.clone(),
-                side: side.clone(),
-                request: request.to_owned(),
-                instructions,
-                took,
-            });
-        };
-        let run = CostRun {
-            root: &root,
-            bins: &bins,
-            work_dir: &work_dir,
-            log: &log,
-            counted: &counted,
-        };
-        let mut interrupt = ctx.interrupt.clone();
-        let interrupted = async move {
-            let _ = interrupt.wait_for(Option::is_some).await;
-        };
         ctx.observer.event(&Event::Starting {
             spec: plan.name.clone(),
             command: "the service under Valgrind (Callgrind) for [cost]".to_owned(),
             place: (root != paths.root).then(|| paths.shown(&root)),
         });
-        match cost::count(plan, cost_plan, &run, interrupted).await {
+        match count_side(plan, cost_plan, (&root, &bins), &stem, rev.clone(), ctx).await {
             Ok(summary) if rev.is_some() => measured.base_cost = Some(summary),
             Ok(summary) => measured.cost = Some(summary),
             Err(CostFailure::Service(failure)) => {
@@ -497,6 +471,47 @@ pub async fn count_cost(
             Err(CostFailure::Interrupted) => {}
         }
     }
+}
+
+/// `[cost]` for the service built at `root` into `bins`: its Valgrind files are
+/// `OUT/STEM.cost/` and `OUT/STEM.cost.service.log`, and each request name's count is announced
+/// as `side`'s (`None`: the candidate's). Stops, uncounted, at an interrupt.
+pub async fn count_side(
+    plan: &Plan,
+    cost_plan: &CostPlan,
+    (root, bins): (&Path, &BinDir),
+    stem: &str,
+    side: Option<String>,
+    ctx: &Context<'_>,
+) -> Result<CostSummary, CostFailure> {
+    let paths = ctx.paths;
+    let (work_dir, log) = (
+        paths.out_dir.join(format!("{stem}.cost")),
+        paths.out_dir.join(format!("{stem}.cost.service.log")),
+    );
+    let spec = plan.name.clone();
+    let observer = ctx.observer.clone();
+    let counted = move |request: &str, instructions: f64, took| {
+        observer.event(&Event::Counted {
+            spec: spec.clone(),
+            side: side.clone(),
+            request: request.to_owned(),
+            instructions,
+            took,
+        });
+    };
+    let run = CostRun {
+        root,
+        bins,
+        work_dir: &work_dir,
+        log: &log,
+        counted: &counted,
+    };
+    let mut interrupt = ctx.interrupt.clone();
+    let interrupted = async move {
+        let _ = interrupt.wait_for(Option::is_some).await;
+    };
+    cost::count(plan, cost_plan, &run, interrupted).await
 }
 
 fn announce(plan: &Plan, repeat: &Repeat, step: &Step, services: &Services, ctx: &Context<'_>) {
