@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use loadgate::result::{BisectDecision, BisectReport, Found};
-use loadgate_tests::{Sandbox, bins, git, wait_for_stderr};
+use loadgate_tests::{Sandbox, bins, git, interrupt_and_wait, wait_for_stderr};
 
 /// Far beyond the noise of a count (~0.3 %): about +10 % of `/` in the debug service the tests run.
 const COSTLIER: &str = "/=400";
@@ -306,17 +306,7 @@ fn sigint_mid_bisection_leaves_the_user_state_and_no_worktree_or_process() {
     let stderr = wait_for_stderr(&mut gate, "a commit at");
     // Into the next commit's build or count.
     std::thread::sleep(Duration::from_millis(1500));
-    let pid = gate.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = gate.wait().unwrap();
-    let stderr = stderr.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let stderr = interrupt_and_wait(&mut gate, stderr);
     assert_eq!(UserState::of(sandbox.path()), user, "{stderr}");
     // Where the commits' worktrees are (outside the project), per commit.
     let worktrees = loadgate::testing::worktree_dir(sandbox.path(), "bisect", "0");

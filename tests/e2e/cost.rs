@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use loadgate::result::Verdict;
-use loadgate_tests::{Sandbox, bins, git, junit_failures, toml_array, wait_for_stderr};
+use loadgate_tests::{
+    Sandbox, bins, interrupt_and_wait, junit_failures, toml_array, wait_for_stderr,
+};
 
 /// 1 % of `/` is about 160 instructions; this is far more, and far beyond any noise.
 const COSTLIER: &str = "/=400";
@@ -260,17 +262,7 @@ fn sigint_while_counting_stops_valgrind_and_the_service() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
-    let pid = gate.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = gate.wait().unwrap();
-    let stderr = stderr.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    interrupt_and_wait(&mut gate, stderr);
     assert!(!valgrind(&sandbox), "Valgrind outlived the run");
     sandbox.assert_no_leftover_processes();
 }
@@ -281,7 +273,6 @@ fn against_a_revision_counts_both_sides_and_names_the_function_that_changed() {
     let dir = sandbox.path();
     // The service is started by the revision's own script: the base runs the plain service,
     // this revision a costlier `/`.
-    let serve = |args: &str| sandbox.serve_script(args);
     let command = sandbox.serve_script("");
     let spec = sandbox.spec(
         "ab-cost",
@@ -291,12 +282,7 @@ fn against_a_revision_counts_both_sides_and_names_the_function_that_changed() {
              [[request]]\nname = \"home\"\npath = \"/\"\n{COST}"
         ),
     );
-    sandbox.git_package();
-    serve("");
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "base"]);
-    serve(&format!("--work {COSTLIER}"));
-    git(dir, &["commit", "-q", "-am", "a costlier home"]);
+    sandbox.commit_base_then_costlier(COSTLIER);
 
     let run = sandbox.run_command(sandbox.loadtest().args([
         "--root",

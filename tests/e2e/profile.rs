@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use loadgate_tests::SUMMARY_SCHEMA_FILE;
-use loadgate_tests::{Sandbox, assert_valid, git};
+use loadgate_tests::{Sandbox, assert_valid};
 
 /// Rounds of `extra_work` per request to `/`: milliseconds of CPU, far beyond the rest of a
 /// request, so the function's share of the samples is most of them.
@@ -70,15 +70,9 @@ fn against_a_revision_both_sides_are_profiled_and_the_costly_function_is_named()
     let dir = sandbox.path();
     // Each revision starts the service with its own script: the base the plain service, the
     // candidate a costlier `/`.
-    let serve = |args: &str| sandbox.serve_script(args);
     let command = sandbox.serve_script("");
     let spec = sandbox.spec("ab-profile", &spec_text("ab-profile", &command));
-    sandbox.git_package();
-    serve("");
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "base"]);
-    serve(&format!("--work {COSTLIER}"));
-    git(dir, &["commit", "-q", "-am", "a costlier home"]);
+    sandbox.commit_base_then_costlier(COSTLIER);
 
     let run = sandbox.run_command(sandbox.loadtest().args([
         "--root",

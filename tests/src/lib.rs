@@ -316,6 +316,18 @@ path = "/status"
         toml_array(&["sh".into(), "serve.sh".into(), "{port}".into()])
     }
 
+    /// Commits two revisions of the sandbox package: "base", whose `serve.sh` starts the plain
+    /// demo service, then "a costlier home", whose service runs `--work COSTLIER`.
+    pub fn commit_base_then_costlier(&self, costlier: &str) {
+        let dir = self.path();
+        self.git_package();
+        self.serve_script("");
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", "base"]);
+        self.serve_script(&format!("--work {costlier}"));
+        git(dir, &["commit", "-q", "-am", "a costlier home"]);
+    }
+
     /// Writes `loadspec/NAME.toml` and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let file = self.path().join("loadspec").join(format!("{name}.toml"));
@@ -503,6 +515,24 @@ fn read_baseline(file: &Path) -> Baseline {
     baseline::read(file)
         .unwrap_or_else(|err| panic!("{err}"))
         .unwrap_or_else(|| panic!("no baseline {}", file.display()))
+}
+
+/// Sends SIGINT to `gate`, waits for it and requires exit 130; answers the stderr `stderr`
+/// collected.
+#[track_caller]
+pub fn interrupt_and_wait(gate: &mut Child, stderr: JoinHandle<String>) -> String {
+    let pid = gate.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = gate.wait().unwrap();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    stderr
 }
 
 /// Runs git in `dir` as a test author (no global config needed) and answers its trimmed output;
