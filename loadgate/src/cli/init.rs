@@ -273,15 +273,22 @@ fn render_spec(bin: &str, facts: &ServiceFacts) -> String {
     } else {
         ""
     };
-    let (ready, ready_note) = match facts.health {
-        Some(path) => (path, "Its source mentions this path."),
-        None => ("/", "No /health route was found in its source: `/` it is."),
+    // Without a health route, `/` may well answer 404 (an API, a front end built separately):
+    // a service that accepts connections is ready.
+    let ready = match facts.health {
+        Some(path) => format!(
+            "# Ready when this path answers 2xx. Its source mentions this path.\n\
+             ready = {{ http = \"{path}\", timeout = \"60s\" }}"
+        ),
+        None => "# Ready once its port accepts connections: no /health route was found in its \
+                 source,\n# and `/` need not answer 2xx. To wait until a route answers 2xx, add \
+                 `http = \"/path\"`.\nready = { timeout = \"60s\" }"
+            .to_owned(),
     };
     SPEC.replace("@COMMAND@", &command)
         .replace("@PORT_NOTE@", port_note)
         .replace("@ENV@", env)
-        .replace("@READY@", ready)
-        .replace("@READY_NOTE@", ready_note)
+        .replace("@READY@", &ready)
         .replace("@BIN@", bin)
 }
 
@@ -474,7 +481,7 @@ mod tests {
                 .iter()
                 .any(|(k, v)| k == "PORT" && v == "{port}");
             assert_eq!(port_from_env, port_env);
-            assert_eq!(service.ready_path.as_deref(), Some(health.unwrap_or("/")));
+            assert_eq!(service.ready_path.as_deref(), health);
             assert!(!plan.default_gate && !plan.thresholds.is_empty());
         }
     }
