@@ -6,7 +6,12 @@ schedule so that one late wake-up does not delay the rest.
 ?mode= on either path makes it misbehave: `malformed` (an HTML line in the event stream, or a
 WebSocket close 1007 "invalid payload"), `early` (the connection dropped after 3 messages),
 `short` (the stream ends cleanly after 3 messages), `never` (headers, then nothing), `error`
-(WebSocket: closed with 1011 after 3 messages).
+(WebSocket: closed with 1011 after 3 messages). On /sse, `done` ends the stream with one more
+event, `event: done` and `data: [DONE]`, as LLM APIs do.
+
+/chat is a WebSocket that speaks the subprotocol `chat.v1` only and answers each message at once
+with `text DATA` or `binary DATA` (its frame's type), as long as the client keeps the socket
+open; each socket it opens appends its `?tag=` to the file --chat-log names.
 """
 
 import argparse
@@ -19,6 +24,7 @@ parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--first-ms", type=float, default=50.0)
 parser.add_argument("--gap-ms", type=float, default=20.0)
 parser.add_argument("--messages", type=int, default=10)
+parser.add_argument("--chat-log")
 args = parser.parse_args()
 
 
@@ -54,6 +60,8 @@ async def sse(request):
             continue
         # A comment, an id, a named event and data over two lines: the whole format.
         await response.write(f": tick\nid: {i}\nevent: token\ndata: {i}\ndata: more\n\n".encode())
+    if mode == "done":
+        await response.write(b"event: done\ndata: [DONE]\n\n")
     await response.write_eof()
     return response
 
@@ -87,8 +95,27 @@ async def ws(request):
     return socket
 
 
+async def chat(request):
+    socket = web.WebSocketResponse(protocols=("chat.v1",))
+    await socket.prepare(request)
+    if args.chat_log:
+        with open(args.chat_log, "a") as log:
+            log.write(request.query.get("tag", "") + "\n")
+    if socket.ws_protocol != "chat.v1":
+        await socket.close(code=4000, message=b"chat.v1 only")
+        return socket
+    async for message in socket:
+        if message.type == WSMsgType.TEXT:
+            await socket.send_str(f"text {message.data}")
+        elif message.type == WSMsgType.BINARY:
+            await socket.send_str(f"binary {message.data.decode()}")
+    return socket
+
+
 app = web.Application()
-app.add_routes([web.get("/health", health), web.get("/sse", sse), web.get("/ws", ws)])
+app.add_routes(
+    [web.get("/health", health), web.get("/sse", sse), web.get("/ws", ws), web.get("/chat", chat)]
+)
 # Streams a client left (a timeout) are cancelled, and stopping does not wait for them.
 web.run_app(
     app,

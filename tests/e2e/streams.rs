@@ -2,7 +2,9 @@
 //! `stream_service.py`; aiohttp installed by `cargo xtask test` under `target/ci-tools/`): Server-Sent
 //! Events timed per message, the first after 50 ms and nine more 20 ms apart; the gate catches
 //! slower gaps on `message_gap` and a later first message on `first_message`; streams that
-//! misbehave are each classified and counted, and none holds the run past its timeout.
+//! misbehave are each classified and counted, and none holds the run past its timeout; `expect`
+//! judges a stream's count and last message; a WebSocket sends several messages, binary ones,
+//! offers a subprotocol and keeps its socket across a user's iterations.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,9 +29,14 @@ fn aiohttp_path() -> PathBuf {
 /// The `[service]` command (and its environment) running the stream service with these
 /// timings (ms).
 fn service_command(sandbox: &Sandbox, first_ms: u32, gap_ms: u32) -> String {
+    service_command_with(sandbox, first_ms, gap_ms, &[])
+}
+
+/// The same, with `more` arguments to the service.
+fn service_command_with(sandbox: &Sandbox, first_ms: u32, gap_ms: u32, more: &[String]) -> String {
     let script = sandbox.path().join("stream_service.py");
     std::fs::write(&script, SERVICE).unwrap();
-    let command = toml_array(&[
+    let mut args = vec![
         "python3".into(),
         script.display().to_string(),
         "--port".into(),
@@ -38,7 +45,9 @@ fn service_command(sandbox: &Sandbox, first_ms: u32, gap_ms: u32) -> String {
         first_ms.to_string(),
         "--gap-ms".into(),
         gap_ms.to_string(),
-    ]);
+    ];
+    args.extend_from_slice(more);
+    let command = toml_array(&args);
     // aiohttp where xtask put it.
     format!(
         "command = {command}\nenv = {{ PYTHONPATH = {:?} }}",
@@ -333,6 +342,183 @@ fn misbehaving_websockets_are_each_classified_and_none_outlasts_its_timeout() {
             .message
             .contains("closed the WebSocket with code 1011 after 3 messages"),
         "{examples:?}"
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+/// A spec of `requests` against the stream service (first message at 20 ms, then 10 ms apart,
+/// `more` arguments), `users` for 2 s; every request may fail, so the run passes and the
+/// summary says how each did.
+fn requests_spec(sandbox: &Sandbox, users: u32, more: &[String], requests: &str) -> PathBuf {
+    let command = service_command_with(sandbox, 20, 10, more);
+    sandbox.spec(
+        "judged",
+        &format!(
+            "name = \"judged\"\n\n[service]\n{command}\nready = {{ http = \"/health\", timeout = \"30s\" }}\n\n\
+             [load]\nmodel = \"closed\"\nusers = {users}\nduration = \"2s\"\n\n{requests}\n\
+             [gate]\nerror_rate = {{ max = \"100%\" }}\n"
+        ),
+    )
+}
+
+/// Every request of `name` failed as `kind`, and the first example says `message`.
+#[track_caller]
+fn all_failed(summary: &SpecSummary, name: &str, kind: &str, message: &str) {
+    let metrics = &summary.requests[name];
+    assert!(metrics.requests > 0, "{name}: no requests");
+    assert_eq!(
+        (metrics.errors.get(kind).copied(), metrics.failures),
+        (Some(metrics.requests), metrics.requests),
+        "{name}: every one is {kind}: {metrics:#?}"
+    );
+    let example = &metrics.examples[0];
+    assert!(example.message.contains(message), "{name}: {example:?}");
+}
+
+#[test]
+fn expect_judges_a_stream_s_count_and_its_last_message() {
+    let sandbox = Sandbox::new();
+    let sse = |name: &str, path: &str, keys: &str| {
+        format!("[[request]]\nname = \"{name}\"\npath = \"{path}\"\nstream = \"sse\"\n{keys}\n\n")
+    };
+    let requests = [
+        sse(
+            "done",
+            "/sse?mode=done",
+            "expect = { min_messages = 11, last_event = \"done\", last_message_contains = \"[DONE]\" }",
+        ),
+        sse("unnamed", "/sse", "expect = { last_event = \"done\" }"),
+        sse("lacking", "/sse", "expect = { last_message_contains = \"[DONE]\" }"),
+        sse("short", "/sse?mode=short", "expect = { min_messages = 4 }"),
+        sse("enough", "/sse?mode=short", "expect = { min_messages = 3 }"),
+        // Reading stops at `messages`: the last message read is the fifth, not the final one.
+        sse(
+            "cut",
+            "/sse?mode=done",
+            "messages = 5\nexpect = { last_message_contains = \"[DONE]\" }",
+        ),
+        "[[request]]\nname = \"ws\"\npath = \"/ws\"\n\
+         websocket = { send = \"hi\", messages = 10 }\n\
+         expect = { min_messages = 10, last_message_contains = \"hi 9\" }\n\n"
+            .to_owned(),
+        "[[request]]\nname = \"ws-lacking\"\npath = \"/ws\"\n\
+         websocket = { send = \"hi\", messages = 10 }\nexpect = { last_message_contains = \"bye\" }\n\n"
+            .to_owned(),
+    ];
+    let spec = requests_spec(&sandbox, 4, &[], &requests.concat());
+    run_gate(&sandbox, &spec, &[]).expect_code(0);
+    let summary = summary_of(&sandbox);
+    for name in ["done", "enough", "ws"] {
+        let metrics = &summary.requests[name];
+        assert!(metrics.requests > 0, "{name}: no requests");
+        assert_eq!(metrics.failures, 0, "{name}: {metrics:#?}");
+    }
+    assert_eq!(
+        summary.requests["done"]
+            .stream
+            .as_ref()
+            .unwrap()
+            .messages_per_stream,
+        11.0
+    );
+    all_failed(
+        &summary,
+        "unnamed",
+        "expect",
+        "the last event is not named `done`",
+    );
+    let quoted = summary.requests["unnamed"].examples[0].body.as_deref();
+    assert!(
+        quoted.is_some_and(|q| q.starts_with("event: token\ndata: 9\nmore")),
+        "the example quotes the last event: {quoted:?}"
+    );
+    all_failed(
+        &summary,
+        "lacking",
+        "expect",
+        "the last message does not contain `[DONE]`",
+    );
+    all_failed(
+        &summary,
+        "short",
+        "too_few_messages",
+        "ended after 3 messages, expected 4",
+    );
+    all_failed(&summary, "cut", "expect", "does not contain `[DONE]`");
+    all_failed(
+        &summary,
+        "ws-lacking",
+        "expect",
+        "the last message does not contain `bye`",
+    );
+    sandbox.assert_no_leftover_processes();
+}
+
+#[test]
+fn a_websocket_sends_several_binary_messages_on_a_subprotocol_and_keeps_its_socket() {
+    let sandbox = Sandbox::new();
+    let log = sandbox.path().join("chat.log");
+    let chat = |tag: &str, keys: &str, expect: &str| {
+        format!(
+            "[[request]]\nname = \"{tag}\"\npath = \"/chat?tag={tag}\"\nwebsocket = {{ {keys} }}\n\
+             expect = {{ last_message_contains = \"{expect}\" }}\ntimeout = \"2s\"\n\n"
+        )
+    };
+    let requests = [
+        // Both messages sent, in order, as binary frames, the second templated; the socket kept.
+        chat(
+            "kept",
+            "send = [\"first\", \"second ${user.id}\"], binary = true, protocols = [\"chat.v1\"], \
+             messages = 2, reuse = true",
+            "binary second 1",
+        ),
+        chat(
+            "fresh",
+            "send = \"plain ${user.id}\", protocols = [\"x.v0\", \"chat.v1\"], messages = 1",
+            "text plain 1",
+        ),
+        chat(
+            "refused",
+            "send = \"x\", protocols = [\"other.v9\"], messages = 1",
+            "",
+        ),
+    ];
+    // One user: `${user.id}` is 1.
+    let spec = requests_spec(
+        &sandbox,
+        1,
+        &["--chat-log".into(), log.display().to_string()],
+        &requests.concat(),
+    );
+    run_gate(&sandbox, &spec, &[]).expect_code(0);
+    let summary = summary_of(&sandbox);
+    for name in ["kept", "fresh"] {
+        let metrics = &summary.requests[name];
+        assert!(metrics.requests >= 3, "{name}: {metrics:#?}");
+        assert_eq!(metrics.failures, 0, "{name}: {metrics:#?}");
+    }
+    assert_eq!(
+        summary.requests["kept"]
+            .stream
+            .as_ref()
+            .unwrap()
+            .messages_per_stream,
+        2.0
+    );
+    all_failed(
+        &summary,
+        "refused",
+        "malformed",
+        "did not pick one of the subprotocols offered",
+    );
+    // Sockets the service opened, by tag: one for all of the kept one's iterations, one per
+    // request otherwise.
+    let opened = std::fs::read_to_string(&log).unwrap();
+    let count = |tag: &str| opened.lines().filter(|l| *l == tag).count() as u64;
+    assert_eq!(count("kept"), 1, "{opened}");
+    assert!(
+        count("fresh") >= summary.requests["fresh"].requests,
+        "{opened}"
     );
     sandbox.assert_no_leftover_processes();
 }

@@ -82,6 +82,12 @@ pub struct Expect {
     pub status: Option<Vec<u16>>,
     pub body_contains: Option<String>,
     pub json: Vec<(JsonPath, Value)>,
+    /// A stream's fewest messages.
+    pub min_messages: Option<u32>,
+    /// The name of a Server-Sent Events stream's last event.
+    pub last_event: Option<String>,
+    /// Text a stream's last message contains.
+    pub last_message_contains: Option<String>,
 }
 
 impl Expect {
@@ -95,6 +101,36 @@ impl Expect {
     /// Whether checking needs the body, beyond its status.
     pub fn reads_body(&self) -> bool {
         self.body_contains.is_some() || !self.json.is_empty()
+    }
+
+    /// Whether checking a stream needs its last message.
+    pub fn judges_last(&self) -> bool {
+        self.last_event.is_some() || self.last_message_contains.is_some()
+    }
+
+    /// A stream's last message against `last_event` and `last_message_contains`: `name` is an
+    /// event's name (none for a WebSocket message), `data` its data.
+    pub fn check_last(&self, name: Option<&str>, data: &[u8]) -> Result<(), Mismatch> {
+        if let Some(wanted) = &self.last_event
+            && name != Some(wanted.as_str())
+        {
+            return Err(Mismatch::LastEvent);
+        }
+        match &self.last_message_contains {
+            Some(needle) if !contains(data, needle.as_bytes()) => Err(Mismatch::LastMessageLacks),
+            _ => Ok(()),
+        }
+    }
+
+    /// The mismatch of a stream that ended before any message, when its last one is judged.
+    pub fn no_last(&self) -> Option<Mismatch> {
+        if self.last_event.is_some() {
+            Some(Mismatch::LastEvent)
+        } else {
+            self.last_message_contains
+                .as_ref()
+                .map(|_| Mismatch::LastMessageLacks)
+        }
     }
 }
 
@@ -143,6 +179,10 @@ pub enum Mismatch {
     JsonField(usize),
     /// `captures[i]` found no value.
     NothingToCapture(usize),
+    /// A stream's last event is not named `expect.last_event`.
+    LastEvent,
+    /// A stream's last message lacks `expect.last_message_contains`.
+    LastMessageLacks,
 }
 
 impl Mismatch {
@@ -173,6 +213,19 @@ impl Mismatch {
                 };
                 format!("nothing to capture as `{}` {source}", capture.name)
             }
+            // `body` is the last message's start (see run::messages::Last), empty when the
+            // stream had none.
+            Mismatch::LastEvent | Mismatch::LastMessageLacks if body.is_empty() => {
+                "the stream ended without a message to judge as its last".to_owned()
+            }
+            Mismatch::LastEvent => format!(
+                "the last event is not named `{}`",
+                expect.last_event.as_deref().unwrap_or_default()
+            ),
+            Mismatch::LastMessageLacks => format!(
+                "the last message does not contain `{}`",
+                expect.last_message_contains.as_deref().unwrap_or_default()
+            ),
         }
     }
 }
@@ -254,6 +307,7 @@ mod tests {
                 .iter()
                 .map(|(p, v)| (JsonPath::parse(p).unwrap(), v.clone()))
                 .collect(),
+            ..Expect::default()
         }
     }
 
@@ -306,6 +360,52 @@ mod tests {
             Expect::default().accepts(204),
             !Expect::default().accepts(301)
         );
+    }
+
+    #[test]
+    fn a_stream_s_last_message_is_checked_for_its_name_and_text() {
+        let expect = Expect {
+            last_event: Some("done".into()),
+            last_message_contains: Some("[DONE]".into()),
+            ..Expect::default()
+        };
+        assert!(expect.judges_last() && !Expect::default().judges_last());
+        assert_eq!(expect.check_last(Some("done"), b"data [DONE]"), Ok(()));
+        assert_eq!(
+            expect.check_last(Some("token"), b"[DONE]"),
+            Err(Mismatch::LastEvent)
+        );
+        assert_eq!(
+            expect.check_last(None, b"[DONE]"),
+            Err(Mismatch::LastEvent),
+            "a WebSocket message has no name"
+        );
+        assert_eq!(
+            expect.check_last(Some("done"), b"nearly"),
+            Err(Mismatch::LastMessageLacks)
+        );
+        assert_eq!(expect.no_last(), Some(Mismatch::LastEvent));
+        assert_eq!(Expect::default().no_last(), None);
+        let cases = [
+            (
+                Mismatch::LastEvent,
+                &b"event: token"[..],
+                "the last event is not named `done`",
+            ),
+            (
+                Mismatch::LastMessageLacks,
+                b"data: 9",
+                "the last message does not contain `[DONE]`",
+            ),
+            (
+                Mismatch::LastEvent,
+                b"",
+                "the stream ended without a message to judge as its last",
+            ),
+        ];
+        for (mismatch, quote, text) in cases {
+            assert_eq!(mismatch.describe(&expect, &[], quote), text);
+        }
     }
 
     #[test]

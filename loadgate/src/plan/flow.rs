@@ -132,8 +132,8 @@ fn capture_names(spec: &SpecFile) -> Vec<String> {
         })
 }
 
-/// `[[on_start]]`, `capture`, `[[flow]]` and a data row per user keep state in a user: the
-/// open model has none.
+/// `[[on_start]]`, `capture`, `[[flow]]`, a data row per user and a reused WebSocket keep state
+/// in a user: the open model has none.
 fn require_users_for_user_state(
     spec: &SpecFile,
     model: Model,
@@ -150,6 +150,16 @@ fn require_users_for_user_state(
         return at.fail(
             request.span(),
             "`on_start` and `capture` need the closed model: a user to keep the captured value",
+        );
+    }
+    let reused = spec.requests.iter().find_map(|r| {
+        let websocket = r.get_ref().websocket.as_ref()?;
+        websocket.get_ref().reuse.as_ref().filter(|r| *r.get_ref())
+    });
+    if let Some(reuse) = reused {
+        return at.fail(
+            reuse.span(),
+            "`websocket.reuse` keeps a user's socket across its iterations: it needs the closed model",
         );
     }
     if let Some(flow) = spec.flows.first() {

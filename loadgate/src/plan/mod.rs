@@ -38,7 +38,9 @@ pub use crate::plan::cost::CostPlan;
 pub use crate::plan::flow::FlowPlan;
 pub use crate::plan::load::LoadPlan;
 pub use crate::plan::overrides::Overrides;
-pub use crate::plan::request::{RequestPlan, StreamPlan, StreamProtocol};
+#[cfg(test)]
+pub use crate::plan::request::StreamProtocol;
+pub use crate::plan::request::{RequestPlan, StreamPlan};
 pub use crate::plan::service::ServicePlan;
 pub use crate::plan::sweep::SweepPlan;
 pub use crate::plan::thresholds::Threshold;

@@ -24,6 +24,8 @@ pub struct RequestPlan {
     pub path: Template,
     pub headers: Vec<(HeaderName, Template)>,
     pub body: Option<Template>,
+    /// A WebSocket's messages to send, in order (`websocket.send`).
+    pub sends: Vec<Template>,
     pub expect: Expect,
     pub captures: Vec<Capture>,
     /// Whether a template of the request names a column of the data file.
@@ -47,9 +49,21 @@ pub struct StreamPlan {
 pub enum StreamProtocol {
     /// Server-Sent Events: a `text/event-stream` body.
     Sse,
-    /// A WebSocket. The message to send is rendered as the request's body.
-    WebSocket,
+    /// A WebSocket. The messages to send are the request's `sends`.
+    WebSocket(WebSocketPlan),
 }
+
+/// How a WebSocket request sends, and whether its socket outlives it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebSocketPlan {
+    /// Messages go as binary frames, not text.
+    pub binary: bool,
+    /// The socket stays open for the user's next iteration.
+    pub reuse: bool,
+}
+
+/// The `Sec-WebSocket-Protocol` header that `websocket.protocols` becomes.
+const SUBPROTOCOL: HeaderName = HeaderName::from_static("sec-websocket-protocol");
 
 impl RequestPlan {
     /// Whether the answer's body is read and kept (up to a limit), not just drained.
@@ -61,11 +75,20 @@ impl RequestPlan {
                 .any(|c| matches!(c.source, Source::Json(_)))
     }
 
-    /// The path, the header values and the body.
+    /// The path, the header values, the body and a WebSocket's messages.
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
         std::iter::once(&self.path)
             .chain(self.headers.iter().map(|(_, value)| value))
             .chain(&self.body)
+            .chain(&self.sends)
+    }
+
+    /// The WebSocket's plan, when the request opens one.
+    pub fn websocket(&self) -> Option<&WebSocketPlan> {
+        match &self.stream.as_ref()?.protocol {
+            StreamProtocol::WebSocket(websocket) => Some(websocket),
+            StreamProtocol::Sse => None,
+        }
     }
 }
 
@@ -86,14 +109,11 @@ pub(super) fn plan_request(
     let method = plan_method(request.method.as_ref(), at)?;
     let path = plan_path(&request.path, names, at)?;
     let mut headers = plan_headers(default_headers, &request.headers, names, at)?;
-    let mut body = plan_body(request, &mut headers, names, at)?;
-    if let Some(send) = request
-        .websocket
-        .as_ref()
-        .and_then(|w| w.get_ref().send.as_ref())
-    {
-        body = Some(parse_template(send, Escape::None, names, at)?);
-    }
+    let body = plan_body(request, &mut headers, names, at)?;
+    let sends = match &request.websocket {
+        Some(websocket) => plan_sends(websocket, &mut headers, names, at)?,
+        None => Vec::new(),
+    };
     let expect = match &request.expect {
         Some(expect) => plan_expect(expect, at)?,
         None => Expect::default(),
@@ -108,6 +128,7 @@ pub(super) fn plan_request(
         path,
         headers,
         body,
+        sends,
         expect,
         captures,
         uses_row: false,
@@ -268,7 +289,60 @@ fn plan_expect(expect: &ExpectSpec, at: &Locator<'_>) -> Result<Expect, SpecErro
         status,
         body_contains: expect.body_contains.as_ref().map(|b| b.get_ref().clone()),
         json,
+        min_messages: plan_messages(expect.min_messages.as_ref(), at)?,
+        last_event: expect.last_event.as_ref().map(|e| e.get_ref().clone()),
+        last_message_contains: expect
+            .last_message_contains
+            .as_ref()
+            .map(|c| c.get_ref().clone()),
     })
+}
+
+/// `websocket.send` (one message or several, each a template) and `websocket.protocols`, which
+/// is sent as the handshake's `Sec-WebSocket-Protocol` header.
+fn plan_sends(
+    websocket: &Spanned<WebSocketSpec>,
+    headers: &mut Vec<(HeaderName, Template)>,
+    names: &Names<'_>,
+    at: &Locator<'_>,
+) -> Result<Vec<Template>, SpecError> {
+    let written = websocket.get_ref();
+    if let Some(protocols) = &written.protocols {
+        let offered = protocols.get_ref();
+        let token =
+            |p: &String| !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+        if offered.is_empty() || !offered.iter().all(token) {
+            return at.fail(
+                protocols.span(),
+                "websocket.protocols takes a non-empty list of subprotocol names (no spaces or commas)",
+            );
+        }
+        if headers.iter().any(|(name, _)| *name == SUBPROTOCOL) {
+            return at.fail(
+                protocols.span(),
+                "give either `websocket.protocols` or a `Sec-WebSocket-Protocol` header, not both",
+            );
+        }
+        let value = Template::parse(&offered.join(", "), Escape::None, names)
+            .map_err(|e| at.error(protocols.span(), e))?;
+        headers.push((SUBPROTOCOL, value));
+    }
+    let Some(send) = &written.send else {
+        return Ok(Vec::new());
+    };
+    if send.get_ref().0.is_empty() {
+        return at.fail(
+            send.span(),
+            "websocket.send takes a message or a non-empty list",
+        );
+    }
+    send.get_ref()
+        .0
+        .iter()
+        .map(|message| {
+            Template::parse(message, Escape::None, names).map_err(|e| at.error(send.span(), e))
+        })
+        .collect()
 }
 
 /// Each captured value goes to the slot of its name among every capture of the spec.
@@ -308,7 +382,7 @@ fn plan_stream(
                 messages.span(),
                 "`messages` counts a stream's messages: add `stream = \"sse\"` to the request",
             ),
-            None => Ok(None),
+            None => stream_expect_on_no_stream(request, at).map(|()| None),
         };
     };
     let protocol = match stream.get_ref().as_str() {
@@ -328,7 +402,58 @@ fn plan_stream(
         );
     }
     let messages = plan_messages(request.messages.as_ref(), at)?;
+    plan_stream_expect(request, messages, &protocol, at)?;
     Ok(Some(StreamPlan { protocol, messages }))
+}
+
+/// `expect`'s stream keys: on a stream only, `min_messages` within `messages`, `last_event` on
+/// Server-Sent Events only.
+fn plan_stream_expect(
+    request: &RequestSpec,
+    messages: Option<u32>,
+    protocol: &StreamProtocol,
+    at: &Locator<'_>,
+) -> Result<(), SpecError> {
+    let Some(expect) = &request.expect else {
+        return Ok(());
+    };
+    if let (Some(min), Some(messages)) = (&expect.min_messages, messages)
+        && *min.get_ref() > messages
+    {
+        return at.fail(
+            min.span(),
+            format!(
+                "expect.min_messages ({}) is more than `messages` ({messages}), where reading stops",
+                min.get_ref()
+            ),
+        );
+    }
+    if let (Some(last_event), StreamProtocol::WebSocket(_)) = (&expect.last_event, protocol) {
+        return at.fail(
+            last_event.span(),
+            "expect.last_event names a Server-Sent event; a WebSocket message has no name \
+             (use expect.last_message_contains)",
+        );
+    }
+    Ok(())
+}
+
+/// The first of `expect`'s stream keys, on a request that is no stream.
+fn stream_expect_on_no_stream(request: &RequestSpec, at: &Locator<'_>) -> Result<(), SpecError> {
+    let Some(expect) = &request.expect else {
+        return Ok(());
+    };
+    let span = (expect.min_messages.as_ref().map(Spanned::span))
+        .or(expect.last_event.as_ref().map(Spanned::span))
+        .or(expect.last_message_contains.as_ref().map(Spanned::span));
+    match span {
+        Some(span) => at.fail(
+            span,
+            "expect.min_messages, last_event and last_message_contains judge a stream: \
+             add `stream = \"sse\"` or `websocket` to the request",
+        ),
+        None => Ok(()),
+    }
 }
 
 fn plan_messages(
@@ -344,8 +469,8 @@ fn plan_messages(
     }
 }
 
-/// `websocket = { send, messages }`: a GET that upgrades, with no body of its own (`send` is
-/// planned as the body, which is where the exchange finds it).
+/// `websocket = { send, messages, binary, protocols, reuse }`: a GET that upgrades, with no
+/// body of its own (`send` is planned as the request's `sends`).
 fn plan_websocket(
     request: &RequestSpec,
     websocket: &Spanned<WebSocketSpec>,
@@ -372,10 +497,15 @@ fn plan_websocket(
             format!("a `websocket` request cannot also have {clash}"),
         );
     }
-    Ok(StreamPlan {
-        protocol: StreamProtocol::WebSocket,
-        messages: plan_messages(websocket.get_ref().messages.as_ref(), at)?,
-    })
+    let written = websocket.get_ref();
+    let flag = |key: &Option<Spanned<bool>>| key.as_ref().is_some_and(|k| *k.get_ref());
+    let protocol = StreamProtocol::WebSocket(WebSocketPlan {
+        binary: flag(&written.binary),
+        reuse: flag(&written.reuse),
+    });
+    let messages = plan_messages(written.messages.as_ref(), at)?;
+    plan_stream_expect(request, messages, &protocol, at)?;
+    Ok(StreamPlan { protocol, messages })
 }
 
 fn plan_timeout(
@@ -444,12 +574,12 @@ mod tests {
         let home = planned.requests.iter().find(|r| r.name == "home").unwrap();
         assert_eq!(
             home.stream.as_ref().unwrap().protocol,
-            crate::plan::StreamProtocol::WebSocket
+            crate::plan::StreamProtocol::WebSocket(super::WebSocketPlan::default())
         );
         assert_eq!(home.stream.as_ref().unwrap().messages, Some(2));
         assert!(
-            home.body.is_some(),
-            "the message to send is rendered as the body"
+            home.body.is_none() && home.sends.len() == 1,
+            "the message to send is planned as the request's sends"
         );
         for clash in [
             "method = \"post\"",
@@ -480,6 +610,105 @@ mod tests {
                 .contains("first_message_p50 times a stream's messages, but no request"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_stream_s_expect_and_a_websocket_s_options_are_planned_or_located() {
+        let with = |keys: &str| SPEC.replace("path = \"/\"", &format!("path = \"/\"\n{keys}"));
+        let planned = plan(&with(
+            "websocket = { send = [\"init\", \"sub ${seq}\"], binary = true, reuse = true, \
+             protocols = [\"graphql-ws\", \"v2\"], messages = 3 }\n\
+             expect = { min_messages = 2, last_message_contains = \"done\" }",
+        ))
+        .unwrap();
+        let home = planned.requests.iter().find(|r| r.name == "home").unwrap();
+        assert_eq!(home.sends.len(), 2);
+        assert_eq!(
+            home.websocket(),
+            Some(&super::WebSocketPlan {
+                binary: true,
+                reuse: true
+            })
+        );
+        let offered = home
+            .headers
+            .iter()
+            .find(|(name, _)| *name == super::SUBPROTOCOL);
+        assert_eq!(offered.unwrap().1.as_static(), Some("graphql-ws, v2"));
+        assert_eq!(home.expect.min_messages, Some(2));
+        assert_eq!(home.expect.last_message_contains.as_deref(), Some("done"));
+        let planned = plan(&with(
+            "stream = \"sse\"\nexpect = { last_event = \"done\", min_messages = 1 }",
+        ))
+        .unwrap();
+        let home = planned.requests.iter().find(|r| r.name == "home").unwrap();
+        assert_eq!(home.expect.last_event.as_deref(), Some("done"));
+
+        let cases = [
+            (
+                "expect = { min_messages = 2 }",
+                "expect.min_messages",
+                "judge a stream",
+            ),
+            (
+                "expect = { last_event = \"x\" }",
+                "expect.last_event",
+                "judge a stream",
+            ),
+            (
+                "stream = \"sse\"\nmessages = 2\nexpect = { min_messages = 3 }",
+                "expect.min_messages",
+                "is more than `messages` (2)",
+            ),
+            (
+                "stream = \"sse\"\nexpect = { min_messages = 0 }",
+                "expect.min_messages",
+                "at least 1",
+            ),
+            (
+                "websocket = { send = \"x\" }\nexpect = { last_event = \"done\" }",
+                "expect.last_event",
+                "a WebSocket message has no name",
+            ),
+            (
+                "websocket = { send = [] }",
+                "websocket.send",
+                "a non-empty list",
+            ),
+            (
+                "websocket = { send = 5 }",
+                "websocket.send",
+                "a message (a string) or a list",
+            ),
+            (
+                "websocket = { protocols = [\"a b\"] }",
+                "websocket.protocols",
+                "subprotocol names",
+            ),
+            (
+                "websocket = { protocols = [\"v1\"] }\nheaders = { Sec-WebSocket-Protocol = \"v1\" }",
+                "websocket.protocols",
+                "not both",
+            ),
+            (
+                "websocket = { binary = 1 }",
+                "websocket.binary",
+                "a boolean",
+            ),
+        ];
+        for (keys, key, message) in cases {
+            let err = plan(&with(keys)).unwrap_err();
+            assert!(err.message.contains(message), "{keys}: {err}");
+            assert!(err.line > 0, "{keys}: {err}");
+            assert_eq!(err.key, Some(format!("request.{key}")), "{keys}: {err}");
+        }
+        let open = with("websocket = { send = \"x\", reuse = true }").replace(
+            "users = 4\nthink_time = \"10ms..20ms\"",
+            "model = \"open\"\nrate = 10",
+        );
+        let err = plan(&open).unwrap_err();
+        assert!(err.message.contains("it needs the closed model"), "{err}");
+        assert_eq!(err.key.as_deref(), Some("request.websocket.reuse"), "{err}");
     }
 
     #[test]

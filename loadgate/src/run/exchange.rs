@@ -9,17 +9,18 @@ use reqwest::header::{COOKIE, HOST};
 use tokio::time::Instant;
 use url::{Position, Url};
 
+use crate::plan::RequestPlan;
 use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
-use crate::plan::{RequestPlan, StreamProtocol};
 use crate::run::cookies::Jar;
 use crate::run::http1::{self, Answer, BodySink, Connection};
-use crate::run::messages::{self, SseSink};
+use crate::run::messages::{self, Messages, SseSink};
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome, StreamFault};
 use crate::run::record::Timing;
 use crate::run::shared::{Shared, Stripe};
 use crate::run::sse::Malformed;
-use crate::run::websocket;
+use crate::run::stream::Target;
+use crate::run::websocket::{self, Sockets};
 use crate::spec::Pick;
 use crate::support::sync::lock;
 
@@ -36,8 +37,10 @@ pub struct Buffers {
     pub request: Vec<u8>,
     /// What is kept of the answer's body (see `send`).
     pub body: Vec<u8>,
-    /// When each message of a streamed answer arrived.
-    pub arrivals: Vec<Instant>,
+    /// A streamed answer's messages.
+    pub messages: Messages,
+    /// The WebSockets kept open across iterations (`websocket.reuse`, closed model).
+    pub sockets: Sockets,
 }
 
 /// Who sends a request: the user's id, random stream, captured values, buffers, connection
@@ -66,7 +69,8 @@ pub async fn exchange(
     let Buffers {
         request,
         body,
-        arrivals,
+        messages,
+        sockets,
         ..
     } = &mut *user.buffers;
     let request = built.map(|()| request.as_slice());
@@ -79,7 +83,8 @@ pub async fn exchange(
         Answered {
             vars: user.vars,
             jar: user.jar.as_deref_mut(),
-            arrivals,
+            messages,
+            sockets: Some(sockets),
         },
     )
     .await;
@@ -90,7 +95,7 @@ pub async fn exchange(
         messages: plan
             .stream
             .is_some()
-            .then_some((sent_at, arrivals.as_slice())),
+            .then_some((sent_at, messages.arrivals.as_slice())),
     };
     let judged = sent_at >= shared.warmup_end();
     lock(stripe).record(judged, request_idx, timing, &outcome, |cause| {
@@ -159,21 +164,41 @@ pub fn build_request(
         value.render(&mut ctx, text_buf);
         http1::header(out, name.as_str(), text_buf)?;
     }
-    let body = plan.body.as_ref().map(|body| {
-        text_buf.clear();
-        body.render(&mut ctx, text_buf);
-        text_buf.as_bytes()
-    });
+    // The URL's buffer is free again.
+    let body = render_body(plan, &mut ctx, text_buf, url_buf);
     http1::finish(out, method, body);
     Ok(())
 }
 
-/// Where what an answer gives goes: captured values, cookies when the user has a jar, and a
-/// stream's message arrivals.
+/// The request's body rendered into `text`, or a WebSocket's messages framed there (each
+/// rendered into `scratch` first); `None` when it has neither.
+fn render_body<'t>(
+    plan: &RequestPlan,
+    ctx: &mut RenderContext<'_>,
+    text: &'t mut String,
+    scratch: &mut String,
+) -> Option<&'t [u8]> {
+    text.clear();
+    if let Some(body) = &plan.body {
+        body.render(ctx, text);
+    } else if plan.sends.is_empty() {
+        return None;
+    }
+    for send in &plan.sends {
+        scratch.clear();
+        send.render(ctx, scratch);
+        websocket::frame(text, scratch);
+    }
+    Some(text.as_bytes())
+}
+
+/// Where what an answer gives goes: captured values, cookies when the user has a jar, a
+/// stream's messages, and a WebSocket kept open when the user keeps sockets.
 pub struct Answered<'a> {
     pub vars: &'a mut [String],
     pub jar: Option<&'a mut Jar>,
-    pub arrivals: &'a mut Vec<Instant>,
+    pub messages: &'a mut Messages,
+    pub sockets: Option<&'a mut Sockets>,
 }
 
 /// Sends a built request and judges its answer; a request that could not be built (see
@@ -194,7 +219,9 @@ pub async fn send_and_classify(
     let set_cookies = to.jar.is_some();
     let kept = Kept {
         body,
-        arrivals: to.arrivals,
+        messages: to.messages,
+        sockets: to.sockets,
+        request_idx,
     };
     match send(shared, via, request, plan, kept, set_cookies).await {
         Ok((answer, malformed)) => {
@@ -203,8 +230,11 @@ pub async fn send_and_classify(
             }
             let mut outcome = classify(plan, &answer, body, to.vars);
             if let (None, Some(stream)) = (outcome.cause, &plan.stream) {
-                outcome.cause =
-                    messages::judge(stream, to.arrivals.len(), malformed).map(Cause::Stream);
+                outcome.cause = messages::judge(stream, &plan.expect, to.messages, malformed);
+                if let Some(Cause::Expect(_)) = outcome.cause {
+                    // What an example quotes of a last message `expect` refused.
+                    body.clone_from(&to.messages.last.quote);
+                }
             }
             outcome
         }
@@ -214,7 +244,7 @@ pub async fn send_and_classify(
                 (failed.cause, failed.status, &plan.stream)
                 && plan.expect.accepts(status)
             {
-                let got = u32::try_from(to.arrivals.len()).unwrap_or(u32::MAX);
+                let got = u32::try_from(to.messages.arrivals.len()).unwrap_or(u32::MAX);
                 failed.cause = Some(Cause::Stream(StreamFault::ClosedEarly { broken, got }));
             }
             failed
@@ -230,7 +260,7 @@ async fn send(
     (connection, slot): (&mut Connection, Option<usize>),
     request: &[u8],
     plan: &RequestPlan,
-    Kept { body, arrivals }: Kept<'_>,
+    kept: Kept<'_>,
     set_cookies: bool,
 ) -> Result<(Answer, Option<Malformed>), Outcome> {
     let reads_body = plan.reads_body();
@@ -246,19 +276,21 @@ async fn send(
         set_cookies,
         keep: &keep,
     };
+    let Kept {
+        body,
+        messages,
+        sockets,
+        request_idx,
+    } = kept;
     body.clear();
     let target = &shared.target;
-    if let Some(stream) = plan.stream.as_ref()
-        && stream.protocol == StreamProtocol::WebSocket
-    {
-        let opened = websocket::exchange(target, request, stream.messages, arrivals);
-        return match tokio::time::timeout(plan.timeout, opened).await {
-            Ok(Ok(answer)) => Ok((answer, None)),
-            Ok(Err(failed)) => Err(failed),
-            Err(_) => Err(Outcome::failed(Cause::Timeout(plan.timeout))),
-        };
+    if let Some(websocket) = plan.websocket() {
+        // A kept socket is taken: one whose exchange fails or times out is dropped, closed.
+        let sockets = sockets.filter(|_| websocket.reuse);
+        let kept = (sockets, request_idx);
+        return send_websocket(target, plan, request, kept, messages).await;
     }
-    let mut sink = plan.stream.as_ref().map(|_| SseSink::new(plan, arrivals));
+    let mut sink = plan.stream.as_ref().map(|_| SseSink::new(plan, messages));
     let answered = match &shared.http2 {
         // Planning keeps streams off HTTP/2.
         Some(pool) => {
@@ -282,10 +314,36 @@ async fn send(
     }
 }
 
-/// Where an answer's body and a stream's message arrivals go.
+/// A WebSocket request within its timeout, on the user's kept socket for `request_idx` when
+/// `sockets` holds one (taken: an exchange that fails or times out drops it), given back when
+/// the plan reuses it.
+async fn send_websocket(
+    target: &Target,
+    plan: &RequestPlan,
+    request: &[u8],
+    (mut sockets, request_idx): (Option<&mut Sockets>, usize),
+    messages: &mut Messages,
+) -> Result<(Answer, Option<Malformed>), Outcome> {
+    let open = sockets.as_mut().and_then(|s| s.take(request_idx));
+    let opened = websocket::exchange(target, plan, request, open, messages);
+    match tokio::time::timeout(plan.timeout, opened).await {
+        Ok(Ok((answer, kept))) => {
+            if let (Some(sockets), Some(socket)) = (sockets, kept) {
+                sockets.put(request_idx, socket);
+            }
+            Ok((answer, None))
+        }
+        Ok(Err(failed)) => Err(failed),
+        Err(_) => Err(Outcome::failed(Cause::Timeout(plan.timeout))),
+    }
+}
+
+/// Where an answer's body, a stream's messages and a kept WebSocket go.
 struct Kept<'a> {
     body: &'a mut Vec<u8>,
-    arrivals: &'a mut Vec<Instant>,
+    messages: &'a mut Messages,
+    sockets: Option<&'a mut Sockets>,
+    request_idx: usize,
 }
 
 /// What an answer comes to: its status accepted, then (when `expect` or `capture` reads them)
@@ -317,9 +375,9 @@ fn classify(plan: &RequestPlan, answer: &Answer, body: &[u8], user_vars: &mut [S
 /// Whether `status` is what the request expects: a WebSocket's upgrade (101), else what
 /// `expect.status` says.
 fn accepts(plan: &RequestPlan, status: u16) -> bool {
-    match &plan.stream {
-        Some(stream) if stream.protocol == StreamProtocol::WebSocket => status == 101,
-        _ => plan.expect.accepts(status),
+    match plan.websocket() {
+        Some(_) => status == 101,
+        None => plan.expect.accepts(status),
     }
 }
 

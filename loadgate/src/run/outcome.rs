@@ -101,6 +101,9 @@ pub enum StreamFault {
     Malformed(Malformed),
     /// The WebSocket handshake or a frame broke the protocol.
     NotWebSocket,
+    /// The service picked none of the subprotocols offered (`websocket.protocols`), or one not
+    /// offered.
+    Subprotocol,
     /// It ended after `got` messages of the `want` the spec asks for.
     TooFew {
         got: u32,
@@ -117,7 +120,9 @@ impl StreamFault {
     fn kind(self) -> ErrorKind {
         match self {
             StreamFault::ClosedEarly { .. } => ErrorKind::ClosedEarly,
-            StreamFault::Malformed(_) | StreamFault::NotWebSocket => ErrorKind::Malformed,
+            StreamFault::Malformed(_) | StreamFault::NotWebSocket | StreamFault::Subprotocol => {
+                ErrorKind::Malformed
+            }
             StreamFault::TooFew { .. } => ErrorKind::TooFewMessages,
             StreamFault::CloseCode { .. } => ErrorKind::CloseError,
         }
@@ -130,6 +135,10 @@ impl StreamFault {
             }
             StreamFault::Malformed(malformed) => malformed.to_string(),
             StreamFault::NotWebSocket => "the service broke the WebSocket protocol".to_owned(),
+            StreamFault::Subprotocol => {
+                "the service did not pick one of the subprotocols offered (websocket.protocols)"
+                    .to_owned()
+            }
             StreamFault::CloseCode { code, got } => {
                 format!("the service closed the WebSocket with code {code} after {got} messages")
             }

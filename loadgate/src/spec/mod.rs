@@ -308,12 +308,66 @@ pub struct RequestSpec {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebSocketSpec {
-    /// A text message sent once the socket is open (templated like a body).
-    #[schemars(with = "Option<String>")]
-    pub send: Option<Spanned<String>>,
+    /// The message sent once the socket is open, or a list of them, sent in order (each
+    /// templated like a body).
+    #[schemars(with = "Option<Sends>")]
+    pub send: Option<Spanned<Sends>>,
     /// Messages to read before the socket counts as answered; unset: until the service closes.
     #[schemars(with = "Option<u32>")]
     pub messages: Option<Spanned<u32>>,
+    /// Send each message as a binary frame (its rendered bytes) instead of a text frame.
+    #[schemars(with = "Option<bool>")]
+    pub binary: Option<Spanned<bool>>,
+    /// Subprotocols offered in the handshake (`Sec-WebSocket-Protocol`); the service must pick
+    /// one of them.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub protocols: Option<Spanned<Vec<String>>>,
+    /// Keep the socket open across the user's iterations (closed model): the first opens it,
+    /// the next ones send and read on it.
+    #[schemars(with = "Option<bool>")]
+    pub reuse: Option<Spanned<bool>>,
+}
+
+/// `websocket.send`: one message, or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sends(pub Vec<String>);
+
+impl schemars::JsonSchema for Sends {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sends".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A message to send (templated), or a list of them sent in order",
+            "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }],
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Sends {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SendsVisitor;
+        impl<'de> serde::de::Visitor<'de> for SendsVisitor {
+            type Value = Sends;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message (a string) or a list of messages")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Sends, E> {
+                Ok(Sends(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Sends, A::Error> {
+                let mut sends = Vec::new();
+                while let Some(send) = seq.next_element::<String>()? {
+                    sends.push(send);
+                }
+                Ok(Sends(sends))
+            }
+        }
+        deserializer.deserialize_any(SendsVisitor)
+    }
 }
 
 /// What a correct answer looks like; anything else is counted as an error.
@@ -330,6 +384,16 @@ pub struct ExpectSpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub json: BTreeMap<String, Spanned<toml::Value>>,
+    /// A stream (SSE or WebSocket): at least this many messages before it ended; fewer is a
+    /// `too_few_messages` error.
+    #[schemars(with = "Option<u32>")]
+    pub min_messages: Option<Spanned<u32>>,
+    /// Server-Sent Events: the name of the last event read (`message` when it names none).
+    #[schemars(with = "Option<String>")]
+    pub last_event: Option<Spanned<String>>,
+    /// A stream: text the last message read contains (an event's data, a WebSocket message).
+    #[schemars(with = "Option<String>")]
+    pub last_message_contains: Option<Spanned<String>>,
 }
 
 /// Thresholds on the aggregate, and per request name under `request.NAME` (one level only;

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::run::exchange::{Answered, Buffers, User, build_request, send_and_classify};
 use crate::run::http1::{self, Connection};
+use crate::run::messages::Messages;
 use crate::run::outcome::ErrorExample;
 use crate::run::record::{Sending, Timing};
 use crate::run::shared::{Picked, Shared};
@@ -92,7 +93,7 @@ fn request_rng(seed: u64, i: u64) -> fastrand::Rng {
 pub(super) async fn send_due(
     shared: &Shared,
     connection: &mut Connection,
-    (body, arrivals): (&mut Vec<u8>, &mut Vec<Instant>),
+    (body, messages): (&mut Vec<u8>, &mut Messages),
     due: Due,
     sent_at: Instant,
 ) {
@@ -114,7 +115,8 @@ pub(super) async fn send_due(
         Answered {
             vars: &mut [],
             jar: None,
-            arrivals,
+            messages,
+            sockets: None,
         },
     )
     .await;
@@ -130,7 +132,7 @@ pub(super) async fn send_due(
         messages: plan
             .stream
             .is_some()
-            .then_some((intended, arrivals.as_slice())),
+            .then_some((intended, messages.arrivals.as_slice())),
     };
     let stripe = &shared.stripes[(i % shared.stripes.len() as u64) as usize];
     lock(stripe).record(judged, request_idx, timing, &outcome, |cause| {

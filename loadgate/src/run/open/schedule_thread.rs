@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use super::due::{Due, intended_of, planted_lateness, render, send_due};
 use super::pool::{Pool, Running};
-use crate::plan::StreamProtocol;
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
+use crate::run::messages::Messages;
 use crate::run::pace;
 use crate::run::shared::Shared;
 use crate::support::sync::lock;
@@ -165,13 +165,9 @@ impl Senders {
         {
             let at = Instant::now();
             // A WebSocket opens a connection of its own: nothing is written ahead on this one.
-            let streams_own = shared.requests[due.request_idx].stream.as_ref();
+            let own = shared.requests[due.request_idx].websocket().is_some();
             let written = match &due.request {
-                Ok(request)
-                    if streams_own.is_none_or(|s| s.protocol != StreamProtocol::WebSocket) =>
-                {
-                    connection.write_now(request).then_some(at)
-                }
+                Ok(request) if !own => connection.write_now(request).then_some(at),
                 _ => None,
             };
             // Fails only if the sender's task was aborted, when the run is torn down.
@@ -235,13 +231,13 @@ impl Senders {
 /// A sender: its first request, then each the scheduler hands it, then idle again.
 async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, first: Handed) {
     let _running = Running(&senders.pool);
-    let (mut body, mut arrivals) = (Vec::new(), Vec::new());
+    let (mut body, mut messages) = (Vec::new(), Messages::default());
     let mut handed = first;
     let mut started = false;
     loop {
         let mut connection = handed.connection;
         let sent_at = handed.written.unwrap_or_else(Instant::now);
-        let kept = (&mut body, &mut arrivals);
+        let kept = (&mut body, &mut messages);
         send_due(&shared, &mut connection, kept, handed.due, sent_at).await;
         if !std::mem::replace(&mut started, true) {
             senders.starting.fetch_sub(1, Ordering::AcqRel);

@@ -18,6 +18,7 @@ use super::due::{intended_of, planted_lateness, render, send_due};
 use super::pool::{Pool, Running};
 use crate::run::exchange::Buffers;
 use crate::run::http1::Connection;
+use crate::run::messages::Messages;
 use crate::run::pace;
 use crate::run::shared::Shared;
 
@@ -73,7 +74,8 @@ impl Senders {
 /// as a shortfall, not as a longer run.
 async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, mut stop: watch::Receiver<bool>) {
     let _running = Running(&senders.pool);
-    let (mut body, mut arrivals, mut buffers) = (Vec::new(), Vec::new(), Buffers::default());
+    let (mut body, mut messages, mut buffers) =
+        (Vec::new(), Messages::default(), Buffers::default());
     let mut connection = Connection::default();
     let mut timer = pace::Timer::default();
     // Counted among the waiting (by `start`, at first).
@@ -101,7 +103,7 @@ async fn run_sender(shared: Arc<Shared>, senders: Arc<Senders>, mut stop: watch:
         if senders.waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
             senders.start(&shared, &stop);
         }
-        let kept = (&mut body, &mut arrivals);
+        let kept = (&mut body, &mut messages);
         send_due(&shared, &mut connection, kept, due, Instant::now()).await;
     }
     if waiting {
