@@ -183,7 +183,7 @@ def print_tables(results, args, protocols, tools):
     expected = args.streams * 1000 / args.gap_ms * (args.seconds + args.ramp / 2) / (args.seconds + args.ramp)
     print(f"\n{args.streams} streams per tool, {args.count} messages each ({args.gap_ms} ms apart), "
           f"ramp {args.ramp} s + {args.seconds} s, median of {args.rounds} interleaved rounds; "
-          f"demo service on 127.0.0.1; at most ≈ {expected:.0f} messages/s (the ramp included)")
+          f"demo service on 127.0.0.1; about {expected:.0f} messages/s (the ramp counted; streams in flight at the end add some)")
     print(f"{'stream':8} {'tool':9} {'held':>6} {'msgs/s':>9} {'CPU':>8} {'CPU/msg':>9} {'peak RSS':>9} "
           f"{'fails':>6}  first p50/p99, gap p50/p99 (ms)")
     med = {}
