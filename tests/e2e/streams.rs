@@ -522,3 +522,42 @@ fn a_websocket_sends_several_binary_messages_on_a_subprotocol_and_keeps_its_sock
     );
     sandbox.assert_no_leftover_processes();
 }
+
+#[test]
+fn streams_past_a_shell_s_open_files_limit_are_held() {
+    let sandbox = Sandbox::new();
+    let command = sandbox.demo_command(&[]);
+    let spec = sandbox.spec(
+        "many",
+        &format!(
+            "name = \"many\"\n\n[service]\ncommand = {command}\n\
+             ready = {{ http = \"/health\", timeout = \"20s\" }}\n\n\
+             [load]\nmodel = \"closed\"\nusers = 400\nramp_up = \"500ms\"\nduration = \"2s\"\n\n\
+             [[request]]\nname = \"feed\"\npath = \"/events?first=200ms&gap=100ms&count=10\"\n\
+             stream = \"sse\"\nmessages = 10\ntimeout = \"5s\"\n\n\
+             [gate]\nerror_rate = {{ max = \"0%\" }}\n"
+        ),
+    );
+    // Started from a shell whose soft limit is 256 open files: 400 streams need a socket each
+    // in the gate and one more each in the service it starts.
+    let gate = sandbox.loadtest();
+    let mut limited = std::process::Command::new("bash");
+    limited
+        .args(["-c", "ulimit -Sn 256 && exec \"$@\"", "bash"])
+        .arg(gate.get_program())
+        .args(gate.get_args())
+        .arg(&spec);
+    for (name, value) in gate.get_envs() {
+        match value {
+            Some(value) => limited.env(name, value),
+            None => limited.env_remove(name),
+        };
+    }
+    let run = sandbox.run_command(&mut limited);
+    run.expect_code(0);
+    let summary = summary_of(&sandbox);
+    let feed = &summary.requests["feed"];
+    assert_eq!(feed.failures, 0, "{:?}", feed.errors);
+    assert!(feed.stream.as_ref().unwrap().streams >= 400, "{feed:#?}");
+    sandbox.assert_no_leftover_processes();
+}

@@ -34,6 +34,7 @@ use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::files::write_atomic;
 use crate::support::meta::{Host, Provenance};
+use crate::support::open_files;
 use crate::support::paths::Paths;
 pub use events::Interrupt;
 use events::{Event, Observer, interrupted_by};
@@ -155,6 +156,8 @@ pub async fn loadtest(
     let paths = &options.paths;
     let provenance = Provenance::collect(&paths.root);
     let planned = plan_all(options).map_err(GateError::BadInput)?;
+    // Before any service starts: they inherit it.
+    open_files::raise();
     let _lock = lock_out_dir(paths, &observer)
         .await
         .map_err(GateError::BadInput)?;
