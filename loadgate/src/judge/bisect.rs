@@ -1,7 +1,8 @@
 //! `loadtest bisect GOOD BAD`: which commit of the first-parent history between a good and a
 //! bad revision made the service worse. Pure: the search over the commits (what to measure
 //! next, what is known once nothing is left to measure) and the decision on one commit's
-//! measurement. Measuring is the pipeline's (`pipeline/bisect.rs`).
+//! measurement, what a measurement is reported as, and the exit code of where the search ended.
+//! Measuring is the pipeline's (`pipeline/bisect.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,7 @@ use crate::judge::checks::{Check, CheckKind, CheckOutcome};
 use crate::judge::cost::CostChange;
 use crate::metric::Metric;
 use crate::plan::Threshold;
+use crate::support::exit::Exit;
 
 /// The least relative change of instructions that counts as "worse" when the spec sets no
 /// `instructions` regression of its own: unchanged runs of a tokio service repeat to ~0.3 %.
@@ -27,6 +29,18 @@ pub enum Decision {
     Unknown,
     /// It could not be measured (it does not build, or its service failed): why.
     Skipped(String),
+}
+
+impl Decision {
+    /// The word the progress line and the reports use.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Decision::Good => "good",
+            Decision::Bad => "bad",
+            Decision::Unknown => "undecided",
+            Decision::Skipped(_) => "skipped",
+        }
+    }
 }
 
 /// The commits after GOOD up to BAD (oldest first, BAD last and known bad), and what each
@@ -239,6 +253,27 @@ pub fn decide_checks(judged: &[(String, Metric)], checks: &[Check]) -> Decision 
     }
 }
 
+/// Paired against GOOD: the value a commit is reported with, the first judged check's.
+pub fn first_judged<'c>(judged: &[(String, Metric)], checks: &'c [Check]) -> Option<&'c Check> {
+    let (scope, metric) = judged.first()?;
+    checks
+        .iter()
+        .find(|c| c.kind == CheckKind::Regression && &c.scope == scope && c.metric == *metric)
+}
+
+/// Paired against GOOD: how a commit's measurement reads, the judged checks' messages.
+pub fn details(judged: &[(String, Metric)], checks: &[Check]) -> String {
+    checks
+        .iter()
+        .filter(|c| {
+            c.kind == CheckKind::Regression
+                && judged.iter().any(|(s, m)| s == &c.scope && *m == c.metric)
+        })
+        .map(|c| c.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// One commit of the bisection, as the reports show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BisectStep {
@@ -278,6 +313,27 @@ pub struct BisectReport {
     /// The signal that stopped the bisection before it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+}
+
+impl BisectReport {
+    /// 0 with a first bad commit; with a range left, 3 when a commit in it could not be
+    /// measured, else 4 (the noise left it undecided).
+    pub fn exit(&self) -> Exit {
+        match self.found {
+            Found::FirstBad(_) => Exit::Passed,
+            Found::Range { from, to } => {
+                let in_range = &self.commits[from..=to];
+                let skipped = self.steps.iter().any(|s| {
+                    matches!(s.decision, Decision::Skipped(_)) && in_range.contains(&s.commit)
+                });
+                if skipped {
+                    Exit::ServiceFailed
+                } else {
+                    Exit::Inconclusive
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -374,5 +430,84 @@ mod tests {
             CostLine::between(&cost(16_000.0, 9_000.0), &cost(16_050.0, 9_000.0), &[]).unwrap_err();
         assert!(err.contains("BAD is not worse than GOOD"), "{err}");
         assert!(err.contains("home +0.31 %"), "{err}");
+    }
+
+    fn report(found: Found, skipped: Option<&str>) -> BisectReport {
+        let commits: Vec<String> = ["a", "b", "c", "d"].map(str::to_owned).into();
+        let steps = skipped
+            .into_iter()
+            .map(|commit| BisectStep {
+                commit: commit.to_owned(),
+                subject: String::new(),
+                value: None,
+                detail: String::new(),
+                decision: Decision::Skipped("does not build".to_owned()),
+                seconds: 1.0,
+            })
+            .collect();
+        BisectReport {
+            spec: "s".to_owned(),
+            good: "g".to_owned(),
+            bad: "d".to_owned(),
+            metric: String::new(),
+            commits,
+            steps,
+            found,
+            before: None,
+            after: None,
+            cost: Vec::new(),
+            seconds: 1.0,
+            interrupted: None,
+        }
+    }
+
+    #[test]
+    fn a_named_commit_exits_0_and_a_range_3_when_skipped_commits_hide_it_else_4() {
+        let range = Found::Range { from: 1, to: 2 };
+        // (where the search ended, the commit skipped, the exit)
+        let table = [
+            (Found::FirstBad(2), Some("a"), Exit::Passed),
+            (Found::FirstBad(0), None, Exit::Passed),
+            (range.clone(), Some("b"), Exit::ServiceFailed),
+            (range.clone(), Some("c"), Exit::ServiceFailed),
+            // Skipped, but outside the range that is left: the noise left it.
+            (range.clone(), Some("a"), Exit::Inconclusive),
+            (range, None, Exit::Inconclusive),
+        ];
+        for (found, skipped, exit) in table {
+            let report = report(found.clone(), skipped);
+            assert_eq!(report.exit(), exit, "{found:?}, skipped {skipped:?}");
+        }
+    }
+
+    #[test]
+    fn a_paired_commit_reads_as_its_judged_checks() {
+        let check = |scope: &str, metric, kind, message: &str| Check {
+            scope: scope.to_owned(),
+            metric,
+            kind,
+            limit: 0.1,
+            baseline: Some(100.0),
+            current: 120.0,
+            change: Some(0.2),
+            outcome: CheckOutcome::Fail,
+            message: message.to_owned(),
+        };
+        let checks = [
+            check("total", Metric::P50, CheckKind::Regression, "p50 +20 %"),
+            check("total", Metric::P90, CheckKind::Max, "p90 over its max"),
+            check("total", Metric::P90, CheckKind::Regression, "p90 +20 %"),
+            check("home", Metric::P90, CheckKind::Regression, "home p90 +20 %"),
+        ];
+        let judged = [
+            ("total".to_owned(), Metric::P90),
+            ("home".to_owned(), Metric::P90),
+        ];
+        // The first judged one's regression, not its max nor an unjudged metric.
+        let first = first_judged(&judged, &checks).unwrap();
+        assert_eq!(first.message, "p90 +20 %");
+        assert_eq!(details(&judged, &checks), "p90 +20 %; home p90 +20 %");
+        assert!(first_judged(&[], &checks).is_none());
+        assert_eq!(details(&judged, &checks[..2]), "");
     }
 }

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod distribution;
 pub mod history;
 pub mod pairs;
+pub mod profiling;
 pub mod shards;
 pub mod spec;
 pub mod trust;

@@ -17,9 +17,10 @@ use anyhow::{anyhow, bail};
 
 use crate::cost::{CostFailure, CostSummary};
 use crate::judge::bisect::{
-    BisectReport, BisectStep, CostLine, Decision, Found, Search, decide_checks, judged_checks,
+    BisectReport, BisectStep, CostLine, Decision, Found, Search, decide_checks, details,
+    first_judged, judged_checks,
 };
-use crate::judge::checks::{Check, CheckKind, compare};
+use crate::judge::checks::{Check, compare};
 use crate::metric::Metric;
 use crate::pipeline::events::{Event, Observer};
 use crate::pipeline::events::{Interrupt, interrupted_by};
@@ -83,6 +84,29 @@ struct Measurement {
     checks: Vec<Check>,
 }
 
+impl Measurement {
+    /// `[cost]`: the instructions per request of what the line follows.
+    fn counted(line: &CostLine, cost: CostSummary) -> Measurement {
+        let value = cost.instructions(line.request.as_deref());
+        Measurement {
+            value,
+            detail: format!("{} per request", fmt(value)),
+            cost: Some(cost),
+            checks: Vec::new(),
+        }
+    }
+
+    /// Paired against GOOD: the judged checks.
+    fn paired(judged: &[(String, Metric)], checks: Vec<Check>) -> Measurement {
+        Measurement {
+            value: first_judged(judged, &checks).map(|c| c.current),
+            detail: details(judged, &checks),
+            cost: None,
+            checks,
+        }
+    }
+}
+
 /// Runs the bisection; `console` receives the verdict, `observer` the progress.
 pub async fn bisect(
     options: &BisectOptions,
@@ -107,9 +131,9 @@ pub async fn bisect(
     let bisection = Bisection {
         plan: &plan,
         ctx: &ctx,
+        started,
     };
-    let say = |message: String| observer.event(&Event::Bisect { message });
-    say(format!(
+    bisection.say(format!(
         "bisecting {}: {} commits after {} up to {} ({} steps at most)",
         plan.name,
         commits.len(),
@@ -117,236 +141,88 @@ pub async fn bisect(
         short(&bad.sha),
         steps_at_most(commits.len())
     ));
-
-    let mut report = BisectReport {
-        spec: plan.name.clone(),
-        good: good.sha.clone(),
-        bad: bad.sha.clone(),
-        metric: String::new(),
-        commits: commits.iter().map(|c| c.sha.clone()).collect(),
-        steps: Vec::new(),
-        found: Found::Range {
-            from: 0,
-            to: commits.len() - 1,
-        },
-        before: None,
-        after: None,
-        cost: Vec::new(),
-        seconds: 0.0,
-        interrupted: None,
-    };
-    let mut costs: BTreeMap<String, CostSummary> = BTreeMap::new();
-    let mut values: BTreeMap<String, Option<f64>> = BTreeMap::new();
-
-    // GOOD, then BAD: both must build and run, and BAD must be worse.
-    let good_rev = match bisection.prepare(&good, "GOOD").await {
-        Ok(Some(rev)) => rev,
-        Ok(None) => return interrupted(report, started, &interrupt, paths, options),
-        Err(why) => {
-            return Err(GateError::Unreachable(anyhow!(
-                "GOOD ({}) cannot be measured: {why}",
-                short(&good.sha)
-            )));
-        }
-    };
-    // GOOD's build and measurement, then BAD's.
-    let good_seconds;
-    let (judge, bad_step) = match &plan.cost {
-        Some(_) => {
-            let good_cost = bisection
-                .count(&good_rev)
-                .await
-                .map_err(|why| stage_error(&good, "GOOD", why))?;
-            let Some(good_cost) = good_cost else {
-                return interrupted(report, started, &interrupt, paths, options);
-            };
-            drop(good_rev);
-            good_seconds = started.elapsed().as_secs_f64();
-            let bad_cost = match bisection.prepare(&bad, "BAD").await {
-                Ok(Some(rev)) => bisection
-                    .count(&rev)
-                    .await
-                    .map_err(|why| stage_error(&bad, "BAD", why))?,
-                Ok(None) => None,
-                Err(why) => return Err(stage_error(&bad, "BAD", why)),
-            };
-            let Some(bad_cost) = bad_cost else {
-                return interrupted(report, started, &interrupt, paths, options);
-            };
-            let line = CostLine::between(&good_cost, &bad_cost, &plan.thresholds)
-                .map_err(|why| GateError::BadInput(anyhow!(why)))?;
-            report.metric = line.label();
-            let good_value = good_cost.instructions(line.request.as_deref());
-            let bad_value = bad_cost.instructions(line.request.as_deref());
-            report
-                .steps
-                .push(step(&good, good_value, "GOOD", Decision::Good));
-            values.insert(good.sha.clone(), good_value);
-            costs.insert(good.sha.clone(), good_cost);
-            costs.insert(bad.sha.clone(), bad_cost);
-            values.insert(bad.sha.clone(), bad_value);
-            say(format!(
-                "{}: GOOD {} per request, BAD {}: a commit at {} or more is bad",
-                line.label(),
-                fmt(good_value),
-                fmt(bad_value),
-                fmt(Some(line.line))
-            ));
-            let bad_step = step(&bad, bad_value, "BAD", Decision::Bad);
-            (Judge::Cost(line), (bad_step, None))
-        }
-        None => {
-            good_seconds = started.elapsed().as_secs_f64();
-            let measured = match bisection.prepare(&bad, "BAD").await {
-                Ok(Some(rev)) => bisection
-                    .pair(&good_rev, &rev)
-                    .await
-                    .map_err(|why| stage_error(&bad, "BAD", why))?,
-                Ok(None) => None,
-                Err(why) => return Err(stage_error(&bad, "BAD", why)),
-            };
-            let Some(checks) = measured else {
-                return interrupted(report, started, &interrupt, paths, options);
-            };
-            let judged = judged_checks(&checks).map_err(|why| GateError::BadInput(anyhow!(why)))?;
-            report.metric = judged
-                .iter()
-                .map(|(scope, metric)| format!("{scope} {metric}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let first = first_judged(&judged, &checks);
-            report.before = first.and_then(|c| c.baseline);
-            values.insert(good.sha.clone(), report.before);
-            values.insert(bad.sha.clone(), first.map(|c| c.current));
-            report
-                .steps
-                .push(step(&good, report.before, "GOOD", Decision::Good));
-            let mut bad_step = step(&bad, first.map(|c| c.current), "BAD", Decision::Bad);
-            bad_step.detail = details(&judged, &checks);
-            say(format!("BAD against GOOD: {}", bad_step.detail));
-            (Judge::Pairs(judged), (bad_step, Some(good_rev)))
-        }
-    };
-    let (mut bad_step, good_rev) = bad_step;
-    report.steps[0].seconds = good_seconds;
-    bad_step.seconds = started.elapsed().as_secs_f64() - good_seconds;
-    report.steps.push(bad_step);
-
-    // The commits between, halving the range each step.
-    let mut search = Search::new(commits.len());
-    while let Some(index) = search.next() {
-        if interrupted_by(&interrupt).is_some() {
-            return interrupted(report, started, &interrupt, paths, options);
-        }
-        let commit = &commits[index];
-        let took = Instant::now();
-        let (decision, measurement) = match bisection.prepare(commit, "").await {
-            Ok(None) => return interrupted(report, started, &interrupt, paths, options),
-            Err(why) => (Decision::Skipped(why), None),
-            Ok(Some(rev)) => {
-                let measured = match &judge {
-                    Judge::Cost(line) => bisection.count(&rev).await.map(|cost| {
-                        cost.map(|cost| {
-                            let value = cost.instructions(line.request.as_deref());
-                            Measurement {
-                                value,
-                                detail: format!("{} per request", fmt(value)),
-                                cost: Some(cost),
-                                checks: Vec::new(),
-                            }
-                        })
-                    }),
-                    Judge::Pairs(judged) => {
-                        let good_rev = good_rev.as_ref().expect("kept for the pairs");
-                        bisection.pair(good_rev, &rev).await.map(|checks| {
-                            checks.map(|checks| Measurement {
-                                value: first_judged(judged, &checks).map(|c| c.current),
-                                detail: details(judged, &checks),
-                                cost: None,
-                                checks,
-                            })
-                        })
-                    }
-                };
-                match measured {
-                    Ok(None) => return interrupted(report, started, &interrupt, paths, options),
-                    Err(why) => (Decision::Skipped(why), None),
-                    Ok(Some(measurement)) => {
-                        let decision = match &judge {
-                            Judge::Cost(line) => {
-                                line.decide(measurement.cost.as_ref().expect("counted"))
-                            }
-                            Judge::Pairs(judged) => decide_checks(judged, &measurement.checks),
-                        };
-                        (decision, Some(measurement))
-                    }
-                }
-            }
-        };
-        let value = measurement.as_ref().and_then(|m| m.value);
-        let detail = match (&decision, &measurement) {
-            (Decision::Skipped(why), _) => why.clone(),
-            (_, Some(m)) => m.detail.clone(),
-            (_, None) => String::new(),
-        };
-        say(format!(
-            "{} {}: {} ({detail})",
-            short(&commit.sha),
-            commit.subject,
-            describe(&decision)
-        ));
-        if let Some(cost) = measurement.and_then(|m| m.cost) {
-            costs.insert(commit.sha.clone(), cost);
-        }
-        values.insert(commit.sha.clone(), value);
-        report.steps.push(BisectStep {
-            commit: commit.sha.clone(),
-            subject: commit.subject.clone(),
-            value,
-            detail,
-            decision: decision.clone(),
-            seconds: took.elapsed().as_secs_f64(),
-        });
-        search.record(index, decision);
+    let mut findings = Findings::new(&plan, &good, &bad, &commits);
+    let mut searched = None;
+    if let Some((judge, good_rev)) = bisection.measure_ends(&good, &bad, &mut findings).await? {
+        let good_rev = good_rev.as_ref();
+        searched = (bisection.search(&commits, &judge, good_rev, &mut findings)).await;
     }
-    drop(good_rev);
+    if let Some(search) = &searched {
+        findings.conclude(search.found(), &good, &commits, &plan);
+    }
+    let mut report = findings.report;
+    report.seconds = started.elapsed().as_secs_f64();
+    if searched.is_some() {
+        return finish(&report, report.exit(), console, paths, options);
+    }
+    // Cut short by a signal: what was found so far is written, and the exit is 130.
+    let signal = interrupted_by(&interrupt).unwrap_or("a signal");
+    report.interrupted = Some(signal.to_owned());
+    let sink = &mut std::io::sink();
+    finish(&report, Exit::Interrupted, sink, paths, options)
+}
 
-    report.found = search.found();
-    if let Found::FirstBad(index) = report.found {
+/// What a bisection has found so far: its report, and each measured commit's value and counts.
+struct Findings {
+    report: BisectReport,
+    values: BTreeMap<String, Option<f64>>,
+    costs: BTreeMap<String, CostSummary>,
+}
+
+impl Findings {
+    fn new(plan: &Plan, good: &Commit, bad: &Commit, commits: &[Commit]) -> Findings {
+        let report = BisectReport {
+            spec: plan.name.clone(),
+            good: good.sha.clone(),
+            bad: bad.sha.clone(),
+            metric: String::new(),
+            commits: commits.iter().map(|c| c.sha.clone()).collect(),
+            steps: Vec::new(),
+            found: Found::Range {
+                from: 0,
+                to: commits.len() - 1,
+            },
+            before: None,
+            after: None,
+            cost: Vec::new(),
+            seconds: 0.0,
+            interrupted: None,
+        };
+        Findings {
+            report,
+            values: BTreeMap::new(),
+            costs: BTreeMap::new(),
+        }
+    }
+
+    /// A commit's step in the report, and its value and counts kept for the conclusion.
+    fn record(&mut self, step: BisectStep, cost: Option<CostSummary>) {
+        if let Some(cost) = cost {
+            self.costs.insert(step.commit.clone(), cost);
+        }
+        self.values.insert(step.commit.clone(), step.value);
+        self.report.steps.push(step);
+    }
+
+    /// Where the search ended; with a first bad commit, its value and the one's before it,
+    /// and with `[cost]` the request names and functions that changed between them.
+    fn conclude(&mut self, found: Found, good: &Commit, commits: &[Commit], plan: &Plan) {
+        let report = &mut self.report;
+        report.found = found;
+        let Found::FirstBad(index) = report.found else {
+            return;
+        };
         let before = match index {
             0 => &good.sha,
             _ => &commits[index - 1].sha,
         };
         let after = &commits[index].sha;
-        report.before = values.get(before).copied().flatten().or(report.before);
-        report.after = values.get(after).copied().flatten();
-        if let (Some(now), Some(then)) = (costs.get(after), costs.get(before)) {
+        report.before = self.values.get(before).copied().flatten().or(report.before);
+        report.after = self.values.get(after).copied().flatten();
+        if let (Some(now), Some(then)) = (self.costs.get(after), self.costs.get(before)) {
             report.cost = crate::judge::cost::changes(now, Some(then), &plan.thresholds, &[]);
         }
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    let exit = exit_of(&report);
-    finish(&report, exit, console, paths, options)
-}
-
-/// A report cut short by a signal: what was found so far is written, and the exit is 130.
-fn interrupted(
-    mut report: BisectReport,
-    started: Instant,
-    interrupt: &Interrupt,
-    paths: &Paths,
-    options: &BisectOptions,
-) -> Result<Bisected, GateError> {
-    report.seconds = started.elapsed().as_secs_f64();
-    let signal = interrupted_by(interrupt).unwrap_or("a signal");
-    report.interrupted = Some(signal.to_owned());
-    finish(
-        &report,
-        Exit::Interrupted,
-        &mut std::io::sink(),
-        paths,
-        options,
-    )
 }
 
 /// Writes bisect.json, bisect.md (and the step summary) and the console verdict.
@@ -376,25 +252,6 @@ fn finish(
         .write_all(&text)
         .map_err(|err| GateError::Output(anyhow!(err)))?;
     Ok(Bisected { exit })
-}
-
-/// 0 with a first bad commit; with a range left, 3 when a commit in it could not be measured,
-/// else 4 (the noise left it undecided).
-fn exit_of(report: &BisectReport) -> Exit {
-    match report.found {
-        Found::FirstBad(_) => Exit::Passed,
-        Found::Range { from, to } => {
-            let in_range = &report.commits[from..=to];
-            let skipped = report.steps.iter().any(|s| {
-                matches!(s.decision, Decision::Skipped(_)) && in_range.contains(&s.commit)
-            });
-            if skipped {
-                Exit::ServiceFailed
-            } else {
-                Exit::Inconclusive
-            }
-        }
-    }
 }
 
 /// GOOD and BAD resolved, GOOD an ancestor of BAD, and the first-parent commits after GOOD up
@@ -491,9 +348,218 @@ fn plan_spec(options: &BisectOptions) -> anyhow::Result<Plan> {
 struct Bisection<'a> {
     plan: &'a Plan,
     ctx: &'a Context<'a>,
+    /// When the bisection started: GOOD's and BAD's steps take the time up to theirs.
+    started: Instant,
 }
 
 impl Bisection<'_> {
+    fn say(&self, message: String) {
+        self.ctx.observer.event(&Event::Bisect { message });
+    }
+
+    /// GOOD, then BAD, measured (both must build and run, and BAD must be worse), their steps
+    /// recorded: how the commits between are judged, and GOOD's build when they are paired
+    /// against it. `Ok(None)` when interrupted meanwhile.
+    async fn measure_ends(
+        &self,
+        good: &Commit,
+        bad: &Commit,
+        findings: &mut Findings,
+    ) -> Result<Option<(Judge, Option<Revision>)>, GateError> {
+        let good_rev = match self.prepare(good, "GOOD").await {
+            Ok(Some(rev)) => rev,
+            Ok(None) => return Ok(None),
+            Err(why) => {
+                return Err(GateError::Unreachable(anyhow!(
+                    "GOOD ({}) cannot be measured: {why}",
+                    short(&good.sha)
+                )));
+            }
+        };
+        match &self.plan.cost {
+            Some(_) => self.count_ends(good, bad, good_rev, findings).await,
+            None => self.pair_ends(good, bad, good_rev, findings).await,
+        }
+    }
+
+    /// `[cost]`: GOOD's and BAD's instructions, and the line between them.
+    async fn count_ends(
+        &self,
+        good: &Commit,
+        bad: &Commit,
+        good_rev: Revision,
+        findings: &mut Findings,
+    ) -> Result<Option<(Judge, Option<Revision>)>, GateError> {
+        let good_cost = self
+            .count(&good_rev)
+            .await
+            .map_err(|why| stage_error(good, "GOOD", why))?;
+        let Some(good_cost) = good_cost else {
+            return Ok(None);
+        };
+        drop(good_rev);
+        let good_seconds = self.started.elapsed().as_secs_f64();
+        let bad_cost = match self.prepare(bad, "BAD").await {
+            Ok(Some(rev)) => self
+                .count(&rev)
+                .await
+                .map_err(|why| stage_error(bad, "BAD", why))?,
+            Ok(None) => None,
+            Err(why) => return Err(stage_error(bad, "BAD", why)),
+        };
+        let Some(bad_cost) = bad_cost else {
+            return Ok(None);
+        };
+        let line = CostLine::between(&good_cost, &bad_cost, &self.plan.thresholds)
+            .map_err(|why| GateError::BadInput(anyhow!(why)))?;
+        findings.report.metric = line.label();
+        let good_value = good_cost.instructions(line.request.as_deref());
+        let bad_value = bad_cost.instructions(line.request.as_deref());
+        self.say(format!(
+            "{}: GOOD {} per request, BAD {}: a commit at {} or more is bad",
+            line.label(),
+            fmt(good_value),
+            fmt(bad_value),
+            fmt(Some(line.line))
+        ));
+        let good_step = step(good, good_value, "GOOD", Decision::Good);
+        let bad_step = step(bad, bad_value, "BAD", Decision::Bad);
+        self.record_ends(
+            findings,
+            (good_step, good_cost),
+            (bad_step, bad_cost),
+            good_seconds,
+        );
+        Ok(Some((Judge::Cost(line), None)))
+    }
+
+    /// Without `[cost]`: BAD paired against GOOD, and the regression checks that failed.
+    async fn pair_ends(
+        &self,
+        good: &Commit,
+        bad: &Commit,
+        good_rev: Revision,
+        findings: &mut Findings,
+    ) -> Result<Option<(Judge, Option<Revision>)>, GateError> {
+        let good_seconds = self.started.elapsed().as_secs_f64();
+        let measured = match self.prepare(bad, "BAD").await {
+            Ok(Some(rev)) => self
+                .pair(&good_rev, &rev)
+                .await
+                .map_err(|why| stage_error(bad, "BAD", why))?,
+            Ok(None) => None,
+            Err(why) => return Err(stage_error(bad, "BAD", why)),
+        };
+        let Some(checks) = measured else {
+            return Ok(None);
+        };
+        let judged = judged_checks(&checks).map_err(|why| GateError::BadInput(anyhow!(why)))?;
+        let report = &mut findings.report;
+        report.metric = judged
+            .iter()
+            .map(|(scope, metric)| format!("{scope} {metric}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let first = first_judged(&judged, &checks);
+        report.before = first.and_then(|c| c.baseline);
+        let good_step = step(good, report.before, "GOOD", Decision::Good);
+        let mut bad_step = step(bad, first.map(|c| c.current), "BAD", Decision::Bad);
+        bad_step.detail = details(&judged, &checks);
+        self.say(format!("BAD against GOOD: {}", bad_step.detail));
+        findings.record(with_seconds(good_step, good_seconds), None);
+        let bad_seconds = self.started.elapsed().as_secs_f64() - good_seconds;
+        findings.record(with_seconds(bad_step, bad_seconds), None);
+        Ok(Some((Judge::Pairs(judged), Some(good_rev))))
+    }
+
+    /// `[cost]`: GOOD's and BAD's steps and counts, GOOD's taking the time up to `good_seconds`.
+    fn record_ends(
+        &self,
+        findings: &mut Findings,
+        (good_step, good_cost): (BisectStep, CostSummary),
+        (bad_step, bad_cost): (BisectStep, CostSummary),
+        good_seconds: f64,
+    ) {
+        findings.record(with_seconds(good_step, good_seconds), Some(good_cost));
+        let bad_seconds = self.started.elapsed().as_secs_f64() - good_seconds;
+        findings.record(with_seconds(bad_step, bad_seconds), Some(bad_cost));
+    }
+
+    /// The commits between GOOD and BAD, halving the range each step, each recorded as it is
+    /// decided: the search, or `None` when interrupted.
+    async fn search(
+        &self,
+        commits: &[Commit],
+        judge: &Judge,
+        good_rev: Option<&Revision>,
+        findings: &mut Findings,
+    ) -> Option<Search> {
+        let mut search = Search::new(commits.len());
+        while let Some(index) = search.next() {
+            if interrupted_by(self.ctx.interrupt).is_some() {
+                return None;
+            }
+            let commit = &commits[index];
+            let took = Instant::now();
+            let (decision, measurement) = self.decide(commit, judge, good_rev).await?;
+            let detail = match (&decision, &measurement) {
+                (Decision::Skipped(why), _) => why.clone(),
+                (_, Some(m)) => m.detail.clone(),
+                (_, None) => String::new(),
+            };
+            self.say(format!(
+                "{} {}: {} ({detail})",
+                short(&commit.sha),
+                commit.subject,
+                decision.describe()
+            ));
+            let (value, cost) = measurement.map_or((None, None), |m| (m.value, m.cost));
+            let step = BisectStep {
+                detail,
+                seconds: took.elapsed().as_secs_f64(),
+                ..step(commit, value, "", decision.clone())
+            };
+            findings.record(step, cost);
+            search.record(index, decision);
+        }
+        Some(search)
+    }
+
+    /// One commit built, measured and decided (skipped, with why, when it cannot be);
+    /// `None` when interrupted.
+    async fn decide(
+        &self,
+        commit: &Commit,
+        judge: &Judge,
+        good_rev: Option<&Revision>,
+    ) -> Option<(Decision, Option<Measurement>)> {
+        let rev = match self.prepare(commit, "").await {
+            Ok(None) => return None,
+            Err(why) => return Some((Decision::Skipped(why), None)),
+            Ok(Some(rev)) => rev,
+        };
+        let measured = match judge {
+            Judge::Cost(line) => (self.count(&rev).await)
+                .map(|cost| cost.map(|cost| Measurement::counted(line, cost))),
+            Judge::Pairs(judged) => {
+                let good_rev = good_rev.expect("kept for the pairs");
+                (self.pair(good_rev, &rev).await)
+                    .map(|checks| checks.map(|checks| Measurement::paired(judged, checks)))
+            }
+        };
+        match measured {
+            Ok(None) => None,
+            Err(why) => Some((Decision::Skipped(why), None)),
+            Ok(Some(measurement)) => {
+                let decision = match judge {
+                    Judge::Cost(line) => line.decide(measurement.cost.as_ref().expect("counted")),
+                    Judge::Pairs(judged) => decide_checks(judged, &measurement.checks),
+                };
+                Some((decision, Some(measurement)))
+            }
+        }
+    }
+
     /// `commit` checked out and built; `Ok(None)` when interrupted meanwhile, `Err` (why)
     /// when it does not build.
     async fn prepare(&self, commit: &Commit, role: &str) -> Result<Option<Revision>, String> {
@@ -587,34 +653,8 @@ fn step(commit: &Commit, value: Option<f64>, role: &str, decision: Decision) -> 
     }
 }
 
-/// The first of the judged regression checks, as measured.
-fn first_judged<'c>(judged: &[(String, Metric)], checks: &'c [Check]) -> Option<&'c Check> {
-    let (scope, metric) = judged.first()?;
-    checks
-        .iter()
-        .find(|c| c.kind == CheckKind::Regression && &c.scope == scope && c.metric == *metric)
-}
-
-/// The judged checks' messages, as the gate words them.
-fn details(judged: &[(String, Metric)], checks: &[Check]) -> String {
-    checks
-        .iter()
-        .filter(|c| {
-            c.kind == CheckKind::Regression
-                && judged.iter().any(|(s, m)| s == &c.scope && *m == c.metric)
-        })
-        .map(|c| c.message.clone())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn describe(decision: &Decision) -> &'static str {
-    match decision {
-        Decision::Good => "good",
-        Decision::Bad => "bad",
-        Decision::Unknown => "undecided",
-        Decision::Skipped(_) => "skipped",
-    }
+fn with_seconds(step: BisectStep, seconds: f64) -> BisectStep {
+    BisectStep { seconds, ..step }
 }
 
 fn fmt(value: Option<f64>) -> String {
@@ -633,54 +673,6 @@ fn steps_at_most(n: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn report(found: Found, skipped: Option<&str>) -> BisectReport {
-        let commits: Vec<String> = ["a", "b", "c", "d"].map(str::to_owned).into();
-        let steps = skipped
-            .into_iter()
-            .map(|commit| BisectStep {
-                commit: commit.to_owned(),
-                subject: String::new(),
-                value: None,
-                detail: String::new(),
-                decision: Decision::Skipped("does not build".to_owned()),
-                seconds: 1.0,
-            })
-            .collect();
-        BisectReport {
-            spec: "s".to_owned(),
-            good: "g".to_owned(),
-            bad: "d".to_owned(),
-            metric: String::new(),
-            commits,
-            steps,
-            found,
-            before: None,
-            after: None,
-            cost: Vec::new(),
-            seconds: 1.0,
-            interrupted: None,
-        }
-    }
-
-    #[test]
-    fn a_named_commit_exits_0_and_a_range_3_when_skipped_commits_hide_it_else_4() {
-        let range = Found::Range { from: 1, to: 2 };
-        assert_eq!(
-            exit_of(&report(Found::FirstBad(2), Some("a"))),
-            Exit::Passed
-        );
-        assert_eq!(
-            exit_of(&report(range.clone(), Some("b"))),
-            Exit::ServiceFailed
-        );
-        // Skipped, but outside the range that is left: the noise left it.
-        assert_eq!(
-            exit_of(&report(range.clone(), Some("a"))),
-            Exit::Inconclusive
-        );
-        assert_eq!(exit_of(&report(range, None)), Exit::Inconclusive);
-    }
 
     #[test]
     fn steps_are_the_halvings_of_the_range() {

@@ -9,7 +9,9 @@ use std::time::Instant;
 use url::Url;
 
 use crate::cost::{self, CostFailure, CostRun, CostSummary};
-use crate::judge::checks::{CheckOutcome, compare, round_values};
+use crate::judge::checks::round_values;
+use crate::judge::pairs::{PairBudget, can_tell};
+use crate::judge::profiling::ProfileGap;
 use crate::judge::spec::Combined;
 use crate::pipeline::events::{Event, Interrupt, Observer, interrupted_by};
 use crate::plan::cost::CostPlan;
@@ -25,11 +27,6 @@ use crate::summary::{SpecSummary, merge_rounds, summarize, summarize_sweep};
 use crate::support::clock::monotonic_seconds;
 use crate::support::paths::Paths;
 
-/// Paired rounds an A/B comparison runs at least: fewer give no interval worth the name.
-const AB_MIN_ROUNDS: u32 = 5;
-/// While a check is inconclusive, an A/B comparison runs up to this many times its rounds.
-const AB_MORE_ROUNDS: u32 = 3;
-
 /// How a spec's load repeats against its service(s).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Repeat {
@@ -39,13 +36,9 @@ pub enum Repeat {
     Rounds(u32),
     /// The spec's load at each of these users or rates, one after the other.
     Sweep(Vec<f64>),
-    /// `--against`: base and candidate alternate ABBA… for at least `rounds` pairs, and up to
-    /// `most` while a check cannot tell yet: a quiet machine decides quickly, a noisy one gets
-    /// the rounds it needs.
-    Pairs {
-        rounds: u32,
-        most: u32,
-    },
+    /// `--against`: base and candidate alternate ABBA… for as many pairs as the judge's
+    /// budget asks.
+    Pairs(PairBudget),
 }
 
 /// Which service a run loads: the one under test, or the base revision's (A/B).
@@ -75,21 +68,15 @@ impl Repeat {
     pub fn of(plan: &Plan, paired: bool) -> Repeat {
         match &plan.sweep {
             Some(sweep) => Repeat::Sweep(sweep.steps.clone()),
-            None if paired => {
-                let rounds = plan.rounds.max(AB_MIN_ROUNDS);
-                Repeat::Pairs {
-                    rounds,
-                    most: rounds * AB_MORE_ROUNDS,
-                }
-            }
+            None if paired => Repeat::Pairs(PairBudget::of(plan.rounds)),
             None if plan.rounds > 1 => Repeat::Rounds(plan.rounds),
             None => Repeat::Once,
         }
     }
 
-    /// The run after `done` runs, or `None` when the measurement is complete. `decided` is
-    /// asked, past the minimum of pairs, whether every check can already tell.
-    pub fn next(&self, done: usize, decided: impl FnOnce() -> bool) -> Option<Step> {
+    /// The run after `done` runs, or `None` when the measurement is complete. `can_tell` is
+    /// asked, between pairs, whether every check can already tell.
+    pub fn next(&self, done: usize, can_tell: impl FnOnce() -> bool) -> Option<Step> {
         let done = u32::try_from(done).ok()?;
         let candidate = |number, at| Step {
             side: Side::Candidate,
@@ -102,10 +89,10 @@ impl Repeat {
             Repeat::Sweep(steps) => steps
                 .get(done as usize)
                 .map(|&at| candidate(done + 1, Some(at))),
-            Repeat::Pairs { rounds, most } => {
+            Repeat::Pairs(budget) => {
                 let pair = done / 2;
                 let starts_pair = done % 2 == 0;
-                if pair >= *most || (starts_pair && pair >= *rounds && decided()) {
+                if starts_pair && !budget.another(pair, can_tell) {
                     return None;
                 }
                 // A B, then B A: a drift of the machine over time weighs on both sides alike.
@@ -152,8 +139,8 @@ pub struct ProfileRuns {
 pub enum Profiling {
     Off,
     On,
-    /// `--profile` was asked, but `perf` cannot run here: the note saying why.
-    Unavailable(String),
+    /// `--profile` was asked, but cannot be: why.
+    Unavailable(ProfileGap),
 }
 
 impl Measured {
@@ -189,7 +176,7 @@ impl Measured {
                     ..steps[chosen].1.clone()
                 });
             }
-            Repeat::Pairs { .. } => {
+            Repeat::Pairs(_) => {
                 let (base, candidate) = (self.side(Side::Base), self.side(Side::Candidate));
                 // Only complete pairs are compared.
                 combined.pairs = base.len().min(candidate.len());
@@ -210,17 +197,14 @@ impl Measured {
         combined
     }
 
-    /// A/B, past the minimum: whether every check can already tell with the pairs so far.
-    fn decided(&self, plan: &Plan) -> bool {
+    /// A/B: whether every check can already tell with the pairs so far.
+    fn can_tell(&self, plan: &Plan) -> bool {
         let (base, candidate) = (self.side(Side::Base), self.side(Side::Candidate));
-        compare(
+        can_tell(
             &plan.thresholds,
             &merged(&candidate, plan),
-            Some(&merged(&base, plan)),
-            true,
+            &merged(&base, plan),
         )
-        .iter()
-        .all(|c| c.outcome != CheckOutcome::Inconclusive)
     }
 }
 
@@ -394,7 +378,7 @@ pub async fn measure(
         profile: ProfileRuns::default(),
     };
     let mut recordings: Recordings = [None, None];
-    while let Some(step) = repeat.next(measured.runs.len(), || measured.decided(plan)) {
+    while let Some(step) = repeat.next(measured.runs.len(), || measured.can_tell(plan)) {
         announce(plan, repeat, &step, services, ctx);
         let at_step = step.at.map(|at| plan.at_step(at));
         let (url, service) = services.side(step.side);
@@ -522,11 +506,11 @@ fn announce(plan: &Plan, repeat: &Repeat, step: &Step, services: &Services, ctx:
             round: step.number,
             rounds: *rounds,
         },
-        Repeat::Pairs { rounds, most } => Event::Pair {
+        Repeat::Pairs(budget) => Event::Pair {
             spec,
             pair: step.number,
-            rounds: *rounds,
-            most: *most,
+            rounds: budget.rounds,
+            most: budget.most,
             side: services.side_name(step.side),
         },
         Repeat::Once | Repeat::Sweep(_) => return,
@@ -750,7 +734,7 @@ mod tests {
     #[test]
     fn pairs_alternate_abba_and_add_pairs_until_decided_or_the_bound() {
         use Side::{Base as B, Candidate as C};
-        let pairs = Repeat::Pairs { rounds: 2, most: 4 };
+        let pairs = Repeat::Pairs(PairBudget { rounds: 2, most: 4 });
         let sides = |steps: Vec<(Side, Option<f64>, u32)>| -> Vec<Side> {
             steps.into_iter().map(|s| s.0).collect()
         };

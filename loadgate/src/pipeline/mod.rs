@@ -19,6 +19,7 @@ use anyhow::{Context as _, anyhow, bail};
 use url::Url;
 
 use crate::judge::baseline::{self, Baseline};
+use crate::judge::profiling::{ProfileGap, profile_notes};
 use crate::judge::spec::{
     Against, SpecFacts, compared_with, cost_skipped, judge_spec, with_baseline,
 };
@@ -39,7 +40,6 @@ use crate::support::paths::Paths;
 pub use events::Interrupt;
 use events::{Event, Observer, interrupted_by};
 use measure::{Context, Profiling, Repeat, Services};
-use profiled::Comparison;
 
 /// What a gate run does. [`GateOptions::new`] gives the defaults of `cargo xtask loadtest`
 /// without flags; set the fields that differ.
@@ -323,8 +323,12 @@ async fn run_spec(
 ) -> anyhow::Result<SpecResult> {
     let repeat = Repeat::of(plan, checkout.is_some());
     let mut result = SpecResult::unjudged(plan, ctx.paths);
-    if let (Some(checkout), Repeat::Pairs { rounds, .. }) = (checkout, &repeat) {
-        (result.notes).push(compared_with(&checkout.rev, &checkout.commit, *rounds));
+    if let (Some(checkout), Repeat::Pairs(budget)) = (checkout, &repeat) {
+        (result.notes).push(compared_with(
+            &checkout.rev,
+            &checkout.commit,
+            budget.rounds,
+        ));
     } else {
         result = with_baseline(result, baseline);
     }
@@ -352,42 +356,21 @@ async fn run_spec(
     };
     let combined = measured.combine(plan, &repeat);
     let mut result = judge_spec(&facts, result, combined, measured.failure);
-    match &ctx.profiling {
-        Profiling::Off => {}
-        Profiling::Unavailable(why) => result.notes.push(why.clone()),
-        Profiling::On => {
-            let comparison = match checkout {
-                Some(checkout) => Some(Comparison {
-                    what: format!("{} ({})", checkout.rev, &checkout.commit[..12]),
-                    stacks: profile_runs.base.clone(),
-                }),
-                None => match profiled::stored(ctx.paths, &plan.name) {
-                    Ok(stored) => stored.map(|stacks| Comparison {
-                        what: "the baseline's profile".to_owned(),
-                        stacks,
-                    }),
-                    Err(why) => {
-                        result
-                            .notes
-                            .push(format!("no profile to compare with: {why}"));
-                        None
-                    }
-                },
-            };
-            let (profile, notes) =
-                profiled::conclude(ctx.paths, &plan.name, profile_runs, comparison);
-            result.profile = profile;
-            result.notes.extend(notes);
-        }
-    }
+    let (profile, gaps) = match &ctx.profiling {
+        Profiling::Off => (None, Vec::new()),
+        Profiling::Unavailable(gap) => (None, vec![gap.clone()]),
+        Profiling::On => profiled::conclude(ctx.paths, &plan.name, checkout, profile_runs),
+    };
+    result.profile = profile;
+    result.notes.extend(profile_notes(&gaps));
     Ok(result)
 }
 
 /// What a spec repeated so is judged against.
 fn against<'a>(repeat: &Repeat, baseline: Option<&'a Baseline>) -> Against<'a> {
     match repeat {
-        Repeat::Pairs { rounds, .. } => Against::Pairs {
-            rounds: *rounds as usize,
+        Repeat::Pairs(budget) => Against::Pairs {
+            rounds: budget.rounds as usize,
         },
         _ => Against::Baseline(baseline),
     }
@@ -399,13 +382,10 @@ fn profiling(options: &GateOptions) -> Profiling {
         return Profiling::Off;
     }
     if options.target.is_some() {
-        return Profiling::Unavailable(
-            "no profile: --target names a service the gate did not launch, so it has no process              of the service to sample"
-                .to_owned(),
-        );
+        return Profiling::Unavailable(ProfileGap::NoProcess);
     }
     match crate::profile::perf::unavailable() {
-        Some(why) => Profiling::Unavailable(why),
+        Some(why) => Profiling::Unavailable(ProfileGap::Unavailable(why)),
         None => Profiling::On,
     }
 }
