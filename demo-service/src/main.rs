@@ -355,6 +355,49 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
         port => port,
     };
     let exe = std::env::current_exe().context("cannot find this program to start workers")?;
+    let worker_args = worker_args(args, port);
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..args.workers {
+        let mut child = tokio::process::Command::new(&exe)
+            .args(&worker_args)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start a worker")?;
+        let mut stopped = stop.subscribe();
+        workers.spawn(async move {
+            tokio::select! {
+                status = child.wait() => Some(status),
+                _ = stopped.changed() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    None
+                }
+            }
+        });
+    }
+    println!(
+        "demo-service supervising {} workers on {}:{port}",
+        args.workers, args.address
+    );
+    tokio::select! {
+        () = shutdown_signal() => {
+            let _ = stop.send(true);
+            while workers.join_next().await.is_some() {}
+            println!("demo-service stopped");
+            Ok(())
+        }
+        Some(exited) = workers.join_next() => {
+            let _ = stop.send(true);
+            while workers.join_next().await.is_some() {}
+            anyhow::bail!("a worker exited ({:?}): stopping the service", exited.ok().flatten())
+        }
+    }
+}
+
+/// A worker's command line: the supervisor's own behaviour flags, on the shared `port` with
+/// `--reuse-port`.
+fn worker_args(args: &Args, port: u16) -> Vec<String> {
     let mut worker_args: Vec<String> = vec![
         "--address".into(),
         args.address.to_string(),
@@ -401,43 +444,7 @@ async fn supervise(args: &Args) -> anyhow::Result<()> {
     if args.http2 {
         worker_args.push("--http2".into());
     }
-    let (stop, _) = tokio::sync::watch::channel(false);
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..args.workers {
-        let mut child = tokio::process::Command::new(&exe)
-            .args(&worker_args)
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start a worker")?;
-        let mut stopped = stop.subscribe();
-        workers.spawn(async move {
-            tokio::select! {
-                status = child.wait() => Some(status),
-                _ = stopped.changed() => {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                    None
-                }
-            }
-        });
-    }
-    println!(
-        "demo-service supervising {} workers on {}:{port}",
-        args.workers, args.address
-    );
-    tokio::select! {
-        () = shutdown_signal() => {
-            let _ = stop.send(true);
-            while workers.join_next().await.is_some() {}
-            println!("demo-service stopped");
-            Ok(())
-        }
-        Some(exited) = workers.join_next() => {
-            let _ = stop.send(true);
-            while workers.join_next().await.is_some() {}
-            anyhow::bail!("a worker exited ({:?}): stopping the service", exited.ok().flatten())
-        }
-    }
+    worker_args
 }
 
 fn open_db(path: Option<&std::path::Path>) -> anyhow::Result<rusqlite::Connection> {

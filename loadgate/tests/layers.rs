@@ -1,6 +1,8 @@
 //! The shape of `loadgate/src`, checked: each stage folder imports only from the stages before
 //! it in `lib.rs` (and from `support`), no two source files import each other, directly or
-//! through others, and only the command line (`cli`) prints or reads CI variables.
+//! through others, and only the command line (`cli`) prints or reads CI variables. And in every
+//! crate we ship or build with (`loadgate`, `demo-service`, `xtask`), no function outside test
+//! code is longer than 80 lines.
 //!
 //! A file's imports are every path it names, resolved the way rustc does: `crate::`, `super::`,
 //! `self::`, a child module's name, and each branch of a `use` group. Test code is a
@@ -32,18 +34,26 @@ struct Source {
 
 /// Every source file of `loadgate/src` as its module path (`run::http1`, `plan`, `` for lib.rs).
 fn modules() -> BTreeMap<String, Source> {
+    let mut files = files(&src());
+    // The `loadgate` binary: another crate, over the library's public API.
+    files.remove("main");
+    parse(files)
+}
+
+/// Every `.rs` file under a crate's `src` as its module path (`` for the crate's root); a binary
+/// `main.rs` beside a `lib.rs` is another crate, named `main` here.
+fn files(src: &Path) -> BTreeMap<String, String> {
     fn walk(dir: &Path, prefix: &[String], out: &mut BTreeMap<String, String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
             if path.is_dir() {
                 walk(&path, &[prefix, &[stem]].concat(), out);
-            } else if prefix.is_empty() && stem == "main" {
-                // The `loadgate` binary: another crate, over the library's public API.
-                continue;
             } else if path.extension().is_some_and(|e| e == "rs") {
+                let root = prefix.is_empty() && (stem == "lib" || !dir.join("lib.rs").exists());
                 let name = match stem.as_str() {
-                    "mod" | "lib" => prefix.to_vec(),
+                    "mod" => prefix.to_vec(),
+                    "lib" | "main" if root => Vec::new(),
                     _ => [prefix, &[stem]].concat(),
                 };
                 out.insert(name.join("::"), std::fs::read_to_string(&path).unwrap());
@@ -51,8 +61,8 @@ fn modules() -> BTreeMap<String, Source> {
         }
     }
     let mut files = BTreeMap::new();
-    walk(&src(), &[], &mut files);
-    parse(files)
+    walk(src, &[], &mut files);
+    files
 }
 
 /// Files (module path → text) into sources without their test modules; a file that is itself a
@@ -238,7 +248,7 @@ fn matching_brace(code: &str) -> usize {
             _ => {}
         }
     }
-    panic!("an unclosed test module: {}", &code[..code.len().min(80)])
+    panic!("an unclosed block: {}", &code[..code.len().min(80)])
 }
 
 /// Every path a file's code names: `use` trees expanded (`a::{b, c::d}` → `a::b`, `a::c::d`) and
@@ -430,6 +440,46 @@ fn circles(sources: &BTreeMap<String, Source>) -> Vec<Vec<String>> {
     circles
 }
 
+/// The most lines a function may span outside test code, from `fn` to its closing brace.
+const MOST_LINES: usize = 80;
+
+/// Every function of a file's code (test modules already left out) longer than `most` lines,
+/// as its name and length; a `#[test]` function is test code and a declaration has no body.
+fn long_functions(code: &str, most: usize) -> Vec<(String, usize)> {
+    let mut long = Vec::new();
+    for (at, _) in code.match_indices("fn ") {
+        if at > 0 && is_ident_byte(code.as_bytes(), at - 1) {
+            continue; // `…fn ` inside a longer word
+        }
+        let after = &code[at + 3..];
+        let name: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // What stands between the previous item (or statement) and this one: its attributes.
+        let item_start = code[..at].rfind([';', '{', '}']).map_or(0, |n| n + 1);
+        let attributes = &code[item_start..at];
+        // `#[test]`, `#[tokio::test]`, `#[cfg(test)]`.
+        if name.is_empty() || attributes.contains("test]") {
+            continue;
+        }
+        let Some(body) = after.find(['{', ';']) else {
+            continue;
+        };
+        if after.as_bytes()[body] == b';' {
+            continue; // a declaration in a trait or an `extern` block
+        }
+        let body_at = at + 3 + body;
+        let end = body_at + matching_brace(&code[body_at..]);
+        let lines = code[at..end].lines().count();
+        if lines > most {
+            long.push((name, lines));
+        }
+    }
+    long
+}
+
 #[test]
 fn no_stage_imports_from_a_later_stage() {
     let stages = stages(&std::fs::read_to_string(src().join("lib.rs")).unwrap());
@@ -474,6 +524,30 @@ fn only_the_command_line_prints_or_reads_ci_variables() {
     assert!(
         found.is_empty(),
         "the engine narrates through events: {found:#?}"
+    );
+}
+
+#[test]
+fn no_function_outside_tests_is_longer_than_80_lines() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut long = Vec::new();
+    let mut functions = 0;
+    for krate in ["loadgate", "demo-service", "xtask"] {
+        for (module, source) in parse(files(&workspace.join(krate).join("src"))) {
+            functions += source.code.matches("fn ").count();
+            let module = if module.is_empty() { "(root)" } else { &module };
+            for (name, lines) in long_functions(&source.code, MOST_LINES) {
+                long.push(format!("{krate} {module}: fn {name} is {lines} lines"));
+            }
+        }
+    }
+    assert!(
+        functions > 500,
+        "the crates were read: {functions} functions"
+    );
+    assert!(
+        long.is_empty(),
+        "functions over {MOST_LINES} lines (split them into named steps): {long:#?}"
     );
 }
 
@@ -595,5 +669,24 @@ mod checker {
         assert!(upward_imports(&stages(), &sources(&files)).is_empty());
         // …while the text the print check reads keeps them.
         assert!(sources(&files)["early"].text.contains("crate::late::b"));
+    }
+
+    #[test]
+    fn a_function_over_the_limit_is_found_and_test_code_is_not() {
+        let body = |lines: usize| "    let x = 1;\n".repeat(lines - 2);
+        let text = format!(
+            "fn long() {{\n{}}}\nfn short() {{\n{}}}\n#[test]\nfn a_test() {{\n{}}}\n\
+             #[cfg(test)]\nmod tests {{\n    fn helper() {{\n{}    }}\n}}\n\
+             trait T {{\n    fn declared(&self);\n}}\n\
+             pub(crate) async fn quoted() {{\n    let s = \"{{\";\n{}}}\n",
+            body(5),
+            body(4),
+            body(9),
+            body(9),
+            body(4),
+        );
+        let sources = sources(&[("early", text.as_str())]);
+        let found = long_functions(&sources["early"].code, 4);
+        assert_eq!(found, [("long".to_owned(), 5), ("quoted".to_owned(), 5)]);
     }
 }
