@@ -129,19 +129,83 @@ fn run_all_shards(
     )
 }
 
-/// Every shard ran its part on schedule (exit 0) and judged nothing.
+/// Whether every shard ran its part on schedule (exit 0), else which fell behind (exit 4) and
+/// what it said; each judged nothing, and one that fell behind says so. Any other exit fails the
+/// test.
 #[track_caller]
-fn assert_complete(shards: &[Run]) {
+fn kept_schedule(shards: &[Run]) -> Result<(), String> {
+    let mut behind = Vec::new();
     for shard in shards {
-        shard.expect_code(0);
         assert!(shard.stdout.contains("(unjudged)"), "{}", shard.stdout);
+        if shard.code == Some(4) {
+            assert!(
+                shard.stdout.contains("status: fell behind its schedule"),
+                "{}",
+                shard.stdout
+            );
+            behind.push(shard.stdout.trim().to_owned());
+        } else {
+            shard.expect_code(0);
+        }
+    }
+    if behind.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "a shard fell behind its schedule (exit 4):\n{}\n",
+        behind.join("\n")
+    ))
+}
+
+/// Runs a test whose shards and plain runs must keep their schedule, and answers what it
+/// answers. A run that fell behind (exit 4) on a busy machine proves nothing, and `test` answers
+/// `Err` with what fell behind: the test then runs once more with the machine to itself
+/// ([`Sandbox::alone`]), where it must keep it. With `alone`, the first run already takes the
+/// machine from the other tests (its own load leaves no room to share); one more run is then
+/// for a machine busy with work outside these tests, and it too must keep its schedule.
+#[track_caller]
+fn on_schedule<T>(alone: bool, test: impl Fn(&Sandbox) -> Result<T, String>) -> T {
+    let first = if alone {
+        Sandbox::alone()
+    } else {
+        Sandbox::new()
+    };
+    match test(&first) {
+        Ok(answer) => answer,
+        Err(why) => {
+            eprintln!("{why} on a busy machine: once more, alone");
+            // The shared hold is let go before the exclusive one is asked for.
+            drop(first);
+            let sandbox = Sandbox::alone();
+            test(&sandbox).unwrap_or_else(|why| panic!("{why} with the machine to itself"))
+        }
     }
 }
 
-/// A plain run on `host`, writing to `out`; it must exit 0.
-fn run_plain(host: Host, sandbox: &Sandbox, out: &Path, url: &str, spec: &Path) -> SpecSummary {
-    run_shards(vec![loadtest_on(host, sandbox, out, url, spec)])[0].expect_code(0);
-    spec_summary_in(out)
+/// A plain run on `host`, writing to `out`: its summary, or `Err` when it fell behind its
+/// schedule (exit 4); any other exit than 0 or 4 fails the test.
+#[track_caller]
+fn run_plain(
+    host: Host,
+    sandbox: &Sandbox,
+    out: &Path,
+    url: &str,
+    spec: &Path,
+) -> Result<SpecSummary, String> {
+    let run = &run_shards(vec![loadtest_on(host, sandbox, out, url, spec)])[0];
+    if run.code == Some(4) {
+        let said = format!("{}{}", run.stdout, run.stderr);
+        let why = said
+            .lines()
+            .find(|line| line.contains("did not keep its schedule"))
+            .unwrap_or_else(|| panic!("exit 4 for another reason than the schedule:\n{said}"));
+        return Err(format!(
+            "the plain run fell behind (exit 4: {})",
+            why.trim()
+        ));
+    }
+    run.expect_code(0);
+    Ok(spec_summary_in(out))
 }
 
 /// Runs the given shards of one run in parallel, all starting at `start_at`, and waits for
@@ -205,18 +269,18 @@ fn counts(summary: &SpecSummary) -> Vec<(String, u64)> {
 
 /// Runs the open spec plainly on `plain` and as three shards on `shards`, merges them, and
 /// asserts that the merged judged requests, in total and per name, and the sends equal the
-/// plain run's exactly. Answers the plain run's summary.
-fn assert_three_shards_count_like_a_plain_run(
+/// plain run's exactly. Answers the plain run's summary, or `Err` when a run fell behind.
+fn three_shards_count_like_a_plain_run(
     sandbox: &Sandbox,
     url: &str,
     plain: Host,
     shards: &[Host; 3],
-) -> SpecSummary {
+) -> Result<SpecSummary, String> {
     let spec = open_spec(sandbox);
-    let plain = run_plain(plain, sandbox, &sandbox.out(), url, &spec);
+    let plain = run_plain(plain, sandbox, &sandbox.out(), url, &spec)?;
 
     let out = sandbox.path().join("three");
-    assert_complete(&run_all_shards(shards, sandbox, &out, url, &spec));
+    kept_schedule(&run_all_shards(shards, sandbox, &out, url, &spec))?;
     let merged_out = sandbox.path().join("merged");
     merge(sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
     let merged = spec_summary_in(&merged_out);
@@ -231,36 +295,38 @@ fn assert_three_shards_count_like_a_plain_run(
     let by_shard = &result.specs[0].by_shard;
     let sum: u64 = by_shard.iter().map(|s| s.requests).sum();
     assert_eq!((by_shard.len(), sum), (3, merged.total.requests));
-    plain
+    Ok(plain)
 }
 
 #[test]
 fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
     // Each shard must keep its schedule (2 sends 10 ms late of its 112 fail it): no other
     // test loads the machine meanwhile.
-    let sandbox = Sandbox::alone();
-    let service = sandbox.start_demo(&[]);
-    let plain = assert_three_shards_count_like_a_plain_run(
-        &sandbox,
-        &service.url,
-        Host::Local,
-        &[Host::Local; 3],
-    );
+    on_schedule(true, |sandbox| {
+        let service = sandbox.start_demo(&[]);
+        let plain = three_shards_count_like_a_plain_run(
+            sandbox,
+            &service.url,
+            Host::Local,
+            &[Host::Local; 3],
+        )?;
 
-    // --shard 1/1 without --start-at: a plain run that writes its file instead of judging.
-    let single = sandbox.path().join("single");
-    let spec = open_spec(&sandbox);
-    let run = run_shards(vec![shard_command(
-        &sandbox,
-        &single,
-        &service.url,
-        &spec,
-        "1/1",
-    )]);
-    run[0].expect_code(0);
-    let single_out = sandbox.path().join("single-merged");
-    merge(&sandbox, &single_out, &[&single], &[]).expect_code(0);
-    assert_eq!(counts(&spec_summary_in(&single_out)), counts(&plain));
+        // --shard 1/1 without --start-at: a plain run that writes its file instead of judging.
+        let single = sandbox.path().join("single");
+        let spec = open_spec(sandbox);
+        let run = run_shards(vec![shard_command(
+            sandbox,
+            &single,
+            &service.url,
+            &spec,
+            "1/1",
+        )]);
+        kept_schedule(&run)?;
+        let single_out = sandbox.path().join("single-merged");
+        merge(sandbox, &single_out, &[&single], &[]).expect_code(0);
+        assert_eq!(counts(&spec_summary_in(&single_out)), counts(&plain));
+        Ok(())
+    });
 }
 
 /// Done-means 4: the same with each shard in a network namespace of its own, joined to the
@@ -269,28 +335,28 @@ fn three_open_model_shards_merge_into_exactly_the_plain_runs_requests() {
 fn three_shards_in_network_namespaces_of_their_own_count_like_a_plain_run() {
     // Each shard must keep its schedule (2 sends 10 ms late of its 112 fail it): no other
     // test loads the machine meanwhile.
-    let sandbox = Sandbox::alone();
-    let network = Network::new(3);
-    let demo = network.command(&network.service, &bins().demo_service);
-    let service = sandbox.start_demo_with(demo, &["--address", &SERVICE_IP.to_string()]);
-    let address = service
-        .url
-        .strip_prefix("http://")
-        .expect("an http URL")
-        .to_owned();
-    assert!(address.starts_with(&format!("{SERVICE_IP}:")), "{address}");
-    let [first, second, third] = [0, 1, 2].map(|k| Host::Namespace(&network, &network.clients[k]));
-    // The plain run from the first shard's namespace, as the shards see the service.
-    assert_three_shards_count_like_a_plain_run(
-        &sandbox,
-        &service.url,
-        first,
-        &[first, second, third],
-    );
-    // The load stayed inside the namespaces: from the host the service is not even there.
-    let from_host =
-        std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_millis(500));
-    assert!(from_host.is_err(), "the service is reachable from the host");
+    on_schedule(true, |sandbox| {
+        let network = Network::new(3);
+        let demo = network.command(&network.service, &bins().demo_service);
+        let service = sandbox.start_demo_with(demo, &["--address", &SERVICE_IP.to_string()]);
+        let address = service
+            .url
+            .strip_prefix("http://")
+            .expect("an http URL")
+            .to_owned();
+        assert!(address.starts_with(&format!("{SERVICE_IP}:")), "{address}");
+        let [first, second, third] =
+            [0, 1, 2].map(|k| Host::Namespace(&network, &network.clients[k]));
+        // The plain run from the first shard's namespace, as the shards see the service.
+        three_shards_count_like_a_plain_run(sandbox, &service.url, first, &[first, second, third])?;
+        // The load stayed inside the namespaces: from the host the service is not even there.
+        let from_host = std::net::TcpStream::connect_timeout(
+            &address.parse().unwrap(),
+            Duration::from_millis(500),
+        );
+        assert!(from_host.is_err(), "the service is reachable from the host");
+        Ok(())
+    });
 }
 
 /// A closed-model spec against the demo service with `--delay 20ms`: 12 users thinking 50 ms
@@ -320,27 +386,29 @@ error_rate = { max = "1%" }
 
 #[test]
 fn three_closed_model_shards_keep_a_plain_runs_rate_and_latency() {
-    let sandbox = Sandbox::new();
+    // The rate and latency are compared within wide bounds, but a shard that began late fell
+    // behind (exit 4): such a run, or one whose figures part on a busy machine, is made once
+    // more with the machine alone, where it must hold.
+    on_schedule(false, closed_shards_against_plain_runs);
+}
+
+/// Two plain runs and two of three merged shards, interleaved so that a drift of the machine's
+/// load hits both kinds alike: `Err` when a run fell behind or their rate or latency part.
+fn closed_shards_against_plain_runs(sandbox: &Sandbox) -> Result<(), String> {
     let service = sandbox.start_demo(&["--delay", "20ms"]);
-    let spec = closed_spec(&sandbox);
+    let spec = closed_spec(sandbox);
     let url = service.url.as_str();
-    // Interleaved, so a drift of the machine's load hits both kinds alike.
     let (mut plain, mut sharded) = (Vec::new(), Vec::new());
     for (round, is_sharded) in [false, true, true, false].into_iter().enumerate() {
         let out = sandbox.path().join(format!("round-{round}"));
         if !is_sharded {
-            plain.push(run_plain(Host::Local, &sandbox, &out, url, &spec));
+            plain.push(run_plain(Host::Local, sandbox, &out, url, &spec)?);
             continue;
         }
-        assert_complete(&run_all_shards(
-            &[Host::Local; 3],
-            &sandbox,
-            &out,
-            url,
-            &spec,
-        ));
+        let shards = run_all_shards(&[Host::Local; 3], sandbox, &out, url, &spec);
+        kept_schedule(&shards)?;
         let merged_out = out.join("merged");
-        merge(&sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
+        merge(sandbox, &merged_out, &[&out.join("shards")], &[]).expect_code(0);
         let merged = spec_summary_in(&merged_out);
         // After the ramp and before the end, the three shards' 4 users each are all running.
         let ramped: Vec<_> = merged
@@ -374,14 +442,13 @@ fn three_closed_model_shards_keep_a_plain_runs_rate_and_latency() {
         figures(&plain),
         figures(&sharded)
     );
-    assert!(
-        (0.95..=1.05).contains(&rps_ratio),
-        "rps ×{rps_ratio:.3}: {shown}"
-    );
-    assert!(
-        (0.90..=1.10).contains(&p50_ratio),
-        "p50 ×{p50_ratio:.3}: {shown}"
-    );
+    if !(0.95..=1.05).contains(&rps_ratio) {
+        return Err(format!("rps ×{rps_ratio:.3}: {shown}"));
+    }
+    if !(0.90..=1.10).contains(&p50_ratio) {
+        return Err(format!("p50 ×{p50_ratio:.3}: {shown}"));
+    }
+    Ok(())
 }
 
 /// An open-model spec POSTing `${seq}` to the demo's `/echo`. Open, because there shard j's
@@ -412,18 +479,12 @@ body = "${seq}"
 fn no_seq_value_reaches_the_service_twice_from_three_shards() {
     // A shard behind its schedule on a busy, shared machine sends fewer values: the last check
     // needs every shard on schedule, so such a run is repeated once with the machine alone.
-    if !seq_values_from_three_shards(&Sandbox::new()) {
-        eprintln!("a shard fell behind its schedule on a busy machine: once more, alone");
-        assert!(
-            seq_values_from_three_shards(&Sandbox::alone()),
-            "a shard fell behind its schedule with the machine to itself"
-        );
-    }
+    on_schedule(false, seq_values_from_three_shards);
 }
 
 /// Three shards send `${seq}` to one service: no value twice, each shard exactly its own first
-/// ones, and (when every shard kept its schedule, which is answered) no value missing.
-fn seq_values_from_three_shards(sandbox: &Sandbox) -> bool {
+/// ones, and (when every shard kept its schedule, else `Err`) no value missing.
+fn seq_values_from_three_shards(sandbox: &Sandbox) -> Result<(), String> {
     let service = sandbox.start_demo(&["--log-bodies"]);
     let spec = seq_spec(sandbox);
     let out = sandbox.path().join("seq");
@@ -431,17 +492,7 @@ fn seq_values_from_three_shards(sandbox: &Sandbox) -> bool {
     // Which values are sent does not depend on timing: a shard that fell behind its schedule
     // on a busy machine (exit 4, `behind`) still sends only its own, so it fails nothing here
     // but the last check, which needs the shards on schedule.
-    let mut on_schedule = true;
-    for (i, shard) in shards.iter().enumerate() {
-        let file = out.join(format!("shards/shard-{}-of-3.json", i + 1));
-        let file: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-        if shard.code != Some(0) {
-            assert_eq!(file["status"], "behind", "{}", shard.stdout);
-            shard.expect_code(4);
-            on_schedule = false;
-        }
-    }
+    let kept = kept_schedule(&shards);
     let log = service.stop();
     let seen: Vec<u64> = log
         .lines()
@@ -474,15 +525,14 @@ fn seq_values_from_three_shards(sandbox: &Sandbox) -> bool {
             .collect();
         assert_eq!(own, first, "shard {}'s values", j + 1);
     }
-    if on_schedule {
-        let max = *distinct.last().expect("values");
-        let missing: Vec<u64> = (1..=max).filter(|v| !distinct.contains(v)).collect();
-        assert!(
-            missing.len() < 3 && missing.iter().all(|v| v + 3 > max),
-            "1..={max} misses {missing:?}"
-        );
-    }
-    on_schedule
+    kept?;
+    let max = *distinct.last().expect("values");
+    let missing: Vec<u64> = (1..=max).filter(|v| !distinct.contains(v)).collect();
+    assert!(
+        missing.len() < 3 && missing.iter().all(|v| v + 3 > max),
+        "1..={max} misses {missing:?}"
+    );
+    Ok(())
 }
 
 #[test]
@@ -505,9 +555,11 @@ fn missing_late_foreign_and_corrupt_shards_are_named_and_write_no_baseline() {
             })
             .collect(),
     );
-    shards.iter().for_each(|shard| {
-        shard.expect_code(0);
-    });
+    // A shard behind its schedule on a busy machine (exit 4) adds a reason of its own, but the
+    // missing one is still named and the merge still inconclusive.
+    if let Err(behind) = kept_schedule(&shards) {
+        eprintln!("{behind}(checked all the same)");
+    }
     let shards_dir = out.join("shards");
     let merged_out = sandbox.path().join("merged");
     let run = merge(
@@ -681,16 +733,25 @@ fn a_shard_stopped_by_sigterm_writes_its_partial_file_and_the_merge_is_inconclus
 
 #[test]
 fn a_shard_clock_skewed_by_400_ms_makes_the_merge_inconclusive() {
-    let sandbox = Sandbox::new();
+    // Within a wider tolerance the same files must be judged (exit 0), which needs both shards
+    // on schedule: a run where one fell behind on a busy machine is made once more, alone.
+    on_schedule(false, skewed_shards);
+}
+
+/// Two shards, the second's clock 400 ms off: inconclusive at the default tolerance, judged
+/// within a wider one; `Err` when a shard fell behind its schedule.
+fn skewed_shards(sandbox: &Sandbox) -> Result<(), String> {
     let service = sandbox.start_demo(&[]);
-    let spec = short_spec(&sandbox, "2s");
+    // 100 sends a shard: one send 10 ms late is not more than the 1 % a shard may have, where
+    // of 2 s (40 sends) it was, and on a busy machine one in a few seconds is.
+    let spec = short_spec(sandbox, "5s");
     let out = sandbox.path().join("skewed");
     let start_at = start_in(Duration::from_secs(4));
     let shards = run_shards(
         ["1/2", "2/2"]
             .into_iter()
             .map(|shard| {
-                let mut command = shard_command(&sandbox, &out, &service.url, &spec, shard);
+                let mut command = shard_command(sandbox, &out, &service.url, &spec, shard);
                 command.args(["--start-at", &start_at]);
                 if shard == "2/2" {
                     command
@@ -701,12 +762,10 @@ fn a_shard_clock_skewed_by_400_ms_makes_the_merge_inconclusive() {
             })
             .collect(),
     );
-    shards.iter().for_each(|shard| {
-        shard.expect_code(0);
-    });
+    kept_schedule(&shards)?;
     let second = std::fs::read_to_string(out.join("shards/shard-2-of-2.json")).unwrap();
     assert!(second.contains("\"simulated_skew_ms\": 400"), "{second}");
-    let run = merge(&sandbox, &sandbox.out(), &[&out], &[]);
+    let run = merge(sandbox, &sandbox.out(), &[&out], &[]);
     run.expect_code(4);
     assert!(
         run.stdout.contains("shards 1 and 2 may be 400 ms apart"),
@@ -715,12 +774,13 @@ fn a_shard_clock_skewed_by_400_ms_makes_the_merge_inconclusive() {
     );
     // Within a wider tolerance, the same files merge and are judged.
     merge(
-        &sandbox,
+        sandbox,
         &sandbox.out(),
         &[&out],
         &["--clock-tolerance", "500ms"],
     )
     .expect_code(0);
+    Ok(())
 }
 
 /// `loadtest plan` with `args`, outside GitHub Actions.
@@ -793,7 +853,10 @@ fn plan_prints_what_the_shards_share_writes_it_for_github_and_refuses_idle_shard
         command.args(["--start-at", &start_at]);
         command
     }]);
-    shard[0].expect_code(0);
+    // One behind its schedule on a busy machine (exit 4) writes its run id all the same.
+    if let Err(behind) = kept_schedule(&shard) {
+        eprintln!("{behind}(checked all the same)");
+    }
     let file = std::fs::read_to_string(out.join("shards/shard-1-of-1.json")).unwrap();
     let file: serde_json::Value = serde_json::from_str(&file).unwrap();
     assert_eq!(file["run"]["run_id"], run_id.as_str());
