@@ -36,6 +36,13 @@ pub struct InitArgs {
     /// (its crates.io version, git repository and revision, or source folder).
     #[arg(long, value_name = "SPEC")]
     pub loadgate_dep: Option<String>,
+    /// Write the spec's `[cost]` table and `instructions` checks enabled (each request's
+    /// instructions counted under Valgrind); by default they are when `valgrind` is on PATH.
+    #[arg(long, conflicts_with = "no_cost")]
+    pub cost: bool,
+    /// Write `[cost]` and the `instructions` checks commented out (latency and CPU time only).
+    #[arg(long)]
+    pub no_cost: bool,
 }
 
 /// One of the workspace's binaries, and the source folder of its package.
@@ -69,7 +76,9 @@ impl InitArgs {
                 dep
             }
         };
-        let mut files = new_files(&binary.name, &facts, &dep);
+        let cost = self.cost_choice();
+        println!("loadgate init: {}", cost.says());
+        let mut files = new_files(&binary.name, &facts, cost, &dep);
         if !self.force
             && let Some((existing, _)) = files.iter().find(|(file, _)| root.join(file).exists())
         {
@@ -100,6 +109,80 @@ impl InitArgs {
             binary.name
         );
         Ok(())
+    }
+
+    /// `--cost`, `--no-cost`, or whether this machine has Valgrind.
+    fn cost_choice(&self) -> Cost {
+        if self.cost {
+            Cost::Asked
+        } else if self.no_cost {
+            Cost::Declined
+        } else if crate::cost::valgrind::check_installed().is_ok() {
+            Cost::Found
+        } else {
+            Cost::NotFound
+        }
+    }
+}
+
+/// Whether the spec counts instructions (`[cost]`), and why: the exact check is what catches a
+/// few hundred microseconds more work in a fast endpoint, but it needs Valgrind, and a spec with
+/// `[cost]` on a machine without it is refused (exit 2), which must not be a new user's first run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cost {
+    /// `--cost`.
+    Asked,
+    /// `valgrind` and `vgdb` are on PATH.
+    Found,
+    /// `--no-cost`.
+    Declined,
+    NotFound,
+}
+
+impl Cost {
+    fn enabled(self) -> bool {
+        matches!(self, Cost::Asked | Cost::Found)
+    }
+
+    /// The line init prints about its choice.
+    fn says(self) -> &'static str {
+        match self {
+            Cost::Found => {
+                "valgrind is installed here, so the spec counts each request's instructions under \
+                 Valgrind ([cost]) and fails a request that executes 1 % more; the workflow \
+                 installs valgrind, and `cargo xtask loadtest --no-cost` skips the count"
+            }
+            Cost::Asked => {
+                "the spec counts each request's instructions under Valgrind ([cost], --cost) and \
+                 fails a request that executes 1 % more; a machine without valgrind refuses it \
+                 (exit 2) until valgrind is installed, or runs it with --no-cost"
+            }
+            Cost::Declined => {
+                "[cost] is written commented out (--no-cost): the gate judges latency and CPU time"
+            }
+            Cost::NotFound => {
+                "valgrind is not installed here, so [cost] (each request's instructions: the check \
+                 that catches a few hundred microseconds more work in a fast endpoint) is written \
+                 commented out; install valgrind (`sudo apt-get install valgrind`), then uncomment \
+                 [cost] and the `instructions` lines"
+            }
+        }
+    }
+
+    /// The spec's line on why `[cost]` is on or off.
+    fn note(self) -> &'static str {
+        match self {
+            Cost::Found => "valgrind was found when `loadgate init` wrote this spec: [cost] is on.",
+            Cost::Asked => "`loadgate init --cost` wrote [cost] on.",
+            Cost::Declined => {
+                "`loadgate init --no-cost` wrote it commented out: uncomment [cost] and the\n# \
+                 `instructions` checks to count."
+            }
+            Cost::NotFound => {
+                "valgrind was not found when `loadgate init` wrote this spec: uncomment [cost] \
+                 and the\n# `instructions` checks once it is installed."
+            }
+        }
     }
 }
 
@@ -253,7 +336,7 @@ impl ServiceFacts {
 }
 
 /// The spec, as `loadgate init` writes it for `bin`.
-fn render_spec(bin: &str, facts: &ServiceFacts) -> String {
+fn render_spec(bin: &str, facts: &ServiceFacts, cost: Cost) -> String {
     let (command, port_note) = match (facts.port_flag, facts.port_env) {
         (true, false) => (
             format!("[\"{{bin:{bin}}}\", \"--port\", \"{{port}}\"]"),
@@ -290,10 +373,12 @@ fn render_spec(bin: &str, facts: &ServiceFacts) -> String {
         .replace("@ENV@", env)
         .replace("@READY@", &ready)
         .replace("@BIN@", bin)
+        .replace("@COST_NOTE@", cost.note())
+        .replace("@C@", if cost.enabled() { "" } else { "# " })
 }
 
 /// The files `init` creates, relative to the workspace root, in the order it checks them.
-fn new_files(bin: &str, facts: &ServiceFacts, dep: &str) -> Vec<(PathBuf, String)> {
+fn new_files(bin: &str, facts: &ServiceFacts, cost: Cost, dep: &str) -> Vec<(PathBuf, String)> {
     [
         (
             "xtask/Cargo.toml",
@@ -304,7 +389,7 @@ fn new_files(bin: &str, facts: &ServiceFacts, dep: &str) -> Vec<(PathBuf, String
         ("xtask/.gitignore", "/target/\n".to_owned()),
         (
             &format!("loadspec/{bin}.toml") as &str,
-            render_spec(bin, facts),
+            render_spec(bin, facts, cost),
         ),
         ("baselines/.gitkeep", String::new()),
         (".github/workflows/loadtest.yml", WORKFLOW.to_owned()),
@@ -453,17 +538,18 @@ mod tests {
 
     #[test]
     fn every_generated_spec_plans_and_runs_as_written() {
-        for (port_flag, port_env, health) in [
-            (true, false, Some("/health")),
-            (false, true, None),
-            (true, true, None),
+        for (port_flag, port_env, health, cost) in [
+            (true, false, Some("/health"), Cost::Found),
+            (false, true, None, Cost::NotFound),
+            (true, true, None, Cost::Asked),
+            (true, false, None, Cost::Declined),
         ] {
             let facts = ServiceFacts {
                 port_flag,
                 port_env,
                 health,
             };
-            let text = render_spec("api", &facts);
+            let text = render_spec("api", &facts, cost);
             assert!(!text.contains('@'), "a placeholder is left:\n{text}");
             let plan = crate::plan::build(
                 Path::new("loadspec/api.toml"),
@@ -483,6 +569,20 @@ mod tests {
             assert_eq!(port_from_env, port_env);
             assert_eq!(service.ready_path.as_deref(), health);
             assert!(!plan.default_gate && !plan.thresholds.is_empty());
+            // With [cost], the instructions of the mix and of `home` are judged at 1 %.
+            assert_eq!(plan.cost.is_some(), cost.enabled(), "{text}");
+            let instructions: Vec<_> = plan
+                .thresholds
+                .iter()
+                .filter(|t| t.metric == crate::metric::Metric::Instructions)
+                .map(|t| (t.scope.clone(), t.regression))
+                .collect();
+            let expected = [
+                (crate::metric::Scope::Total, Some(0.01)),
+                (crate::metric::Scope::Request("home".to_owned()), Some(0.01)),
+            ];
+            let expected: &[_] = if cost.enabled() { &expected } else { &[] };
+            assert_eq!(instructions, expected, "{text}");
         }
     }
 
@@ -508,7 +608,7 @@ mod tests {
     #[test]
     fn the_xtask_depends_on_the_loadgate_it_is_given() {
         let facts = ServiceFacts::of("");
-        let files = new_files("api", &facts, "{ path = \"../loadgate\" }");
+        let files = new_files("api", &facts, Cost::Found, "{ path = \"../loadgate\" }");
         let manifest: toml::Table = toml::from_str(&files[0].1).unwrap();
         assert_eq!(
             manifest["dependencies"]["loadgate"]["path"].as_str(),
