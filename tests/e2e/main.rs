@@ -3,6 +3,7 @@
 //! Each module is one area of the gate, driven through the real `xtask` binary.
 
 mod adopter;
+mod adoption;
 mod against;
 mod bad_input;
 mod bisect;
