@@ -16,7 +16,7 @@ use crate::judge::verdict::SpecResult;
 use crate::plan::{Overrides, Plan};
 use crate::service::ServiceFailure;
 use crate::summary::{LatencyStats, SpecSummary};
-use crate::support::meta::Host;
+use crate::support::meta::{Build, Host};
 use crate::support::paths::Paths;
 
 /// What the measurement is judged against.
@@ -35,6 +35,8 @@ pub struct SpecFacts<'a> {
     pub against: Against<'a>,
     /// The host this run measured on.
     pub host: &'a Host,
+    /// How its services were built; `None` with `--target` and after `merge`.
+    pub build: Option<&'a Build>,
     pub paths: &'a Paths,
     pub overrides: &'a Overrides,
     /// `--strict-host`: a baseline from another host makes the run inconclusive.
@@ -137,6 +139,7 @@ fn against_baseline(
         baseline: stored,
         baseline_file: &paths.shown(&paths.baseline_file(&plan.name)),
         host: facts.host,
+        build: facts.build,
         strict_host: facts.strict_host,
         load_overridden: overrides.users.is_some()
             || overrides.duration.is_some()
@@ -332,6 +335,7 @@ path = "/"
                 plan: &plan,
                 against: case.against,
                 host: &host,
+                build: None,
                 paths: &paths,
                 overrides: &overrides,
                 strict_host: false,

@@ -8,7 +8,7 @@ use crate::judge::baseline::{self, Baseline};
 use crate::judge::verdict::{SpecResult, Verdict};
 use crate::plan::Threshold;
 use crate::summary::{ScheduleSummary, SpecSummary};
-use crate::support::meta::{Host, Provenance};
+use crate::support::meta::{Build, Host, Provenance};
 use crate::support::units::{format_micros, format_percent};
 
 /// Above this fraction of late sends, the generator did not keep the schedule.
@@ -29,6 +29,8 @@ pub struct Facts<'a> {
     pub baseline_file: &'a Path,
     /// The host this run measured on.
     pub host: &'a Host,
+    /// How this run's services were built; `None` with `--target`.
+    pub build: Option<&'a Build>,
     /// `--strict-host`: a baseline from another host makes the run inconclusive.
     pub strict_host: bool,
     /// `--users`, `--duration` or `--warmup` changed the spec's load.
@@ -97,6 +99,18 @@ pub fn trust(facts: &Facts<'_>) -> Trust {
                 .notes
                 .push(format!("{text}: its figures may not compare"));
         }
+    }
+    // A baseline built with other profile settings (a faster CI build, say) measured another
+    // binary: said, as for another host. Baselines from before builds were recorded say nothing.
+    if let (Some(baseline), Some(build)) = (facts.baseline, facts.build)
+        && let Some(theirs) = &baseline.provenance.build
+        && theirs != build
+    {
+        trust.notes.push(format!(
+            "the baseline's service was built with {} and this run's with {}: its figures may not compare",
+            theirs.describe(),
+            build.describe()
+        ));
     }
     if facts.summary.service.is_none() && facts.thresholds.iter().any(|t| t.metric.is_service()) {
         trust.notes.push(
@@ -370,6 +384,7 @@ mod tests {
                 baseline: stored.as_ref(),
                 baseline_file: Path::new("baselines/reads.json"),
                 host: &host(2),
+                build: None,
                 strict_host: row.strict_host,
                 load_overridden: row.load_overridden,
             });
@@ -410,6 +425,7 @@ mod tests {
             baseline: Some(&stored),
             baseline_file: Path::new("baselines/reads.json"),
             host: &host(2),
+            build: None,
             strict_host: true,
             load_overridden: false,
         });
@@ -417,6 +433,46 @@ mod tests {
         let at = |part: &str| reason.find(part).unwrap_or_else(|| panic!("{reason}"));
         assert!(at("another version") < at("did not keep its schedule"));
         assert!(at("did not keep its schedule") < at("another host"));
+    }
+
+    /// A baseline built with the project's profile, a run with CI's faster overrides: said; a
+    /// baseline from before builds were recorded says nothing.
+    #[test]
+    fn a_baseline_built_with_other_profile_settings_is_noted() {
+        let as_written = Build {
+            profile: "release".to_owned(),
+            overrides: Default::default(),
+        };
+        let faster = Build {
+            overrides: [("LTO".to_owned(), "off".to_owned())].into(),
+            ..as_written.clone()
+        };
+        for (theirs, ours, note) in [
+            (Some(&as_written), &faster, true),
+            (Some(&faster), &faster, false),
+            (None, &faster, false),
+        ] {
+            let mut stored = baseline("abc", 2);
+            stored.provenance.build = theirs.cloned();
+            let got = trust(&Facts {
+                thresholds: &[],
+                spec_hash: "abc",
+                summary: &baseline("abc", 2).summary,
+                baseline: Some(&stored),
+                baseline_file: Path::new("baselines/reads.json"),
+                host: &host(2),
+                build: Some(ours),
+                strict_host: false,
+                load_overridden: false,
+            });
+            let expected: &[&str] = if note {
+                &["the baseline's service was built with the release profile as written and this \
+                   run's with the release profile with LTO=off: its figures may not compare"]
+            } else {
+                &[]
+            };
+            assert_eq!(got.notes, expected, "{theirs:?}");
+        }
     }
 
     /// Idle CPUs that poll wake tens of µs sooner: a baseline recorded so is not this host's.
@@ -431,6 +487,7 @@ mod tests {
             baseline: Some(&stored),
             baseline_file: Path::new("baselines/reads.json"),
             host: &host(2),
+            build: None,
             strict_host: false,
             load_overridden: false,
         });

@@ -93,6 +93,7 @@ pub fn merge(options: &MergeOptions, console: &mut dyn Write) -> Result<GateResu
             plan,
             against: Against::Baseline(baseline.as_ref()),
             host: &provenance.host,
+            build: None,
             paths,
             overrides: &gate.overrides,
             strict_host: gate.strict_host,

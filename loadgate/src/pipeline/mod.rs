@@ -34,7 +34,7 @@ use crate::service::against::BaseCheckout;
 use crate::support::clock::WallClock;
 use crate::support::exit::Exit;
 use crate::support::files::write_atomic;
-use crate::support::meta::{Host, Provenance};
+use crate::support::meta::{Build, Provenance};
 use crate::support::open_files;
 use crate::support::paths::Paths;
 pub use events::Interrupt;
@@ -154,7 +154,9 @@ pub async fn loadtest(
     interrupt: Interrupt,
 ) -> Result<GateResult, GateError> {
     let paths = &options.paths;
-    let provenance = Provenance::collect(&paths.root);
+    let mut provenance = Provenance::collect(&paths.root);
+    // The services `{bin:NAME}` names are the workspace's release build; --target has none.
+    provenance.build = options.target.is_none().then(Build::collect);
     let planned = plan_all(options).map_err(GateError::BadInput)?;
     // Before any service starts: they inherit it.
     open_files::raise();
@@ -185,7 +187,7 @@ pub async fn loadtest(
             plan,
             baseline.as_ref(),
             paired,
-            &provenance.host,
+            &provenance,
             options,
             &ctx,
         )
@@ -317,7 +319,7 @@ async fn run_spec(
     plan: &Plan,
     baseline: Option<&Baseline>,
     checkout: Option<&BaseCheckout>,
-    host: &Host,
+    provenance: &Provenance,
     options: &GateOptions,
     ctx: &Context<'_>,
 ) -> anyhow::Result<SpecResult> {
@@ -347,7 +349,8 @@ async fn run_spec(
     let facts = SpecFacts {
         plan,
         against: against(&repeat, baseline),
-        host,
+        host: &provenance.host,
+        build: provenance.build.as_ref(),
         paths: &options.paths,
         overrides: &options.overrides,
         strict_host: options.strict_host,

@@ -477,6 +477,7 @@ pub(crate) mod fixtures {
                 cpus_kept_awake: false,
             },
             loadgate_version: "0.1.0".into(),
+            build: None,
         };
         GateResult::new(provenance, vec![failing, crashed], vec![], None)
     }

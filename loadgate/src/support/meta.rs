@@ -1,6 +1,7 @@
 //! The one place that reads the clock, the git revision and host facts. Everything downstream
 //! receives them as a plain `Provenance`, so renderers stay pure and golden files need no redaction.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -19,6 +20,55 @@ pub struct Provenance {
     pub git_dirty: bool,
     pub host: Host,
     pub loadgate_version: String,
+    /// How the services `{bin:NAME}` names were built; absent with `--target`, after `merge` and
+    /// in files written before loadgate recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+}
+
+/// The cargo profile a service was measured in. The gate builds the release profile; a CI that
+/// wants a faster build overrides its settings through cargo's `CARGO_PROFILE_RELEASE_*`
+/// environment variables, which the base revision's build (`--against`, bisect) inherits too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// `release`: `{bin:NAME}` is the release binary.
+    pub profile: String,
+    /// The `CARGO_PROFILE_RELEASE_*` variables of the gate's environment (`LTO = "off"`, keyed
+    /// without the prefix); empty when the project's profile was built as written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, String>,
+}
+
+impl Build {
+    /// The release profile, and its overrides in this process's environment.
+    pub fn collect() -> Build {
+        Build::of_env(std::env::vars())
+    }
+
+    fn of_env(vars: impl Iterator<Item = (String, String)>) -> Build {
+        const PREFIX: &str = "CARGO_PROFILE_RELEASE_";
+        Build {
+            profile: "release".to_owned(),
+            overrides: vars
+                .filter_map(|(key, value)| Some((key.strip_prefix(PREFIX)?.to_owned(), value)))
+                .collect(),
+        }
+    }
+
+    /// `the release profile` or `the release profile with LTO=off, CODEGEN_UNITS=16`.
+    pub fn describe(&self) -> String {
+        let settings: Vec<String> = self
+            .overrides
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        if settings.is_empty() {
+            format!("the {} profile as written", self.profile)
+        } else {
+            format!("the {} profile with {}", self.profile, settings.join(", "))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -46,6 +96,7 @@ impl Provenance {
                 .is_some_and(|s| !s.is_empty()),
             host: Host::collect(),
             loadgate_version: env!("CARGO_PKG_VERSION").to_owned(),
+            build: None,
         }
     }
 }
@@ -80,4 +131,30 @@ fn git(repo: &Path, args: &[&str]) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_records_the_release_profiles_overrides_from_the_environment() {
+        let vars = [
+            ("CARGO_PROFILE_RELEASE_LTO", "off"),
+            ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+            ("CARGO_PROFILE_DEV_OPT_LEVEL", "1"),
+            ("PATH", "/usr/bin"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let build = Build::of_env(vars.into_iter());
+        assert_eq!(build.profile, "release");
+        assert_eq!(
+            build.describe(),
+            "the release profile with CODEGEN_UNITS=16, LTO=off"
+        );
+        assert_eq!(
+            Build::of_env(std::iter::empty()).describe(),
+            "the release profile as written"
+        );
+    }
 }
