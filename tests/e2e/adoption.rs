@@ -159,7 +159,9 @@ fn a_single_package_adopts_with_the_defaults_and_its_build_and_lockfile_stay_its
     assert!(
         init.stdout
             .contains("the xtask depends on loadgate = { path = ")
-            && init.stdout.contains("valgrind is installed here, so the spec counts"),
+            && init
+                .stdout
+                .contains("valgrind is installed here, so the spec counts"),
         "init says which loadgate it chose, and that it counts instructions:\n{}",
         init.stdout
     );

@@ -466,8 +466,10 @@ mod tests {
                 load_overridden: false,
             });
             let expected: &[&str] = if note {
-                &["the baseline's service was built with the release profile as written and this \
-                   run's with the release profile with LTO=off: its figures may not compare"]
+                &[
+                    "the baseline's service was built with the release profile as written and this \
+                   run's with the release profile with LTO=off: its figures may not compare",
+                ]
             } else {
                 &[]
             };

@@ -183,16 +183,9 @@ pub async fn loadtest(
             break;
         }
         let paired = checkout.as_ref().filter(|_| plan.sweep.is_none());
-        let result = run_spec(
-            plan,
-            baseline.as_ref(),
-            paired,
-            &provenance,
-            options,
-            &ctx,
-        )
-        .await
-        .map_err(GateError::BadInput)?;
+        let result = run_spec(plan, baseline.as_ref(), paired, &provenance, options, &ctx)
+            .await
+            .map_err(GateError::BadInput)?;
         let mut text = Vec::new();
         report::console::write_spec(&mut text, &result).map_err(output)?;
         console
