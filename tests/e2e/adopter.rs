@@ -156,16 +156,25 @@ fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
     }
 
     {
-        // A gate run holds the machine shared, as a sandbox does: a test running alone is.
+        // The first builds (the xtask's takes minutes) beside the other tests, holding the
+        // machine shared as a sandbox does, so a test running alone is.
         let _shared = Sandbox::new();
-        xtask_loadtest(dir, &["--update-baselines"], &[]).expect_code(0);
+        xtask_loadtest(dir, &["--help"], &[]).expect_code(0);
+        let service = loadgate::testing::cargo_command(dir)
+            .args(["build", "--release", "--workspace", "--bins"])
+            .env("CARGO_TARGET_DIR", workspace_root().join("target/adopter"))
+            .env("CARGO_NET_OFFLINE", "true")
+            .status()
+            .expect("cargo runs");
+        assert!(service.success(), "the books service builds");
     }
-    assert!(dir.join("baselines/books.json").is_file());
-    // The judged runs have the machine to themselves (the other tests wait): init's gate is
-    // meant for a runner doing one thing, and beside the suite's Valgrind runs the service's
-    // p90 was seen to jump from 1.9 ms to 8.6 ms. A baseline recorded on a busier machine
-    // only makes the unchanged run look better.
+    // The baseline is recorded as docs/adopting.md says, where and as the gate runs: here, like
+    // the judged runs, with the machine to itself (the other tests wait). A baseline recorded
+    // beside the other tests compares two machines: on this 2-vCPU VM the books answered at
+    // 441 us and 391 us of CPU per request beside them and at 1.68 ms and 741 us alone.
     let _alone = Sandbox::alone();
+    xtask_loadtest(dir, &["--update-baselines"], &[]).expect_code(0);
+    assert!(dir.join("baselines/books.json").is_file());
     xtask_loadtest(dir, &[], &[]).expect_code(0);
 
     let slower = xtask_loadtest(dir, &[], &[("BOOKS_SLOWDOWN", "3")]);
