@@ -149,12 +149,12 @@ impl Cost {
         match self {
             Cost::Found => {
                 "valgrind is installed here, so the spec counts each request's instructions under \
-                 Valgrind ([cost]) and fails a request that executes 1 % more; the workflow \
+                 Valgrind ([cost]) and fails a request that executes 5 % more; the workflow \
                  installs valgrind, and `cargo xtask loadtest --no-cost` skips the count"
             }
             Cost::Asked => {
                 "the spec counts each request's instructions under Valgrind ([cost], --cost) and \
-                 fails a request that executes 1 % more; a machine without valgrind refuses it \
+                 fails a request that executes 5 % more; a machine without valgrind refuses it \
                  (exit 2) until valgrind is installed, or runs it with --no-cost"
             }
             Cost::Declined => {
@@ -569,7 +569,7 @@ mod tests {
             assert_eq!(port_from_env, port_env);
             assert_eq!(service.ready_path.as_deref(), health);
             assert!(!plan.default_gate && !plan.thresholds.is_empty());
-            // With [cost], the instructions of the mix and of `home` are judged at 1 %.
+            // With [cost], the instructions of the mix and of `home` are judged at 5 %.
             assert_eq!(plan.cost.is_some(), cost.enabled(), "{text}");
             let instructions: Vec<_> = plan
                 .thresholds
@@ -578,8 +578,8 @@ mod tests {
                 .map(|t| (t.scope.clone(), t.regression))
                 .collect();
             let expected = [
-                (crate::metric::Scope::Total, Some(0.01)),
-                (crate::metric::Scope::Request("home".to_owned()), Some(0.01)),
+                (crate::metric::Scope::Total, Some(0.05)),
+                (crate::metric::Scope::Request("home".to_owned()), Some(0.05)),
             ];
             let expected: &[_] = if cost.enabled() { &expected } else { &[] };
             assert_eq!(instructions, expected, "{text}");
