@@ -48,6 +48,9 @@ mod metric;
 // Spec → plan: validated, concrete, every default resolved.
 mod plan;
 
+// Connections and TLS, for the service's probe and the generator alike.
+mod net;
+
 // The service under test as a process, launched, probed and stopped.
 mod service;
 

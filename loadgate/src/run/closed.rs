@@ -13,9 +13,9 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::run::client::http1::Connection;
 use crate::run::cookies::Jar;
 use crate::run::exchange::{Buffers, User, exchange};
-use crate::run::http1::Connection;
 use crate::run::shared::{Picked, Shared, Stripe, sleep_unless_stopped};
 use crate::support::sync::lock;
 use crate::support::units::DurationRange;

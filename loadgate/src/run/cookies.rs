@@ -10,7 +10,7 @@ use cookie_store::{CookieExpiration, CookieStore, RawCookie};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use url::Url;
 
-use crate::run::http1::{self, Invalid};
+use crate::run::client::{self, Invalid};
 
 /// One user's cookies, and the target of its request in flight (their URL's path and query).
 #[derive(Debug, Default)]
@@ -113,7 +113,7 @@ fn send(value: &str, out: &mut Vec<u8>) -> Result<(), Invalid> {
     if value.is_empty() {
         return Ok(());
     }
-    http1::header(out, "cookie", value)
+    client::header(out, "cookie", value)
 }
 
 #[cfg(test)]

@@ -9,17 +9,18 @@ use reqwest::header::{COOKIE, HOST};
 use tokio::time::Instant;
 use url::{Position, Url};
 
+use crate::net::connect::Target;
 use crate::plan::RequestPlan;
 use crate::plan::expect::{self, Source};
 use crate::plan::template::RenderContext;
+use crate::run::client::http1::Connection;
+use crate::run::client::{self, Answer, BodySink};
 use crate::run::cookies::Jar;
-use crate::run::http1::{self, Answer, BodySink, Connection};
 use crate::run::messages::{self, Messages, SseSink};
 use crate::run::outcome::{Cause, EXAMPLE_BODY, ErrorExample, Outcome, StreamFault};
 use crate::run::record::Timing;
 use crate::run::shared::{Shared, Stripe};
 use crate::run::sse::Malformed;
-use crate::run::stream::Target;
 use crate::run::websocket::{self, Sockets};
 use crate::spec::Pick;
 use crate::support::sync::lock;
@@ -111,7 +112,7 @@ pub fn build_request(
     shared: &Shared,
     request_idx: usize,
     user: &mut User<'_>,
-) -> Result<(), http1::Invalid> {
+) -> Result<(), client::Invalid> {
     let plan = &shared.requests[request_idx];
     let row: &[String] = match &shared.data {
         Some(data) if plan.uses_row => {
@@ -147,13 +148,13 @@ pub fn build_request(
             url_buf.clear();
             url_buf.push_str(&shared.base_url);
             plan.path.render(&mut ctx, url_buf);
-            rendered = Url::parse(url_buf).map_err(|_| http1::Invalid)?;
+            rendered = Url::parse(url_buf).map_err(|_| client::Invalid)?;
             &rendered[Position::BeforePath..Position::AfterQuery]
         }
     };
-    http1::request_line(out, method, target);
+    client::request_line(out, method, target);
     if !plan.headers.iter().any(|(name, _)| name == HOST) {
-        http1::header(out, HOST.as_str(), &shared.target.host)?;
+        client::header(out, HOST.as_str(), &shared.target.host)?;
     }
     if let Some(jar) = user.jar.as_deref_mut() {
         let own = || plan.headers.iter().any(|(name, _)| name == COOKIE);
@@ -162,11 +163,11 @@ pub fn build_request(
     for (name, value) in &plan.headers {
         text_buf.clear();
         value.render(&mut ctx, text_buf);
-        http1::header(out, name.as_str(), text_buf)?;
+        client::header(out, name.as_str(), text_buf)?;
     }
     // The URL's buffer is free again.
     let body = render_body(plan, &mut ctx, text_buf, url_buf);
-    http1::finish(out, method, body);
+    client::finish(out, method, body);
     Ok(())
 }
 
@@ -207,7 +208,7 @@ pub struct Answered<'a> {
 pub async fn send_and_classify(
     shared: &Shared,
     via: (&mut Connection, Option<usize>),
-    request: Result<&[u8], http1::Invalid>,
+    request: Result<&[u8], client::Invalid>,
     request_idx: usize,
     body: &mut Vec<u8>,
     to: Answered<'_>,
@@ -269,7 +270,7 @@ async fn send(
         (true, true) => MAX_KEPT_BODY,
         (true, false) => 0,
     };
-    let exchange = http1::Exchange {
+    let exchange = client::Exchange {
         request,
         head: plan.method == Method::HEAD,
         headers: captures_headers(plan),

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use crate::plan::expect::{Expect, Mismatch};
 use crate::plan::{RequestPlan, StreamPlan};
-use crate::run::http1::BodySink;
+use crate::run::client::BodySink;
 use crate::run::outcome::{Cause, EXAMPLE_BODY, StreamFault};
 use crate::run::sse::{self, Malformed};
 

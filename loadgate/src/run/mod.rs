@@ -12,11 +12,10 @@
 //! run. A failure is counted by its kind; only the first few of each request name are spelled
 //! out as examples.
 
+pub mod client;
 pub mod closed;
 pub mod cookies;
 pub mod exchange;
-pub mod http1;
-pub mod http2;
 pub mod messages;
 pub mod open;
 pub mod outcome;
@@ -27,7 +26,6 @@ pub mod serial;
 pub mod series;
 pub mod shared;
 pub mod sse;
-pub mod stream;
 pub mod websocket;
 
 use std::sync::Arc;

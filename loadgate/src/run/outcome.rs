@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::RequestPlan;
 use crate::plan::expect::Mismatch;
 use crate::plan::secret::Secrets;
-use crate::run::http1::Broken;
+use crate::run::client::Broken;
 use crate::run::sse::Malformed;
 
 /// Why a request did not count as a success, as counted and reported.

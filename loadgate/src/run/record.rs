@@ -520,7 +520,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::http1::Broken;
+    use crate::run::client::Broken;
     use crate::run::outcome::Cause;
 
     const OK: Outcome = Outcome {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::plan::Plan;
+use crate::run::client::http1::Connection;
 use crate::run::cookies::Jar;
 use crate::run::exchange::{Buffers, User, exchange};
-use crate::run::http1::Connection;
 use crate::run::shared::{Counters, Shared};
 
 /// A lone user of `plan` against one service.

@@ -8,14 +8,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use url::{Position, Url};
 
+use crate::net::connect::Target;
 use crate::plan::data::DataTable;
 use crate::plan::secret::Secrets;
 use crate::plan::shard::ShardOf;
 use crate::plan::{FlowPlan, LoadPlan, Plan, RequestPlan};
-use crate::run::http2::Http2Pool;
+use crate::run::client::http2::Http2Pool;
 use crate::run::outcome::{Cause, ErrorExample, Outcome};
 use crate::run::record::{Interval, Recorder, Timing};
-use crate::run::stream::Target;
 use crate::spec::{HttpVersion, Model};
 use crate::support::sync::lock;
 

@@ -17,11 +17,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::net::connect::{Stream, Target};
 use crate::plan::RequestPlan;
-use crate::run::http1::{self, Answer, Broken, IoError, MAX_HEADERS};
+use crate::run::client::{self, Answer, Broken, IoError, MAX_HEADERS};
 use crate::run::messages::Messages;
 use crate::run::outcome::{Cause, Outcome, StreamFault};
-use crate::run::stream::{Stream, Target};
 
 /// An open WebSocket.
 pub type Socket = WebSocketStream<Stream>;
@@ -108,7 +108,7 @@ pub async fn exchange(
 
 /// Connects and opens the socket: it and the handshake's status (101).
 async fn connect(target: &Target, handshake: http::Request<()>) -> Result<(Socket, u16), Outcome> {
-    let stream = http1::connect(target).await.map_err(|failure| Outcome {
+    let stream = client::connect(target).await.map_err(|failure| Outcome {
         status: None,
         bytes_received: 0,
         cause: Some(Cause::Broken(failure.broken)),

@@ -6,7 +6,6 @@ pub mod against;
 pub mod binary;
 pub mod probe;
 pub mod revision;
-pub mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt as _;

@@ -11,8 +11,8 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use url::Url;
 
+use crate::net::tls::{self, Alpn, CertificateProblem, Refusal};
 use crate::plan::Transport;
-use crate::service::tls::{self, Alpn, CertificateProblem, Refusal};
 use crate::spec::HttpVersion;
 
 /// Why a probe did not find the service ready.

@@ -118,7 +118,7 @@ mod tests {
     use super::*;
     use crate::plan::Plan;
     use crate::run::Recording;
-    use crate::run::http1::Broken;
+    use crate::run::client::Broken;
     use crate::run::outcome::{Cause, ErrorExample, Outcome};
     use crate::run::record::{Interval, Sending, Timing};
     use crate::run::shared::Stripe;

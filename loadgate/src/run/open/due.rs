@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
+use crate::run::client::{self, http1::Connection};
 use crate::run::exchange::{Answered, Buffers, User, build_request, send_and_classify};
-use crate::run::http1::{self, Connection};
 use crate::run::messages::Messages;
 use crate::run::outcome::ErrorExample;
 use crate::run::record::{Sending, Timing};
@@ -22,7 +22,7 @@ pub(super) struct Due {
     pub(super) intended: Instant,
     /// Due after the warmup.
     pub(super) judged: bool,
-    pub(super) request: Result<Vec<u8>, http1::Invalid>,
+    pub(super) request: Result<Vec<u8>, client::Invalid>,
 }
 
 /// How late every sender writes its request on purpose: zero, unless a test proving that the

@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use super::due::{Due, intended_of, planted_lateness, render, send_due};
 use super::pool::{Pool, Running};
+use crate::run::client::http1::Connection;
 use crate::run::exchange::Buffers;
-use crate::run::http1::Connection;
 use crate::run::messages::Messages;
 use crate::run::pace;
 use crate::run::shared::Shared;

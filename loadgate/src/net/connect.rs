@@ -1,7 +1,8 @@
-//! Where the generator's connections go ([`Target`]) and what they are ([`Stream`]): a TCP
-//! socket, or TLS over it for an `https://` target. HTTP/1.1 and HTTP/2 both read and write a
-//! `Stream`, so neither knows whether it is encrypted.
+//! Where the generator's connections go ([`Target`]), how one is opened ([`Target::connect`])
+//! and what it is ([`Stream`]): a TCP socket, or TLS over it for an `https://` target. HTTP/1.1
+//! and HTTP/2 both read and write a `Stream`, so neither knows whether it is encrypted.
 
+use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::pin::Pin;
@@ -15,8 +16,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use url::Url;
 
+use crate::net::tls::{self, Alpn, CertificateProblem};
 use crate::plan::Transport;
-use crate::service::tls::{self, Alpn};
 
 /// Where requests go: the target's addresses, resolved once, its `Host` header and, for
 /// `https://`, how to speak TLS with it.
@@ -62,6 +63,68 @@ impl Target {
     /// Whether connections are encrypted (HTTP/2's `:scheme`).
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// Opens a connection to the first address that takes it, with the TLS handshake for https.
+    pub async fn connect(&self) -> Result<Stream, ConnectError> {
+        let mut last = None;
+        for addr in &self.addrs {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => {
+                    // Requests are written whole; waiting to coalesce them only adds latency.
+                    let _ = tcp.set_nodelay(true);
+                    let Some((config, name)) = &self.tls else {
+                        return Ok(Stream::Plain(tcp));
+                    };
+                    return match tls::handshake(tcp, config, name).await {
+                        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+                        Err(err) => Err(match CertificateProblem::of(&err) {
+                            Some(problem) => ConnectError::Certificate(problem),
+                            None => ConnectError::Handshake(IoError::from(&err)),
+                        }),
+                    };
+                }
+                Err(err) => last = Some(IoError::from(&err)),
+            }
+        }
+        Err(ConnectError::Refused(last))
+    }
+}
+
+/// Why no connection was made: small `Copy` values, as a request's failure holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// No address took the connection: the last one's error (none when there was no address).
+    Refused(Option<IoError>),
+    /// The service's TLS certificate was refused.
+    Certificate(CertificateProblem),
+    /// The TLS handshake failed otherwise.
+    Handshake(IoError),
+}
+
+/// An I/O error as a `Copy` value: its kind and OS error code, which print as the
+/// [`io::Error`] they came from did (an error that carried its own text prints as its kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoError {
+    kind: io::ErrorKind,
+    os_code: Option<i32>,
+}
+
+impl From<&io::Error> for IoError {
+    fn from(err: &io::Error) -> IoError {
+        IoError {
+            kind: err.kind(),
+            os_code: err.raw_os_error(),
+        }
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.os_code {
+            Some(code) => io::Error::from_raw_os_error(code).fmt(f),
+            None => io::Error::from(self.kind).fmt(f),
+        }
     }
 }
 

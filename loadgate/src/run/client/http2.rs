@@ -24,8 +24,8 @@ use http::header::{HOST, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Method, Request, Uri};
 
-use crate::run::http1::{self, Answer, Broken, Failure, IoError, MAX_HEADERS};
-use crate::run::stream::{Stream, Target};
+use crate::net::connect::{Stream, Target};
+use crate::run::client::{Answer, Broken, Exchange, Failure, IoError, MAX_HEADERS, connect};
 use crate::support::sync::lock;
 
 /// Flow-control windows as browsers open them: large enough that the window never paces a
@@ -110,7 +110,7 @@ impl Http2Pool {
         &self,
         target: &Target,
         slot: Option<usize>,
-        exchange: &http1::Exchange<'_>,
+        exchange: &Exchange<'_>,
         body: &mut Vec<u8>,
     ) -> Result<Answer, Failure> {
         let slot = &self.slots[slot.map_or_else(|| self.least_busy(), |k| k % self.slots.len())];
@@ -166,7 +166,7 @@ impl Slot {
     async fn attempt(
         &self,
         target: &Target,
-        exchange: &http1::Exchange<'_>,
+        exchange: &Exchange<'_>,
         body: &mut Vec<u8>,
         drive: bool,
     ) -> Result<Answer, Failure> {
@@ -234,7 +234,7 @@ impl Drop for InFlight<'_> {
 
 /// Opens a connection: its handle, and its driver, which marks it dead when it ends.
 async fn open(target: &Target) -> Result<(Connection, Driver), Failure> {
-    let stream = http1::connect(target).await?;
+    let stream = connect(target).await?;
     if let Stream::Tls(tls) = &stream
         && tls.get_ref().1.alpn_protocol() != Some(b"h2")
     {
@@ -329,7 +329,7 @@ async fn send(
     send: SendRequest<Bytes>,
     request: Request<()>,
     data: Bytes,
-    exchange: &http1::Exchange<'_>,
+    exchange: &Exchange<'_>,
     body: &mut Vec<u8>,
 ) -> Result<Answer, SendError> {
     // Waits while the connection has as many streams as the service allows.
@@ -554,12 +554,12 @@ mod tests {
         body: Option<&[u8]>,
     ) -> Vec<u8> {
         let mut out = Vec::new();
-        http1::request_line(&mut out, method, path);
-        http1::header(&mut out, "host", &target.host).unwrap();
+        crate::run::client::request_line(&mut out, method, path);
+        crate::run::client::header(&mut out, "host", &target.host).unwrap();
         for (name, value) in headers {
-            http1::header(&mut out, name, value).unwrap();
+            crate::run::client::header(&mut out, name, value).unwrap();
         }
-        http1::finish(&mut out, method, body);
+        crate::run::client::finish(&mut out, method, body);
         out
     }
 
@@ -581,7 +581,7 @@ mod tests {
         ask: Ask,
     ) -> (Result<Answer, Failure>, Vec<u8>) {
         let keep = move |_| ask.keep;
-        let exchange = http1::Exchange {
+        let exchange = Exchange {
             request,
             head: request.starts_with(b"HEAD "),
             headers: ask.headers,

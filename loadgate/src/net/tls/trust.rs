@@ -404,7 +404,7 @@ mod tests {
     use rustls::{CertificateError, RootCertStore};
 
     use super::{ListedOrChained, Refusal};
-    use crate::service::tls::CertificateProblem;
+    use crate::net::tls::CertificateProblem;
 
     /// 2026-01-01T00:00:00Z: every certificate below but the expired one is valid then.
     const NOW: u64 = 1_767_225_600;
@@ -476,7 +476,7 @@ mod tests {
             roots.add(cert.clone()).unwrap();
         }
         let ca = (!listed.is_empty()).then(|| (PathBuf::from("certs/ca.pem"), listed));
-        let provider = Arc::new(crate::service::tls::ring_provider());
+        let provider = Arc::new(crate::net::tls::ring_provider());
         ListedOrChained::new(roots, ca, provider).unwrap()
     }
 
