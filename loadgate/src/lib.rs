@@ -146,6 +146,7 @@ pub mod result {
         StreamStats, SweepStep, SweepSummary, WarmupFacts,
     };
     pub use crate::support::clock::ClockStatus;
+    pub use crate::support::histogram::{EncodedHistogram, HistogramTextError};
     pub use crate::support::meta::{Build, Host, Provenance};
     pub use crate::support::units::Seconds;
 }

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::summary::SpecSummary;
 use crate::support::files::write_atomic;
-use crate::support::histogram::decode_histogram;
 use crate::support::meta::Provenance;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -78,7 +77,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Baseline, BaselineError> {
             .map(|(name, metrics)| (name.as_str(), metrics)),
     );
     for (scope, metrics) in histograms {
-        decode_histogram(&metrics.histogram)
+        (metrics.histogram.decode())
             .map_err(|err| corrupt(format!("the histogram of `{scope}` does not decode: {err}")))?;
     }
     Ok(baseline)

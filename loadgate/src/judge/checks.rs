@@ -555,7 +555,7 @@ mod tests {
             errors: BTreeMap::new(),
             bytes_received: 0,
             clamped: 0,
-            histogram: String::new(),
+            histogram: Default::default(),
             failed: None,
             stream: None,
         };

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::judge::verdict::{GateResult, SpecResult};
 use crate::run::record::{SeriesPoint, StreamPoint};
 use crate::summary::{SweepStep, SweepSummary};
-use crate::support::histogram::decode_histogram;
+use crate::support::histogram::EncodedHistogram;
 
 const CHART_JS: &str = include_str!("../../assets/chart.js/chart.umd.min.js");
 
@@ -109,8 +109,8 @@ fn spec_data(spec: &SpecResult) -> Value {
             (dt > 0.0).then(|| ((to.cpu_seconds - from.cpu_seconds) / dt).max(0.0))
         })
         .collect();
-    let distribution = |histogram: &str| {
-        decode_histogram(histogram).ok().map(|h| {
+    let distribution = |histogram: &EncodedHistogram| {
+        histogram.decode().ok().map(|h| {
             QUANTILES
                 .iter()
                 .map(|(_, q)| ms(h.value_at_quantile(*q)))

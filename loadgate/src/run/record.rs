@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 // Where the summary and the report have always found them.
 pub use crate::run::outcome::{ErrorExample, ErrorKind, Outcome};
+use crate::support::histogram::EncodedHistogram;
 use crate::support::units::Seconds;
 
 /// Latencies above this are clamped (and counted as clamped): ten minutes is past any timeout.
@@ -277,9 +278,9 @@ pub struct Interval {
 /// the run has any.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EncodedInterval {
-    pub latency: String,
-    pub first_message: Option<String>,
-    pub message_gap: Option<String>,
+    pub latency: EncodedHistogram,
+    pub first_message: Option<EncodedHistogram>,
+    pub message_gap: Option<EncodedHistogram>,
 }
 
 impl Interval {
@@ -328,7 +329,7 @@ impl Interval {
 
     /// The interval's histograms as text, for a shard file.
     pub fn encoded(&self) -> EncodedInterval {
-        let encode = crate::support::histogram::encode_histogram;
+        let encode = EncodedHistogram::encode;
         EncodedInterval {
             latency: encode(&self.latency_us),
             first_message: self.stream.as_ref().map(|s| encode(&s.first_message_us)),

@@ -21,7 +21,7 @@ use crate::run::record::{
 };
 use crate::run::resources::ResourceFigures;
 use crate::support::clock::ClockStatus;
-use crate::support::histogram::{HistogramTextError, decode_histogram, encode_histogram};
+use crate::support::histogram::{EncodedHistogram, HistogramTextError};
 use crate::support::meta::Host;
 
 /// What a shard file says it is, so a summary or a baseline is never read as one.
@@ -231,13 +231,13 @@ pub struct SeriesFile {
     pub requests: u64,
     pub errors: u64,
     pub active: u32,
-    pub histogram: String,
+    pub histogram: EncodedHistogram,
     /// The streams answered in the second: their first messages' and gaps' histograms.
     /// Absent without streams, and in files written before loadgate read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_message_histogram: Option<String>,
+    pub first_message_histogram: Option<EncodedHistogram>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_gap_histogram: Option<String>,
+    pub message_gap_histogram: Option<EncodedHistogram>,
 }
 
 impl PartFile {
@@ -344,9 +344,9 @@ pub struct RecorderFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<FlowFile>,
     /// Open model: answered requests' latency from their actual send.
-    pub uncorrected_histogram: String,
+    pub uncorrected_histogram: EncodedHistogram,
     /// Open model: every request's send error.
-    pub send_error_histogram: String,
+    pub send_error_histogram: EncodedHistogram,
 }
 
 /// A [`RequestRecord`] as text.
@@ -363,8 +363,8 @@ pub struct RequestFile {
     pub bytes_received: u64,
     pub clamped: u64,
     /// Answered requests' latency (the judged one).
-    pub histogram: String,
-    pub failed_histogram: String,
+    pub histogram: EncodedHistogram,
+    pub failed_histogram: EncodedHistogram,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<ErrorExample>,
     /// A stream request's messages; absent for other requests and in files written before
@@ -379,8 +379,8 @@ pub struct RequestFile {
 pub struct StreamFile {
     pub streams: u64,
     pub messages: u64,
-    pub first_message_histogram: String,
-    pub message_gap_histogram: String,
+    pub first_message_histogram: EncodedHistogram,
+    pub message_gap_histogram: EncodedHistogram,
 }
 
 impl StreamFile {
@@ -388,8 +388,8 @@ impl StreamFile {
         StreamFile {
             streams: record.n_streams,
             messages: record.n_messages,
-            first_message_histogram: encode_histogram(&record.first_message_us),
-            message_gap_histogram: encode_histogram(&record.message_gap_us),
+            first_message_histogram: EncodedHistogram::encode(&record.first_message_us),
+            message_gap_histogram: EncodedHistogram::encode(&record.message_gap_us),
         }
     }
 
@@ -497,8 +497,8 @@ impl RecorderFile {
                     }
                 })
                 .collect(),
-            uncorrected_histogram: encode_histogram(&recorder.uncorrected_us),
-            send_error_histogram: encode_histogram(&recorder.send_error_us),
+            uncorrected_histogram: EncodedHistogram::encode(&recorder.uncorrected_us),
+            send_error_histogram: EncodedHistogram::encode(&recorder.send_error_us),
         }
     }
 
@@ -538,8 +538,8 @@ impl RequestFile {
             status_codes: record.statuses.iter().copied().collect(),
             bytes_received: record.bytes_received,
             clamped: record.n_clamped,
-            histogram: encode_histogram(&record.latency_us),
-            failed_histogram: encode_histogram(&record.failed_latency_us),
+            histogram: EncodedHistogram::encode(&record.latency_us),
+            failed_histogram: EncodedHistogram::encode(&record.failed_latency_us),
             examples: record.examples.clone(),
             stream: record.stream.as_ref().map(StreamFile::encode),
         }
@@ -573,8 +573,9 @@ impl RequestFile {
     }
 }
 
-fn histogram(field: String, text: &str) -> Result<Histogram<u64>, ShardFileError> {
-    decode_histogram(text).map_err(|source| ShardFileError::Histogram { field, source })
+fn histogram(field: String, text: &EncodedHistogram) -> Result<Histogram<u64>, ShardFileError> {
+    text.decode()
+        .map_err(|source| ShardFileError::Histogram { field, source })
 }
 
 /// The names a file lists must be the plan's, in order: the same spec planned the same way.
@@ -649,10 +650,11 @@ mod tests {
                 if field == "requests[search].failed_histogram"
         ));
         // Valid base64, but cut short: the histogram itself does not decode.
-        let mut bytes = BASE64.decode(&file.requests[0].histogram).unwrap();
+        let text = serde_json::to_value(&file.requests[0].histogram).unwrap();
+        let mut bytes = BASE64.decode(text.as_str().unwrap()).unwrap();
         bytes.truncate(bytes.len() / 2);
         file = self::file();
-        file.uncorrected_histogram = BASE64.encode(&bytes);
+        file.uncorrected_histogram = BASE64.encode(&bytes).as_str().into();
         assert!(
             decode_error(&file)
                 .starts_with("`uncorrected_histogram` does not decode: not an HdrHistogram"),

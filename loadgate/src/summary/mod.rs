@@ -16,7 +16,7 @@ use crate::run::record::{
 };
 use crate::run::resources::{self, ResourceFigures, ResourcePoint, Sample, Who};
 use crate::spec::Model;
-use crate::support::histogram::{decode_histogram, encode_histogram};
+use crate::support::histogram::EncodedHistogram;
 use crate::support::units::{Seconds, format_micros, round_to};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -313,7 +313,7 @@ pub struct Metrics {
     /// Latencies beyond the histogram's range, recorded at its maximum.
     pub clamped: u64,
     /// The latency histogram (µs), HdrHistogram V2 + DEFLATE, base64.
-    pub histogram: String,
+    pub histogram: EncodedHistogram,
     /// The failed requests, timed apart: reported beside, never judged. Absent when none
     /// failed, and in summaries written before loadgate timed failures apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,8 +339,8 @@ pub struct StreamStats {
     pub first_message_us: LatencyStats,
     pub message_gap_us: LatencyStats,
     /// HdrHistogram V2 + DEFLATE, base64, like `histogram`.
-    pub first_message_histogram: String,
-    pub message_gap_histogram: String,
+    pub first_message_histogram: EncodedHistogram,
+    pub message_gap_histogram: EncodedHistogram,
 }
 
 impl StreamStats {
@@ -355,8 +355,8 @@ impl StreamStats {
             messages_per_second: rate(record.n_messages, window),
             first_message_us: latency_stats(&record.first_message_us),
             message_gap_us: latency_stats(&record.message_gap_us),
-            first_message_histogram: encode_histogram(&record.first_message_us),
-            message_gap_histogram: encode_histogram(&record.message_gap_us),
+            first_message_histogram: EncodedHistogram::encode(&record.first_message_us),
+            message_gap_histogram: EncodedHistogram::encode(&record.message_gap_us),
         }
     }
 
@@ -399,7 +399,7 @@ impl StreamStats {
         if streams.is_empty() {
             return None;
         }
-        let histogram = |pick: fn(&StreamStats) -> &str| {
+        let histogram = |pick: fn(&StreamStats) -> &EncodedHistogram| {
             merge_histograms(streams.iter().map(|s| pick(s)))
                 .unwrap_or_else(|| StreamRecord::new().first_message_us)
         };
@@ -422,14 +422,14 @@ impl StreamStats {
 pub struct FailedLatency {
     pub latency_us: LatencyStats,
     /// HdrHistogram V2 + DEFLATE, base64, like `histogram`.
-    pub histogram: String,
+    pub histogram: EncodedHistogram,
 }
 
 impl FailedLatency {
     fn of(histogram: &Histogram<u64>) -> Option<FailedLatency> {
         (!histogram.is_empty()).then(|| FailedLatency {
             latency_us: latency_stats(histogram),
-            histogram: encode_histogram(histogram),
+            histogram: EncodedHistogram::encode(histogram),
         })
     }
 }
@@ -602,13 +602,13 @@ fn merge_flows(rounds: &[SpecSummary]) -> BTreeMap<String, FlowSummary> {
 }
 
 fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
-    let histogram = merge_histograms(parts.iter().map(|m| m.histogram.as_str()))
+    let histogram = merge_histograms(parts.iter().map(|m| &m.histogram))
         .unwrap_or_else(|| RequestRecord::new().latency_us);
     let failed = merge_histograms(
         parts
             .iter()
             .filter_map(|m| m.failed.as_ref())
-            .map(|f| f.histogram.as_str()),
+            .map(|f| &f.histogram),
     );
     let sum_maps = |get: &dyn Fn(&Metrics) -> &BTreeMap<String, u64>| {
         let mut sum = BTreeMap::new();
@@ -636,16 +636,20 @@ fn merge_metrics(parts: &[&Metrics], seconds: f64) -> Metrics {
             .collect(),
         bytes_received: parts.iter().map(|m| m.bytes_received).sum(),
         clamped: parts.iter().map(|m| m.clamped).sum(),
-        histogram: encode_histogram(&histogram),
+        histogram: EncodedHistogram::encode(&histogram),
         failed: failed.as_ref().and_then(FailedLatency::of),
         stream: StreamStats::merge(parts, seconds),
     }
 }
 
-/// The sum of encoded histograms; `None` when there is none (an undecodable one is skipped).
-fn merge_histograms<'a>(encoded: impl Iterator<Item = &'a str>) -> Option<Histogram<u64>> {
+/// The sum of encoded histograms; `None` when there is none. Every round's histograms are this
+/// run's own encoding: one that does not decode is a bug, never skipped.
+fn merge_histograms<'a>(
+    encoded: impl Iterator<Item = &'a EncodedHistogram>,
+) -> Option<Histogram<u64>> {
     let mut sum: Option<Histogram<u64>> = None;
-    for h in encoded.filter_map(|text| decode_histogram(text).ok()) {
+    for encoded in encoded {
+        let h = (encoded.decode()).unwrap_or_else(|err| panic!("a round's histogram: {err}"));
         match sum.as_mut() {
             Some(all) => all.add(&h).expect("histograms share their bounds"),
             None => sum = Some(h),
@@ -709,7 +713,7 @@ fn metrics(record: &RequestRecord, window: Duration) -> Metrics {
         examples: record.examples.clone(),
         bytes_received: record.bytes_received,
         clamped: record.n_clamped,
-        histogram: encode_histogram(&record.latency_us),
+        histogram: EncodedHistogram::encode(&record.latency_us),
         failed: FailedLatency::of(&record.failed_latency_us),
         stream: record.stream.as_ref().map(|s| StreamStats::of(s, window)),
     }
@@ -783,6 +787,13 @@ mod tests {
             aborted,
             steps: vec!["cart/open".into()],
         };
+        // Real histograms: the fixture's placeholders are no encoding, and rounds add theirs.
+        let empty = EncodedHistogram::encode(&RequestRecord::new().latency_us);
+        for metrics in round.requests.values_mut().chain([&mut round.total]) {
+            metrics.histogram = empty.clone();
+            metrics.failed = None;
+            metrics.stream = None;
+        }
         round.flows.insert("cart".into(), flow(10, 1));
         let mut other = round.clone();
         other.flows.insert("cart".into(), flow(7, 2));
