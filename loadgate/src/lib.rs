@@ -2,7 +2,8 @@
 //!
 //! The modules are the pipeline's stages, in the order the data flows through them; each imports
 //! only from the stages above it (and from `support`), which `tests/layers.rs` checks:
-//! spec file → `spec` → `plan` → (`service` launch) → `run` (generator + recorder) → `summary` →
+//! spec file → `spec` → `plan` → (`net`: connections and TLS) → (`service` launch) → `run`
+//! (generator + recorder) → `summary` →
 //! `judge` (checks, verdict, baselines) → `report`; `pipeline` drives them for every spec and
 //! `cli` is the command line over it. `metric` is the vocabulary plan, summary and judge share.
 //!
