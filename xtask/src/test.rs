@@ -274,6 +274,9 @@ pub fn check_minimal_versions(root: &Path) -> anyhow::Result<()> {
     eprintln!(
         "xtask test: checking loadgate with its dependencies at their declared minimum versions"
     );
+    // Named, so that cargo never looks for a manifest above the copy: a copy still being made
+    // (by a second run beside this one) would otherwise resolve the real workspace's lockfile.
+    let manifest = tree.join("Cargo.toml");
     let nightly = || {
         let mut command = Command::new("cargo");
         // The workspace's own target directory: the dependencies whose versions the two
@@ -285,12 +288,18 @@ pub fn check_minimal_versions(root: &Path) -> anyhow::Result<()> {
         command
     };
     run_step(
-        nightly().args(["update", "--quiet", "-Z", "direct-minimal-versions"]),
+        nightly()
+            .args(["update", "--quiet", "-Z", "direct-minimal-versions"])
+            .arg("--manifest-path")
+            .arg(&manifest),
         "resolving loadgate's dependencies at their declared minimum versions (raise the minimum \
          in Cargo.toml's [workspace.dependencies] that cargo names)",
     )?;
     run_step(
-        nightly().args(["check", "--quiet", "--package", "loadgate", "--lib"]),
+        nightly()
+            .args(["check", "--quiet", "--package", "loadgate", "--lib"])
+            .arg("--manifest-path")
+            .arg(&manifest),
         "building loadgate with its dependencies at their declared minimum versions (a minimum \
          in Cargo.toml's [workspace.dependencies] is lower than what loadgate uses: raise it)",
     )
