@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgate_tests::{Run, Sandbox, assert_valid, bins, workspace_root};
+use loadgate_tests::{Run, Sandbox, assert_valid, bins, junit_failed_names, workspace_root};
 
 #[test]
 fn a_spec_without_gate_fails_a_service_that_fails_every_request_and_names_the_default_check() {
@@ -180,11 +180,7 @@ fn init_then_the_gate_passes_and_fails_a_handler_made_three_times_slower() {
     let slower = xtask_loadtest(dir, &[], &[("BOOKS_SLOWDOWN", "3")]);
     slower.expect_code(1);
     let junit = std::fs::read_to_string(dir.join("target/loadtest/junit.xml")).unwrap();
-    let failed: Vec<&str> = junit
-        .split("<testcase")
-        .filter(|case| case.contains("<failure"))
-        .filter_map(|case| case.split("name=\"").nth(1)?.split('"').next())
-        .collect();
+    let failed = junit_failed_names(&junit);
     assert!(
         failed.iter().any(|name| name.contains("regression")),
         "junit.xml names the failed latency check: {failed:?}\n{junit}"

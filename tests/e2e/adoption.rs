@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use loadgate_tests::{Run, Sandbox, bins, git, workspace_root};
+use loadgate_tests::{Run, Sandbox, bins, git, junit_failed_names, workspace_root};
 
 const MANIFEST: &str = r#"[package]
 name = "shop"
@@ -226,11 +226,7 @@ fn a_single_package_adopts_with_the_defaults_and_its_build_and_lockfile_stay_its
     let slow = xtask_loadtest(dir, &[]);
     slow.expect_code(1);
     let junit = std::fs::read_to_string(dir.join("target/loadtest/junit.xml")).unwrap();
-    let failed: Vec<&str> = junit
-        .split("<testcase")
-        .filter(|case| case.contains("<failure"))
-        .filter_map(|case| case.split("name=\"").nth(1)?.split('"').next())
-        .collect();
+    let failed = junit_failed_names(&junit);
     assert!(
         failed.contains(&"items p50 regression"),
         "the slower endpoint is named: {failed:?}\n{junit}"

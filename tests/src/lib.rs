@@ -604,6 +604,14 @@ pub fn junit_failures(xml: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The name of every test case of a junit.xml that failed (a check: `items p50 regression`).
+pub fn junit_failed_names(xml: &str) -> Vec<&str> {
+    xml.split("<testcase")
+        .filter(|case| case.contains("<failure"))
+        .filter_map(|case| case.split("name=\"").nth(1)?.split('"').next())
+        .collect()
+}
+
 /// Reads a running gate's stderr until a line holding `marker`, then drains the rest in a
 /// thread so the gate never blocks on a full pipe; the thread returns what it read after.
 pub fn wait_for_stderr(gate: &mut Child, marker: &str) -> JoinHandle<String> {
